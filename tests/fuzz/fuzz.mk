@@ -1,0 +1,54 @@
+# tests/fuzz/fuzz.mk — libFuzzer targets of libhybond-proto.
+#
+#   make fuzz [FUZZ_SECONDS=N]   build with clang and run each target N seconds
+#   make fuzz-corpus             regenerate the committed seed corpus
+#
+# Targets are built under $(B)/fuzz with their own objects (the library is
+# recompiled with sanitizer and coverage instrumentation).  Each run works on
+# a copy of tests/fuzz/corpus/<target> in $(B)/fuzz/corpus/<target>, so new
+# inputs and crash artifacts never land in the source tree.
+
+FUZZ_CC      ?= clang
+FUZZ_DIR     := $(B)/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 $(WARN) $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link
+FUZZ_TARGETS := fuzz_decode fuzz_stream
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
+FUZZ_LIBOBJS := $(PROTO_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+
+FUZZERS   += $(FUZZ_BINS)
+LINT_SRCS += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/mkcorpus.c
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PROTO_LDLIBS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		run=$(FUZZ_DIR)/corpus/$$t; rm -rf $$run; mkdir -p $$run $(FUZZ_DIR)/artifacts; \
+		cp tests/fuzz/corpus/$$t/* $$run/; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS)s (corpus $$run)"; \
+		$(FUZZ_DIR)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$run; \
+	done
+
+MKCORPUS := $(B)/bin/hb-mkcorpus
+$(MKCORPUS): $(B)/obj/tests/fuzz/mkcorpus.o $(B)/obj/tests/unit/test_proto_samples.o $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROTO_LDLIBS)
+
+.PHONY: fuzz-corpus
+fuzz-corpus: $(MKCORPUS)
+	mkdir -p tests/fuzz/corpus/fuzz_decode tests/fuzz/corpus/fuzz_stream
+	$(MKCORPUS) tests/fuzz/corpus
+
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
+
+# Keep the instrumented objects between runs (they are intermediate files
+# of the pattern rules above, which make would otherwise delete).
+.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o)

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# tests/lab/build.sh — the lab's guest: a Debian kernel and a busybox initramfs.
+#
+#   tests/lab/build.sh [--force]
+#
+# Output (in $HBL_OUT, default build/lab):
+#   vmlinuz             the Debian 12 kernel (linux-image-amd64's current target)
+#   initramfs.cpio.gz   busybox-static, /init, the guest modules, hybond-probe and
+#                       hybond-guestd (when built) with their shared libraries
+#   kernel-<ver>/       the modules the guest needs plus modules.dep (cache)
+#   guest.stamp         hash of every input; nothing is rebuilt while it matches
+#
+# Only Debian's apt is used for downloads (apt-get download of the kernel package).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=${HBL_OUT:-$top/build/lab}
+bindir=${HBL_BINDIR:-$top/build/bin}
+force=0
+[ "${1:-}" = --force ] && force=1
+
+# The modules the guest loads (their dependencies come from modules.dep).
+want_mods=(virtio_pci virtio_net virtio_console failover net_failover e1000e
+           bonding tls sch_ingress cls_matchall act_mirred)
+# Binaries packed into the guest when they exist.
+opt_bins=(hybond-probe hybond-guestd)
+
+log() { printf 'lab build: %s\n' "$*" >&2; }
+die() { printf 'lab build: error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$out"
+
+# --- kernel ----------------------------------------------------------------
+resolve_kernel() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {print $2; exit}'
+}
+
+pkg=$(resolve_kernel || true)
+if [ -z "$pkg" ]; then
+	cached=$(ls -d "$out"/kernel-*/ 2>/dev/null | head -n1 || true)
+	if [ -n "$cached" ] && [ -f "$out/vmlinuz" ]; then
+		pkg=linux-image-$(basename "$cached" | sed 's/^kernel-//')
+		log "apt-cache cannot resolve linux-image-amd64; using cached $pkg"
+	else
+		log "apt lists missing: running apt-get update"
+		apt-get update -qq || die "apt-get update failed"
+		pkg=$(resolve_kernel) || true
+		[ -n "$pkg" ] || die "cannot resolve linux-image-amd64 with apt-cache depends"
+	fi
+fi
+kver=${pkg#linux-image-}
+kdir=$out/kernel-$kver
+
+if [ ! -f "$kdir/.complete" ] || [ ! -f "$out/vmlinuz" ] || [ $force = 1 ]; then
+	log "fetching $pkg"
+	tmp=$(mktemp -d "$out/.kernel.XXXXXX")
+	trap 'rm -rf "$tmp"' EXIT
+	(cd "$tmp" && apt-get download "$pkg" 2>&1 | grep -v "^W: Download is performed unsandboxed" >&2 || true)
+	deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
+	[ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
+	dpkg-deb -x "$deb" "$tmp/x"
+	depmod -b "$tmp/x" "$kver"
+	mdir=$tmp/x/lib/modules/$kver
+	# Close the wanted set over modules.dep and keep only those modules.
+	rm -rf "$kdir"; mkdir -p "$kdir"
+	python3 - "$mdir/modules.dep" "${want_mods[@]}" >"$kdir/modules.load" <<'EOF'
+import sys
+dep = {}
+for line in open(sys.argv[1]):
+    path, _, rest = line.partition(":")
+    dep[path.strip()] = rest.split()
+byname = {p.rsplit("/", 1)[1][:-3].replace("-", "_"): p for p in dep}
+order, seen = [], set()
+def visit(p):
+    if p in seen:
+        return
+    seen.add(p)
+    for d in dep[p]:
+        visit(d)
+    order.append(p)
+for m in sys.argv[2:]:
+    if m not in byname:
+        sys.exit("module %s not in modules.dep" % m)
+    visit(byname[m])
+print("\n".join(order))
+EOF
+	while read -r m; do
+		mkdir -p "$kdir/$(dirname "$m")"
+		cp "$mdir/$m" "$kdir/$m"
+	done <"$kdir/modules.load"
+	cp "$tmp/x/boot/vmlinuz-$kver" "$out/vmlinuz"
+	echo "$kver" >"$kdir/version"
+	touch "$kdir/.complete"
+	rm -rf "$tmp"; trap - EXIT
+	# Older kernels are no longer referenced.
+	for d in "$out"/kernel-*/; do [ "$d" = "$kdir/" ] || rm -rf "$d"; done
+	log "kernel $kver: $(wc -l <"$kdir/modules.load") modules"
+fi
+
+# --- initramfs ----------------------------------------------------------------
+bins=()
+for b in "${opt_bins[@]}"; do
+	[ -x "$bindir/$b" ] && bins+=("$bindir/$b")
+done
+# Everything the image is made of goes into the stamp.
+stamp=$( {
+	echo "$kver"
+	sha256sum "$here/guest-init" "$here/build.sh" /bin/busybox "$kdir/modules.load"
+	for b in "${bins[@]}"; do
+		sha256sum "$b"
+		ldd "$b" 2>/dev/null | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | xargs -r sha256sum
+	done
+} | sha256sum | cut -d' ' -f1)
+
+if [ $force = 0 ] && [ -f "$out/initramfs.cpio.gz" ] && [ "$(cat "$out/guest.stamp" 2>/dev/null)" = "$stamp" ]; then
+	log "guest up to date (kernel $kver, $(basename -a "${bins[@]}" 2>/dev/null | tr '\n' ' '))"
+	exit 0
+fi
+
+root=$(mktemp -d "$out/.root.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,lib,lib64,usr/bin,usr/sbin,var/log}
+mknod -m 600 "$root/dev/console" c 5 1	# the kernel opens it before /init runs
+mknod -m 666 "$root/dev/null" c 1 3
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+done
+install -m 0755 "$here/guest-init" "$root/init"
+mkdir -p "$root/lib/modules/$kver"
+(cd "$kdir" && cp -r kernel modules.load "$root/lib/modules/$kver/")
+
+copy_with_libs() {
+	local bin=$1 lib
+	install -m 0755 "$bin" "$root/bin/$(basename "$bin")"
+	ldd "$bin" >/dev/null 2>&1 || return 0	# static
+	for lib in $(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/lib/ {print $1}'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+for b in "${bins[@]}"; do
+	copy_with_libs "$b"
+	log "packed $(basename "$b")"
+done
+[ ${#bins[@]} -gt 0 ] || log "no hybond-probe/hybond-guestd in $bindir: guest has ping only"
+
+(cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz.tmp"
+mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"
+echo "$stamp" >"$out/guest.stamp"
+log "initramfs $(du -h "$out/initramfs.cpio.gz" | cut -f1) (kernel $kver)"

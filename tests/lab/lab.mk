@@ -1,0 +1,37 @@
+# tests/lab/lab.mk — the migration lab (see docs/lab.md).
+#
+#   make lab-build        guest kernel + initramfs in $(B)/lab (with hybond-probe and
+#                         hybond-guestd when their makefiles build them)
+#   make check-lab        the lab smoke test (root; QEMU TCG; about a minute)
+#   make demo             one migration under traffic, with its measured table
+#   make bench-baseline   R migrations (default 5) per case of the plain-QEMU baseline:
+#                         $(B)/bench/baseline.json and baseline.md
+#
+# The lab itself is tests/lab/lab (up, down, status, vm, migrate).
+
+R ?= 5
+LAB      := tests/lab/lab
+# Guest binaries registered by other components (expanded when a recipe runs, so
+# makefiles included after this one count too).
+LAB_BINS  = $(filter %/hybond-probe %/hybond-guestd,$(BINS))
+
+.PHONY: lab-build lab-down
+
+lab-build:
+	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
+	B=$(B) $(LAB) build
+
+lab-down:
+	B=$(B) $(LAB) down
+
+check-lab:: deps-auto
+	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
+	B=$(B) tests/lab/smoke.sh
+
+demo: deps-auto
+	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
+	B=$(B) /usr/bin/python3 tests/lab/bench.py --demo
+
+bench-baseline: deps-auto
+	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
+	B=$(B) /usr/bin/python3 tests/lab/bench.py --runs $(R) --out $(B)/bench

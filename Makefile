@@ -51,6 +51,7 @@ include proto/proto.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include host-agent/probe/probe.mk
+include host-agent/hostagent.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 

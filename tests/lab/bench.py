@@ -31,7 +31,9 @@ if not os.path.isabs(B):
 LAB = os.path.join(HERE, "lab")
 PROBE = os.path.join(B, "bin", "hybond-probe")
 LOGS = os.path.join(B, "lab", "run")
-PEER_NS = "hbl-peer"
+PFX = os.environ.get("HBL_PREFIX", "hbl-")
+RUN = os.environ.get("HBL_RUN", "/run/hybond-lab")
+PEER_NS = PFX + "peer"
 ECHO_PORT = 7777
 
 CAUSES = {
@@ -69,7 +71,7 @@ def say(msg):
 
 # --- one run ---------------------------------------------------------------------------
 def vm_ip(name):
-    with open("/run/hybond-lab/vms/%s/vm.env" % name) as f:
+    with open("%s/vms/%s/vm.env" % (RUN, name)) as f:
         env = dict(l.strip().split("=", 1) for l in f if "=" in l)
     return env["IP"].split("/")[0], env["HOST"]
 

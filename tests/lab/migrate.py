@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qmp import QMP, QMPError, lab_record, wait_record  # noqa: E402
 
 RUN = os.environ.get("HBL_RUN", "/run/hybond-lab")
+PFX = os.environ.get("HBL_PREFIX", "hbl-")
 LOGS = os.environ.get("HBL_LOGS", "build/lab/run")
 LAB = os.environ.get("HBL_LAB", os.path.join(os.path.dirname(os.path.abspath(__file__)), "lab"))
 
@@ -93,7 +94,7 @@ class Migration:
         if self.eswitch != "static":
             return
         if op == "del" and not self.src_fdb_removed:
-            subprocess.run(["bridge", "-n", "hbl-" + self.src, "fdb", "del", self.mac, "dev",
+            subprocess.run(["bridge", "-n", PFX + self.src, "fdb", "del", self.mac, "dev",
                             "hv-" + self.name, "master"], stderr=subprocess.DEVNULL)
             self.src_fdb_removed = True
             self.rec("FDB_DEL", port="hv-" + self.name)

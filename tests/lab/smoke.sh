@@ -19,8 +19,8 @@ LAB=$here/lab
 PY=/usr/bin/python3
 LOGS=$B/lab/run
 PROBE=$B/bin/hybond-probe
-RUN=/run/hybond-lab
-PFX=hbl-
+RUN=${HBL_RUN:-/run/hybond-lab}
+PFX=${HBL_PREFIX:-hbl-}
 
 passed=0 failed=0 qemu_pids=() t_start=$(date +%s)
 step() { printf '\n== %s (%ds)\n' "$*" $(($(date +%s) - t_start)); }

@@ -48,10 +48,12 @@ $(B)/obj/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 include proto/proto.mk
+include guest-agent/guestd.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
 include host-agent/probe/probe.mk
 include host-agent/hostagent.mk
+include host-agent/core.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 

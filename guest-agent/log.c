@@ -16,7 +16,7 @@ void gd_log(int level, const char *fmt, ...)
 	if (level > gd_log_level)
 		return;
 	va_start(ap, fmt);
-	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	(void)vsnprintf(line, sizeof(line), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
 	va_end(ap);
 	(void)fprintf(stderr, "hybond-guestd: %s: %s\n",
 		      level_names[level < 0 ? 0 : level > 3 ? 3 : level], line);

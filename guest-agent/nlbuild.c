@@ -14,6 +14,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/tc_act/tc_mirred.h>
+#include <net/if.h>
 #include <string.h>
 #include <sys/socket.h>
 

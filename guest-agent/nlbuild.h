@@ -1,7 +1,7 @@
 /* nlbuild.h — the rtnetlink requests hybond-guestd sends, built into a buffer.
  *
  * Pure functions (no socket): the unit tests compare their bytes with the
- * layout iproute2 sends for the same command (tests/data/netlink/*.strace).
+ * layout iproute2 sends for the same command (tests/data/netlink/, the .strace files).
  * Each returns the nlmsghdr it built in buf (at least GD_NL_BUFSZ bytes).
  */
 #ifndef GD_NLBUILD_H

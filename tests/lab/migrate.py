@@ -16,6 +16,10 @@ Phases (each one is also a "lab" record in build/lab/run/NAME/events.jsonl):
             e1000e up on the destination
 A failed migration leaves the source running (its VF and FDB entry restored) and
 removes the destination.
+
+--agent-fdb (a hybond host agent drives the eswitch): the destination's static
+entry for the VM MAC starts on the STANDBY port, and the lab neither removes nor
+restores the source's entry; the caller moves both (tests/lab/agent_switch.py).
 """
 import argparse
 import json
@@ -54,7 +58,7 @@ def load_env(path):
 
 
 class Migration:
-    def __init__(self, name, dst, vf_timeout_s, wait_vf):
+    def __init__(self, name, dst, vf_timeout_s, wait_vf, agent_fdb=False):
         self.name = name
         self.vm = load_env(os.path.join(RUN, "vms", name, "vm.env"))
         self.mode = self.vm["MODE"]
@@ -70,6 +74,7 @@ class Migration:
         self.events = os.path.join(LOGS, name, "events.jsonl")
         self.vf_timeout_s = vf_timeout_s
         self.wait_vf = wait_vf
+        self.agent_fdb = agent_fdb
         self.qs = self.qd = None
         self.src_fdb_removed = False
         self.src_vf_deleted = False
@@ -83,15 +88,15 @@ class Migration:
     def rec(self, event, host=None, **data):
         return lab_record(self.events, host or self.src, event, **data)["ts"]
 
-    def lab(self, *args):
+    def lab(self, *args, env=None):
         r = subprocess.run([LAB] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+                           text=True, env=dict(os.environ, **env) if env else None)
         if r.returncode != 0:
             raise MigrationFailed("lab %s: %s" % (" ".join(args), r.stdout.strip()))
 
     def fdb_src(self, op):
         """Add/remove the VM MAC's static entry on the source's VF port."""
-        if self.eswitch != "static":
+        if self.eswitch != "static" or self.agent_fdb:
             return
         if op == "del" and not self.src_fdb_removed:
             subprocess.run(["bridge", "-n", PFX + self.src, "fdb", "del", self.mac, "dev",
@@ -111,7 +116,10 @@ class Migration:
         if st.get("status") != "running":
             raise MigrationFailed("source QEMU is %s, not running" % st.get("status"))
         self.dst_started = True
-        self.lab("_dest-prepare", self.name, self.dst)
+        # --agent-fdb: the destination steers the VM MAC to the standby port until
+        # the host agent moves it (after the guest reports its new VF up)
+        self.lab("_dest-prepare", self.name, self.dst,
+                 env={"HBL_DST_FDB": "standby"} if self.agent_fdb else None)
         self.qd = QMP(self.inst(self.dst, "qmp.sock"))
         caps = [{"capability": "events", "state": True}]
         self.qs.cmd("migrate-set-capabilities", capabilities=caps)
@@ -268,8 +276,11 @@ def main(argv):
     ap.add_argument("--no-wait-vf", action="store_true",
                     help="do not wait for the guest to report its VF up")
     ap.add_argument("--vf-timeout", type=float, default=60.0)
+    ap.add_argument("--agent-fdb", action="store_true",
+                    help="a host agent owns the FDB: destination entry on the standby port, "
+                         "source entry left alone")
     a = ap.parse_args(argv)
-    m = Migration(a.name, a.to, a.vf_timeout, not a.no_wait_vf)
+    m = Migration(a.name, a.to, a.vf_timeout, not a.no_wait_vf, a.agent_fdb)
     try:
         r = m.run()
     except MigrationFailed as e:

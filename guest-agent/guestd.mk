@@ -1,0 +1,38 @@
+# guest-agent/guestd.mk — hybond-guestd, the guest agent (see docs/guest-agent.md).
+#
+#   $(B)/bin/hybond-guestd        the daemon, --status client and --capture tool
+#   $(B)/tests/test_guest_*       CUnit tests: pairing and state machine on captured
+#                                 kernel messages (tests/data/netlink), message bytes
+
+GUESTD_DIR  := guest-agent
+# Pure logic (no syscalls): unit-tested.
+GUESTD_CORE := $(GUESTD_DIR)/link.c $(GUESTD_DIR)/pair.c $(GUESTD_DIR)/agent.c \
+               $(GUESTD_DIR)/nlbuild.c $(GUESTD_DIR)/config.c $(GUESTD_DIR)/log.c \
+               $(GUESTD_DIR)/announce.c
+GUESTD_SRCS := $(GUESTD_CORE) $(GUESTD_DIR)/sys.c $(GUESTD_DIR)/ctl.c $(GUESTD_DIR)/main.c
+GUESTD_OBJS := $(GUESTD_SRCS:%.c=$(B)/obj/%.o)
+GUESTD_CORE_OBJS := $(GUESTD_CORE:%.c=$(B)/obj/%.o)
+GUESTD_BIN  := $(B)/bin/hybond-guestd
+GUESTD_LIBS  = $(or $(call pc_libs,libmnl),-lmnl) $(or $(call pc_libs,jansson),-ljansson)
+
+GUESTD_TESTS := $(B)/tests/test_guest_pair $(B)/tests/test_guest_agent $(B)/tests/test_guest_msgs
+GUESTD_TEST_SRCS := tests/unit/test_guest_pair.c tests/unit/test_guest_agent.c \
+                    tests/unit/test_guest_msgs.c tests/unit/test_guest_util.c
+
+BINS       += $(GUESTD_BIN)
+UNIT_TESTS += $(GUESTD_TESTS)
+LINT_SRCS  += $(GUESTD_SRCS) $(GUESTD_TEST_SRCS)
+
+$(GUESTD_OBJS) $(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,libmnl jansson)
+$(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,cunit)
+$(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -Iguest-agent \
+	-DGD_DATA_DIR='"$(CURDIR)/tests/data/netlink"'
+
+$(GUESTD_BIN): $(GUESTD_OBJS) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(GUESTD_LIBS) $(PROTO_LDLIBS)
+
+$(B)/tests/test_guest_%: $(B)/obj/tests/unit/test_guest_%.o $(B)/obj/tests/unit/test_guest_util.o \
+		$(GUESTD_CORE_OBJS) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(GUESTD_LIBS) $(PROTO_LDLIBS)

@@ -1,0 +1,32 @@
+/* sys.h — the real system behind the agent's ops: rtnetlink requests,
+ * VF queue reading (qdisc stats + BQL), announcements, the host channel. */
+#ifndef GD_SYS_H
+#define GD_SYS_H
+
+#include <libmnl/libmnl.h>
+#include <stdint.h>
+
+#include "agent.h"
+
+struct gd_sys {
+	struct mnl_socket *req;   /* requests and dumps, answered in order */
+	struct mnl_socket *mon;   /* RTNLGRP_LINK notifications */
+	uint32_t seq;
+	int chan_fd;              /* the virtio-serial port, -1 when closed */
+};
+
+extern const struct gd_ops gd_sys_ops;
+
+int gd_sys_open(struct gd_sys *s);
+void gd_sys_close(struct gd_sys *s);
+/* Sends a request and waits for its ACK.  Returns 0 or -errno from the kernel. */
+int gd_sys_request(struct gd_sys *s, struct nlmsghdr *nlh);
+/* Sends a dump request and calls cb for every message.  Returns 0 or -errno. */
+int gd_sys_dump(struct gd_sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+/* Reads every pending monitor message into cb (non-blocking).  Returns 0,
+ * -ENOBUFS when the kernel dropped notifications (re-dump!), or -errno. */
+int gd_sys_monitor_read(struct gd_sys *s, mnl_cb_t cb, void *data);
+/* Monotonic clock in microseconds. */
+uint64_t gd_now_us(void);
+
+#endif

@@ -1,0 +1,391 @@
+/* test_guest_agent.c — the agent's state machine, driven by netlink messages
+ * captured in the lab guest during a failover migration
+ * (tests/data/netlink/failover-migrate) and by protocol frames, with a
+ * recording fake instead of the system. */
+#include <CUnit/Basic.h>
+#include <string.h>
+
+#include "agent.h"
+#include "test_guest_util.h"
+
+/* CUnit's _FATAL longjmps, which the analyzer cannot see: return instead. */
+#define REQUIRE(p) do { CU_ASSERT_PTR_NOT_NULL(p); if (!(p)) return; } while (0)
+
+#define MAX_SENT 64
+
+static struct fake {
+	struct hb_msg sent[MAX_SENT];
+	int nsent;
+	int pins, unpins, accepts, announces, announce_if;
+	int queued_left;          /* queued() reports "not drained" this many times */
+	int pin_fails;
+} fk;
+
+static uint8_t rxbuf[HB_FRAME_MAX];
+
+static int f_send(void *ctx, const void *frame, size_t len)
+{
+	(void)ctx;
+	if (fk.nsent < MAX_SENT) {
+		/* copy first: decoded strings point into the frame */
+		static uint8_t keep[MAX_SENT][2048];
+
+		CU_ASSERT(len <= sizeof(keep[0]));
+		if (len > sizeof(keep[0]))
+			return -1;
+		memcpy(keep[fk.nsent], frame, len);
+		CU_ASSERT(hb_decode(keep[fk.nsent], len, &fk.sent[fk.nsent]) > 0);
+		fk.nsent++;
+	}
+	return 0;
+}
+
+static int f_accept(void *ctx, const struct gd_agent *a, const struct gd_pair *p)
+{
+	(void)ctx; (void)a; (void)p;
+	fk.accepts++;
+	return 0;
+}
+
+static int f_pin(void *ctx, const struct gd_agent *a, const struct gd_pair *p)
+{
+	(void)ctx; (void)a;
+	if (fk.pin_fails)
+		return -22;
+	if (p->pinned)
+		fk.pins++;
+	else
+		fk.unpins++;
+	return 0;
+}
+
+static int f_enslave(void *ctx, const struct gd_agent *a, const struct gd_pair *p, int i)
+{
+	(void)ctx; (void)a; (void)p; (void)i;
+	return 0;
+}
+
+static int f_create(void *ctx, const struct gd_bond_conf *b)
+{
+	(void)ctx; (void)b;
+	return 0;
+}
+
+static int f_enslave_sb(void *ctx, int b, int i)
+{
+	(void)ctx; (void)b; (void)i;
+	return 0;
+}
+
+static int f_queued(void *ctx, const struct gd_agent *a, const struct gd_pair *p, uint32_t *n)
+{
+	(void)ctx; (void)a; (void)p;
+	*n = (uint32_t)fk.queued_left;
+	if (fk.queued_left > 0) {
+		fk.queued_left--;
+		return 1;
+	}
+	return 0;
+}
+
+static int f_announce(void *ctx, const struct gd_agent *a, const struct gd_pair *p, int ifindex)
+{
+	(void)ctx; (void)a; (void)p;
+	fk.announces++;
+	fk.announce_if = ifindex;
+	return 0;
+}
+
+static const struct gd_ops fake_ops = {
+	.send = f_send, .accept_standby_rx = f_accept, .apply_pin = f_pin, .enslave = f_enslave,
+	.create_bond = f_create, .enslave_standby = f_enslave_sb, .queued = f_queued,
+	.announce = f_announce,
+};
+
+static struct gd_agent ag;
+static struct gd_config cfg;
+static struct tg_capture cap;
+
+/* Feeds a message from the host as the daemon does (encode, parse, agent). */
+static void host_sends(struct hb_msg *m, uint64_t now)
+{
+	struct hb_frame f;
+	int n = hb_encode(rxbuf, sizeof(rxbuf), m);
+
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_FATAL(hb_frame_parse(rxbuf, (size_t)n, &f) > 0);
+	gd_agent_frame(&ag, 1, &f, now);
+}
+
+static const struct hb_msg *last_sent(uint16_t type)
+{
+	int i;
+
+	for (i = fk.nsent - 1; i >= 0; i--)
+		if (fk.sent[i].type == type)
+			return &fk.sent[i];
+	return NULL;
+}
+
+static int count_sent(uint16_t type)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fk.nsent; i++)
+		n += fk.sent[i].type == type;
+	return n;
+}
+
+static void feed(int from, int to, uint64_t now)
+{
+	int i;
+
+	for (i = from; i <= to && i < cap.n; i++)
+		gd_agent_link_msg(&ag, cap.msgs[i], now);
+}
+
+/* Agent up with the initial dump (lo, eth0, eth1, eth2) and a session. */
+static void start(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *hello;
+
+	memset(&fk, 0, sizeof(fk));
+	gd_config_defaults(&cfg);
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_NET_FAILOVER | HB_CAP_BONDING);
+	feed(0, 3, 1000);                       /* the initial dump: VF up */
+	gd_agent_channel(&ag, true, 1000);
+	hello = last_sent(HB_MSG_HELLO);
+	REQUIRE(hello);
+	CU_ASSERT_EQUAL(hello->u.hello.caps, HB_CAP_NET_FAILOVER | HB_CAP_BONDING);
+	hb_msg_init(&m, HB_MSG_HELLO_ACK, hello->seq);
+	m.flags = HB_F_REPLY;
+	m.u.hello_ack.ver_min = m.u.hello_ack.ver_max = m.u.hello_ack.ver_use = HB_VERSION_CURRENT;
+	m.u.hello_ack.agent = "test-host";
+	host_sends(&m, 2000);
+	CU_ASSERT_TRUE(ag.session);
+	fk.pins = fk.unpins = 0;                /* discovery sets the pin state once */
+}
+
+static void test_discovery_and_hello(void)
+{
+	const struct hb_msg *st;
+
+	start();
+	CU_ASSERT_EQUAL(ag.npairs, 1);
+	CU_ASSERT_EQUAL(ag.pairs[0].id, 1);
+	CU_ASSERT_EQUAL(fk.accepts, 1);         /* ingress redirect installed once */
+	CU_ASSERT_EQUAL(fk.pins, 0);
+	gd_agent_tick(&ag, 3000);               /* a STATUS follows the session */
+	st = last_sent(HB_MSG_STATUS);
+	REQUIRE(st);
+	CU_ASSERT_EQUAL(st->u.status.n_pairs, 1);
+	CU_ASSERT_EQUAL(st->u.status.pairs[0].active, HB_PATH_FAST);
+	CU_ASSERT_STRING_EQUAL(st->u.status.pairs[0].vf_pci, "0000:01:00.0");
+	CU_ASSERT_STRING_EQUAL(st->u.status.pairs[0].standby.name, "eth1");
+}
+
+static void test_prepare_migrate_resume(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+
+	start();
+	fk.queued_left = 2;
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, 7);
+	m.u.prepare_switch.pair_id = 1;
+	m.u.prepare_switch.path = HB_PATH_STANDBY;
+	m.u.prepare_switch.deadline_ms = 2000;
+	host_sends(&m, 10000);
+	CU_ASSERT_EQUAL(fk.pins, 1);
+	CU_ASSERT_PTR_NULL(last_sent(HB_MSG_SWITCH_DONE));      /* still draining */
+	gd_agent_tick(&ag, 10000);              /* the STATUS the pin made due */
+	CU_ASSERT_EQUAL(gd_agent_next_us(&ag), 11000);          /* re-read in 1 ms */
+	gd_agent_tick(&ag, 11000);
+	gd_agent_tick(&ag, 12000);
+	r = last_sent(HB_MSG_SWITCH_DONE);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->seq, 7);
+	CU_ASSERT(r->flags & HB_F_REPLY);
+	CU_ASSERT_EQUAL(r->u.switch_done.path, HB_PATH_STANDBY);
+	CU_ASSERT_EQUAL(r->u.switch_done.queued, 0);
+	CU_ASSERT_EQUAL(r->u.switch_done.elapsed_us, 2000);
+	CU_ASSERT_EQUAL(fk.announce_if, 3);     /* GARP out of the standby */
+
+	/* migration: VF unplugged, re-plugged and up on the destination */
+	feed(4, 7, 20000);
+	r = last_sent(HB_MSG_EVENT);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.event.kind, HB_EV_VF_VANISHED);
+	feed(8, cap.n - 1, 30000);
+	CU_ASSERT(count_sent(HB_MSG_EVENT) >= 2);
+	CU_ASSERT_EQUAL(fk.unpins, 0);          /* TX stays pinned until RESUME */
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_STANDBY);
+
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 8);
+	m.u.resume_fast_path.pair_id = 1;
+	host_sends(&m, 40000);
+	r = last_sent(HB_MSG_FAST_PATH_UP);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->seq, 8);
+	CU_ASSERT_EQUAL(r->u.fast_path_up.path, HB_PATH_FAST);
+	CU_ASSERT_EQUAL(fk.unpins, 1);
+	CU_ASSERT_EQUAL(fk.announce_if, ag.pairs[0].l.vf);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);
+}
+
+static void test_resume_waits_for_vf(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+
+	start();
+	feed(4, 7, 5000);                       /* VF gone while the session is up: pin */
+	CU_ASSERT_EQUAL(fk.pins, 1);
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 3);
+	m.u.resume_fast_path.pair_id = 1;
+	m.u.resume_fast_path.deadline_ms = 5000;
+	HB_MARK(&m.u.resume_fast_path, RESUME_FAST_PATH, DEADLINE_MS);
+	host_sends(&m, 6000);
+	CU_ASSERT_PTR_NULL(last_sent(HB_MSG_FAST_PATH_UP));
+	/* a second request while resuming: BUSY */
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, 4);
+	m.u.prepare_switch.pair_id = 1;
+	m.u.prepare_switch.deadline_ms = 100;
+	host_sends(&m, 6500);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_BUSY);
+	feed(8, cap.n - 1, 7000);               /* the VF comes back with carrier */
+	r = last_sent(HB_MSG_FAST_PATH_UP);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.fast_path_up.path, HB_PATH_FAST);
+	CU_ASSERT_EQUAL(r->u.fast_path_up.elapsed_us, 1000);
+}
+
+static void test_resume_deadline_no_vf(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+
+	start();
+	feed(4, 7, 5000);
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 3);
+	m.u.resume_fast_path.pair_id = 1;
+	host_sends(&m, 6000);
+	CU_ASSERT_EQUAL(gd_agent_next_us(&ag) <= 6000 + 10000000ull, 1);
+	gd_agent_tick(&ag, 6000 + 10000000ull);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_NO_VF);
+	CU_ASSERT_EQUAL(r->seq, 3);
+	CU_ASSERT_EQUAL(fk.unpins, 0);
+}
+
+static void test_requests_and_errors(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+	struct hb_frame f;
+	int n;
+
+	start();
+	hb_msg_init(&m, HB_MSG_PING, 11);
+	m.u.ping.token = 0x1122334455667788ull;
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_PONG);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.pong.token, 0x1122334455667788ull);
+	CU_ASSERT_EQUAL(r->seq, 11);
+
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, 12);
+	m.u.prepare_switch.pair_id = 9;
+	m.u.prepare_switch.deadline_ms = 100;
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_UNKNOWN_PAIR);
+
+	/* a frame whose payload is not valid for its type: MALFORMED, keep serving */
+	hb_msg_init(&m, HB_MSG_PING, 13);
+	n = hb_encode(rxbuf, sizeof(rxbuf), &m);
+	CU_ASSERT_FATAL(n > 0);
+	rxbuf[HB_HDR_LEN + 2] = 9;              /* attribute type 9: unknown, TOKEN missing */
+	CU_ASSERT_FATAL(hb_frame_finish(rxbuf, sizeof(rxbuf), HB_MSG_PING, 0, 13,
+					(size_t)n - HB_HDR_LEN) > 0);
+	CU_ASSERT_FATAL(hb_frame_parse(rxbuf, (size_t)n, &f) > 0);
+	gd_agent_frame(&ag, 1, &f, 5000);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_MALFORMED);
+	CU_ASSERT_EQUAL(r->u.error.detail, (uint32_t)-HB_E_ATTR_MISSING);
+	CU_ASSERT_EQUAL(r->seq, 13);
+	CU_ASSERT_EQUAL(ag.frames_bad, 1);
+
+	/* an answer-only type as a request */
+	hb_msg_init(&m, HB_MSG_SWITCH_DONE, 14);
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_UNEXPECTED);
+}
+
+static void test_standby_unusable(void)
+{
+	struct hb_msg m;
+	struct gd_link *sb;
+	const struct hb_msg *r;
+
+	start();
+	sb = (struct gd_link *)gd_table_get(&ag.links, 3);
+	sb->carrier = 0;                        /* standby without carrier */
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, 5);
+	m.u.prepare_switch.pair_id = 1;
+	m.u.prepare_switch.deadline_ms = 2000;
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_SWITCH_FAILED);
+	CU_ASSERT_EQUAL(fk.pins, 0);            /* nothing changed */
+}
+
+static void test_no_session_no_pin(void)
+{
+	memset(&fk, 0, sizeof(fk));
+	gd_config_defaults(&cfg);
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_NET_FAILOVER);
+	feed(0, cap.n - 1, 1000);               /* whole migration, host absent */
+	CU_ASSERT_EQUAL(fk.pins, 0);            /* the kernel's choice stands */
+	CU_ASSERT_EQUAL(fk.accepts, 1);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);
+	CU_ASSERT_EQUAL(fk.nsent, 0);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	unsigned int failed;
+
+	if (tg_load(&cap, "failover-migrate") < 27)
+		return 1;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("guest_agent", NULL, NULL);
+	if (!s || !CU_add_test(s, "discovery and HELLO", test_discovery_and_hello) ||
+	    !CU_add_test(s, "prepare, migrate, resume", test_prepare_migrate_resume) ||
+	    !CU_add_test(s, "resume waits for the VF", test_resume_waits_for_vf) ||
+	    !CU_add_test(s, "resume deadline without VF", test_resume_deadline_no_vf) ||
+	    !CU_add_test(s, "requests and errors", test_requests_and_errors) ||
+	    !CU_add_test(s, "standby unusable", test_standby_unusable) ||
+	    !CU_add_test(s, "no session: no pin", test_no_session_no_pin)) {
+		CU_cleanup_registry();
+		tg_free(&cap);
+		return 1;
+	}
+	CU_basic_set_mode(CU_BRM_NORMAL);
+	(void)CU_basic_run_tests();
+	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	tg_free(&cap);
+	return failed ? 1 : 0;
+}

@@ -387,7 +387,7 @@ static void configured_bonds(struct gd_agent *a)
 {
 	int i, j;
 
-	for (i = 0; a->cfg && i < a->cfg->nbonds; i++) {
+	for (i = 0; a->cfg && a->links_complete && i < a->cfg->nbonds; i++) {
 		const struct gd_bond_conf *b = &a->cfg->bonds[i];
 		const struct gd_link *bl = gd_table_by_name(&a->links, b->name);
 
@@ -527,6 +527,14 @@ void gd_agent_link_msg(struct gd_agent *a, const struct nlmsghdr *nlh, uint64_t 
 	if (ch & GD_CH_NEW)
 		gd_debug("link %d %s bus=%s dev=%s master=%d", after.ifindex, after.name,
 			 after.parent_bus, after.parent_dev, after.master);
+	reconcile(a, now_us);
+}
+
+void gd_agent_links_complete(struct gd_agent *a, uint64_t now_us)
+{
+	if (a->links_complete)
+		return;
+	a->links_complete = true;
 	reconcile(a, now_us);
 }
 

@@ -85,6 +85,7 @@ struct gd_agent {
 	int npairs;
 	uint32_t next_id;
 	const struct gd_config *cfg;
+	bool links_complete;      /* the initial dump is in: guest.conf bonds may be created */
 	int conf_tried_bond[GD_MAX_BONDS];      /* guest.conf bonds: creation tried */
 	int conf_tried_standby[GD_MAX_BONDS];   /* standby ifindex we tried to enslave */
 	const struct gd_ops *ops;
@@ -109,6 +110,10 @@ void gd_agent_init(struct gd_agent *a, const struct gd_config *cfg, const struct
 		   void *ctx, uint32_t caps);
 /* One RTM_NEWLINK / RTM_DELLINK (initial dump or monitor). */
 void gd_agent_link_msg(struct gd_agent *a, const struct nlmsghdr *nlh, uint64_t now_us);
+/* The initial RTM_GETLINK dump has been applied: only now does a guest.conf
+ * bond that is not in the table really not exist (the dump is in ifindex
+ * order, a bond made after its slaves comes last), so only now is it created. */
+void gd_agent_links_complete(struct gd_agent *a, uint64_t now_us);
 /* The port got a peer (HELLO goes out) or lost it. */
 void gd_agent_channel(struct gd_agent *a, bool up, uint64_t now_us);
 /* A frame from hb_stream_next(): rc is its return (1 or an error). */

@@ -3,6 +3,7 @@
  *   hybond-guestd [--channel PATH] [--config PATH] [--foreground] [-v]
  *   hybond-guestd --status [-j]
  *   hybond-guestd --capture DIR     (debug: write every RTM_NEWLINK/DELLINK)
+ *   hybond-guestd --debug-no-rx-redirect ...  (measurement: no standby RX redirect)
  *
  * One loop: rtnetlink monitor, the virtio-serial port, a timerfd for every
  * deadline (the agent says when it next needs to run), the control socket,
@@ -42,6 +43,7 @@ struct daemon {
 	int epfd, tfd, sfd, cfd;
 	uint64_t chan_retry_us;
 	int resync;               /* netlink dropped notifications: dump again */
+	int no_rx_redirect;       /* --debug-no-rx-redirect */
 };
 
 static struct daemon *daemon_alloc(void)
@@ -238,6 +240,7 @@ static int run_daemon(struct daemon *d)
 	sigdelset(&mask, SIGPIPE);
 	d->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	rc = gd_sys_open(&d->sys);
+	d->sys.no_rx_redirect = d->no_rx_redirect;
 	if (d->epfd < 0 || d->tfd < 0 || d->sfd < 0 || rc < 0) {
 		gd_err("setup: %s", strerror(rc < 0 ? -rc : errno));
 		return 1;
@@ -258,6 +261,7 @@ static int run_daemon(struct daemon *d)
 	rc = dump_links(d);
 	if (rc < 0)
 		gd_err("reading links: %s", strerror(-rc));
+	gd_agent_links_complete(&d->agent, gd_now_us());
 	gd_info("%s running: %d pair(s)", GD_AGENT_NAME, d->agent.npairs);
 	channel_open(d);
 	if (d->sys.chan_fd >= 0)
@@ -394,6 +398,10 @@ static void usage(FILE *f)
 		"      --capture DIR    write every RTM_NEWLINK/RTM_DELLINK as DIR/NNNN-*.bin\n"
 		"                       until SIGTERM (for tests/data/netlink)\n"
 		"      --capture-seconds S  stop capturing after S seconds\n"
+		"      --debug-no-rx-redirect  measurement only: do not make the standby accept\n"
+		"                       RX while a VF is registered (and remove a redirect left\n"
+		"                       by a previous agent); frames on the standby are dropped\n"
+		"                       by net_failover while a VF exists\n"
 		"See hybond-guestd(8).\n",
 		f);
 }
@@ -409,6 +417,7 @@ int main(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "capture", required_argument, NULL, 'K' },
 		{ "capture-seconds", required_argument, NULL, 'T' },
+		{ "debug-no-rx-redirect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -431,6 +440,7 @@ int main(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'K': capture = optarg; break;
 		case 'T': capture_s = atoi(optarg); break;
+		case 'R': d->no_rx_redirect = 1; break;
 		case 'h': usage(stdout); free(d); return 0;
 		default: usage(stderr); free(d); return 2;
 		}

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
 #include <linux/pkt_cls.h>
@@ -209,5 +210,121 @@ struct nlmsghdr *gd_nl_dump(void *buf, uint32_t seq, uint16_t type)
 
 		ifi->ifi_family = AF_UNSPEC;
 	}
+	return nlh;
+}
+
+/* ---- address / route carry-over -------------------------------------------- */
+
+/* Copies the attributes of a dumped message after its family header into nlh,
+ * skipping SKIP1/SKIP2 and replacing the u32 attribute REPL (if >= 0) by val. */
+static void copy_attrs(struct nlmsghdr *nlh, const struct nlmsghdr *src, size_t hdrlen,
+		       int skip1, int skip2, int repl, uint32_t val)
+{
+	const struct nlattr *at;
+
+	mnl_attr_for_each(at, src, hdrlen) {
+		uint16_t t = mnl_attr_get_type(at);
+
+		if (t == skip1 || t == skip2)
+			continue;
+		if ((int)t == repl) {
+			mnl_attr_put_u32(nlh, t, val);
+			continue;
+		}
+		if (nlh->nlmsg_len + MNL_ALIGN(at->nla_len) > GD_NL_BUFSZ)
+			break;
+		mnl_attr_put(nlh, at->nla_type, mnl_attr_get_payload_len(at),
+			     mnl_attr_get_payload(at));
+	}
+}
+
+struct nlmsghdr *gd_nl_addr_copy(void *buf, uint32_t seq, const struct nlmsghdr *dumped,
+				 uint16_t type, int to_ifindex)
+{
+	const struct ifaddrmsg *src = mnl_nlmsg_get_payload(dumped);
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+
+	if (dumped->nlmsg_type != RTM_NEWADDR ||
+	    dumped->nlmsg_len < NLMSG_LENGTH(sizeof(*src)) ||
+	    dumped->nlmsg_len > GD_NL_BUFSZ)
+		return NULL;
+	nlh = msg_start(buf, seq, type, type == RTM_NEWADDR ?
+			NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL :
+			NLM_F_REQUEST | NLM_F_ACK);
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	*ifa = *src;
+	ifa->ifa_index = (uint32_t)to_ifindex;
+	/* lifetimes (IFA_CACHEINFO) only matter when adding */
+	copy_attrs(nlh, dumped, sizeof(*src), IFA_LABEL,
+		   type == RTM_NEWADDR ? -1 : IFA_CACHEINFO, -1, 0);
+	return nlh;
+}
+
+static const struct nlattr *find_attr(const struct nlmsghdr *nlh, size_t hdrlen, uint16_t type)
+{
+	const struct nlattr *at;
+
+	mnl_attr_for_each(at, nlh, hdrlen)
+		if (mnl_attr_get_type(at) == type)
+			return at;
+	return NULL;
+}
+
+struct nlmsghdr *gd_nl_route_copy(void *buf, uint32_t seq, const struct nlmsghdr *dumped,
+				  int to_ifindex)
+{
+	const struct rtmsg *src = mnl_nlmsg_get_payload(dumped);
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+
+	if (dumped->nlmsg_type != RTM_NEWROUTE ||
+	    dumped->nlmsg_len < NLMSG_LENGTH(sizeof(*src)) ||
+	    dumped->nlmsg_len > GD_NL_BUFSZ ||
+	    !find_attr(dumped, sizeof(*src), RTA_OIF) ||
+	    find_attr(dumped, sizeof(*src), RTA_MULTIPATH))
+		return NULL;
+	nlh = msg_start(buf, seq, RTM_NEWROUTE,
+			NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	*rtm = *src;
+	rtm->rtm_flags &= ~(unsigned int)(RTNH_F_LINKDOWN | RTNH_F_DEAD);
+	copy_attrs(nlh, dumped, sizeof(*src), RTA_CACHEINFO, -1, RTA_OIF, (uint32_t)to_ifindex);
+	return nlh;
+}
+
+int gd_nl_addr_carried(const struct nlmsghdr *nlh, int ifindex)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+	return nlh->nlmsg_type == RTM_NEWADDR && nlh->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifa)) &&
+	       (int)ifa->ifa_index == ifindex &&
+	       (ifa->ifa_family == AF_INET || ifa->ifa_family == AF_INET6) &&
+	       ifa->ifa_scope < RT_SCOPE_LINK;
+}
+
+int gd_nl_route_carried(const struct nlmsghdr *nlh, int ifindex)
+{
+	const struct rtmsg *r = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *oif, *tab;
+	uint32_t table;
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*r)))
+		return 0;
+	oif = find_attr(nlh, sizeof(*r), RTA_OIF);
+	tab = find_attr(nlh, sizeof(*r), RTA_TABLE);
+	table = tab ? mnl_attr_get_u32(tab) : r->rtm_table;
+	return oif && (int)mnl_attr_get_u32(oif) == ifindex &&
+	       (r->rtm_family == AF_INET || r->rtm_family == AF_INET6) &&
+	       table != RT_TABLE_LOCAL && r->rtm_type == RTN_UNICAST &&
+	       r->rtm_protocol != RTPROT_KERNEL && !(r->rtm_flags & RTM_F_CLONED);
+}
+
+struct nlmsghdr *gd_nl_route_dump(void *buf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = msg_start(buf, seq, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_DUMP);
+	struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+
+	rtm->rtm_family = AF_UNSPEC;
 	return nlh;
 }

@@ -41,6 +41,26 @@ struct nlmsghdr *gd_nl_bond_create(void *buf, uint32_t seq, const char *name, ui
 struct nlmsghdr *gd_nl_set_master(void *buf, uint32_t seq, int ifindex, int master);
 /* ip link set dev IFINDEX up|down */
 struct nlmsghdr *gd_nl_set_up(void *buf, uint32_t seq, int ifindex, int up);
+/* Address / route carry-over (a bond the agent creates takes over the standby's
+ * IP configuration).  From a dumped RTM_NEWADDR: an RTM_NEWADDR (type
+ * RTM_NEWADDR, create) or RTM_DELADDR for TO_IFINDEX with the same prefix,
+ * flags, scope and lifetimes (IFA_LABEL dropped: it names the old link).
+ * Returns NULL if the message is not an address. */
+struct nlmsghdr *gd_nl_addr_copy(void *buf, uint32_t seq, const struct nlmsghdr *dumped,
+				 uint16_t type, int to_ifindex);
+/* From a dumped RTM_NEWROUTE whose RTA_OIF is the old link: RTM_NEWROUTE
+ * (create, excl) with RTA_OIF = TO_IFINDEX, everything else kept but
+ * RTA_CACHEINFO.  NULL if not a route or it has no RTA_OIF / multipath. */
+struct nlmsghdr *gd_nl_route_copy(void *buf, uint32_t seq, const struct nlmsghdr *dumped,
+				  int to_ifindex);
+/* Which dumped addresses / routes of IFINDEX are configuration to carry over:
+ * addresses of scope universe/site (not link-local, which every link has);
+ * routes of the main (or another non-local) table through IFINDEX that the
+ * kernel did not make itself (proto kernel: prefix routes of an address). */
+int gd_nl_addr_carried(const struct nlmsghdr *nlh, int ifindex);
+int gd_nl_route_carried(const struct nlmsghdr *nlh, int ifindex);
+/* dump of routes (family AF_UNSPEC) */
+struct nlmsghdr *gd_nl_route_dump(void *buf, uint32_t seq);
 /* dumps: links, addresses (family AF_UNSPEC), qdiscs */
 struct nlmsghdr *gd_nl_dump(void *buf, uint32_t seq, uint16_t type);
 

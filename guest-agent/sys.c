@@ -138,6 +138,24 @@ static int accept_standby_rx(void *ctx, const struct gd_agent *a, const struct g
 	char buf[GD_NL_BUFSZ], what[96];
 	int rc;
 
+	if (s->no_rx_redirect) {
+		/* debug: the standby keeps the kernel's own RX behaviour (measurement) */
+		if (p->l.kind == GD_PAIR_BOND) {
+			(void)snprintf(what, sizeof(what), "%s: all_slaves_active 0",
+				       ifname(a, p->l.master));
+			rc = req(s, gd_nl_bond_all_active(buf, 0, p->l.master, 0), what, 0);
+		} else {
+			(void)snprintf(what, sizeof(what), "%s: delete ingress redirect",
+				       ifname(a, p->l.standby));
+			rc = req(s, gd_nl_redirect_del(buf, 0, p->l.standby, GD_TC_INGRESS), what,
+				 ENOENT);
+			if (rc == -EINVAL)      /* no clsact on the standby: nothing to delete */
+				rc = 0;
+		}
+		gd_warn("pair %u: --debug-no-rx-redirect: standby %s RX NOT accepted while a VF "
+			"is registered (measurement only)", p->id, ifname(a, p->l.standby));
+		return rc;
+	}
 	if (p->l.kind == GD_PAIR_BOND) {
 		(void)snprintf(what, sizeof(what), "%s: all_slaves_active 1", ifname(a, p->l.master));
 		rc = req(s, gd_nl_bond_all_active(buf, 0, p->l.master, 1), what, 0);
@@ -205,12 +223,108 @@ static int enslave(void *ctx, const struct gd_agent *a, const struct gd_pair *p,
 	return enslave_to(ctx, p->l.master, ifindex, ifname(a, ifindex));
 }
 
+/* ---- carry-over of the standby's IP configuration to a bond we create ------ */
+
+struct carry_ctx {
+	int ifindex;
+	uint8_t *buf;             /* the kept messages, MNL_ALIGNed one after another */
+	size_t len, cap;
+	int n;
+	int (*keep)(const struct nlmsghdr *nlh, int ifindex);
+};
+
+static int carry_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct carry_ctx *c = data;
+	size_t need = MNL_ALIGN(nlh->nlmsg_len);
+
+	if (!c->keep(nlh, c->ifindex) || nlh->nlmsg_len > GD_NL_BUFSZ)
+		return MNL_CB_OK;
+	if (c->len + need > c->cap) {
+		size_t cap = (c->cap + need) * 2;
+		uint8_t *nb = realloc(c->buf, cap);
+
+		if (!nb)
+			return MNL_CB_ERROR;
+		c->buf = nb;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, nlh, nlh->nlmsg_len);
+	c->len += need;
+	c->n++;
+	return MNL_CB_OK;
+}
+
+/* The kept message at *off, advancing *off; NULL at the end. */
+static const struct nlmsghdr *carry_next(const struct carry_ctx *c, size_t *off)
+{
+	const struct nlmsghdr *nlh;
+
+	if (*off >= c->len)
+		return NULL;
+	nlh = (const struct nlmsghdr *)(c->buf + *off);
+	*off += MNL_ALIGN(nlh->nlmsg_len);
+	return nlh;
+}
+
+/* Moves the addresses of FROM to TO (delete, then add: the link FROM is down by
+ * then), then the routes that went through FROM (the kernel flushed them when
+ * FROM went down; read before).  Every step is logged; failures do not stop
+ * the others (the guest's IP configuration must survive as far as possible). */
+static void carry_apply(struct gd_sys *s, struct carry_ctx *addrs, struct carry_ctx *routes,
+			int to, const char *from_name, const char *to_name)
+{
+	char buf[GD_NL_BUFSZ], what[96];
+	const struct nlmsghdr *nlh;
+	size_t off;
+	int moved = 0, routed = 0;
+
+	off = 0;
+	while ((nlh = carry_next(addrs, &off)) != NULL) {
+		struct nlmsghdr *m = gd_nl_addr_copy(buf, 0, nlh, RTM_DELADDR,
+						     addrs->ifindex);
+
+		(void)snprintf(what, sizeof(what), "%s: delete address", from_name);
+		if (m)
+			(void)req(s, m, what, EADDRNOTAVAIL);
+		m = gd_nl_addr_copy(buf, 0, nlh, RTM_NEWADDR, to);
+		(void)snprintf(what, sizeof(what), "%s: add address of %s", to_name, from_name);
+		if (m && req(s, m, what, EEXIST) == 0)
+			moved++;
+	}
+	off = 0;
+	while ((nlh = carry_next(routes, &off)) != NULL) {
+		struct nlmsghdr *m = gd_nl_route_copy(buf, 0, nlh, to);
+
+		(void)snprintf(what, sizeof(what), "%s: add route of %s", to_name, from_name);
+		if (m && req(s, m, what, EEXIST) == 0)
+			routed++;
+	}
+	gd_info("%s took over the IP configuration of %s: %d/%d address(es), %d/%d route(s)",
+		to_name, from_name, moved, addrs->n, routed, routes->n);
+}
+
 static int enslave_standby(void *ctx, int bond, int ifindex)
 {
-	char name[IF_NAMESIZE] = "";
+	struct gd_sys *s = ctx;
+	char name[IF_NAMESIZE] = "", bname[IF_NAMESIZE] = "", buf[GD_NL_BUFSZ];
+	struct carry_ctx addrs = { .ifindex = ifindex, .keep = gd_nl_addr_carried };
+	struct carry_ctx routes = { .ifindex = ifindex, .keep = gd_nl_route_carried };
+	int rc;
 
 	(void)if_indextoname((unsigned int)ifindex, name);
-	return enslave_to(ctx, bond, ifindex, name);
+	(void)if_indextoname((unsigned int)bond, bname);
+	/* what the distribution configured on the standby, before the enslave
+	 * (setting it down flushes its routes, and IPv6 its addresses) */
+	if (gd_sys_dump(s, gd_nl_dump(buf, 0, RTM_GETADDR), carry_cb, &addrs) < 0 ||
+	    gd_sys_dump(s, gd_nl_route_dump(buf, 0), carry_cb, &routes) < 0)
+		gd_warn("%s: cannot read its addresses/routes: they are not carried over", name);
+	rc = enslave_to(s, bond, ifindex, name);
+	if (rc == 0 && (addrs.n || routes.n))
+		carry_apply(s, &addrs, &routes, bond, name, bname);
+	free(addrs.buf);
+	free(routes.buf);
+	return rc;
 }
 
 static int create_bond(void *ctx, const struct gd_bond_conf *b)

@@ -13,6 +13,9 @@ struct gd_sys {
 	struct mnl_socket *mon;   /* RTNLGRP_LINK notifications */
 	uint32_t seq;
 	int chan_fd;              /* the virtio-serial port, -1 when closed */
+	/* debug (--debug-no-rx-redirect): do NOT make the standby accept RX;
+	 * remove what a previous agent installed.  Only to measure its cost. */
+	int no_rx_redirect;
 };
 
 extern const struct gd_ops gd_sys_ops;

@@ -6,7 +6,9 @@
                                         switch step (make check-lab)
   agent_switch.py bench --runs R        R switch cycles + R migrations per mode:
                                         build/bench/guest.json and guest.md (make bench-guest)
-  agent_switch.py cycle|migrate|edge [--mode failover|bond]   one scenario, JSON on stdout
+  agent_switch.py cycle|migrate|edge [--mode failover|bond|bond-agent]   one scenario, JSON
+                                        on stdout (bond-agent: the guest's hybond-guestd
+                                        builds bond0 from guest.conf; cycle and edge only)
   agent_switch.py render                guest.md and the docs section again from guest.json
 
 Static (hardware-faithful) eswitch; hybond-probe udp at 1000 pps each way from the peer
@@ -24,6 +26,11 @@ Migration: step 1 on the source; `lab migrate --agent-fdb --no-wait-vf` (destina
 entry on the standby port); the channel moves to the destination's socket; when the guest
 reports the new VF up: FDB to the VF port, RESUME_FAST_PATH.
 Every UDP outage is attributed to the step whose window holds its first lost packet.
+
+Announcements (cycle): tests/lab/guest_sniff.py captures what the guest sends on the
+host's two taps; the check wants a gratuitous ARP for the VM's address received on the
+standby tap (and none on the VF tap) between PREPARE_SWITCH and SWITCH_DONE, and on the
+VF tap (none on the standby tap) between RESUME_FAST_PATH and FAST_PATH_UP.
 """
 import argparse
 import json
@@ -64,6 +71,9 @@ RESUME_DEADLINE_MS = 10000
 VF_UP_TIMEOUT_S = 40.0
 SESSION_TIMEOUT_S = 20.0
 SWITCH_STEPS = ("to_standby", "switch_back")   # the bar: 0 lost in these
+SNIFF = os.path.join(HERE, "guest_sniff.py")
+ANNOUNCE_SLACK_S = 0.5    # an announcement counts up to this long after the answer
+VM_LETTER = {"failover": "f", "bond": "b", "bond-agent": "a"}
 
 
 class Fail(Exception):
@@ -267,6 +277,53 @@ def vf_del(q, vm, timeout_s=30.0):
         raise Fail("the guest did not release %s within %.0f s" % (vm.vf_id, timeout_s))
 
 
+# --- announcements on the wire ------------------------------------------------------------
+class Sniffer:
+    """tests/lab/guest_sniff.py in the host's namespace on the VM's two taps."""
+
+    def __init__(self, vm):
+        env = vm_env(vm.name)
+        self.vm = vm
+        self.ifs = {"standby": "hs-" + vm.name, "vf": "hv-" + vm.name}
+        self.p = subprocess.Popen(["ip", "netns", "exec", PFX + vm.host, "/usr/bin/python3",
+                                   SNIFF, "--mac", env["MAC"]] + list(self.ifs.values()),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = self.p.stdout.readline()
+        if '"ready"' not in first:
+            raise Fail("guest_sniff.py did not start: %s%s" % (first, self.p.stderr.read()))
+        self.frames = []
+        self.t = threading.Thread(target=self._reader, daemon=True)
+        self.t.start()
+
+    def _reader(self):
+        for line in self.p.stdout:
+            try:
+                self.frames.append(json.loads(line))
+            except ValueError:
+                pass
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.t.join(timeout=2)
+        return self.frames
+
+    def check(self, t0, t1, right, ip):
+        """GARPs for ip received on each tap within [t0, t1]: right is "standby" or "vf"."""
+        n = {k: sum(1 for f in self.frames if f["if"] == v and f["kind"] == "garp" and
+                    f["ip"] == ip and f["ts"] is not None and t0 <= f["ts"] <= t1)
+             for k, v in self.ifs.items()}
+        na = {k: sum(1 for f in self.frames if f["if"] == v and f["kind"] == "na" and
+                     f["ts"] is not None and t0 <= f["ts"] <= t1) for k, v in self.ifs.items()}
+        wrong = "vf" if right == "standby" else "standby"
+        return {"garp": n, "na": na, "expected_on": right,
+                "ok": n[right] >= 1 and n[wrong] == 0}
+
+
 # --- the probe -------------------------------------------------------------------------------
 class Probe:
     def __init__(self, ip, max_s=600):
@@ -350,6 +407,7 @@ class VM:
 def step_to_standby(vm, t):
     t["to_standby"] = time.time()
     t["fdb_standby"] = fdb_to(vm.name, vm.host, "hs")
+    t["prepare_req"] = time.time()
     r = vm.chan.request("prepare %d %d" % (vm.pair["id"], PREPARE_DEADLINE_MS),
                         PREPARE_DEADLINE_MS / 1e3 + 5)
     t["switch_done"] = r["ts"]
@@ -362,6 +420,7 @@ def step_switch_back(vm, t, since, vf_timeout_s=VF_UP_TIMEOUT_S):
         raise Fail("the guest did not report its new VF up within %.0f s" % vf_timeout_s)
     t["vf_up_reported"] = r["ts"]
     t["fdb_vf"] = fdb_to(vm.name, vm.host, "hv")
+    t["resume_req"] = time.time()
     r = vm.chan.request("resume %d %d" % (vm.pair["id"], RESUME_DEADLINE_MS),
                         RESUME_DEADLINE_MS / 1e3 + 5)
     t["fast_path_up"] = r["ts"]
@@ -382,6 +441,7 @@ def result(kind, vm, t, probe, bounds, extra=None):
 def scenario_cycle(vm):
     """Switch to standby, unplug, re-plug and switch back, on one host."""
     t = {}
+    sniff = Sniffer(vm)
     probe = Probe(vm.ip)
     q = vm.qmp()
     try:
@@ -399,8 +459,14 @@ def scenario_cycle(vm):
     finally:
         q.close()
         p = probe.stop()
+        sniff.stop()
+    ann = {"prepare": sniff.check(t["prepare_req"], t["switch_done"] + ANNOUNCE_SLACK_S,
+                                  "standby", vm.ip),
+           "resume": sniff.check(t["resume_req"], t["fast_path_up"] + ANNOUNCE_SLACK_S,
+                                 "vf", vm.ip)}
     return result("cycle", vm, t, p, [("to_standby", t["to_standby"]), ("unplug", t["unplug"]),
-                                      ("switch_back", t["switch_back"])])
+                                      ("switch_back", t["switch_back"])],
+                  {"announce": ann, "announce_ok": ann["prepare"]["ok"] and ann["resume"]["ok"]})
 
 
 def scenario_migrate(vm):
@@ -531,7 +597,7 @@ def scenario_no_vf(mode):
         # turn on guest-init's own re-enslaving of a hot-plugged VF, which races the agent's)
         lab("vm", "exec", name, "kill $(pidof hybond-guestd); sleep 0.5; hybond-guestd "
             "--foreground --channel /dev/virtio-ports/org.hybond.0 </dev/null >/dev/console "
-            "2>&1 &")
+            "2>&1 3>&- &")
         pair = vm.connect()
         out = {"vf_in_first_status": "vf" in pair, "active": pair.get("active")}
         probe = Probe(vm.ip)
@@ -559,6 +625,50 @@ def scenario_no_vf(mode):
         vm.stop()
 
 
+def guest_ipconf(vm):
+    """bond0's ifindex, its IPv4 addresses, the default route's device, the standby's master."""
+    out = lab("vm", "exec", vm.name, "cat /sys/class/net/bond0/ifindex; ip -4 -o addr show; "
+              "ip -4 route show default; readlink /sys/class/net/%s/master"
+              % vm.pair["standby"]["name"]).stdout.splitlines()
+    addrs = sorted("%s@%s" % (l.split()[3], l.split()[1]) for l in out[1:]
+                   if " inet " in l and not l.split()[1] == "lo")
+    dflt = [l.split()[l.split().index("dev") + 1] for l in out if l.startswith("default")
+            and "dev" in l.split()]
+    return {"bond_ifindex": out[0].strip() if out else None, "addrs": addrs,
+            "default_dev": dflt[0] if dflt else None,
+            "standby_master": os.path.basename(out[-1].strip()) if out else None}
+
+
+def ipconf_ok(c, vm):
+    return (c["addrs"] == ["%s@bond0" % vm_env(vm.name)["IP"]] and c["default_dev"] == "bond0"
+            and c["standby_master"] == "bond0")
+
+
+def scenario_agent_restart(vm):
+    """bond-agent guest: the IP configuration the agent carried over to the bond it created
+    is on bond0 (after the cycle's unplug/re-plug too); hybond-guestd restarted under
+    traffic must neither recreate the bond nor lose a packet, and the host gets a session."""
+    before = guest_ipconf(vm)
+    vm.chan.close()
+    vm.chan = None
+    probe = Probe(vm.ip)
+    t = {"restart": time.time()}
+    try:
+        lab("vm", "exec", vm.name, "kill $(pidof hybond-guestd); sleep 0.5; hybond-guestd "
+            "--foreground --channel /dev/virtio-ports/org.hybond.0 </dev/null >/dev/console "
+            "2>&1 3>&- &")
+        time.sleep(SETTLE_S)
+        vm.connect()
+    finally:
+        p = probe.stop()
+    after = guest_ipconf(vm)
+    res = result("agent_restart", vm, t, p, [("restart", t["restart"])],
+                 {"before": before, "after": after})
+    res["passed"] = (ipconf_ok(before, vm) and ipconf_ok(after, vm) and
+                     before["bond_ifindex"] == after["bond_ifindex"] and p["lost_total"] == 0)
+    return res
+
+
 # --- driver -------------------------------------------------------------------------------------
 def fmt_steps(r):
     return ", ".join("%s %d (to %d, from %d)" % (s, v["lost"], v["lost_to_guest"],
@@ -573,6 +683,12 @@ def line(r):
         s += "; %s->%s QEMU downtime %s ms" % (r["from"], r["to"], r["downtime_ms"])
     if "passed" in r:
         s += "; edge case %s" % ("passed" if r["passed"] else "FAILED")
+    if "announce" in r:
+        a = r["announce"]
+        s += "; GARP at PREPARE standby/VF tap %d/%d, at RESUME %d/%d (%s)" % (
+            a["prepare"]["garp"]["standby"], a["prepare"]["garp"]["vf"],
+            a["resume"]["garp"]["standby"], a["resume"]["garp"]["vf"],
+            "ok" if r["announce_ok"] else "WRONG")
     return s
 
 
@@ -625,7 +741,13 @@ def run_mode(mode, cycles, migrations, edges):
     the same QEMU the VF is no longer QEMU's failover primary (see vf_add), and the lab's
     migration expects one (failover) or vf0 (bond)."""
     results = []
-    m = mode[0]
+    m = VM_LETTER[mode]
+    if mode == "bond-agent":
+        # the bond is the agent's (guest.conf); `lab migrate` knows failover|bond only
+        if cycles or edges:
+            run_vm("ag%sc" % m, mode, scenario_cycle, cycles,
+                   (scenario_agent_restart,) if edges else (), results)
+        return results
     if cycles or edges:
         run_vm("ag%sc" % m, mode, scenario_cycle, cycles,
                (scenario_no_link, scenario_no_hello) if edges else (), results)
@@ -758,7 +880,8 @@ def meta(runs):
 def main(argv):
     ap = argparse.ArgumentParser(prog="agent_switch.py")
     ap.add_argument("what", choices=("check", "bench", "cycle", "migrate", "edge", "render"))
-    ap.add_argument("--mode", choices=("failover", "bond", "both"), default="both")
+    ap.add_argument("--mode", choices=("failover", "bond", "bond-agent", "both"), default="both",
+                    help="both: failover and bond, and for check also bond-agent")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--out", default=os.path.join(B, "bench"))
     ap.add_argument("--max-switch-loss", type=int, default=0,
@@ -779,6 +902,8 @@ def main(argv):
     if not os.access(GUESTD, os.X_OK):
         raise SystemExit("agent_switch: %s missing (the guest agent): nothing to test" % GUESTD)
     modes = ("failover", "bond") if a.mode == "both" else (a.mode,)
+    if a.mode == "both" and a.what == "check":
+        modes += ("bond-agent",)
     cyc, mig, edges = {"check": (1, 1, True), "bench": (a.runs, a.runs, False),
                        "cycle": (a.runs, 0, False), "migrate": (0, a.runs, False),
                        "edge": (0, 0, True)}[a.what]
@@ -794,6 +919,9 @@ def main(argv):
         if r["scenario"] in ("cycle", "migrate") and r["switch_lost"] > a.max_switch_loss:
             failures.append("%s/%s run %d: %d lost at the switch steps" % (
                 r["mode"], r["scenario"], r["run"], r["switch_lost"]))
+        if r.get("announce_ok") is False:
+            failures.append("%s/%s run %d: announcements not where expected: %s" % (
+                r["mode"], r["scenario"], r.get("run", 0), json.dumps(r["announce"])))
         if r.get("passed") is False:
             failures.append("%s/%s: edge case failed: %s" % (r["mode"], r["scenario"],
                                                               json.dumps(r)))

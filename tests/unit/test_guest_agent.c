@@ -65,15 +65,19 @@ static int f_enslave(void *ctx, const struct gd_agent *a, const struct gd_pair *
 	return 0;
 }
 
+static int n_create, n_enslave_sb;
+
 static int f_create(void *ctx, const struct gd_bond_conf *b)
 {
 	(void)ctx; (void)b;
+	n_create++;
 	return 0;
 }
 
 static int f_enslave_sb(void *ctx, int b, int i)
 {
 	(void)ctx; (void)b; (void)i;
+	n_enslave_sb++;
 	return 0;
 }
 
@@ -361,6 +365,46 @@ static void test_no_session_no_pin(void)
 	CU_ASSERT_EQUAL(fk.nsent, 0);
 }
 
+/* guest.conf bond: created only when the whole initial dump says it is missing
+ * (the dump is in ifindex order: an existing bond comes after its slaves). */
+static void test_conf_bond_after_dump(void)
+{
+	struct tg_capture bc;
+	char err[128];
+	int i;
+
+	CU_ASSERT_TRUE(tg_load(&bc, "bond-migrate") >= 4);
+	if (bc.n < 4) {
+		tg_free(&bc);
+		return;
+	}
+	memset(&fk, 0, sizeof(fk));
+	CU_ASSERT_EQUAL(gd_config_parse(&cfg, "bond bond0 standby-mac 52:54:00:18:00:10\n", err,
+					sizeof(err)), 0);
+	/* agent restarted in a guest whose bond0 exists: lo, eth0, eth1, then bond0 */
+	n_create = n_enslave_sb = 0;
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_BONDING);
+	for (i = 0; i < 4; i++) {
+		gd_agent_link_msg(&ag, bc.msgs[i], 1000);
+		CU_ASSERT_EQUAL(n_create, 0);   /* not before the dump is complete */
+	}
+	gd_agent_links_complete(&ag, 1000);
+	CU_ASSERT_EQUAL(n_create, 0);           /* it exists: never recreated */
+	CU_ASSERT_EQUAL(ag.npairs, 1);
+	/* first start: no bond0 in the dump -> created once, after the dump */
+	n_create = 0;
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_BONDING);
+	gd_agent_link_msg(&ag, bc.msgs[0], 1000);
+	CU_ASSERT_EQUAL(n_create, 0);
+	gd_agent_links_complete(&ag, 1000);
+	CU_ASSERT_EQUAL(n_create, 1);
+	gd_agent_link_msg(&ag, bc.msgs[0], 1100);
+	gd_agent_links_complete(&ag, 1100);
+	CU_ASSERT_EQUAL(n_create, 1);           /* tried once */
+	gd_config_defaults(&cfg);
+	tg_free(&bc);
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -377,7 +421,8 @@ int main(void)
 	    !CU_add_test(s, "resume deadline without VF", test_resume_deadline_no_vf) ||
 	    !CU_add_test(s, "requests and errors", test_requests_and_errors) ||
 	    !CU_add_test(s, "standby unusable", test_standby_unusable) ||
-	    !CU_add_test(s, "no session: no pin", test_no_session_no_pin)) {
+	    !CU_add_test(s, "no session: no pin", test_no_session_no_pin) ||
+	    !CU_add_test(s, "guest.conf bond after the dump", test_conf_bond_after_dump)) {
 		CU_cleanup_registry();
 		tg_free(&cap);
 		return 1;

@@ -4,10 +4,13 @@
  * ip-bond-host.strace; ifindex mst0=2, sb0=3), and the GARP / NA frames. */
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 
-#include "announce.h"
+#include "../../guest-agent/announce.h"   /* host-agent/ has an announce.h too */
 #include "nlbuild.h"
 
 /* Compares a built message with the expected bytes, ignoring nlmsg_seq. */
@@ -125,6 +128,77 @@ static void test_garp_na(void)
 	CU_ASSERT_EQUAL(f[56] << 8 | f[57], 0x6829);
 }
 
+/* Carry-over of the standby's IP configuration to a bond the agent created. */
+static void test_carry_over(void)
+{
+	static uint8_t in[GD_NL_BUFSZ], out[GD_NL_BUFSZ];
+	struct nlmsghdr *d, *m;
+	struct ifaddrmsg *ifa;
+	struct rtmsg *rt;
+	const struct nlattr *at;
+	uint32_t ip = htonl(0xc612000a), gw = htonl(0xc6120001);
+	int label = 0, local = 0, oif = 0, gway = 0;
+
+	/* a dumped address of eth0 (ifindex 2): 198.18.0.10/24, label eth0 */
+	memset(in, 0, sizeof(in));
+	d = mnl_nlmsg_put_header(in);
+	d->nlmsg_type = RTM_NEWADDR;
+	ifa = mnl_nlmsg_put_extra_header(d, sizeof(*ifa));
+	ifa->ifa_family = AF_INET;
+	ifa->ifa_prefixlen = 24;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = 2;
+	mnl_attr_put_u32(d, IFA_ADDRESS, ip);
+	mnl_attr_put_u32(d, IFA_LOCAL, ip);
+	mnl_attr_put_strz(d, IFA_LABEL, "eth0");
+	CU_ASSERT_TRUE(gd_nl_addr_carried(d, 2));
+	CU_ASSERT_FALSE(gd_nl_addr_carried(d, 3));
+	m = gd_nl_addr_copy(out, 9, d, RTM_NEWADDR, 5);
+	CU_ASSERT_PTR_NOT_NULL(m);
+	if (!m)
+		return;
+	CU_ASSERT_EQUAL(m->nlmsg_type, RTM_NEWADDR);
+	CU_ASSERT_EQUAL(m->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL);
+	ifa = mnl_nlmsg_get_payload(m);
+	CU_ASSERT_EQUAL(ifa->ifa_index, 5);
+	CU_ASSERT_EQUAL(ifa->ifa_prefixlen, 24);
+	mnl_attr_for_each(at, m, sizeof(*ifa)) {
+		label += mnl_attr_get_type(at) == IFA_LABEL;
+		local += mnl_attr_get_type(at) == IFA_LOCAL && mnl_attr_get_u32(at) == ip;
+	}
+	CU_ASSERT_EQUAL(label, 0);
+	CU_ASSERT_EQUAL(local, 1);
+	ifa = mnl_nlmsg_get_payload(d);
+	ifa->ifa_scope = RT_SCOPE_LINK;         /* link-local: not carried */
+	CU_ASSERT_FALSE(gd_nl_addr_carried(d, 2));
+
+	/* a dumped default route via 198.18.0.1 dev eth0, static */
+	memset(in, 0, sizeof(in));
+	d = mnl_nlmsg_put_header(in);
+	d->nlmsg_type = RTM_NEWROUTE;
+	rt = mnl_nlmsg_put_extra_header(d, sizeof(*rt));
+	rt->rtm_family = AF_INET;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_protocol = RTPROT_BOOT;
+	rt->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(d, RTA_TABLE, RT_TABLE_MAIN);
+	mnl_attr_put_u32(d, RTA_GATEWAY, gw);
+	mnl_attr_put_u32(d, RTA_OIF, 2);
+	CU_ASSERT_TRUE(gd_nl_route_carried(d, 2));
+	m = gd_nl_route_copy(out, 9, d, 5);
+	CU_ASSERT_PTR_NOT_NULL(m);
+	if (!m)
+		return;
+	mnl_attr_for_each(at, m, sizeof(*rt)) {
+		oif += mnl_attr_get_type(at) == RTA_OIF && mnl_attr_get_u32(at) == 5;
+		gway += mnl_attr_get_type(at) == RTA_GATEWAY && mnl_attr_get_u32(at) == gw;
+	}
+	CU_ASSERT_EQUAL(oif, 1);
+	CU_ASSERT_EQUAL(gway, 1);
+	rt->rtm_protocol = RTPROT_KERNEL;       /* the prefix route of an address */
+	CU_ASSERT_FALSE(gd_nl_route_carried(d, 2));
+}
+
 int main(void)
 {
 	CU_pSuite s;
@@ -135,7 +209,8 @@ int main(void)
 	s = CU_add_suite("guest_msgs", NULL, NULL);
 	if (!s || !CU_add_test(s, "clsact", test_clsact) ||
 	    !CU_add_test(s, "matchall mirred redirects", test_redirects) ||
-	    !CU_add_test(s, "bond", test_bond) || !CU_add_test(s, "garp and na", test_garp_na)) {
+	    !CU_add_test(s, "bond", test_bond) || !CU_add_test(s, "garp and na", test_garp_na) ||
+	    !CU_add_test(s, "address and route carry-over", test_carry_over)) {
 		CU_cleanup_registry();
 		return 1;
 	}

@@ -20,7 +20,9 @@ CHECK_FUZZ_SECONDS ?= 20
 PKGS     := jansson libmnl libnl-route-3.0 cunit zlib
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla
-CPPFLAGS += -D_GNU_SOURCE -Iproto/include
+# Tests and tools include module headers by repository path ("host-agent/esw.h"),
+# so same-named headers of the guest and host agents never shadow each other.
+CPPFLAGS += -D_GNU_SOURCE -Iproto/include -I.
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-common
 ifeq ($(SAN),asan)
@@ -54,6 +56,7 @@ include tests/fuzz/fuzz.mk
 include host-agent/probe/probe.mk
 include host-agent/hostagent.mk
 include host-agent/core.mk
+include host-agent/hostd.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 

@@ -25,8 +25,7 @@ LINT_SRCS  += $(GUESTD_SRCS) $(GUESTD_TEST_SRCS)
 
 $(GUESTD_OBJS) $(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,libmnl jansson)
 $(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,cunit)
-$(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -Iguest-agent \
-	-DGD_DATA_DIR='"$(CURDIR)/tests/data/netlink"'
+$(GUESTD_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DGD_DATA_DIR='"$(CURDIR)/tests/data/netlink"'
 
 $(GUESTD_BIN): $(GUESTD_OBJS) $(PROTO_LIB)
 	@mkdir -p $(dir $@)

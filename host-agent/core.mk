@@ -27,7 +27,6 @@ LINT_SRCS  += $(HOST_SRCS) $(CORE_TEST_SRCS) tests/net/esw_tool.c
 
 $(HOST_OBJS): CFLAGS += $(HOST_CFLAGS)
 $(CORE_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
-$(CORE_TEST_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/tests/net/esw_tool.o: CPPFLAGS += -Ihost-agent
 # fixtures are read from the source tree wherever the test binary runs
 $(CORE_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
 

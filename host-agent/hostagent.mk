@@ -17,7 +17,6 @@ LINT_SRCS  += $(GUESTCHAN_SRCS) $(GUESTCTL_SRCS) tests/unit/test_guestchan.c
 
 $(GUESTCTL_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,jansson)
 $(B)/obj/tests/unit/test_guestchan.o: CFLAGS += $(call pc_cflags,cunit)
-$(B)/obj/tests/unit/test_guestchan.o: CPPFLAGS += -Ihost-agent
 
 $(B)/bin/hybond-guestctl: $(GUESTCTL_OBJS) $(PROTO_LIB)
 	@mkdir -p $(dir $@)

@@ -3,7 +3,7 @@
 # Fails on any finding. Include paths and defines match the Makefile.
 set -euo pipefail
 [ $# -gt 0 ] || { echo "lint: no sources given" >&2; exit 2; }
-inc=(-Iproto/include -Ihost-agent -Iguest-agent -D_GNU_SOURCE)
+inc=(-Iproto/include -I. -D_GNU_SOURCE)
 inc+=($(pkg-config --cflags-only-I jansson libmnl libnl-route-3.0 cunit 2>/dev/null))
 cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	--std=c11 --inline-suppr --suppress=missingIncludeSystem \

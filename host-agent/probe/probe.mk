@@ -21,7 +21,6 @@ LINT_SRCS  += $(PROBE_SRCS) tests/unit/test_probe.c
 
 $(PROBE_OBJS) $(PROBE_TEST_OBJS): CFLAGS += $(call pc_cflags,jansson)
 $(B)/obj/tests/unit/test_probe.o: CFLAGS += $(call pc_cflags,cunit)
-$(B)/obj/tests/unit/test_probe.o: CPPFLAGS += -Ihost-agent
 
 $(B)/bin/hybond-probe: $(PROBE_OBJS)
 	@mkdir -p $(dir $@)

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "esw.h"
+#include "host-agent/esw.h"
 
 static int usage(const char *why)
 {

@@ -5,7 +5,7 @@
 #include <CUnit/Basic.h>
 #include <string.h>
 
-#include "agent.h"
+#include "guest-agent/agent.h"
 #include "test_guest_util.h"
 
 /* CUnit's _FATAL longjmps, which the analyzer cannot see: return instead. */

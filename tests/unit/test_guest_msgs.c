@@ -10,8 +10,8 @@
 #include <linux/rtnetlink.h>
 #include <string.h>
 
-#include "../../guest-agent/announce.h"   /* host-agent/ has an announce.h too */
-#include "nlbuild.h"
+#include "guest-agent/announce.h"
+#include "guest-agent/nlbuild.h"
 
 /* Compares a built message with the expected bytes, ignoring nlmsg_seq. */
 static void check(const struct nlmsghdr *nlh, const uint8_t *want, size_t len)

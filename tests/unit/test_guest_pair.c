@@ -6,9 +6,9 @@
 #include <CUnit/Basic.h>
 #include <string.h>
 
-#include "config.h"
-#include "link.h"
-#include "pair.h"
+#include "guest-agent/config.h"
+#include "guest-agent/link.h"
+#include "guest-agent/pair.h"
 #include "test_guest_util.h"
 
 static struct gd_config cfg;

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "guestchan.h"
+#include "host-agent/guestchan.h"
 
 #define T0 1000000u     /* arbitrary monotonic start, ms */
 #define MAXRX 64

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "probe/probe_acct.h"
-#include "probe/probe_opts.h"
-#include "probe/probe_report.h"
-#include "probe/probe_wire.h"
+#include "host-agent/probe/probe_acct.h"
+#include "host-agent/probe/probe_opts.h"
+#include "host-agent/probe/probe_report.h"
+#include "host-agent/probe/probe_wire.h"
 
 #define IV 1000000LL                 /* 1 ms spacing */
 #define T0 1700000000000000000LL     /* realtime of packet 0 */

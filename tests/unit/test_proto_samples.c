@@ -123,6 +123,41 @@ void hb_sample_msg(uint16_t type, struct hb_msg *m)
 		HB_MARK(&m->u.error, ERROR, REQ_TYPE);
 		HB_MARK(&m->u.error, ERROR, DETAIL);
 		break;
+	case HB_MSG_MIGRATE_PREPARE: {
+		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x18, 0x00, 0x10 };
+
+		m->u.migrate_prepare.vm = "vm1";
+		memcpy(m->u.migrate_prepare.mac, mac, sizeof(mac));
+		m->u.migrate_prepare.mode = 1;
+		m->u.migrate_prepare.source = "hA";
+		break;
+	}
+	case HB_MSG_MIGRATE_READY:
+		m->flags = HB_F_REPLY;
+		m->u.migrate_ready.vm = "vm1";
+		m->u.migrate_ready.uri = "unix:/run/hybond-lab/vms/vm1/hB/mig.sock";
+		break;
+	case HB_MSG_MIGRATE_STOPPED:
+		m->u.migrate_stopped.vm = "vm1";
+		break;
+	case HB_MSG_MIGRATE_RESULT:
+		m->u.migrate_result.vm = "vm1";
+		m->u.migrate_result.ok = 1;
+		m->u.migrate_result.downtime_ms = 42;
+		m->u.migrate_result.text = "completed";
+		HB_MARK(&m->u.migrate_result, MIGRATE_RESULT, DOWNTIME_MS);
+		break;
+	case HB_MSG_MIGRATE_FINISHED:
+		m->u.migrate_finished.vm = "vm1";
+		m->u.migrate_finished.path = HB_PATH_FAST;
+		m->u.migrate_finished.resumed_ms = 1500;
+		m->u.migrate_finished.vf_up_ms = 2100;
+		m->u.migrate_finished.fast_path_ms = 12;
+		m->u.migrate_finished.text = "fast path up";
+		HB_MARK(&m->u.migrate_finished, MIGRATE_FINISHED, RESUMED_MS);
+		HB_MARK(&m->u.migrate_finished, MIGRATE_FINISHED, VF_UP_MS);
+		HB_MARK(&m->u.migrate_finished, MIGRATE_FINISHED, FAST_PATH_MS);
+		break;
 	default:
 		break;
 	}

@@ -15,7 +15,7 @@
 
 #include <hybond/proto_desc.h>
 
-#include "../../tools/protodoc.h"
+#include "tools/protodoc.h"
 
 /* $HB_PROTOCOL_MD, else the source tree's file (path set by unit.mk),
  * else docs/protocol.md relative to where the test runs. */

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* host-agent/ctl.c — the control socket (see ctl.h). */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "migrate.h"
+#include "vm.h"
+
+#define CTL_OUT_MAX (1u << 20)
+
+struct ctl_conn {
+	struct hostd *d;
+	int fd;
+	char in[CTL_LINE_MAX];
+	size_t in_len;
+	char *out;
+	size_t out_len;
+	int closing, dead, busy;        /* busy: a migration reports to us */
+};
+
+static struct hostd *ctl_d;
+static int ctl_lfd = -1;
+static gid_t ctl_gid = (gid_t)-1;
+
+static void cc_free(struct ctl_conn *cc)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (cc->d->vms[i])
+			mig_on_ctl_gone(cc->d->vms[i], cc);
+	loop_del_fd(cc->d->l, cc->fd);
+	(void)close(cc->fd);
+	free(cc->out);
+	free(cc);
+}
+
+static void cc_flush(struct ctl_conn *cc)
+{
+	while (cc->out_len) {
+		ssize_t n = send(cc->fd, cc->out, cc->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			cc->dead = 1;
+			return;
+		}
+		(void)memmove(cc->out, cc->out + n, cc->out_len - (size_t)n);
+		cc->out_len -= (size_t)n;
+	}
+	if (!cc->out_len && cc->closing)
+		cc->dead = 1;
+	else
+		(void)loop_mod_fd(cc->d->l, cc->fd, EPOLLIN | (cc->out_len ? EPOLLOUT : 0));
+}
+
+void ctl_send(struct ctl_conn *cc, json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (!s)
+		return;
+	n = strlen(s);
+	if (cc->out_len + n + 1 <= CTL_OUT_MAX) {
+		char *nb = realloc(cc->out, cc->out_len + n + 1);
+
+		if (nb) {
+			cc->out = nb;
+			memcpy(cc->out + cc->out_len, s, n);
+			cc->out[cc->out_len + n] = '\n';
+			cc->out_len += n + 1;
+		}
+	}
+	free(s);
+	cc_flush(cc);
+}
+
+void ctl_finish(struct ctl_conn *cc, json_t *o)
+{
+	cc->closing = 1;
+	cc->busy = 0;
+	ctl_send(cc, o);
+}
+
+static void reply_err(struct ctl_conn *cc, const char *msg)
+{
+	ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+static json_t *status_json(struct hostd *d)
+{
+	json_t *vms = json_array();
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i])
+			(void)json_array_append_new(vms, vm_to_json(d->vms[i]));
+	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "host", d->cfg.host, "version",
+			 HOSTD_VERSION, "vms", vms);
+}
+
+static void do_vm_add(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	json_t *o = json_object_get(req, "vm"), *val;
+	const char *name = json_string_value(json_object_get(o, "name")), *key;
+	struct vm_config vc;
+	char err[512];
+
+	if (!json_is_object(o) || !name) {
+		reply_err(cc, "vm-add: want {\"vm\": {\"name\": …, key: value…}}");
+		return;
+	}
+	vm_config_defaults(&vc, name);
+	json_object_foreach(o, key, val) {
+		if (!strcmp(key, "name"))
+			continue;
+		if (!json_is_string(val)) {
+			(void)snprintf(err, sizeof(err), "vm-add: %s must be a string", key);
+			reply_err(cc, err);
+			return;
+		}
+		if (vm_config_set(&vc, key, json_string_value(val), err, sizeof(err))) {
+			reply_err(cc, err);
+			return;
+		}
+	}
+	if (hostd_vm_add(d, &vc, err, sizeof(err))) {
+		reply_err(cc, err);
+		return;
+	}
+	ctl_finish(cc, json_pack("{s:b, s:o}", "ok", 1, "vm", vm_to_json(hostd_vm(d, name))));
+}
+
+void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	const char *vmn = json_string_value(json_object_get(req, "vm"));
+	char err[512];
+	struct vm *v;
+
+	if (!cmd) {
+		reply_err(cc, "request without \"cmd\"");
+	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "vm-list")) {
+		ctl_finish(cc, status_json(d));
+	} else if (!strcmp(cmd, "vm-add")) {
+		do_vm_add(d, cc, req);
+	} else if (!strcmp(cmd, "vm-del")) {
+		if (!vmn || hostd_vm_del(d, vmn, err, sizeof(err)))
+			reply_err(cc, vmn ? err : "vm-del: want \"vm\"");
+		else
+			ctl_finish(cc, json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(cmd, "migrate")) {
+		const char *to = json_string_value(json_object_get(req, "to"));
+		int force = json_is_true(json_object_get(req, "force"));
+
+		if (!vmn || !to) {
+			reply_err(cc, "migrate: want \"vm\" and \"to\"");
+			return;
+		}
+		v = hostd_vm(d, vmn);
+		if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+			reply_err(cc, err);
+			return;
+		}
+		cc->busy = 1;
+		if (mig_start_source(v, to, force, cc, err, sizeof(err))) {
+			cc->busy = 0;
+			reply_err(cc, err);
+		}
+	} else {
+		(void)snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
+		reply_err(cc, err);
+	}
+}
+
+static void cc_io(void *arg, unsigned events)
+{
+	struct ctl_conn *cc = arg;
+	char *nl;
+	ssize_t n;
+
+	if (events & EPOLLOUT)
+		cc_flush(cc);
+	if (!cc->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		n = recv(cc->fd, cc->in + cc->in_len, sizeof(cc->in) - cc->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			cc->dead = 1;
+		} else if (n > 0 && !cc->busy && !cc->closing) {
+			cc->in_len += (size_t)n;
+			nl = memchr(cc->in, '\n', cc->in_len);
+			if (nl) {
+				json_error_t je;
+				json_t *req = json_loadb(cc->in, (size_t)(nl - cc->in), 0, &je);
+
+				cc->in_len = 0;
+				if (!json_is_object(req))
+					reply_err(cc, "request is not a JSON object");
+				else
+					ctl_dispatch(cc->d, cc, req);
+				json_decref(req);
+			} else if (cc->in_len == sizeof(cc->in)) {
+				reply_err(cc, "request line too long");
+			}
+		}
+	}
+	if (cc->dead)
+		cc_free(cc);
+}
+
+/* root, or a member of ctl_group (primary group of the peer process) */
+static int cred_ok(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return 0;
+	return uc.uid == 0 || (ctl_gid != (gid_t)-1 && uc.gid == ctl_gid);
+}
+
+static void ctl_accept(void *arg, unsigned events)
+{
+	struct hostd *d = arg;
+	struct ctl_conn *cc;
+	int fd = accept4(ctl_lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	(void)events;
+	if (fd < 0)
+		return;
+	if (!cred_ok(fd)) {
+		static const char deny[] = "{\"ok\":false,\"error\":\"permission denied (root or ctl_group)\"}\n";
+
+		(void)!send(fd, deny, sizeof(deny) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)close(fd);
+		hlog(HLOG_WARN, "control: refused a client that is neither root nor in ctl_group");
+		return;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		(void)close(fd);
+		return;
+	}
+	cc->d = d;
+	cc->fd = fd;
+	if (loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc)) {
+		(void)close(fd);
+		free(cc);
+	}
+}
+
+int ctl_listen(struct hostd *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.ctl_socket;
+	int rc;
+
+	ctl_d = d;
+	if (d->cfg.ctl_group[0]) {
+		struct group *g = getgrnam(d->cfg.ctl_group);
+
+		if (!g) {
+			(void)snprintf(err, errlen, "ctl_group '%s': no such group", d->cfg.ctl_group);
+			return -ENOENT;
+		}
+		ctl_gid = g->gr_gid;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		(void)snprintf(err, errlen, "ctl_socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ctl_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl_lfd < 0)
+		return -errno;
+	(void)unlink(path);
+	if (bind(ctl_lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, ctl_gid != (gid_t)-1 ? 0660 : 0600) < 0 ||
+	    (ctl_gid != (gid_t)-1 && chown(path, 0, ctl_gid) < 0) || listen(ctl_lfd, 8) < 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "ctl_socket %s: %s", path, strerror(errno));
+		(void)close(ctl_lfd);
+		ctl_lfd = -1;
+		return rc;
+	}
+	return loop_add_fd(d->l, ctl_lfd, EPOLLIN, ctl_accept, d);
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host-agent/ctl.h — the control socket the `hybond` CLI talks to: unix
+ * stream, one JSON object per line each way (bounded), peers checked with
+ * SO_PEERCRED (root, or the configured ctl_group).  Requests:
+ *   {"cmd":"status"} {"cmd":"vm-list"} {"cmd":"vm-add","vm":{…}} {"cmd":"vm-del","vm":N}
+ *   {"cmd":"migrate","vm":N,"to":PEER,"force":false}
+ * Answers: zero or more {"progress":{…}} lines, then one {"ok":true|false,…}.
+ */
+#ifndef HYBOND_CTL_H
+#define HYBOND_CTL_H
+
+#include <jansson.h>
+
+#include "hostd.h"
+
+#define CTL_LINE_MAX (64u * 1024u)
+
+struct ctl_conn;
+
+int ctl_listen(struct hostd *d, char *err, size_t errlen);
+/* Send one JSON object (stolen) as a line. */
+void ctl_send(struct ctl_conn *cc, json_t *o);
+/* Final answer (stolen): sent, then the connection closes once flushed. */
+void ctl_finish(struct ctl_conn *cc, json_t *o);
+/* Handle one decoded request (exposed for tests). */
+void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req);
+
+#endif

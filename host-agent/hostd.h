@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host-agent/hostd.h — hybond-hostd's daemon context: configuration, the one
+ * event loop, the journal and the registered VMs.  See docs/host-agent.md.
+ */
+#ifndef HYBOND_HOSTD_H
+#define HYBOND_HOSTD_H
+
+#include <stdarg.h>
+
+#include "config.h"
+#include "jrnl.h"
+#include "loop.h"
+
+#define HOSTD_VERSION "hybond-hostd 0.1.0"
+
+enum hostd_prio { HLOG_DEBUG, HLOG_INFO, HLOG_WARN, HLOG_ERR };
+
+struct vm;
+struct peer_conn;
+struct hb_msg;
+
+struct hostd {
+	struct hostd_config cfg;
+	struct loop *l;
+	struct jrnl *j;
+	struct vm *vms[CFG_MAX_VMS];
+	int verbose;
+};
+
+void hlog(enum hostd_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct vm *hostd_vm(struct hostd *d, const char *name);
+int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t errlen);
+int hostd_vm_del(struct hostd *d, const char *name, char *err, size_t errlen);
+void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m);
+
+#endif

@@ -1,0 +1,1246 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/migrate.c — live migration without loss, as an explicit state
+ * machine.  Source S and destination D each run one `struct mig`; they talk
+ * over the peer channel (MIGRATE_* messages).  The order (docs/host-agent.md):
+ *
+ *  S  PREFLIGHT        agent session + usable standby; D reachable
+ *  S  DEST_PREPARE     MIGRATE_PREPARE -> D launches the incoming QEMU
+ *  D    LAUNCH           launcher command; D's eswitch steers the MAC to the
+ *                        standby port from the start; standby tap queue sized
+ *  D    INCOMING         migrate-incoming, MIGRATE_READY(uri) -> S
+ *  S  STEER_STANDBY    RX: the MAC's entry moves VF port -> standby port (atomic)
+ *  S  SWITCH_TX        PREPARE_SWITCH -> SWITCH_DONE: guest TX pinned to standby
+ *  S  UNPLUG_VF        bond: device_del, DEVICE_DELETED (failover: QEMU unplugs)
+ *  S  MIGRATING        QMP migrate; progress from query-migrate
+ *  S  STOPPED          QMP STOP: MIGRATE_STOPPED -> D
+ *  D    ANNOUNCED        D sends a RARP out of its uplink at once: the fabric
+ *                        moves the MAC, frames wait in D's standby tap
+ *  D    RESUMED          QMP RESUME; bond: device_add the VF
+ *  D    WAIT_VF          until the GUEST reports the VF up (never steer before)
+ *  D    FAST_PATH        MAC -> D's VF port, RESUME_FAST_PATH -> FAST_PATH_UP;
+ *                        MIGRATE_FINISHED -> S
+ *  S  DEST_SWITCHBACK  waiting for MIGRATE_FINISHED
+ *  S  CLEANUP          quit the source QEMU, MAC entry removed, cleanup command
+ *  S  DONE
+ * Failure on S: ROLLBACK (re-announce if after STOP, cont, MIGRATE_RESULT ok=0)
+ * -> RB_REPLUG (bond: device_add with a fresh id) -> RB_WAIT_VF -> RB_FAST_PATH
+ * -> FAILED.  Failure on D before RESUME: ABORT (QEMU quit, entry removed).
+ * D without a usable VF: ON_STANDBY, retried with back-off.
+ * Every phase is written to the journal (jrnl) before its action runs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "announce.h"
+#include "ctl.h"
+#include "migrate.h"
+#include "peer.h"
+#include "vm.h"
+
+#define MIG_DEST_PREPARE_TIMEOUT_MS 120000u   /* launcher + QEMU start */
+#define MIG_UNPLUG_TIMEOUT_MS        30000u
+#define MIG_MIGRATE_TIMEOUT_MS      300000u
+#define MIG_PROGRESS_MS                250u
+#define MIG_STATS_RETRY_MS              20u
+#define MIG_STATS_RETRIES               50
+#define MIG_FINISH_SLACK_MS          20000u
+#define MIG_RETRY_MIN_MS              2000u
+#define MIG_RETRY_MAX_MS             30000u
+#define MIG_ANNOUNCE_COUNT               1u
+#define MIG_LAUNCH_OUT_MAX            4096u
+
+#define MIG_PHASES(P) \
+	P(S_PREFLIGHT) P(S_DEST_PREPARE) P(S_STEER_STANDBY) P(S_SWITCH_TX) P(S_UNPLUG_VF) \
+	P(S_MIGRATING) P(S_STOPPED) P(S_DEST_SWITCHBACK) P(S_CLEANUP) P(S_DONE) \
+	P(S_ROLLBACK) P(S_RB_REPLUG) P(S_RB_WAIT_VF) P(S_RB_FAST_PATH) P(S_FAILED) \
+	P(D_LAUNCH) P(D_INCOMING) P(D_ANNOUNCED) P(D_RESUMED) P(D_WAIT_VF) P(D_FAST_PATH) \
+	P(D_DONE) P(D_ON_STANDBY) P(D_ABORT)
+
+#define MIG_ENUM_(n) MIG_##n,
+enum mig_phase { MIG_PHASES(MIG_ENUM_) MIG_N_PHASES };
+#undef MIG_ENUM_
+#define MIG_NAME_(n) #n,
+static const char *const mig_phase_names[] = { MIG_PHASES(MIG_NAME_) };
+#undef MIG_NAME_
+
+enum mig_role { MIG_SOURCE, MIG_DEST };
+
+struct mig {
+	struct vm *v;
+	enum mig_role role;
+	enum mig_phase phase;
+	char peer[CFG_NAME_MAX + 1];
+	int force;
+	struct ctl_conn *cc;
+	struct peer_conn *pc;
+	struct loop_timer *timer, *progress;
+	char uri[256];
+	uint64_t t0;                            /* monotonic ms at start */
+	int64_t t_phase[MIG_N_PHASES];          /* ms since t0, -1: not entered */
+	uint64_t t_stop_rt;                     /* QEMU's STOP timestamp (realtime ms) */
+	struct qmp_migrate_info info;
+	int stats_tries;
+	int steered_standby, vf_unplugged, migrate_sent, stopped;
+	char err[512];
+	/* destination */
+	uint32_t prepare_seq;
+	pid_t child;
+	int child_fd;
+	char child_out[MIG_LAUNCH_OUT_MAX];
+	size_t child_len;
+	void (*child_done)(struct mig *m, int status);
+	uint64_t t_resumed, t_vf_up;
+	unsigned retry_ms;
+	int finished_sent;
+	/* what D reported (source) */
+	int d_path;
+	uint32_t d_resumed_ms, d_vf_up_ms, d_fast_path_ms;
+	char d_text[256];
+	struct jrnl_op op;
+};
+
+static void mig_enter(struct mig *m, enum mig_phase p);
+static void mig_fail(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static uint64_t since_ms(const struct mig *m)
+{
+	return loop_now_ms() - m->t0;
+}
+
+/* ---- journal ---------------------------------------------------------------- */
+static void mig_journal(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	if (!v->d->j)
+		return;
+	(void)snprintf(m->op.phase, sizeof(m->op.phase), "%s", mig_phase_names[m->phase]);
+	rc = jrnl_write(v->d->j, &m->op);
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: journal write (%s): %s", v->cfg.name, m->op.phase,
+		     strerror(-rc));
+}
+
+static void mig_journal_init(struct mig *m, const char *src, const char *dst)
+{
+	struct vm *v = m->v;
+
+	jrnl_op_init(&m->op);
+	(void)snprintf(m->op.vm, sizeof(m->op.vm), "%s", v->cfg.name);
+	m->op.kind = JRNL_MIGRATE;
+	m->op.started_ms = (int64_t)hv_realtime_ms();
+	(void)snprintf(m->op.source, sizeof(m->op.source), "%s", src);
+	(void)snprintf(m->op.dest, sizeof(m->op.dest), "%s", dst);
+	(void)snprintf(m->op.mac, sizeof(m->op.mac), "%s", v->cfg.mac);
+	(void)snprintf(m->op.vf_src, sizeof(m->op.vf_src), "%s", v->cfg.vf_port);
+	(void)snprintf(m->op.vf_dst, sizeof(m->op.vf_dst), "%s", v->cfg.vf_port);
+	(void)snprintf(m->op.standby_src, sizeof(m->op.standby_src), "%s", v->cfg.standby_port);
+	(void)snprintf(m->op.standby_dst, sizeof(m->op.standby_dst), "%s", v->cfg.standby_port);
+	m->op.steer_src = m->role == MIG_SOURCE ? JRNL_STEER_VF : JRNL_STEER_UNKNOWN;
+	m->op.steer_dst = JRNL_STEER_UNKNOWN;
+}
+
+static void mig_set_steer(struct mig *m, enum jrnl_steer s)
+{
+	if (m->role == MIG_SOURCE)
+		m->op.steer_src = s;
+	else
+		m->op.steer_dst = s;
+}
+
+/* ---- reporting to the CLI ----------------------------------------------------- */
+static json_t *phases_json(const struct mig *m)
+{
+	json_t *o = json_object();
+	int i;
+
+	for (i = 0; i < MIG_N_PHASES; i++)
+		if (m->t_phase[i] >= 0)
+			(void)json_object_set_new(o, mig_phase_names[i], json_integer(m->t_phase[i]));
+	return o;
+}
+
+static void mig_report(struct mig *m, json_t *progress)
+{
+	if (!m->cc) {
+		json_decref(progress);
+		return;
+	}
+	(void)json_object_set_new(progress, "phase", json_string(mig_phase_names[m->phase]));
+	(void)json_object_set_new(progress, "t_ms", json_integer((json_int_t)since_ms(m)));
+	ctl_send(m->cc, json_pack("{s:o}", "progress", progress));
+}
+
+json_t *mig_to_json(const struct vm *v)
+{
+	const struct mig *m = v->mig;
+
+	if (!m)
+		return json_null();
+	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "role",
+			 m->role == MIG_SOURCE ? "source" : "destination", "peer", m->peer,
+			 "phase", mig_phase_names[m->phase], "t_ms", (json_int_t)since_ms(m),
+			 "phases_ms", phases_json(m));
+}
+
+static json_t *mig_result_json(struct mig *m, int ok)
+{
+	struct vm *v = m->v;
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:o}", "ok", ok, "vm", v->cfg.name,
+			      "mode", vm_mode_name(v->cfg.mode), "from", v->d->cfg.host,
+			      "to", m->peer, "total_ms", (json_int_t)since_ms(m),
+			      "phases_ms", phases_json(m));
+
+	if (!ok)
+		(void)json_object_set_new(o, "error", json_string(m->err));
+	if (m->info.downtime_ms >= 0)
+		(void)json_object_set_new(o, "qemu_downtime_ms", json_integer(m->info.downtime_ms));
+	if (m->info.total_time_ms >= 0)
+		(void)json_object_set_new(o, "qemu_total_ms", json_integer(m->info.total_time_ms));
+	if (m->info.setup_time_ms >= 0)
+		(void)json_object_set_new(o, "qemu_setup_ms", json_integer(m->info.setup_time_ms));
+	if (m->info.ram_transferred >= 0)
+		(void)json_object_set_new(o, "ram_transferred", json_integer(m->info.ram_transferred));
+	if (m->t_stop_rt)
+		(void)json_object_set_new(o, "stop_realtime_ms", json_integer((json_int_t)m->t_stop_rt));
+	if (m->d_path >= 0)
+		(void)json_object_set_new(o, "dest", json_pack(
+			"{s:s, s:i, s:i, s:i, s:s}",
+			"path", m->d_path == HB_PATH_FAST ? "fast" : "standby",
+			"resumed_ms", (int)m->d_resumed_ms, "vf_up_ms", (int)m->d_vf_up_ms,
+			"fast_path_ms", (int)m->d_fast_path_ms, "text", m->d_text));
+	return o;
+}
+
+/* ---- life ---------------------------------------------------------------------- */
+static void mig_timeout(void *arg);
+static void mig_progress_tick(void *arg);
+
+static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
+{
+	struct mig *m = calloc(1, sizeof(*m));
+	int i;
+
+	if (!m)
+		return NULL;
+	m->v = v;
+	m->role = role;
+	m->child = -1;
+	m->child_fd = -1;
+	m->d_path = -1;
+	m->t0 = loop_now_ms();
+	m->info.downtime_ms = m->info.total_time_ms = m->info.setup_time_ms = -1;
+	m->info.ram_transferred = -1;
+	for (i = 0; i < MIG_N_PHASES; i++)
+		m->t_phase[i] = -1;
+	(void)snprintf(m->peer, sizeof(m->peer), "%s", peer);
+	m->timer = loop_timer_new(v->d->l, mig_timeout, m);
+	m->progress = loop_timer_new(v->d->l, mig_progress_tick, m);
+	if (!m->timer || !m->progress) {
+		loop_timer_free(m->timer);
+		loop_timer_free(m->progress);
+		free(m);
+		return NULL;
+	}
+	v->mig = m;
+	return m;
+}
+
+void mig_free(struct vm *v)
+{
+	struct mig *m = v->mig;
+
+	if (!m)
+		return;
+	v->mig = NULL;
+	loop_timer_free(m->timer);
+	loop_timer_free(m->progress);
+	if (m->child_fd >= 0) {
+		loop_del_fd(v->d->l, m->child_fd);
+		(void)close(m->child_fd);
+	}
+	if (m->pc) {
+		peer_conn_set_arg(m->pc, NULL);
+		peer_conn_free(m->pc);
+	}
+	jrnl_op_clear(&m->op);
+	free(m);
+}
+
+/* The operation is over: journal entry removed, CLI answered, object freed. */
+static void mig_end(struct mig *m, int ok)
+{
+	struct vm *v = m->v;
+
+	if (v->d->j)
+		(void)jrnl_remove(v->d->j, v->cfg.name, JRNL_MIGRATE);
+	if (m->cc) {
+		ctl_finish(m->cc, mig_result_json(m, ok));
+		m->cc = NULL;
+	}
+	hlog(ok ? HLOG_INFO : HLOG_WARN, "vm %s: migration %s %s (%s) after %llu ms%s%s",
+	     v->cfg.name, m->role == MIG_SOURCE ? "to" : "from", m->peer,
+	     mig_phase_names[m->phase], (unsigned long long)since_ms(m), m->err[0] ? ": " : "",
+	     m->err);
+	mig_free(v);
+}
+
+/* ---- child commands (launcher, cleanup) ------------------------------------------ */
+static void child_io(void *arg, unsigned events)
+{
+	struct mig *m = arg;
+	ssize_t n;
+	int status = -1;
+
+	(void)events;
+	n = read(m->child_fd, m->child_out + m->child_len,
+		 sizeof(m->child_out) - 1 - m->child_len);
+	if (n > 0) {
+		m->child_len += (size_t)n;
+		if (m->child_len < sizeof(m->child_out) - 1)
+			return;
+	} else if (n < 0 && errno == EINTR) {
+		return;
+	}
+	m->child_out[m->child_len] = 0;
+	loop_del_fd(m->v->d->l, m->child_fd);
+	(void)close(m->child_fd);
+	m->child_fd = -1;
+	/* stdout closed: the command has finished (or closed it on purpose) */
+	if (m->child > 0 && waitpid(m->child, &status, 0) < 0)
+		status = -1;
+	m->child = -1;
+	m->child_done(m, status);
+}
+
+/* Split CMD on blanks (no shell), substitute {vm} {host} {peer} {moved}; stdout to us. */
+static int spawn_cmd(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
+{
+	struct vm *v = m->v;
+	char buf[CFG_CMD_MAX * 2], *argv[64], *save = NULL, *tok, moved[CFG_NAME_MAX + 16];
+	int argc = 0, p[2];
+	size_t o = 0;
+	const char *s;
+	pid_t pid;
+
+	if (!v || !v->d)
+		return -EINVAL;
+	(void)snprintf(moved, sizeof(moved), "--moved-to %s", m->peer);
+	for (s = tmpl; *s && o < sizeof(buf) - 80; s++) {
+		const char *rep = NULL;
+
+		if (!strncmp(s, "{vm}", 4))
+			rep = v->cfg.name;
+		else if (!strncmp(s, "{host}", 6))
+			rep = v->d->cfg.host;
+		else if (!strncmp(s, "{peer}", 6))
+			rep = m->peer;
+		else if (!strncmp(s, "{moved}", 7))     /* source, VM gone: where it runs now */
+			rep = m->phase == MIG_S_CLEANUP ? moved : "";
+		if (rep) {
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", rep);
+			s = strchr(s, '}');
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = 0;
+	for (tok = strtok_r(buf, " \t", &save); tok && argc < 63; tok = strtok_r(NULL, " \t", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	if (!argc)
+		return -EINVAL;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* the daemon blocks SIGTERM/SIGINT (signalfd) and ignores SIGPIPE */
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		(void)dup2(p[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	(void)close(p[1]);
+	m->child = pid;
+	m->child_fd = p[0];
+	m->child_len = 0;
+	m->child_done = done;
+	return loop_add_fd(v->d->l, p[0], EPOLLIN, child_io, m);
+}
+
+/* ---- the peer channel ------------------------------------------------------------ */
+static int send_result(struct mig *m, int ok, const char *text)
+{
+	struct hb_msg r;
+
+	if (!m->pc)
+		return -ENOTCONN;
+	hb_msg_init(&r, HB_MSG_MIGRATE_RESULT, 0);
+	r.u.migrate_result.vm = m->v->cfg.name;
+	r.u.migrate_result.ok = (uint8_t)ok;
+	r.u.migrate_result.text = text;
+	if (m->info.downtime_ms >= 0) {
+		r.u.migrate_result.downtime_ms = (uint32_t)m->info.downtime_ms;
+		HB_MARK(&r.u.migrate_result, MIGRATE_RESULT, DOWNTIME_MS);
+	}
+	return peer_send(m->pc, &r);
+}
+
+static void send_finished(struct mig *m, uint8_t path, const char *text)
+{
+	struct hb_msg r;
+
+	if (!m->pc || m->finished_sent)
+		return;
+	hb_msg_init(&r, HB_MSG_MIGRATE_FINISHED, 0);
+	r.u.migrate_finished.vm = m->v->cfg.name;
+	r.u.migrate_finished.path = path;
+	r.u.migrate_finished.text = text;
+	if (m->t_resumed) {
+		r.u.migrate_finished.resumed_ms = (uint32_t)(m->t_resumed - m->t0);
+		HB_MARK(&r.u.migrate_finished, MIGRATE_FINISHED, RESUMED_MS);
+	}
+	if (m->t_vf_up && m->t_resumed) {
+		r.u.migrate_finished.vf_up_ms = (uint32_t)(m->t_vf_up - m->t_resumed);
+		HB_MARK(&r.u.migrate_finished, MIGRATE_FINISHED, VF_UP_MS);
+	}
+	if (path == HB_PATH_FAST && m->t_vf_up) {
+		r.u.migrate_finished.fast_path_ms = (uint32_t)(loop_now_ms() - m->t_vf_up);
+		HB_MARK(&r.u.migrate_finished, MIGRATE_FINISHED, FAST_PATH_MS);
+	}
+	if (peer_send(m->pc, &r) == 0)
+		m->finished_sent = 1;
+}
+
+/*
+ * At the source's STOP, the destination must announce AT ONCE: every ms between
+ * STOP and the fabric learning the MAC at D sends frames into the stopped
+ * source's standby tap, where they die.  So this goes out before anything else
+ * (in particular before the journal's fsync in mig_enter).
+ */
+static void send_stopped(struct mig *m)
+{
+	struct hb_msg r;
+
+	hb_msg_init(&r, HB_MSG_MIGRATE_STOPPED, 0);
+	r.u.migrate_stopped.vm = m->v->cfg.name;
+	if (!m->pc || peer_send(m->pc, &r))
+		hlog(HLOG_WARN, "vm %s: MIGRATE_STOPPED not sent: no announce from %s",
+		     m->v->cfg.name, m->peer);
+}
+
+/* ---- hypervisor answers ------------------------------------------------------------ */
+static void hv_generic_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || !r->err)
+		return;
+	switch (m->phase) {
+	case MIG_S_MIGRATING:
+	case MIG_S_UNPLUG_VF:
+	case MIG_D_INCOMING:
+		mig_fail(m, "QEMU refused (%s): %s", mig_phase_names[m->phase], r->msg);
+		break;
+	case MIG_D_RESUMED:
+	case MIG_D_WAIT_VF:
+	case MIG_S_RB_REPLUG:
+		hlog(HLOG_WARN, "vm %s: VF device_add: %s", v->cfg.name, r->msg);
+		break;
+	default:
+		break;
+	}
+}
+
+static void incoming_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+	struct hb_msg rep, req;
+
+	if (!m || m->phase != MIG_D_INCOMING)
+		return;
+	if (r->err) {
+		mig_fail(m, "migrate-incoming %s: %s", m->uri, r->msg);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.type = HB_MSG_MIGRATE_PREPARE;
+	req.seq = m->prepare_seq;
+	hb_msg_init_reply(&rep, HB_MSG_MIGRATE_READY, &req);
+	rep.u.migrate_ready.vm = v->cfg.name;
+	rep.u.migrate_ready.uri = m->uri;
+	if (peer_send(m->pc, &rep))
+		mig_fail(m, "peer %s: cannot answer MIGRATE_PREPARE", m->peer);
+}
+
+static void stats_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m)
+		return;
+	if (!r->err && r->mig.status[0]) {
+		m->info = r->mig;
+		if (m->phase == MIG_S_MIGRATING || m->phase == MIG_S_STOPPED)
+			mig_report(m, json_pack("{s:s, s:I, s:I, s:f, s:I}", "status", r->mig.status,
+						"ram_remaining", (json_int_t)r->mig.ram_remaining,
+						"ram_total", (json_int_t)r->mig.ram_total,
+						"mbps", r->mig.mbps, "expected_downtime_ms",
+						(json_int_t)r->mig.expected_downtime_ms));
+	}
+	if (m->phase != MIG_S_STOPPED || strcmp(m->info.status, "completed") != 0)
+		return;
+	/* the MIGRATION event can beat the final statistics: wait for total-time */
+	if (m->info.total_time_ms < 0 && ++m->stats_tries < MIG_STATS_RETRIES) {
+		loop_timer_arm(m->progress, MIG_STATS_RETRY_MS);
+		return;
+	}
+	loop_timer_disarm(m->progress);
+	send_result(m, 1, "completed");
+	mig_enter(m, MIG_S_DEST_SWITCHBACK);
+}
+
+static void mig_progress_tick(void *arg)
+{
+	struct mig *m = arg;
+	struct vm *v = m->v;
+
+	if (!v->hv || v->hvo->query_migrate(v->hv, stats_done, v))
+		return;
+	if (m->phase == MIG_S_MIGRATING)
+		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+}
+
+static void status_cont_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+
+	if (!r->err && !r->running && v->hv) {
+		hlog(HLOG_WARN, "vm %s: source QEMU is %s after the failed migration: cont",
+		     v->cfg.name, r->status);
+		v->hvo->cont(v->hv, NULL, NULL);
+	}
+}
+
+/* ---- the state machine ------------------------------------------------------------- */
+static int guest_ready(const struct vm *v)
+{
+	return v->session_up && v->pair.valid;
+}
+
+static void cleanup_done(struct mig *m, int status)
+{
+	if (status != 0)
+		hlog(HLOG_WARN, "vm %s: cleanup command exited with status %d", m->v->cfg.name,
+		     status);
+	mig_end(m, m->phase == MIG_S_CLEANUP);
+}
+
+static void launch_done(struct mig *m, int status);
+
+/* Enter phase p: journal it, report it, run its action.  The only place phases change. */
+static void mig_enter(struct mig *m, enum mig_phase p)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &v->d->cfg;
+	char err[512];
+	int rc;
+
+	m->phase = p;
+	if (m->t_phase[p] < 0)
+		m->t_phase[p] = (int64_t)since_ms(m);
+	mig_journal(m);
+	hlog(HLOG_INFO, "vm %s: migration %s %s: %s (+%llu ms)", v->cfg.name,
+	     m->role == MIG_SOURCE ? "to" : "from", m->peer, mig_phase_names[p],
+	     (unsigned long long)since_ms(m));
+	mig_report(m, json_object());
+	loop_timer_disarm(m->timer);
+
+	switch (p) {
+	/* ---------------- source ---------------- */
+	case MIG_S_PREFLIGHT:
+		break;
+	case MIG_S_DEST_PREPARE: {
+		struct hb_msg r;
+
+		hb_msg_init(&r, HB_MSG_MIGRATE_PREPARE, 0);
+		r.u.migrate_prepare.vm = v->cfg.name;
+		memcpy(r.u.migrate_prepare.mac, v->mac, 6);
+		r.u.migrate_prepare.mode = (uint8_t)v->cfg.mode;
+		r.u.migrate_prepare.source = c->host;
+		if (peer_send(m->pc, &r)) {
+			mig_fail(m, "peer %s: cannot send MIGRATE_PREPARE", m->peer);
+			return;
+		}
+		loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
+		break;
+	}
+	case MIG_S_STEER_STANDBY:
+		rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+		if (rc) {
+			mig_fail(m, "%s", err);
+			return;
+		}
+		m->steered_standby = 1;
+		mig_set_steer(m, JRNL_STEER_STANDBY);
+		mig_enter(m, MIG_S_SWITCH_TX);
+		return;
+	case MIG_S_SWITCH_TX:
+		if (!guest_ready(v)) {          /* --force without an agent */
+			mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
+			return;
+		}
+		rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
+				       NULL, gc_now_ms());
+		if (rc < 0)
+			mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
+		break;
+	case MIG_S_UNPLUG_VF:
+		rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_generic_done, v);
+		if (rc) {
+			mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
+			return;
+		}
+		loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
+		break;
+	case MIG_S_MIGRATING:
+		rc = v->hvo->migrate_out(v->hv, m->uri, hv_generic_done, v);
+		if (rc) {
+			mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
+			return;
+		}
+		m->migrate_sent = 1;
+		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+		break;
+	case MIG_S_STOPPED:
+		/* MIGRATE_STOPPED already went out (send_stopped) before this journal write */
+		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+		break;
+	case MIG_S_DEST_SWITCHBACK:
+		loop_timer_arm(m->timer, c->vf_up_timeout_ms + c->resume_deadline_ms +
+			       MIG_FINISH_SLACK_MS);
+		break;
+	case MIG_S_CLEANUP:
+		v->here = 0;
+		if (v->hv)
+			v->hvo->quit(v->hv, NULL, NULL);
+		rc = vm_steer(v, ESW_TO_NONE, err, sizeof(err));
+		if (rc)
+			hlog(HLOG_WARN, "%s", err);
+		mig_set_steer(m, JRNL_STEER_NONE);
+		if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
+			return;
+		mig_enter(m, MIG_S_DONE);
+		return;
+	case MIG_S_DONE:
+		mig_end(m, 1);
+		return;
+
+	case MIG_S_ROLLBACK:
+		if (m->stopped && c->uplink[0]) {
+			/* the fabric may already point at the destination: take the MAC back */
+			if (announce_rarp(c->uplink, v->mac, MIG_ANNOUNCE_COUNT, err, sizeof(err)))
+				hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
+		}
+		send_result(m, 0, m->err);
+		if (m->migrate_sent && v->hv)
+			v->hvo->query_status(v->hv, status_cont_done, v);
+		if (!m->steered_standby) {
+			mig_enter(m, MIG_S_FAILED);
+			return;
+		}
+		if (v->cfg.mode == VM_MODE_BOND && m->vf_unplugged) {
+			mig_enter(m, MIG_S_RB_REPLUG);
+			return;
+		}
+		/* failover: a failed migration makes QEMU re-plug the primary itself */
+		if (m->migrate_sent)
+			vm_vf_forget(v);
+		mig_enter(m, MIG_S_RB_WAIT_VF);
+		return;
+	case MIG_S_RB_REPLUG: {
+		struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
+				    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
+				    .mac = v->cfg.mac,
+				    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
+				    .romfile = "" };
+
+		vm_vf_forget(v);
+		if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
+			hlog(HLOG_WARN, "vm %s: VF re-plug not sent", v->cfg.name);
+		mig_enter(m, MIG_S_RB_WAIT_VF);
+		return;
+	}
+	case MIG_S_RB_WAIT_VF:
+		if (v->gc && v->session_up)
+			(void)gc_status(v->gc, NULL, gc_now_ms());
+		loop_timer_arm(m->timer, c->vf_up_timeout_ms);
+		if (vm_vf_up(v))
+			mig_enter(m, MIG_S_RB_FAST_PATH);
+		return;
+	case MIG_S_RB_FAST_PATH:
+		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+		if (rc) {
+			hlog(HLOG_ERR, "%s", err);
+			mig_enter(m, MIG_S_FAILED);
+			return;
+		}
+		mig_set_steer(m, JRNL_STEER_VF);
+		if (!guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+							   NULL, gc_now_ms()) < 0)
+			mig_enter(m, MIG_S_FAILED);
+		return;
+	case MIG_S_FAILED:
+		mig_end(m, 0);
+		return;
+
+	/* ---------------- destination ---------------- */
+	case MIG_D_LAUNCH:
+		rc = spawn_cmd(m, v->cfg.launcher, launch_done);
+		if (rc) {
+			mig_fail(m, "launcher '%s': %s", v->cfg.launcher, strerror(-rc));
+			return;
+		}
+		loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
+		break;
+	case MIG_D_INCOMING:
+		/* the QMP session may not be up yet: commands wait for the handshake */
+		rc = v->hvo->accept_incoming(v->hv, m->uri, incoming_done, v);
+		if (rc)
+			mig_fail(m, "migrate-incoming: %s", strerror(-rc));
+		break;
+	case MIG_D_ANNOUNCED:
+		break;
+	case MIG_D_RESUMED:
+		v->here = 1;
+		m->t_resumed = loop_now_ms();
+		vm_vf_forget(v);
+		if (v->cfg.mode == VM_MODE_BOND) {
+			struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = v->vf_id,
+					    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
+					    .mac = v->cfg.mac,
+					    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
+					    .romfile = "" };
+
+			if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
+				hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
+		}
+		mig_enter(m, MIG_D_WAIT_VF);
+		return;
+	case MIG_D_WAIT_VF:
+		loop_timer_arm(m->timer, c->vf_up_timeout_ms);
+		if (vm_vf_up(v) && guest_ready(v))
+			mig_enter(m, MIG_D_FAST_PATH);
+		return;
+	case MIG_D_FAST_PATH:
+		if (!m->t_vf_up)
+			m->t_vf_up = loop_now_ms();
+		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+		if (rc) {
+			(void)snprintf(m->err, sizeof(m->err), "%s", err);
+			mig_enter(m, MIG_D_ON_STANDBY);
+			return;
+		}
+		mig_set_steer(m, JRNL_STEER_VF);
+		rc = gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms, NULL, gc_now_ms());
+		if (rc < 0) {
+			(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", strerror(-rc));
+			vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+			mig_enter(m, MIG_D_ON_STANDBY);
+		}
+		return;
+	case MIG_D_DONE:
+		send_finished(m, HB_PATH_FAST, "fast path up");
+		mig_end(m, 1);
+		return;
+	case MIG_D_ON_STANDBY:
+		mig_set_steer(m, JRNL_STEER_STANDBY);
+		send_finished(m, HB_PATH_STANDBY, m->err[0] ? m->err : "VF not up in the guest");
+		m->retry_ms = m->retry_ms ? m->retry_ms * 2 : MIG_RETRY_MIN_MS;
+		if (m->retry_ms > MIG_RETRY_MAX_MS)
+			m->retry_ms = MIG_RETRY_MAX_MS;
+		loop_timer_arm(m->timer, m->retry_ms);
+		return;
+	case MIG_D_ABORT:
+		if (v->hv)
+			v->hvo->quit(v->hv, NULL, NULL);
+		if (v->ports_ok)
+			vm_steer(v, ESW_TO_NONE, err, sizeof(err));
+		mig_set_steer(m, JRNL_STEER_NONE);
+		v->here = 0;
+		if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
+			return;
+		mig_end(m, 0);
+		return;
+	case MIG_N_PHASES:
+		break;
+	}
+}
+
+static void mig_fail(struct mig *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!m->err[0]) {
+		va_start(ap, fmt);
+		(void)vsnprintf(m->err, sizeof(m->err), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+		va_end(ap);
+	}
+	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
+	     m->err);
+	loop_timer_disarm(m->progress);
+	if (m->role == MIG_SOURCE) {
+		if (m->phase >= MIG_S_ROLLBACK)
+			mig_enter(m, MIG_S_FAILED);
+		else
+			mig_enter(m, MIG_S_ROLLBACK);
+	} else if (m->phase < MIG_D_RESUMED) {
+		mig_enter(m, MIG_D_ABORT);
+	} else {
+		mig_enter(m, MIG_D_ON_STANDBY);
+	}
+}
+
+static void mig_timeout(void *arg)
+{
+	struct mig *m = arg;
+	struct vm *v = m->v;
+
+	switch (m->phase) {
+	case MIG_D_WAIT_VF:
+		(void)snprintf(m->err, sizeof(m->err), "the guest did not report its VF up within %u ms",
+			 v->d->cfg.vf_up_timeout_ms);
+		mig_enter(m, MIG_D_ON_STANDBY);
+		break;
+	case MIG_D_ON_STANDBY:
+		/* retry: ask the guest again; a VF that came up moves us on */
+		if (v->gc && v->session_up)
+			(void)gc_status(v->gc, NULL, gc_now_ms());
+		if (vm_vf_up(v) && guest_ready(v))
+			mig_enter(m, MIG_D_FAST_PATH);
+		else
+			mig_enter(m, MIG_D_ON_STANDBY);
+		break;
+	case MIG_S_DEST_SWITCHBACK:
+		(void)snprintf(m->d_text, sizeof(m->d_text), "no MIGRATE_FINISHED from %s", m->peer);
+		mig_enter(m, MIG_S_CLEANUP);
+		break;
+	case MIG_S_RB_WAIT_VF:
+		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+			 "; rolled back, but the VF did not come back: VM stays on the standby");
+		mig_enter(m, MIG_S_FAILED);
+		break;
+	default:
+		mig_fail(m, "timed out in %s", mig_phase_names[m->phase]);
+		break;
+	}
+}
+
+/* ---- inputs ------------------------------------------------------------------------ */
+void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+{
+	struct mig *m = v->mig;
+
+	if (!m)
+		return;
+	if (m->role == MIG_SOURCE) {
+		if (ev == HV_EV_DEVICE_DELETED && m->phase == MIG_S_UNPLUG_VF &&
+		    !strcmp(detail, v->vf_id)) {
+			m->vf_unplugged = 1;
+			mig_enter(m, MIG_S_MIGRATING);
+		} else if (ev == HV_EV_STOP && m->phase == MIG_S_MIGRATING) {
+			m->stopped = 1;
+			m->t_stop_rt = ts_ms;
+			send_stopped(m);
+			mig_enter(m, MIG_S_STOPPED);
+		} else if (ev == HV_EV_MIGRATION && (m->phase == MIG_S_MIGRATING ||
+						     m->phase == MIG_S_STOPPED)) {
+			if (!strcmp(detail, "completed")) {
+				if (m->phase == MIG_S_MIGRATING) {     /* no STOP seen: still order */
+					m->stopped = 1;
+					send_stopped(m);
+					mig_enter(m, MIG_S_STOPPED);
+				}
+				(void)snprintf(m->info.status, sizeof(m->info.status), "completed");
+				m->stats_tries = 0;
+				v->hvo->query_migrate(v->hv, stats_done, v);
+			} else if (!strcmp(detail, "failed") || !strcmp(detail, "cancelled")) {
+				mig_fail(m, "QEMU reports the migration %s", detail);
+			}
+		}
+		return;
+	}
+	if (ev == HV_EV_RESUME && (m->phase == MIG_D_INCOMING || m->phase == MIG_D_ANNOUNCED))
+		mig_enter(m, MIG_D_RESUMED);
+	else if (ev == HV_EV_FAILOVER_NEGOTIATED)
+		hlog(HLOG_INFO, "vm %s: FAILOVER_NEGOTIATED: QEMU re-plugs the VF", v->cfg.name);
+}
+
+void mig_on_hv_closed(struct vm *v, int err)
+{
+	struct mig *m = v->mig;
+
+	(void)err;
+	if (!m)
+		return;
+	if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK)
+		mig_fail(m, "the source QEMU's monitor closed");
+	else if (m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
+		mig_fail(m, "the incoming QEMU's monitor closed");
+}
+
+void mig_on_guest(struct vm *v)
+{
+	struct mig *m = v->mig;
+
+	if (!m)
+		return;
+	if ((m->phase == MIG_D_WAIT_VF || m->phase == MIG_D_ON_STANDBY) && vm_vf_up(v) &&
+	    guest_ready(v))
+		mig_enter(m, MIG_D_FAST_PATH);
+	else if (m->phase == MIG_S_RB_WAIT_VF && vm_vf_up(v))
+		mig_enter(m, MIG_S_RB_FAST_PATH);
+}
+
+void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
+{
+	struct mig *m = v->mig;
+	const char *why = res == GC_TIMEOUT ? "timed out" : res == GC_ABANDONED ? "abandoned" :
+			  ans && ans->type == HB_MSG_ERROR ?
+			  (ans->u.error.text ? ans->u.error.text :
+			   hb_error_code_name(ans->u.error.code)) : NULL;
+
+	if (!m)
+		return;
+	if (req_type == HB_MSG_PREPARE_SWITCH && m->phase == MIG_S_SWITCH_TX) {
+		if (why || !ans) {
+			mig_fail(m, "PREPARE_SWITCH: %s", why ? why : "no answer");
+			return;
+		}
+		mig_report(m, json_pack("{s:i, s:i}", "switch_elapsed_us",
+					(int)ans->u.switch_done.elapsed_us, "queued",
+					(int)ans->u.switch_done.queued));
+		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
+	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_D_FAST_PATH) {
+		char err[256];
+
+		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
+			mig_enter(m, MIG_D_DONE);
+			return;
+		}
+		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", why ? why : "still on standby");
+		/* the guest does not use the VF: RX back to the standby it listens on */
+		vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+		mig_enter(m, MIG_D_ON_STANDBY);
+	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
+		mig_enter(m, MIG_S_FAILED);
+	}
+}
+
+void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_)
+{
+	struct mig *m = v->mig;
+	char err[256];
+
+	if (!m || m->pc != pc)
+		return;
+	switch (m_->type) {
+	case HB_MSG_MIGRATE_READY:
+		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_PREPARE)
+			break;
+		(void)snprintf(m->uri, sizeof(m->uri), "%s", m_->u.migrate_ready.uri);
+		mig_enter(m, MIG_S_STEER_STANDBY);
+		break;
+	case HB_MSG_ERROR:
+		if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_PREPARE)
+			mig_fail(m, "destination %s refused: %s", m->peer,
+				 m_->u.error.text ? m_->u.error.text : "?");
+		break;
+	case HB_MSG_MIGRATE_FINISHED:
+		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_SWITCHBACK)
+			break;
+		m->d_path = m_->u.migrate_finished.path;
+		m->d_resumed_ms = m_->u.migrate_finished.resumed_ms;
+		m->d_vf_up_ms = m_->u.migrate_finished.vf_up_ms;
+		m->d_fast_path_ms = m_->u.migrate_finished.fast_path_ms;
+		(void)snprintf(m->d_text, sizeof(m->d_text), "%s",
+			 m_->u.migrate_finished.text ? m_->u.migrate_finished.text : "");
+		mig_enter(m, MIG_S_CLEANUP);
+		break;
+	case HB_MSG_MIGRATE_STOPPED:
+		if (m->role != MIG_DEST || m->phase != MIG_D_INCOMING)
+			break;
+		/* AT ONCE: the fabric learns the MAC here; frames wait in the standby tap */
+		if (v->d->cfg.uplink[0] &&
+		    announce_rarp(v->d->cfg.uplink, v->mac, MIG_ANNOUNCE_COUNT, err, sizeof(err)))
+			hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
+		mig_enter(m, MIG_D_ANNOUNCED);
+		break;
+	case HB_MSG_MIGRATE_RESULT:
+		if (m->role != MIG_DEST)
+			break;
+		if (!m_->u.migrate_result.ok && m->phase < MIG_D_RESUMED)
+			mig_fail(m, "the source reports the migration failed: %s",
+				 m_->u.migrate_result.text ? m_->u.migrate_result.text : "?");
+		break;
+	default:
+		break;
+	}
+}
+
+void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
+{
+	struct mig *m = v->mig;
+
+	(void)err;
+	if (!m || m->pc != pc)
+		return;
+	m->pc = NULL;           /* freed by peer.c */
+	if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK && m->phase != MIG_S_STOPPED)
+		mig_fail(m, "lost the peer channel to %s", m->peer);
+	else if (m->role == MIG_DEST && m->phase < MIG_D_ANNOUNCED)
+		mig_fail(m, "lost the peer channel to the source %s", m->peer);
+}
+
+void mig_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
+{
+	if (v->mig && v->mig->cc == cc)
+		v->mig->cc = NULL;      /* the migration goes on without its CLI */
+}
+
+/* ---- starting ------------------------------------------------------------------------ */
+static void peer_msg_cb(void *arg, struct peer_conn *pc, const struct hb_msg *m)
+{
+	struct vm *v = arg;
+
+	if (v)
+		mig_on_peer_msg(v, pc, m);
+}
+
+static void peer_closed_cb(void *arg, struct peer_conn *pc, int err)
+{
+	struct vm *v = arg;
+
+	if (v)
+		mig_on_peer_closed(v, pc, err);
+}
+
+static const struct peer_ops mig_peer_ops = { .on_msg = peer_msg_cb, .on_closed = peer_closed_cb };
+
+int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn *cc,
+		     char *err, size_t errlen)
+{
+	const struct peer_config *pcfg = config_peer(&v->d->cfg, peer);
+	struct peer_conn *pc;
+	struct mig *m;
+	int rc;
+
+	if (v->mig) {
+		(void)snprintf(err, errlen, "vm %s: a migration is already in progress", v->cfg.name);
+		return -EBUSY;
+	}
+	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
+		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
+		return -ENOENT;
+	}
+	if (!pcfg) {
+		(void)snprintf(err, errlen, "no peer '%s' in the configuration ([peer %s])", peer, peer);
+		return -ENOENT;
+	}
+	if (!force) {
+		if (!guest_ready(v)) {
+			(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS); "
+				 "--force migrates in plain QEMU order (packet loss)", v->cfg.name);
+			return -ENOTCONN;
+		}
+		if (!v->pair.sb_link || !v->pair.sb_carrier) {
+			(void)snprintf(err, errlen, "vm %s: the guest's standby %s has no %s: it cannot "
+				 "carry the traffic", v->cfg.name, v->pair.standby,
+				 v->pair.sb_link ? "carrier" : "link");
+			return -ENETDOWN;
+		}
+	}
+	rc = vm_esw_ready(v, err, errlen);
+	if (rc)
+		return rc;
+	pc = peer_connect(v->d->l, pcfg->socket, &mig_peer_ops, v, peer, &rc);
+	if (!pc) {
+		(void)snprintf(err, errlen, "peer %s (%s) unreachable: %s", peer, pcfg->socket,
+			 strerror(-rc));
+		return rc;
+	}
+	m = mig_new(v, MIG_SOURCE, peer);
+	if (!m) {
+		peer_conn_free(pc);
+		return -ENOMEM;
+	}
+	m->pc = pc;
+	m->cc = cc;
+	m->force = force;
+	if (force && !guest_ready(v))
+		hlog(HLOG_WARN, "vm %s: --force: no guest agent, plain QEMU order (expect loss)",
+		     v->cfg.name);
+	mig_journal_init(m, v->d->cfg.host, peer);
+	mig_enter(m, MIG_S_PREFLIGHT);
+	mig_enter(m, MIG_S_DEST_PREPARE);
+	return 0;
+}
+
+/* Launcher output: lines "qmp=PATH", "agent=PATH", optionally "uri=URI". */
+static void launch_done(struct mig *m, int status)
+{
+	struct vm *v = m->v;
+	char *save = NULL, *line, err[512], *qdir;
+	int rc;
+
+	if (status != 0) {
+		mig_fail(m, "launcher exited with status %d", status);
+		return;
+	}
+	for (line = strtok_r(m->child_out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "qmp=", 4))
+			(void)snprintf(v->cfg.qmp, sizeof(v->cfg.qmp), "%s", line + 4);
+		else if (!strncmp(line, "agent=", 6))
+			(void)snprintf(v->cfg.agent, sizeof(v->cfg.agent), "%s", line + 6);
+		else if (!strncmp(line, "uri=", 4))
+			(void)snprintf(m->uri, sizeof(m->uri), "%s", line + 4);
+	}
+	if (!v->cfg.qmp[0]) {
+		mig_fail(m, "launcher printed no qmp=PATH");
+		return;
+	}
+	if (!m->uri[0]) {
+		char tmp[CFG_PATH_MAX];
+
+		(void)snprintf(tmp, sizeof(tmp), "%s", v->cfg.qmp);
+		qdir = dirname(tmp);
+		(void)snprintf(m->uri, sizeof(m->uri), "unix:%s/mig.sock", qdir);
+	}
+	/* the standby path from the start: RX for the MAC to the standby port */
+	v->ports_ok = 0;
+	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	if (rc) {
+		mig_fail(m, "%s", err);
+		return;
+	}
+	mig_set_steer(m, JRNL_STEER_STANDBY);
+	rc = link_set_txqlen(v->cfg.standby_port, v->d->cfg.txqueuelen, err, sizeof(err));
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: %s (frames beyond the default queue are lost during "
+		     "stop-and-copy)", v->cfg.name, err);
+	rc = vm_attach(v, err, sizeof(err));
+	if (rc) {
+		mig_fail(m, "%s", err);
+		return;
+	}
+	mig_enter(m, MIG_D_INCOMING);
+}
+
+int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
+		   char *err, size_t errlen)
+{
+	const struct hb_migrate_prepare *p = &req->u.migrate_prepare;
+	struct mig *m;
+
+	if (v->mig) {
+		(void)snprintf(err, errlen, "vm %s: busy with another migration", v->cfg.name);
+		return -EBUSY;
+	}
+	if (v->here) {
+		(void)snprintf(err, errlen, "vm %s already runs on %s", v->cfg.name, v->d->cfg.host);
+		return -EEXIST;
+	}
+	if (memcmp(p->mac, v->mac, 6) != 0 || p->mode != (uint8_t)v->cfg.mode) {
+		(void)snprintf(err, errlen, "vm %s: MAC or mode differ from %s's registration",
+			 v->cfg.name, v->d->cfg.host);
+		return -EINVAL;
+	}
+	if (!v->cfg.launcher[0]) {
+		(void)snprintf(err, errlen, "vm %s: no launcher configured on %s", v->cfg.name,
+			 v->d->cfg.host);
+		return -ENOENT;
+	}
+	m = mig_new(v, MIG_DEST, p->source);
+	if (!m)
+		return -ENOMEM;
+	m->pc = pc;
+	peer_conn_set_arg(pc, v);
+	m->prepare_seq = req->seq;
+	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", v->cfg.vf_id);
+	mig_journal_init(m, p->source, v->d->cfg.host);
+	mig_enter(m, MIG_D_LAUNCH);
+	return 0;
+}
+
+/*
+ * Recovery at start (journal left by a previous daemon).  Covered: a source
+ * that died before MIGRATING (RX back to the VF once the guest reports it,
+ * RESUME_FAST_PATH), a source in CLEANUP (finish it) and a destination that
+ * died before RESUME (abort: QEMU quit, entry removed).  Phases in between need
+ * the hypervisor's view (is the VM running here?) and are only reported.
+ */
+void mig_recover(struct vm *v, const struct jrnl_op *op)
+{
+	struct mig *m;
+	int i, phase = -1;
+
+	for (i = 0; i < MIG_N_PHASES; i++)
+		if (!strcmp(op->phase, mig_phase_names[i]))
+			phase = i;
+	if (phase < 0 || v->mig) {
+		hlog(HLOG_WARN, "vm %s: journal phase %s not recoverable", v->cfg.name, op->phase);
+		return;
+	}
+	m = mig_new(v, phase >= MIG_D_LAUNCH ? MIG_DEST : MIG_SOURCE,
+		    phase >= MIG_D_LAUNCH ? op->source : op->dest);
+	if (!m)
+		return;
+	jrnl_op_init(&m->op);
+	m->op = *op;
+	m->op.extra = NULL;
+	m->phase = (enum mig_phase)phase;
+	(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s", op->phase);
+	hlog(HLOG_WARN, "vm %s: recovering a migration left in %s", v->cfg.name, op->phase);
+	if (phase <= MIG_S_SWITCH_TX) {
+		m->steered_standby = op->steer_src == JRNL_STEER_STANDBY || phase >= MIG_S_SWITCH_TX;
+		mig_enter(m, MIG_S_ROLLBACK);
+	} else if (phase == MIG_S_CLEANUP || phase == MIG_S_DEST_SWITCHBACK) {
+		mig_enter(m, MIG_S_CLEANUP);
+	} else if (phase >= MIG_D_LAUNCH && phase < MIG_D_RESUMED) {
+		mig_enter(m, MIG_D_ABORT);
+	} else if (phase == MIG_D_WAIT_VF || phase == MIG_D_FAST_PATH || phase == MIG_D_ON_STANDBY) {
+		v->here = 1;
+		mig_enter(m, MIG_D_WAIT_VF);
+	} else {
+		hlog(HLOG_ERR, "vm %s: left in %s: check by hand (journal kept)", v->cfg.name,
+		     op->phase);
+		v->mig = NULL;
+		loop_timer_free(m->timer);
+		loop_timer_free(m->progress);
+		free(m);
+	}
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host-agent/vm.h — one VM as this host sees it: its hypervisor handle, its
+ * guest channel, its eswitch ports and the failover pair the guest reported.
+ * The migration state machine (migrate.c) drives it; vm.c only keeps the
+ * connections alive and the guest's view up to date.
+ */
+#ifndef HYBOND_VM_H
+#define HYBOND_VM_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "esw.h"
+#include "guestchan.h"
+#include "hv.h"
+#include "hostd.h"
+
+/* What the guest last told us about its pair (STATUS, EVENT). */
+struct vm_pair {
+	int valid;
+	uint32_t id;
+	uint8_t active;                 /* enum hb_path */
+	char master[16], standby[16], vf[16];
+	int sb_link, sb_carrier;
+	int vf_present, vf_link, vf_carrier;
+	uint64_t vf_up_ms;              /* monotonic: when the guest last reported it up */
+};
+
+struct mig;
+
+struct vm {
+	struct hostd *d;
+	struct vm_config cfg;
+	uint8_t mac[6];
+	const struct hv_ops *hvo;
+	struct hv *hv;
+	struct gc_chan *gc;
+	int gc_fd;
+	unsigned gc_watched;
+	int session_up;
+	struct esw *esw;
+	struct esw_port vf_port, sb_port;
+	int ports_ok;
+	struct vm_pair pair;
+	struct mig *mig;                /* the migration in progress (either role) */
+	unsigned vf_seq;                /* fresh VF ids: vf0, hb-vf1, hb-vf2, … */
+	char vf_id[32];                 /* the VF device id in the current QEMU */
+	int here;                       /* the VM runs on this host */
+};
+
+struct vm *vm_new(struct hostd *d, const struct vm_config *cfg);
+void vm_free(struct vm *v);
+/* Connect QMP and the guest channel (paths from the config or the launcher). */
+int vm_attach(struct vm *v, char *err, size_t errlen);
+void vm_detach(struct vm *v);
+/* The eswitch and this host's ports of the VM. */
+int vm_esw_ready(struct vm *v, char *err, size_t errlen);
+int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen);
+/* The guest reported its VF with link and carrier (since the last reset). */
+int vm_vf_up(const struct vm *v);
+void vm_vf_forget(struct vm *v);
+/* Next fresh VF id (QEMU 7.2 refuses a re-used -device id after device_del). */
+const char *vm_next_vf_id(struct vm *v);
+json_t *vm_to_json(const struct vm *v);
+
+#endif

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tests/unit/test_hostd_config.c — hybond-hostd pieces that need no QEMU:
+ * the hostd.conf parser and its error messages, the RARP announce frame,
+ * and the daemon <-> daemon MIGRATE_* messages through the peer channel
+ * (a socketpair, the real epoll loop) including a malformed frame.
+ */
+#include <CUnit/Basic.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host-agent/announce.h"
+#include "host-agent/config.h"
+#include "host-agent/loop.h"
+#include "host-agent/peer.h"
+
+static const char good[] =
+	"# lab host A\n"
+	"host = A\n"
+	"ctl_socket = /run/x/ctl.sock\n"
+	"peer_socket = /run/x/peer-A.sock\n"
+	"uplink = uplink\n"
+	"txqueuelen = 8192\n"
+	"\n"
+	"[peer B]\n"
+	"socket = /run/x/peer-B.sock\n"
+	"[vm vm1]\n"
+	"qmp = /run/x/qmp.sock\n"
+	"agent = /run/x/agent.sock\n"
+	"mac = 52:54:00:18:00:10\n"
+	"mode = bond\n"
+	"standby_port = hs-vm1\n"
+	"vf_port = hv-vm1\n"
+	"vf_bus = rp1\n";
+
+static void test_config_good(void)
+{
+	struct hostd_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(config_parse(&c, good, "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.host, "A");
+	CU_ASSERT_EQUAL(c.txqueuelen, 8192);
+	CU_ASSERT_EQUAL(c.vf_up_timeout_ms, CFG_VF_UP_TIMEOUT_MS_DEF);
+	CU_ASSERT_EQUAL(c.n_peers, 1);
+	CU_ASSERT_STRING_EQUAL(config_peer(&c, "B")->socket, "/run/x/peer-B.sock");
+	CU_ASSERT_PTR_NULL(config_peer(&c, "C"));
+	CU_ASSERT_EQUAL(c.n_vms, 1);
+	CU_ASSERT_EQUAL(c.vms[0].mode, VM_MODE_BOND);
+	CU_ASSERT_STRING_EQUAL(c.vms[0].esw_kind, "bridge");
+	CU_ASSERT_STRING_EQUAL(c.vms[0].vf_id, "vf0");
+	CU_ASSERT_STRING_EQUAL(c.vms[0].vf_bus, "rp1");
+}
+
+static void expect_err(const char *text, const char *needle)
+{
+	struct hostd_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CU_ASSERT_NOT_EQUAL(config_parse(&c, text, "t.conf", err, sizeof(err)), 0);
+	if (!strstr(err, needle))
+		(void)fprintf(stderr, "\nwanted '%s' in '%s'\n", needle, err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, needle));
+}
+
+static void test_config_errors(void)
+{
+	expect_err("host = A\nbogus = 1\n", "t.conf:2: unknown key 'bogus'");
+	expect_err("host = A\ntxqueuelen = 12x\n", "t.conf:2: txqueuelen: '12x' is not a number");
+	expect_err("host = A\ntxqueuelen = -5\n", "txqueuelen");
+	expect_err("host = A\n[vm a/b]\n", "t.conf:2: section");
+	expect_err("host = A\n[disk d]\n", "unknown section kind 'disk'");
+	expect_err("host = A\n[vm v]\nmac = 01:00:00:00:00:01\n", "not a unicast");
+	expect_err("host = A\n[vm v]\nmode = team\n", "mode: 'team'");
+	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\n", "standby_port and vf_port");
+	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n",
+		   "needs qmp");
+	expect_err("ctl_socket = /x\n", "'host = NAME' is required");
+	expect_err("host = A\n[peer B]\n", "peer B has no socket");
+	expect_err("host = A\nno equals here\n", "t.conf:2: want 'key = value'");
+	expect_err("host = A\nuplink =\n", "uplink: empty value");
+	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n"
+		   "qmp = /q\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n"
+		   "qmp = /q\n", "defined twice");
+}
+
+static void test_rarp(void)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
+	uint8_t f[ANNOUNCE_FRAME_LEN];
+	char err[128];
+
+	announce_build_rarp(f, mac);
+	CU_ASSERT_EQUAL(f[0], 0xff);
+	CU_ASSERT_EQUAL(memcmp(f + 6, mac, 6), 0);
+	CU_ASSERT_EQUAL(f[12], 0x80);
+	CU_ASSERT_EQUAL(f[13], 0x35);
+	CU_ASSERT_EQUAL(f[21], 3);
+	CU_ASSERT_EQUAL(memcmp(f + 22, mac, 6), 0);
+	CU_ASSERT_EQUAL(memcmp(f + 32, mac, 6), 0);
+	CU_ASSERT_EQUAL(announce_rarp("no-such-link0", mac, 1, err, sizeof(err)), -ENODEV);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "no-such-link0"));
+}
+
+/* ---- peer channel over a socketpair -------------------------------------- */
+struct rx {
+	struct loop *l;
+	int n;
+	uint16_t types[8];
+	char vm[70];
+	char uri[260];
+	int closed;
+};
+
+static void rx_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
+{
+	struct rx *r = arg;
+
+	(void)pc;
+	if (r->n < 8)
+		r->types[r->n] = m->type;
+	r->n++;
+	if (m->type == HB_MSG_MIGRATE_PREPARE)
+		(void)snprintf(r->vm, sizeof(r->vm), "%s", m->u.migrate_prepare.vm);
+	if (m->type == HB_MSG_MIGRATE_READY)
+		(void)snprintf(r->uri, sizeof(r->uri), "%s", m->u.migrate_ready.uri);
+	loop_quit(r->l);
+}
+
+static void rx_closed(void *arg, struct peer_conn *pc, int err)
+{
+	struct rx *r = arg;
+
+	(void)pc;
+	(void)err;
+	r->closed = 1;
+	loop_quit(r->l);
+}
+
+static const struct peer_ops rx_ops = { .on_msg = rx_msg, .on_closed = rx_closed };
+
+static void run_until(struct loop *l, struct rx *r, int n)
+{
+	int guard = 0;
+
+	while (r->n < n && !r->closed && guard++ < 10) {
+		loop_run(l);    /* returns on loop_quit() from a callback */
+	}
+}
+
+static void test_peer_roundtrip(void)
+{
+	struct loop *l = loop_new();
+	struct rx ra = { .l = l }, rb = { .l = l };
+	struct peer_conn *a, *b;
+	struct hb_msg m;
+	int sv[2];
+	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
+	uint8_t junk[64];
+
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	a = peer_conn_new(l, sv[0], &rx_ops, &ra, "A");
+	b = peer_conn_new(l, sv[1], &rx_ops, &rb, "B");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+
+	hb_msg_init(&m, HB_MSG_MIGRATE_PREPARE, 0);
+	m.u.migrate_prepare.vm = "vm1";
+	memcpy(m.u.migrate_prepare.mac, mac, 6);
+	m.u.migrate_prepare.mode = 0;
+	m.u.migrate_prepare.source = "A";
+	CU_ASSERT_EQUAL(peer_send(a, &m), 0);
+	run_until(l, &rb, 1);
+	CU_ASSERT_EQUAL(rb.types[0], HB_MSG_MIGRATE_PREPARE);
+	CU_ASSERT_STRING_EQUAL(rb.vm, "vm1");
+
+	hb_msg_init_reply(&m, HB_MSG_MIGRATE_READY, &m);
+	m.u.migrate_ready.vm = "vm1";
+	m.u.migrate_ready.uri = "unix:/x/mig.sock";
+	CU_ASSERT_EQUAL(peer_send(b, &m), 0);
+	run_until(l, &ra, 1);
+	CU_ASSERT_STRING_EQUAL(ra.uri, "unix:/x/mig.sock");
+
+	/* a required attribute missing: B answers ERROR MALFORMED, delivers nothing */
+	hb_msg_init(&m, HB_MSG_MIGRATE_STOPPED, 0);
+	m.u.migrate_stopped.vm = NULL;
+	CU_ASSERT_NOT_EQUAL(peer_send(a, &m), 0);       /* the encoder refuses it */
+	memset(junk, 0xa5, sizeof(junk));
+	CU_ASSERT_EQUAL(write(sv[0], junk, sizeof(junk)), (ssize_t)sizeof(junk));
+	hb_msg_init(&m, HB_MSG_MIGRATE_STOPPED, 0);
+	m.u.migrate_stopped.vm = "vm1";
+	CU_ASSERT_EQUAL(peer_send(a, &m), 0);
+	run_until(l, &rb, 2);
+	CU_ASSERT_EQUAL(rb.n, 2);                       /* garbage skipped, frame delivered */
+	CU_ASSERT_EQUAL(rb.types[1], HB_MSG_MIGRATE_STOPPED);
+
+	peer_conn_free(a);
+	run_until(l, &rb, 99);
+	CU_ASSERT_EQUAL(rb.closed, 1);
+	loop_free(l);
+}
+
+int main(void)
+{
+	CU_pSuite s;
+	int fails;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite("hostd", NULL, NULL);
+	CU_add_test(s, "config: a full file", test_config_good);
+	CU_add_test(s, "config: errors name file:line and the problem", test_config_errors);
+	CU_add_test(s, "announce: RARP frame", test_rarp);
+	CU_add_test(s, "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip);
+	CU_basic_set_mode(CU_BRM_NORMAL);
+	CU_basic_run_tests();
+	fails = (int)CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}

@@ -66,6 +66,72 @@ int announce_rarp(const char *ifname, const uint8_t mac[6], unsigned count, char
 	return rc;
 }
 
+void announcer_init(struct announcer *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->fd = -1;
+}
+
+int announcer_open(struct announcer *a, const char *ifname, const uint8_t mac[6],
+		   char *err, size_t errlen)
+{
+	struct sockaddr_ll sll;
+	unsigned idx = if_nametoindex(ifname);
+	int rc;
+
+	announcer_close(a);
+	if (!idx) {
+		(void)snprintf(err, errlen, "announce: no link '%s' in this namespace (uplink = …)", ifname);
+		return -ENODEV;
+	}
+	/* protocol 0: a send-only socket, nothing is queued to it for reading */
+	a->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->fd < 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "announce: AF_PACKET socket: %s (needs CAP_NET_RAW)",
+			 strerror(errno));
+		return rc;
+	}
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = (int)idx;
+	if (bind(a->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "announce: bind to %s: %s", ifname, strerror(errno));
+		announcer_close(a);
+		return rc;
+	}
+	a->ifindex = (int)idx;
+	announce_build_rarp(a->frame, mac);
+	return 0;
+}
+
+int announcer_send(struct announcer *a, unsigned count)
+{
+	struct sockaddr_ll sll;
+	unsigned i;
+
+	if (a->fd < 0)
+		return -EBADF;
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_ifindex = a->ifindex;
+	sll.sll_halen = 6;
+	memset(sll.sll_addr, 0xff, 6);
+	for (i = 0; i < count; i++)
+		if (sendto(a->fd, a->frame, sizeof(a->frame), 0, (struct sockaddr *)&sll,
+			   sizeof(sll)) < 0)
+			return -errno;
+	return 0;
+}
+
+void announcer_close(struct announcer *a)
+{
+	if (a->fd >= 0)
+		(void)close(a->fd);
+	a->fd = -1;
+}
+
 int link_set_txqlen(const char *ifname, uint32_t txqlen, char *err, size_t errlen)
 {
 	char buf[8192];

@@ -26,4 +26,24 @@ void announce_build_rarp(uint8_t frame[ANNOUNCE_FRAME_LEN], const uint8_t mac[6]
 int announce_rarp(const char *ifname, const uint8_t mac[6], unsigned count, char *err, size_t errlen);
 int link_set_txqlen(const char *ifname, uint32_t txqlen, char *err, size_t errlen);
 
+/*
+ * The hot path of "delay, not loss": an AF_PACKET socket bound to the uplink,
+ * the ifindex resolved and the RARP frame built BEFORE the source's STOP, so that
+ * at STOP the announce is a single sendto() (no socket(), no if_nametoindex(), no
+ * formatting).  fd < 0: not open.
+ */
+struct announcer {
+	int fd;
+	int ifindex;
+	uint8_t frame[ANNOUNCE_FRAME_LEN];
+};
+
+void announcer_init(struct announcer *a);      /* fd = -1 */
+/* 0 or negative errno; err says which link and why. */
+int announcer_open(struct announcer *a, const char *ifname, const uint8_t mac[6],
+		   char *err, size_t errlen);
+/* count copies back to back; 0 or the first send's negative errno. */
+int announcer_send(struct announcer *a, unsigned count);
+void announcer_close(struct announcer *a);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "drill.h"
 #include "migrate.h"
 #include "vm.h"
 
@@ -25,6 +26,7 @@ struct ctl_conn {
 	char *out;
 	size_t out_len;
 	int closing, dead, busy;        /* busy: a migration reports to us */
+	char mig_vm[CFG_NAME_MAX + 1];  /* the migration's final answer becomes its last_op */
 };
 
 static struct hostd *ctl_d;
@@ -36,8 +38,10 @@ static void cc_free(struct ctl_conn *cc)
 	size_t i;
 
 	for (i = 0; i < CFG_MAX_VMS; i++)
-		if (cc->d->vms[i])
+		if (cc->d->vms[i]) {
 			mig_on_ctl_gone(cc->d->vms[i], cc);
+			drill_on_ctl_gone(cc->d->vms[i], cc);
+		}
 	loop_del_fd(cc->d->l, cc->fd);
 	(void)close(cc->fd);
 	free(cc->out);
@@ -89,6 +93,16 @@ void ctl_send(struct ctl_conn *cc, json_t *o)
 
 void ctl_finish(struct ctl_conn *cc, json_t *o)
 {
+	struct vm *v = cc->mig_vm[0] ? hostd_vm(cc->d, cc->mig_vm) : NULL;
+
+	/* a migration's figures for `hybond status` (only while its CLI listened) */
+	if (v && o && json_object_get(o, "ok")) {
+		json_t *c = json_deep_copy(o);
+
+		(void)json_object_set_new(c, "op", json_string("migrate"));
+		vm_set_last_op(v, c);
+	}
+	cc->mig_vm[0] = 0;
 	cc->closing = 1;
 	cc->busy = 0;
 	ctl_send(cc, o);
@@ -143,6 +157,61 @@ static void do_vm_add(struct hostd *d, struct ctl_conn *cc, json_t *req)
 	ctl_finish(cc, json_pack("{s:b, s:o}", "ok", 1, "vm", vm_to_json(hostd_vm(d, name))));
 }
 
+static int req_str(json_t *o, const char *key, char *dst, size_t len)
+{
+	json_t *s = json_object_get(o, key);
+
+	if (!s)
+		return 0;
+	if (!json_is_string(s) || json_string_length(s) >= len)
+		return -1;
+	(void)snprintf(dst, len, "%s", json_string_value(s));
+	return 0;
+}
+
+/* {"cmd":"drill","vm":N,"cycles":1,"unplug":false,
+ *  "probe":{"kind":"udp","target":"IP:PORT","rate":1000,"netns":"NAME"}}
+ * {"cmd":"snapshot","vm":N,"file":"/abs/path","probe":{…}} */
+static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap)
+{
+	const char *vmn = json_string_value(json_object_get(req, "vm"));
+	json_t *pr = json_object_get(req, "probe"), *cy = json_object_get(req, "cycles");
+	json_t *rate = json_object_get(pr, "rate");
+	struct drill_req rq = { .kind = snap ? DRILL_KIND_SNAPSHOT : DRILL_KIND_DRILL,
+				.cycles = 1, .rate_pps = 1000 };
+	char err[512];
+	struct vm *v;
+
+	(void)snprintf(rq.probe_kind, sizeof(rq.probe_kind), "udp");
+	if (!vmn || (cy && !json_is_integer(cy)) || (pr && !json_is_object(pr)) ||
+	    (rate && !json_is_integer(rate)) || req_str(req, "file", rq.file, sizeof(rq.file)) ||
+	    req_str(pr, "kind", rq.probe_kind, sizeof(rq.probe_kind)) ||
+	    req_str(pr, "target", rq.probe_target, sizeof(rq.probe_target)) ||
+	    req_str(pr, "netns", rq.probe_netns, sizeof(rq.probe_netns)) || (snap && !rq.file[0])) {
+		reply_err(cc, snap ? "snapshot: want \"vm\", \"file\" [, \"probe\": {kind, target, rate, netns}]"
+			  : "drill: want \"vm\" [, \"cycles\", \"unplug\", \"probe\": {kind, target, rate, netns}]");
+		return;
+	}
+	if (cy)
+		rq.cycles = json_integer_value(cy) < 0 || json_integer_value(cy) > 100000 ? 0 :
+			    (unsigned)json_integer_value(cy);
+	if (rate)
+		rq.rate_pps = json_integer_value(rate) < 0 || json_integer_value(rate) > 1000000 ? 0 :
+			      (unsigned)json_integer_value(rate);
+	rq.unplug = json_is_true(json_object_get(req, "unplug"));
+	v = hostd_vm(d, vmn);
+	if (!v) {
+		(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+		reply_err(cc, err);
+		return;
+	}
+	cc->busy = 1;
+	if (drill_start(v, &rq, cc, err, sizeof(err))) {
+		cc->busy = 0;
+		reply_err(cc, err);
+	}
+}
+
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -175,11 +244,21 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 			reply_err(cc, err);
 			return;
 		}
+		if (v->drill) {
+			(void)snprintf(err, sizeof(err), "vm %s: busy (a drill or snapshot in progress)",
+				       vmn);
+			reply_err(cc, err);
+			return;
+		}
 		cc->busy = 1;
 		if (mig_start_source(v, to, force, cc, err, sizeof(err))) {
 			cc->busy = 0;
 			reply_err(cc, err);
+		} else {
+			(void)snprintf(cc->mig_vm, sizeof(cc->mig_vm), "%s", vmn);
 		}
+	} else if (!strcmp(cmd, "drill") || !strcmp(cmd, "snapshot")) {
+		do_drill(d, cc, req, !strcmp(cmd, "snapshot"));
 	} else {
 		(void)snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
 		reply_err(cc, err);

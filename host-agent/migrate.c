@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "announce.h"
@@ -107,10 +108,22 @@ struct mig {
 	uint32_t d_resumed_ms, d_vf_up_ms, d_fast_path_ms;
 	char d_text[256];
 	struct jrnl_op op;
+	/* STOP -> announce: the socket is ready before STOP; CLOCK_REALTIME µs stamps */
+	struct announcer ann;
+	uint64_t tr_seen_us, tr_sent_us;        /* source: STOP read, MIGRATE_STOPPED sent */
+	uint64_t tr_recv_us, tr_rarp_us;        /* dest: MIGRATE_STOPPED read, sendto() back */
 };
 
 static void mig_enter(struct mig *m, enum mig_phase p);
 static void mig_fail(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static uint64_t rt_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static uint64_t since_ms(const struct mig *m)
 {
@@ -214,6 +227,10 @@ static json_t *mig_result_json(struct mig *m, int ok)
 		(void)json_object_set_new(o, "ram_transferred", json_integer(m->info.ram_transferred));
 	if (m->t_stop_rt)
 		(void)json_object_set_new(o, "stop_realtime_ms", json_integer((json_int_t)m->t_stop_rt));
+	if (m->tr_seen_us)
+		(void)json_object_set_new(o, "stop_trace_us", json_pack(
+			"{s:I, s:I}", "stop_seen", (json_int_t)m->tr_seen_us,
+			"stopped_sent", (json_int_t)m->tr_sent_us));
 	if (m->d_path >= 0)
 		(void)json_object_set_new(o, "dest", json_pack(
 			"{s:s, s:i, s:i, s:i, s:s}",
@@ -239,6 +256,7 @@ static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 	m->child = -1;
 	m->child_fd = -1;
 	m->d_path = -1;
+	announcer_init(&m->ann);
 	m->t0 = loop_now_ms();
 	m->info.downtime_ms = m->info.total_time_ms = m->info.setup_time_ms = -1;
 	m->info.ram_transferred = -1;
@@ -274,6 +292,7 @@ void mig_free(struct vm *v)
 		peer_conn_set_arg(m->pc, NULL);
 		peer_conn_free(m->pc);
 	}
+	announcer_close(&m->ann);
 	jrnl_op_clear(&m->op);
 	free(m);
 }
@@ -873,10 +892,15 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 			m->vf_unplugged = 1;
 			mig_enter(m, MIG_S_MIGRATING);
 		} else if (ev == HV_EV_STOP && m->phase == MIG_S_MIGRATING) {
+			m->tr_seen_us = rt_us();
 			m->stopped = 1;
 			m->t_stop_rt = ts_ms;
 			send_stopped(m);
+			m->tr_sent_us = rt_us();
 			mig_enter(m, MIG_S_STOPPED);
+			hlog(HLOG_INFO, "vm %s: STOP trace: qemu_stop_ms=%llu seen_us=%llu sent_us=%llu",
+			     v->cfg.name, (unsigned long long)ts_ms,
+			     (unsigned long long)m->tr_seen_us, (unsigned long long)m->tr_sent_us);
 		} else if (ev == HV_EV_MIGRATION && (m->phase == MIG_S_MIGRATING ||
 						     m->phase == MIG_S_STOPPED)) {
 			if (!strcmp(detail, "completed")) {
@@ -965,6 +989,7 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 {
 	struct mig *m = v->mig;
 	char err[256];
+	int rc;
 
 	if (!m || m->pc != pc)
 		return;
@@ -994,11 +1019,17 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 	case HB_MSG_MIGRATE_STOPPED:
 		if (m->role != MIG_DEST || m->phase != MIG_D_INCOMING)
 			break;
-		/* AT ONCE: the fabric learns the MAC here; frames wait in the standby tap */
-		if (v->d->cfg.uplink[0] &&
+		/* AT ONCE: the fabric learns the MAC here; frames wait in the standby tap.
+		 * One sendto() on the socket opened before (launch_done); nothing before it. */
+		m->tr_recv_us = rt_us();
+		rc = m->ann.fd >= 0 ? announcer_send(&m->ann, MIG_ANNOUNCE_COUNT) : -EBADF;
+		m->tr_rarp_us = rt_us();
+		if (rc && v->d->cfg.uplink[0] &&
 		    announce_rarp(v->d->cfg.uplink, v->mac, MIG_ANNOUNCE_COUNT, err, sizeof(err)))
 			hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
 		mig_enter(m, MIG_D_ANNOUNCED);
+		hlog(HLOG_INFO, "vm %s: STOP trace: recv_us=%llu rarp_sent_us=%llu", v->cfg.name,
+		     (unsigned long long)m->tr_recv_us, (unsigned long long)m->tr_rarp_us);
 		break;
 	case HB_MSG_MIGRATE_RESULT:
 		if (m->role != MIG_DEST)
@@ -1148,6 +1179,11 @@ static void launch_done(struct mig *m, int status)
 		return;
 	}
 	mig_set_steer(m, JRNL_STEER_STANDBY);
+	/* the announce at STOP must be one sendto(): socket and ifindex ready now */
+	if (v->d->cfg.uplink[0] && announcer_open(&m->ann, v->d->cfg.uplink, v->mac, err,
+						  sizeof(err)))
+		hlog(HLOG_WARN, "vm %s: %s (the announce at STOP will open its own socket)",
+		     v->cfg.name, err);
 	rc = link_set_txqlen(v->cfg.standby_port, v->d->cfg.txqueuelen, err, sizeof(err));
 	if (rc)
 		hlog(HLOG_WARN, "vm %s: %s (frames beyond the default queue are lost during "

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "drill.h"
 #include "migrate.h"
 #include "vm.h"
 
@@ -24,6 +25,7 @@ static void vm_hv_event(void *arg, enum hv_ev ev, const char *detail, uint64_t t
 	if (ev == HV_EV_DEVICE_DELETED || ev == HV_EV_UNPLUG_PRIMARY)
 		vm_vf_forget(v);
 	mig_on_hv_event(v, ev, detail, ts_ms);
+	drill_on_hv_event(v, ev, detail, ts_ms);
 }
 
 static void vm_hv_closed(void *arg, int err)
@@ -32,6 +34,7 @@ static void vm_hv_closed(void *arg, int err)
 
 	hlog(HLOG_INFO, "vm %s: QMP closed (%s)", v->cfg.name, strerror(-err));
 	mig_on_hv_closed(v, err);
+	drill_on_hv_closed(v, err);
 }
 
 static const struct hv_cb vm_hv_cb = {
@@ -125,9 +128,11 @@ static void vm_gc_message(void *arg, const struct hb_msg *m)
 				break;
 			}
 		mig_on_guest(v);
+		drill_on_guest(v);
 	} else if (m->type == HB_MSG_EVENT) {
 		pair_from_event(v, &m->u.event);
 		mig_on_guest(v);
+		drill_on_guest(v);
 	}
 }
 
@@ -139,6 +144,7 @@ static void vm_gc_answer(void *arg, const struct gc_request *req, const struct h
 	if (req->type == HB_MSG_STATUS)
 		return;         /* on_message saw it */
 	mig_on_guest_answer(v, req->type, ans, (int)res);
+	drill_on_guest_answer(v, req->type, ans, (int)res);
 }
 
 static void vm_gc_session(void *arg, int up)
@@ -150,6 +156,7 @@ static void vm_gc_session(void *arg, int up)
 	if (up)
 		(void)gc_status(v->gc, NULL, gc_now_ms());
 	mig_on_guest(v);
+	drill_on_guest(v);
 }
 
 static void vm_gc_log(void *arg, enum gc_log_prio prio, const char *line)
@@ -204,6 +211,14 @@ static int vm_tick(void *arg, uint64_t now)
 }
 
 /* ---- life ------------------------------------------------------------------ */
+/* First loop turn after the VM was registered (after hostd's own journal load):
+ * a drill or snapshot a previous daemon left is rolled back, the last one's
+ * figures are loaded for status. */
+static void vm_recover(void *arg)
+{
+	drill_recover_vm(arg);
+}
+
 struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
 {
 	struct vm *v = calloc(1, sizeof(*v));
@@ -217,10 +232,14 @@ struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
 	esw_parse_mac(cfg->mac, v->mac);
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", cfg->vf_id);
 	v->here = cfg->qmp[0] != 0;
-	if (loop_add_ticker(d->l, vm_tick, v) < 0) {
+	v->rx_steer = -1;
+	v->recover_timer = loop_timer_new(d->l, vm_recover, v);
+	if (!v->recover_timer || loop_add_ticker(d->l, vm_tick, v) < 0) {
+		loop_timer_free(v->recover_timer);
 		free(v);
 		return NULL;
 	}
+	(void)loop_timer_arm(v->recover_timer, 0);
 	return v;
 }
 
@@ -269,6 +288,9 @@ void vm_free(struct vm *v)
 	if (!v)
 		return;
 	mig_free(v);
+	drill_free(v);
+	loop_timer_free(v->recover_timer);
+	json_decref(v->last_op);
 	vm_detach(v);
 	loop_del_ticker(v->d->l, v);
 	esw_close(v->esw);
@@ -316,6 +338,15 @@ int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen)
 		return rc;
 	memcpy(r.mac, v->mac, 6);
 	rc = esw_steer(v->esw, &r);
+	if (!rc) {
+		v->rx_steer = (int)to;
+		if (to == ESW_TO_VF)
+			v->cnt.steer_vf++;
+		else if (to == ESW_TO_STANDBY)
+			v->cnt.steer_standby++;
+	} else {
+		v->cnt.steer_errors++;
+	}
 	if (rc)
 		(void)snprintf(err, errlen, "vm %s: steer to %s: %s", v->cfg.name,
 			 to == ESW_TO_VF ? "VF" : to == ESW_TO_STANDBY ? "standby" : "none",
@@ -327,6 +358,59 @@ const char *vm_next_vf_id(struct vm *v)
 {
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "hb-vf%u", ++v->vf_seq);
 	return v->vf_id;
+}
+
+/* A port's counters from sysfs (the daemon's netns); NULL when it has none
+ * (a VF bound to vfio-pci has no host netdev). */
+static json_t *port_counters(const char *port)
+{
+	static const char *const names[] = { "rx_packets", "tx_packets", "rx_dropped", "tx_dropped" };
+	json_t *o = json_object();
+	char path[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		unsigned long long n;
+		FILE *f;
+
+		(void)snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", port, names[i]);
+		f = fopen(path, "re");
+		if (!f)
+			break;
+		if (fscanf(f, "%llu", &n) == 1)
+			(void)json_object_set_new(o, names[i], json_integer((json_int_t)n));
+		(void)fclose(f);
+	}
+	if (!json_object_size(o)) {
+		json_decref(o);
+		return json_null();
+	}
+	return o;
+}
+
+/* status: paths (TX as the guest reports it, RX where the eswitch steers),
+ * counters, the operation in progress and the last one. */
+static void vm_status_extra(const struct vm *v, json_t *o)
+{
+	const char *rx = v->rx_steer == ESW_TO_VF ? "vf" : v->rx_steer == ESW_TO_STANDBY ?
+			 "standby" : v->rx_steer == ESW_TO_NONE ? "none" : "unknown";
+	const char *tx = !v->pair.valid ? "unknown" :
+			 v->pair.active == HB_PATH_FAST ? "vf" : "standby";
+
+	(void)json_object_set_new(o, "paths", json_pack(
+		"{s:s, s:s, s:s, s:b}", "tx", tx, "rx_steer", rx, "vf_id", v->vf_id,
+		"fast_path", !strcmp(tx, "vf") && !strcmp(rx, "vf")));
+	(void)json_object_set_new(o, "counters", json_pack(
+		"{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}",
+		"drills", (int)v->cnt.drills, "drills_failed", (int)v->cnt.drills_failed,
+		"snapshots", (int)v->cnt.snapshots, "snapshots_failed", (int)v->cnt.snapshots_failed,
+		"steer_vf", (int)v->cnt.steer_vf, "steer_standby", (int)v->cnt.steer_standby,
+		"steer_errors", (int)v->cnt.steer_errors,
+		"standby_port", port_counters(v->cfg.standby_port),
+		"vf_port", port_counters(v->cfg.vf_port)));
+	if (v->drill)
+		(void)json_object_set_new(o, "operation", drill_to_json(v));
+	(void)json_object_set_new(o, "last_op", v->last_op ? json_incref(v->last_op) : json_null());
 }
 
 json_t *vm_to_json(const struct vm *v)
@@ -350,5 +434,13 @@ json_t *vm_to_json(const struct vm *v)
 			"link", v->pair.vf_link, "carrier", v->pair.vf_carrier));
 	if (o && v->mig)
 		(void)json_object_set_new(o, "migration", mig_to_json(v));
+	if (o)
+		vm_status_extra(v, o);
 	return o;
+}
+
+void vm_set_last_op(struct vm *v, json_t *o)
+{
+	json_decref(v->last_op);
+	v->last_op = o;
 }

@@ -8,6 +8,7 @@
 #ifndef HYBOND_VM_H
 #define HYBOND_VM_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -28,6 +29,13 @@ struct vm_pair {
 };
 
 struct mig;
+struct drill;
+
+/* What happened to a VM here (status "counters"). */
+struct vm_counters {
+	unsigned drills, drills_failed, snapshots, snapshots_failed;
+	unsigned steer_vf, steer_standby, steer_errors;
+};
 
 struct vm {
 	struct hostd *d;
@@ -47,6 +55,12 @@ struct vm {
 	unsigned vf_seq;                /* fresh VF ids: vf0, hb-vf1, hb-vf2, … */
 	char vf_id[32];                 /* the VF device id in the current QEMU */
 	int here;                       /* the VM runs on this host */
+	/* drill / snapshot (drill.c), status */
+	struct drill *drill;            /* the drill or snapshot in progress */
+	json_t *last_op;                /* the last drill/snapshot/migration's figures (owned) */
+	int rx_steer;                   /* enum esw_target the eswitch was last set to; -1: unknown */
+	struct vm_counters cnt;
+	struct loop_timer *recover_timer;       /* journal recovery of drill/snapshot */
 };
 
 struct vm *vm_new(struct hostd *d, const struct vm_config *cfg);
@@ -63,5 +77,7 @@ void vm_vf_forget(struct vm *v);
 /* Next fresh VF id (QEMU 7.2 refuses a re-used -device id after device_del). */
 const char *vm_next_vf_id(struct vm *v);
 json_t *vm_to_json(const struct vm *v);
+/* Remember a finished operation's figures for status (o stolen). */
+void vm_set_last_op(struct vm *v, json_t *o);
 
 #endif

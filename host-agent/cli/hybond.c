@@ -5,6 +5,9 @@
  *
  *   hybond [-j] [-s SOCK] migrate VM --to HOST [--force]
  *   hybond [-j] [-s SOCK] status
+ *   hybond [-j] [-s SOCK] drill VM [--cycles N] [--unplug] [PROBE]
+ *   hybond [-j] [-s SOCK] snapshot VM FILE [PROBE]
+ *     PROBE: --target IP:PORT (udp echo) | --icmp IP, [--rate PPS] [--probe-netns NS]
  *   hybond [-j] [-s SOCK] vm list | vm add NAME KEY VALUE… | vm del NAME
  *
  * Text and JSON come from the same objects through print_obj(): -j prints
@@ -29,6 +32,9 @@ static void usage(FILE *f)
 	(void)fprintf(f, "usage: hybond [-j] [-s SOCKET] OBJECT COMMAND\n"
 		"  migrate VM --to HOST [--force]\n"
 		"  status\n"
+		"  drill VM [--cycles N] [--unplug] [PROBE]\n"
+		"  snapshot VM FILE [PROBE]\n"
+		"    PROBE: --target IP:PORT | --icmp IP, [--rate PPS] [--probe-netns NS]\n"
 		"  vm list | vm add NAME KEY VALUE... | vm del NAME\n"
 		"(VM keys: qmp agent mac mode standby_port vf_port eswitch eswitch_bridge\n"
 		" eswitch_pf eswitch_netns vf_driver vf_id vf_bus vf_netdev launcher cleanup)\n");
@@ -71,6 +77,48 @@ static void print_flat(const char *prefix, json_t *o)
 	}
 }
 
+static long long jint(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* drill / snapshot: loss and outage per window, per direction */
+static void print_windows(json_t *o)
+{
+	json_t *w, *p = json_object_get(o, "probe"), *s = json_object_get(o, "snapshot");
+	size_t i;
+
+	(void)printf("%s %s (%s): %s, %lld ms\n", json_string_value(json_object_get(o, "op")),
+		     json_string_value(json_object_get(o, "vm")),
+		     json_string_value(json_object_get(o, "mode")),
+		     json_is_true(json_object_get(o, "ok")) ? "ok" : "FAILED", jint(o, "total_ms"));
+	if (json_object_get(o, "error"))
+		(void)printf("  error: %s\n", json_string_value(json_object_get(o, "error")));
+	if (s)
+		(void)printf("  file %s, %lld bytes, QEMU downtime %lld ms, paused %lld ms\n",
+			     json_string_value(json_object_get(s, "file")), jint(s, "bytes"),
+			     jint(s, "qemu_downtime_ms"), jint(s, "paused_ms"));
+	if (!p) {
+		(void)printf("  (no prober: --target IP:PORT or --icmp IP for loss figures)\n");
+		return;
+	}
+	(void)printf("  probe %s %s at %lld pps: sent %lld, lost %lld to / %lld from the guest, "
+		     "worst RTT %.1f ms; lost at the switch steps: %lld\n",
+		     json_string_value(json_object_get(p, "kind")),
+		     json_string_value(json_object_get(p, "target")), jint(p, "rate_pps"),
+		     jint(p, "sent"), jint(p, "lost_to_guest"), jint(p, "lost_from_guest"),
+		     json_number_value(json_object_get(p, "rtt_max_ms")), jint(o, "switch_lost"));
+	(void)printf("  %5s  %-20s %9s %9s %9s %7s %10s %10s\n", "cycle", "phase", "start_ms",
+		     "lost_to", "lost_from", "outages", "outage_ms", "longest_ms");
+	json_array_foreach(json_object_get(o, "windows"), i, w)
+		(void)printf("  %5lld  %-20s %9.1f %9lld %9lld %7lld %10.1f %10.1f\n",
+			     jint(w, "cycle"), json_string_value(json_object_get(w, "phase")),
+			     json_number_value(json_object_get(w, "start_ms")), jint(w, "lost_to_guest"),
+			     jint(w, "lost_from_guest"), jint(w, "outages"),
+			     json_number_value(json_object_get(w, "outage_ms")),
+			     json_number_value(json_object_get(w, "longest_outage_ms")));
+}
+
 static void print_obj(json_t *o)
 {
 	json_t *p = json_object_get(o, "progress");
@@ -95,7 +143,9 @@ static void print_obj(json_t *o)
 	} else {
 		int ok = json_is_true(json_object_get(o, "ok"));
 
-		if (!ok)
+		if (json_object_get(o, "windows") || json_object_get(o, "final_phase"))
+			print_windows(o);
+		else if (!ok)
 			(void)printf("error: %s\n", json_string_value(json_object_get(o, "error")));
 		else {
 			json_t *c = json_deep_copy(o);
@@ -164,6 +214,67 @@ out:
 	return rc;
 }
 
+/* drill VM [--cycles N] [--unplug] [PROBE] | snapshot VM FILE [PROBE] */
+static int cmd_drill(const char *sock, int argc, char **argv)
+{
+	int snap = !strcmp(argv[0], "snapshot"), k = snap ? 3 : 2, rate = -1, cycles = 1, unplug = 0;
+	const char *target = NULL, *netns = NULL, *kind = "udp";
+	char file[4096];
+	json_t *req, *probe;
+
+	if (snap) {
+		if (argc < 3) {
+			(void)fprintf(stderr, "hybond snapshot VM FILE [PROBE]\n");
+			return 2;
+		}
+		if (argv[2][0] == '/') {
+			(void)snprintf(file, sizeof(file), "%s", argv[2]);
+		} else {
+			char cwd[2048];
+
+			if (!getcwd(cwd, sizeof(cwd)))
+				return 1;
+			(void)snprintf(file, sizeof(file), "%s/%s", cwd, argv[2]);
+		}
+	}
+	for (; k < argc; k++) {
+		if (!strcmp(argv[k], "--cycles") && k + 1 < argc && !snap)
+			cycles = atoi(argv[++k]);
+		else if (!strcmp(argv[k], "--unplug") && !snap)
+			unplug = 1;
+		else if (!strcmp(argv[k], "--rate") && k + 1 < argc)
+			rate = atoi(argv[++k]);
+		else if (!strcmp(argv[k], "--target") && k + 1 < argc)
+			target = argv[++k];
+		else if (!strcmp(argv[k], "--icmp") && k + 1 < argc) {
+			target = argv[++k];
+			kind = "icmp";
+		} else if (!strcmp(argv[k], "--probe-netns") && k + 1 < argc)
+			netns = argv[++k];
+		else if (!strcmp(argv[k], "-j"))
+			json_out = 1;
+		else {
+			(void)fprintf(stderr, "hybond %s: unknown argument '%s'\n", argv[0], argv[k]);
+			return 2;
+		}
+	}
+	req = json_pack("{s:s, s:s}", "cmd", argv[0], "vm", argv[1]);
+	if (snap)
+		(void)json_object_set_new(req, "file", json_string(file));
+	else
+		(void)json_object_set_new(req, "cycles", json_integer(cycles));
+	if (unplug)
+		(void)json_object_set_new(req, "unplug", json_true());
+	if (target) {
+		probe = json_pack("{s:s, s:s, s:i}", "kind", kind, "target", target, "rate",
+				  rate > 0 ? rate : 1000);
+		if (netns)
+			(void)json_object_set_new(probe, "netns", json_string(netns));
+		(void)json_object_set_new(req, "probe", probe);
+	}
+	return talk(sock, req);
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
@@ -211,6 +322,8 @@ int main(int argc, char **argv)
 		return talk(sock, json_pack("{s:s, s:s, s:s, s:b}", "cmd", "migrate", "vm", vm,
 					    "to", to, "force", force));
 	}
+	if ((!strcmp(argv[i], "drill") || !strcmp(argv[i], "snapshot")) && i + 1 < argc)
+		return cmd_drill(sock, argc - i, argv + i);
 	if (!strcmp(argv[i], "vm") && i + 1 < argc) {
 		const char *op = argv[i + 1];
 

@@ -178,14 +178,88 @@ def attribute(probe, t_cmd, phases_ms):
     return out
 
 
+class Sniff:
+    """stop_sniff.py in a namespace: RARPs from MAC and probe requests to it, stamped."""
+
+    def __init__(self, ns, mac, ifaces=()):
+        self.p = subprocess.Popen(["ip", "netns", "exec", PFX + ns, "/usr/bin/python3",
+                                   os.path.join(HERE, "stop_sniff.py"), "--mac", mac] + list(ifaces),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p.stdout.readline()            # {"ready": true}
+
+    def stop(self):
+        self.p.send_signal(signal.SIGTERM)
+        out, _ = self.p.communicate(timeout=30)
+        try:
+            return json.loads(out.strip().splitlines()[-1])["frames"]
+        except (ValueError, IndexError, KeyError):
+            return []
+
+
+def dest_trace(name):
+    """The destination daemon's last 'STOP trace' line for VM: MIGRATE_STOPPED read, sendto()."""
+    try:
+        with open(os.path.join(LOGS, "hostd-B.log")) as f:
+            lines = [l for l in f if ("vm %s: STOP trace: recv_us=" % name) in l]
+    except OSError:
+        return {}
+    if not lines:
+        return {}
+    kv = dict(x.split("=") for x in lines[-1].split("STOP trace: ")[1].split())
+    return {k: int(v) for k, v in kv.items()}
+
+
+def stop_trace(final, dtr, probe, fab, tap, standby):
+    """Everything on one time line, ms relative to QEMU's STOP event stamp (ms)."""
+    stop_ms = final.get("stop_realtime_ms")
+    st = final.get("stop_trace_us", {})
+    if not stop_ms:
+        return {}
+    t0 = stop_ms / 1e3
+
+    def rel(t):
+        return None if t is None else round((t - t0) * 1e3, 3)
+    tr = {"qemu_stop_realtime": t0,
+          "src_stop_seen_ms": rel(st.get("stop_seen", 0) / 1e6 or None),
+          "src_stopped_sent_ms": rel(st.get("stopped_sent", 0) / 1e6 or None),
+          "dst_stopped_recv_ms": rel(dtr.get("recv_us", 0) / 1e6 or None),
+          "dst_rarp_sent_ms": rel(dtr.get("rarp_sent_us", 0) / 1e6 or None)}
+    rarp = sorted(f["ts"] for f in fab if f["k"] == "rarp" and f["ts"] and f["ts"] > t0 - 5)
+    tr["fab_rarp_ms"] = [rel(t) for t in rarp[:4]]
+    # the source standby tap: requests handed to QEMU's tap queue (PACKET_OUTGOING)
+    intap = sorted((f["sent"], f["ts"], f["seq"]) for f in tap
+                   if f["k"] == "req" and f["if"] == standby and f["out"])
+    near = [x for x in intap if abs(x[1] - t0) < 0.2]
+    tr["src_tap_last_ms"] = rel(intap[-1][1]) if intap else None
+    tr["src_tap_last_seq"] = intap[-1][2] if intap else None
+    outs = []
+    for o in probe.get("outages", []):
+        if not o.get("lost_to_guest"):
+            continue
+        lost_in_tap = [(rel(x[0]), rel(x[1]), x[2]) for x in near
+                       if o["start_realtime"] - 1e-4 <= x[0] < (o.get("next_ok_realtime") or 1e18)]
+        outs.append({"first_lost_sent_ms": rel(o["start_realtime"]),
+                     "prev_ok_sent_ms": rel(o.get("prev_ok_realtime")),
+                     "next_ok_sent_ms": rel(o.get("next_ok_realtime")),
+                     "lost_to_guest": o.get("lost_to_guest"),
+                     "lost_in_src_tap": [{"sent_ms": a, "in_tap_ms": b, "seq": c}
+                                         for a, b, c in lost_in_tap]})
+    tr["outages_to_guest"] = outs
+    return tr
+
+
 def one_run(mode, name):
     asw.lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", "1")
     env = asw.vm_env(name)
     mac, ip = env["MAC"], env["IP"].split("/")[0]
     res = {"mode": mode, "vm": name}
+    sniffs = {}
+    final = {}
     try:
         register(name)
         wait_agent("A", name)
+        if TRACE:
+            sniffs = {"fab": Sniff("fab", mac), "tap": Sniff("hA", mac, ["hs-" + name])}
         probe = asw.Probe(ip)
         try:
             t_cmd = time.time()
@@ -209,6 +283,11 @@ def one_run(mode, name):
                          "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
         finally:
             p = probe.stop()
+            frames = {k: sn.stop() for k, sn in sniffs.items()}
+        if TRACE:
+            res["stop_trace"] = stop_trace(final, dest_trace(name), p, frames.get("fab", []),
+                                           frames.get("tap", []), "hs-" + name)
+            res["probe_outages"] = p.get("outages", [])
         res["udp"] = asw.probe_summary(p)
         res["outages"] = attribute(p, t_cmd, final.get("phases_ms", {}))
         res["fdb_B"] = fdb_port("hB", mac)
@@ -226,6 +305,10 @@ def one_run(mode, name):
             "dest_path": d.get("path")}
         res["failures"] = check(res)
     finally:
+        for sn in sniffs.values():
+            if sn.p.poll() is None:
+                sn.p.kill()
+                sn.p.wait()
         for h in ("A", "B"):
             cli(h, "vm", "del", name, check=False)
         asw.lab("vm", "stop", name, check=False)
@@ -234,6 +317,8 @@ def one_run(mode, name):
 
 # Phases in which the stop-and-copy outage can start: the floor applies only there.
 STOP_PHASES = ("S_MIGRATING", "S_STOPPED")
+# HBL_TRACE=1: sniff the fabric and the source standby tap, line up the STOP -> announce path
+TRACE = os.environ.get("HBL_TRACE", "") not in ("", "0")
 
 
 def check(res):

@@ -38,19 +38,15 @@ bench-baseline: deps-auto
 
 # --- hybond guest agent: the host side of a switch (tests/lab/agent_switch.py) -------------
 #   make check-lab        also: 1 switch cycle + 1 migration per guest mode (failover, bond)
-#                         and the edge cases, against hybond-guestd (skipped without it)
+#                         and the edge cases, against hybond-guestd
 #   make bench-guest R=5  R cycles + R migrations per mode: $(B)/bench/guest.json, guest.md
 #                         and the "switch in the right order" section of docs/benchmarks.md
 AGENT_LAB_BINS = $(B)/bin/hybond-guestctl $(B)/bin/hybond-probe
 
 .PHONY: bench-guest
 
-check-lab:: deps-auto
-	@[ -x $(B)/bin/hybond-guestd ] || echo "check-lab: SKIPPED the guest-agent switch tests: $(B)/bin/hybond-guestd does not exist (build the guest agent first)"
-	@[ ! -x $(B)/bin/hybond-guestd ] || $(MAKE) --no-print-directory $(AGENT_LAB_BINS)
-	@[ ! -x $(B)/bin/hybond-guestd ] || B=$(B) /usr/bin/python3 tests/lab/agent_switch.py check
+check-lab:: deps-auto lab-build $(AGENT_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/agent_switch.py check
 
-bench-guest: deps-auto
-	$(MAKE) --no-print-directory $(AGENT_LAB_BINS) $(LAB_BINS)
-	@[ -x $(B)/bin/hybond-guestd ] || { echo "bench-guest: $(B)/bin/hybond-guestd does not exist (build the guest agent first)"; exit 1; }
+bench-guest: deps-auto lab-build $(AGENT_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/agent_switch.py bench --runs $(R) --out $(B)/bench

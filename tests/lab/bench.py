@@ -30,7 +30,7 @@ if not os.path.isabs(B):
     B = os.path.join(TOP, B)
 LAB = os.path.join(HERE, "lab")
 PROBE = os.path.join(B, "bin", "hybond-probe")
-LOGS = os.path.join(B, "lab", "run")
+LOGS = os.path.join(os.environ.get("HBL_OUT", os.path.join(B, "lab")), "run")   # as tests/lab/lab
 PFX = os.environ.get("HBL_PREFIX", "hbl-")
 RUN = os.environ.get("HBL_RUN", "/run/hybond-lab")
 PEER_NS = PFX + "peer"
@@ -455,6 +455,9 @@ def main(argv):
                  "wall_s": round(time.time() - t0)})
     if a.demo:
         sys.stdout.write(demo_table(results[0]))
+        os.makedirs(a.out, exist_ok=True)
+        with open(os.path.join(a.out, "demo-baseline.json"), "w") as f:
+            json.dump({"meta": meta, "case": results[0]}, f, indent=1)
         return 0
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "baseline.json"), "w") as f:

@@ -3,7 +3,7 @@
 #   make lab-build        guest kernel + initramfs in $(B)/lab (with hybond-probe and
 #                         hybond-guestd when their makefiles build them)
 #   make check-lab        the lab smoke test (root; QEMU TCG; about a minute)
-#   make demo             one migration under traffic, with its measured table
+#   make demo             one migration under traffic without and with hybond, side by side
 #   make bench-baseline   R migrations (default 5) per case of the plain-QEMU baseline:
 #                         $(B)/bench/baseline.json and baseline.md
 #
@@ -28,9 +28,9 @@ check-lab:: deps-auto
 	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
 	B=$(B) tests/lab/smoke.sh
 
-demo: deps-auto
-	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))
-	B=$(B) /usr/bin/python3 tests/lab/bench.py --demo
+# The main job: plain QEMU failover and hybond, one migration each, side by side.
+demo: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/demo.py
 
 bench-baseline: deps-auto
 	$(if $(strip $(LAB_BINS)),$(MAKE) --no-print-directory $(LAB_BINS))

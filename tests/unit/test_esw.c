@@ -6,7 +6,7 @@
  * and the sriov-legacy backend run against a fake sysfs tree
  * (tests/data/sysfs-sriov) with requests captured instead of sent.
  */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_link.h>
@@ -392,28 +392,23 @@ static void test_parse_mac(void)
 	CU_ASSERT_EQUAL(esw_parse_mac(NULL, m), -EINVAL);
 }
 
+static CU_TestInfo tests[] = {
+	{ "bridge requests = iproute2's bytes", test_bridge_messages },
+	{ "VF requests = iproute2's bytes", test_vf_messages },
+	{ "sriov-legacy: VFs from sysfs", test_sriov_ports },
+	{ "sriov-legacy: steer and program", test_sriov_steer },
+	{ "sriov-legacy: PF unicast filter order", test_sriov_pf_filter },
+	{ "bridge backend requests", test_bridge_backend },
+	{ "open errors", test_open_errors },
+	{ "MAC parsing", test_parse_mac },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("esw", NULL, NULL);
-	if (!s || !CU_add_test(s, "bridge requests = iproute2's bytes", test_bridge_messages) ||
-	    !CU_add_test(s, "VF requests = iproute2's bytes", test_vf_messages) ||
-	    !CU_add_test(s, "sriov-legacy: VFs from sysfs", test_sriov_ports) ||
-	    !CU_add_test(s, "sriov-legacy: steer and program", test_sriov_steer) ||
-	    !CU_add_test(s, "sriov-legacy: PF unicast filter order", test_sriov_pf_filter) ||
-	    !CU_add_test(s, "bridge backend requests", test_bridge_backend) ||
-	    !CU_add_test(s, "open errors", test_open_errors) ||
-	    !CU_add_test(s, "MAC parsing", test_parse_mac)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "esw", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

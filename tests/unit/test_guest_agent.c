@@ -2,7 +2,7 @@
  * captured in the lab guest during a failover migration
  * (tests/data/netlink/failover-migrate) and by protocol frames, with a
  * recording fake instead of the system. */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <string.h>
 
 #include "guest-agent/agent.h"
@@ -405,32 +405,30 @@ static void test_conf_bond_after_dump(void)
 	tg_free(&bc);
 }
 
+static CU_TestInfo tests[] = {
+	{ "discovery and HELLO", test_discovery_and_hello },
+	{ "prepare, migrate, resume", test_prepare_migrate_resume },
+	{ "resume waits for the VF", test_resume_waits_for_vf },
+	{ "resume deadline without VF", test_resume_deadline_no_vf },
+	{ "requests and errors", test_requests_and_errors },
+	{ "standby unusable", test_standby_unusable },
+	{ "no session: no pin", test_no_session_no_pin },
+	{ "guest.conf bond after the dump", test_conf_bond_after_dump },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
+	CU_SuiteInfo suites[] = {
+		{ "guest_agent", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	int rc;
 
 	if (tg_load(&cap, "failover-migrate") < 27)
 		return 1;
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("guest_agent", NULL, NULL);
-	if (!s || !CU_add_test(s, "discovery and HELLO", test_discovery_and_hello) ||
-	    !CU_add_test(s, "prepare, migrate, resume", test_prepare_migrate_resume) ||
-	    !CU_add_test(s, "resume waits for the VF", test_resume_waits_for_vf) ||
-	    !CU_add_test(s, "resume deadline without VF", test_resume_deadline_no_vf) ||
-	    !CU_add_test(s, "requests and errors", test_requests_and_errors) ||
-	    !CU_add_test(s, "standby unusable", test_standby_unusable) ||
-	    !CU_add_test(s, "no session: no pin", test_no_session_no_pin) ||
-	    !CU_add_test(s, "guest.conf bond after the dump", test_conf_bond_after_dump)) {
-		CU_cleanup_registry();
-		tg_free(&cap);
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+
+	rc = hb_cu_run(suites);
 	tg_free(&cap);
-	return failed ? 1 : 0;
+	return rc;
 }

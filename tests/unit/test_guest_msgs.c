@@ -2,7 +2,7 @@
  * sends, against what iproute2 sends for the same commands (captured with
  * strace on the Debian 12 host: tests/data/netlink/tc-iproute2-host.strace,
  * ip-bond-host.strace; ifindex mst0=2, sb0=3), and the GARP / NA frames. */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
@@ -199,24 +199,20 @@ static void test_carry_over(void)
 	CU_ASSERT_FALSE(gd_nl_route_carried(d, 2));
 }
 
+static CU_TestInfo tests[] = {
+	{ "clsact", test_clsact },
+	{ "matchall mirred redirects", test_redirects },
+	{ "bond", test_bond },
+	{ "garp and na", test_garp_na },
+	{ "address and route carry-over", test_carry_over },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("guest_msgs", NULL, NULL);
-	if (!s || !CU_add_test(s, "clsact", test_clsact) ||
-	    !CU_add_test(s, "matchall mirred redirects", test_redirects) ||
-	    !CU_add_test(s, "bond", test_bond) || !CU_add_test(s, "garp and na", test_garp_na) ||
-	    !CU_add_test(s, "address and route carry-over", test_carry_over)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "guest_msgs", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

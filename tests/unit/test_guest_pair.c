@@ -3,7 +3,7 @@
  *   tests/data/netlink/failover-migrate  net_failover: eth0 master, eth1 standby, eth2 e1000e
  *   tests/data/netlink/bond-migrate      bond0 (active-backup): eth0 virtio, eth1 e1000e
  * (hybond-guestd --capture; README.capture in each directory lists them.) */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <string.h>
 
 #include "guest-agent/config.h"
@@ -122,25 +122,21 @@ static void test_config(void)
 	CU_ASSERT_EQUAL(gd_config_parse(&c, "frobnicate 1\n", err, sizeof(err)), -1);
 }
 
+static CU_TestInfo tests[] = {
+	{ "link parse", test_link_parse },
+	{ "failover pairing", test_failover_pairing },
+	{ "bond pairing", test_bond_pairing },
+	{ "config", test_config },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned int failed;
-
+	CU_SuiteInfo suites[] = {
+		{ "guest_pair", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
 	gd_config_defaults(&cfg);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("guest_pair", NULL, NULL);
-	if (!s || !CU_add_test(s, "link parse", test_link_parse) ||
-	    !CU_add_test(s, "failover pairing", test_failover_pairing) ||
-	    !CU_add_test(s, "bond pairing", test_bond_pairing) ||
-	    !CU_add_test(s, "config", test_config)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+
+	return hb_cu_run(suites);
 }

@@ -1,8 +1,7 @@
 /* test_guestchan.c — CUnit tests of host-agent/guestchan: a socketpair plays the
  * guest (frames built and read with libhybond-proto), time is passed in by hand so
  * deadlines and the rate limit are tested without sleeping. */
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
+#include "tests/unit/cu_run.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -642,29 +641,24 @@ static void test_escape(void)
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
+static CU_TestInfo tests[] = {
+	{ "guest HELLO -> HELLO_ACK", test_hello },
+	{ "host HELLO when the guest is silent", test_host_hello },
+	{ "request/answer matching", test_matching },
+	{ "deadlines", test_deadlines },
+	{ "garbage and oversize input", test_garbage },
+	{ "rate limit", test_rate_limit },
+	{ "disconnect and reconnect", test_disconnect },
+	{ "output buffer full", test_output_full },
+	{ "escaping guest strings", test_escape },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("guestchan", NULL, NULL);
-	if (!s || !CU_add_test(s, "guest HELLO -> HELLO_ACK", test_hello) ||
-	    !CU_add_test(s, "host HELLO when the guest is silent", test_host_hello) ||
-	    !CU_add_test(s, "request/answer matching", test_matching) ||
-	    !CU_add_test(s, "deadlines", test_deadlines) ||
-	    !CU_add_test(s, "garbage and oversize input", test_garbage) ||
-	    !CU_add_test(s, "rate limit", test_rate_limit) ||
-	    !CU_add_test(s, "disconnect and reconnect", test_disconnect) ||
-	    !CU_add_test(s, "output buffer full", test_output_full) ||
-	    !CU_add_test(s, "escaping guest strings", test_escape)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "guestchan", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

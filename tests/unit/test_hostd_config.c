@@ -5,7 +5,7 @@
  * and the daemon <-> daemon MIGRATE_* messages through the peer channel
  * (a socketpair, the real epoll loop) including a malformed frame.
  */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -203,21 +203,19 @@ static void test_peer_roundtrip(void)
 	loop_free(l);
 }
 
+static CU_TestInfo tests[] = {
+	{ "config: a full file", test_config_good },
+	{ "config: errors name file:line and the problem", test_config_errors },
+	{ "announce: RARP frame", test_rarp },
+	{ "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	int fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("hostd", NULL, NULL);
-	CU_add_test(s, "config: a full file", test_config_good);
-	CU_add_test(s, "config: errors name file:line and the problem", test_config_errors);
-	CU_add_test(s, "announce: RARP frame", test_rarp);
-	CU_add_test(s, "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip);
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	CU_basic_run_tests();
-	fails = (int)CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "hostd", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

@@ -6,7 +6,7 @@
  * outages to windows, and the snapshot file checks and URIs.  The daemon's own
  * main (hostd.c) is replaced by the few stubs below.
  */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -223,23 +223,21 @@ static void test_snapshot_file(void)
 	CU_ASSERT_EQUAL(snap_save_uri("/a/b", uri, 8), -ENAMETOOLONG);
 }
 
+static CU_TestInfo tests[] = {
+	{ "plan: drill, 2 cycles with probe; bond --unplug without", test_plan_drill },
+	{ "plan: snapshot failover (QEMU's primary) and bond", test_plan_snapshot },
+	{ "plan: rollback ends FAILED on the fast path", test_plan_rollback },
+	{ "phase names round trip (journal)", test_names },
+	{ "probe outages attributed to windows", test_attribute },
+	{ "snapshot: file checks and URIs", test_snapshot_file },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	int fails;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("hostd_drill", NULL, NULL);
-	CU_add_test(s, "plan: drill, 2 cycles with probe; bond --unplug without", test_plan_drill);
-	CU_add_test(s, "plan: snapshot failover (QEMU's primary) and bond", test_plan_snapshot);
-	CU_add_test(s, "plan: rollback ends FAILED on the fast path", test_plan_rollback);
-	CU_add_test(s, "phase names round trip (journal)", test_names);
-	CU_add_test(s, "probe outages attributed to windows", test_attribute);
-	CU_add_test(s, "snapshot: file checks and URIs", test_snapshot_file);
-	CU_basic_set_mode(CU_BRM_NORMAL);
-	CU_basic_run_tests();
-	fails = (int)CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return fails ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "hostd_drill", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

@@ -5,7 +5,7 @@
  * garbage, a wrong version or schema, a renamed file): each is reported,
  * moved to ops/bad/ and never loaded, and the valid operations still are.
  */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -311,24 +311,19 @@ static void test_decode_types(void)
 	CU_ASSERT_STRING_EQUAL(jrnl_steer_name(JRNL_STEER_VF), "vf");
 }
 
+static CU_TestInfo tests[] = {
+	{ "round trip, update, remove", test_round_trip },
+	{ "bad input refused", test_bad_input },
+	{ "crash leftovers moved aside", test_crash_leftovers },
+	{ "decoder type checks", test_decode_types },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("jrnl", NULL, NULL);
-	if (!s || !CU_add_test(s, "round trip, update, remove", test_round_trip) ||
-	    !CU_add_test(s, "bad input refused", test_bad_input) ||
-	    !CU_add_test(s, "crash leftovers moved aside", test_crash_leftovers) ||
-	    !CU_add_test(s, "decoder type checks", test_decode_types)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "jrnl", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

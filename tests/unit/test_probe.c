@@ -1,8 +1,7 @@
 /* test_probe.c — CUnit tests of hybond-probe's pure logic: accounting (gaps,
  * duplicates, reordering, per-direction loss, outage intervals, percentiles),
  * the wire format, the argument parsers and the JSON result. */
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
+#include "tests/unit/cu_run.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -464,31 +463,29 @@ static void test_json(void)
 	pa_free(&a);
 }
 
+static CU_TestInfo tests[] = {
+	{ "no loss", test_no_loss },
+	{ "gap to guest", test_gap_to_guest },
+	{ "gap from guest", test_gap_from_guest },
+	{ "mixed and multiple outages", test_mixed_and_multiple },
+	{ "leading and trailing runs", test_leading_and_trailing },
+	{ "duplicates and reordering", test_duplicates_reordering },
+	{ "late replies and send errors", test_late_and_send_errors },
+	{ "inconsistent counters", test_inconsistent_counters },
+	{ "nothing received", test_nothing_received },
+	{ "init arguments", test_init_args },
+	{ "percentiles", test_percentiles },
+	{ "wire format", test_wire },
+	{ "option parsers", test_opts },
+	{ "json result", test_json },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	CU_pSuite s = CU_add_suite("probe", NULL, NULL);
-	if (!s || !CU_add_test(s, "no loss", test_no_loss) ||
-	    !CU_add_test(s, "gap to guest", test_gap_to_guest) ||
-	    !CU_add_test(s, "gap from guest", test_gap_from_guest) ||
-	    !CU_add_test(s, "mixed and multiple outages", test_mixed_and_multiple) ||
-	    !CU_add_test(s, "leading and trailing runs", test_leading_and_trailing) ||
-	    !CU_add_test(s, "duplicates and reordering", test_duplicates_reordering) ||
-	    !CU_add_test(s, "late replies and send errors", test_late_and_send_errors) ||
-	    !CU_add_test(s, "inconsistent counters", test_inconsistent_counters) ||
-	    !CU_add_test(s, "nothing received", test_nothing_received) ||
-	    !CU_add_test(s, "init arguments", test_init_args) ||
-	    !CU_add_test(s, "percentiles", test_percentiles) ||
-	    !CU_add_test(s, "wire format", test_wire) ||
-	    !CU_add_test(s, "option parsers", test_opts) ||
-	    !CU_add_test(s, "json result", test_json)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	(void)CU_basic_run_tests();
-	unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "probe", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
+#include "tests/unit/cu_run.h"
 
 #include <hybond/proto.h>
 #include <hybond/proto_desc.h>
@@ -1036,12 +1035,7 @@ static void test_stream_wptr(void)
 
 /* ---- main ---------------------------------------------------------------- */
 
-struct test {
-	const char *name;
-	CU_TestFunc fn;
-};
-
-static const struct test frame_tests[] = {
+static CU_TestInfo frame_tests[] = {
 	{ "round trip of every message", test_roundtrip_all },
 	{ "round trip field values", test_roundtrip_fields },
 	{ "wire layout", test_wire_layout },
@@ -1053,10 +1047,10 @@ static const struct test frame_tests[] = {
 	{ "bad header checksum", test_hdr_csum },
 	{ "bad payload checksum", test_payload_csum },
 	{ "unknown message type", test_unknown_type },
-	{ NULL, NULL },
+	CU_TEST_INFO_NULL,
 };
 
-static const struct test attr_tests[] = {
+static CU_TestInfo attr_tests[] = {
 	{ "attribute overrunning its parent", test_attr_overrun },
 	{ "malformed attribute header", test_attr_malformed },
 	{ "missing required attribute", test_attr_missing },
@@ -1068,18 +1062,18 @@ static const struct test attr_tests[] = {
 	{ "duplicate attribute", test_attr_dup },
 	{ "too many repeated pairs", test_attr_count },
 	{ "unknown attributes skipped", test_unknown_attrs },
-	{ NULL, NULL },
+	CU_TEST_INFO_NULL,
 };
 
-static const struct test api_tests[] = {
+static CU_TestInfo api_tests[] = {
 	{ "encoder: buffer too small", test_encode_nospc },
 	{ "encoder: invalid values", test_encode_inval },
 	{ "ERROR and answer matching", test_error_and_matching },
 	{ "names and strerror", test_names },
-	{ NULL, NULL },
+	CU_TEST_INFO_NULL,
 };
 
-static const struct test stream_tests[] = {
+static CU_TestInfo stream_tests[] = {
 	{ "one byte at a time", test_stream_bytewise },
 	{ "two frames in one chunk", test_stream_two_in_one },
 	{ "garbage and fake magic in front", test_stream_garbage },
@@ -1089,38 +1083,18 @@ static const struct test stream_tests[] = {
 	{ "largest frame", test_stream_max_frame },
 	{ "dropped frames are reported", test_stream_dropped },
 	{ "wptr/commit", test_stream_wptr },
-	{ NULL, NULL },
+	CU_TEST_INFO_NULL,
 };
-
-static int add_suite(const char *name, const struct test *t)
-{
-	CU_pSuite s = CU_add_suite(name, NULL, NULL);
-
-	if (!s)
-		return -1;
-	for (; t->name; t++)
-		if (!CU_add_test(s, t->name, t->fn))
-			return -1;
-	return 0;
-}
 
 int main(void)
 {
-	unsigned failed;
+	CU_SuiteInfo suites[] = {
+		{ "frame", NULL, NULL, NULL, NULL, frame_tests },
+		{ "attributes", NULL, NULL, NULL, NULL, attr_tests },
+		{ "api", NULL, NULL, NULL, NULL, api_tests },
+		{ "stream", NULL, NULL, NULL, NULL, stream_tests },
+		CU_SUITE_INFO_NULL,
+	};
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	if (add_suite("frame", frame_tests) || add_suite("attributes", attr_tests) ||
-	    add_suite("api", api_tests) || add_suite("stream", stream_tests)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return hb_cu_run(suites);
 }

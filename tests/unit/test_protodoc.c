@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
-#include <CUnit/CUnit.h>
+#include "tests/unit/cu_run.h"
 
 #include <hybond/proto_desc.h>
 
@@ -78,25 +77,17 @@ static void test_doc_mentions_everything(void)
 	free(gen);
 }
 
+static CU_TestInfo tests[] = {
+	{ "docs/protocol.md matches msgs.def", test_doc_in_sync },
+	{ "tables cover every message and set", test_doc_mentions_everything },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("protodoc", NULL, NULL);
-	if (!s || !CU_add_test(s, "docs/protocol.md matches msgs.def", test_doc_in_sync) ||
-	    !CU_add_test(s, "tables cover every message and set", test_doc_mentions_everything)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "protodoc", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

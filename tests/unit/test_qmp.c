@@ -6,7 +6,7 @@
  * (as JSON, including the id) with what the capture sent, and QEMU's lines are
  * replayed byte for byte: whole, one byte per read, or all at once.
  */
-#include <CUnit/Basic.h>
+#include "tests/unit/cu_run.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -813,34 +813,29 @@ static void test_connect_errors(void)
 	qmp_free(q);
 }
 
+static CU_TestInfo tests[] = {
+	{ "captured session, line per read", test_session_lines },
+	{ "captured session, one byte per read", test_session_bytes },
+	{ "captured session, all lines in one read", test_session_batched },
+	{ "captured failover migration (source)", test_migration },
+	{ "every captured event kind", test_all_events },
+	{ "captured device_add/device_del", test_hotplug },
+	{ "commands held until capabilities", test_held_until_ready },
+	{ "malformed lines, unknown ids", test_malformed_and_unknown_id },
+	{ "oversize line ends the session", test_oversize },
+	{ "command deadline", test_deadline },
+	{ "greeting timeout", test_greeting_timeout },
+	{ "disconnect abandons commands", test_disconnect },
+	{ "bad arguments", test_bad_arguments },
+	{ "connect errors", test_connect_errors },
+	CU_TEST_INFO_NULL,
+};
+
 int main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	s = CU_add_suite("qmp", NULL, NULL);
-	if (!s || !CU_add_test(s, "captured session, line per read", test_session_lines) ||
-	    !CU_add_test(s, "captured session, one byte per read", test_session_bytes) ||
-	    !CU_add_test(s, "captured session, all lines in one read", test_session_batched) ||
-	    !CU_add_test(s, "captured failover migration (source)", test_migration) ||
-	    !CU_add_test(s, "every captured event kind", test_all_events) ||
-	    !CU_add_test(s, "captured device_add/device_del", test_hotplug) ||
-	    !CU_add_test(s, "commands held until capabilities", test_held_until_ready) ||
-	    !CU_add_test(s, "malformed lines, unknown ids", test_malformed_and_unknown_id) ||
-	    !CU_add_test(s, "oversize line ends the session", test_oversize) ||
-	    !CU_add_test(s, "command deadline", test_deadline) ||
-	    !CU_add_test(s, "greeting timeout", test_greeting_timeout) ||
-	    !CU_add_test(s, "disconnect abandons commands", test_disconnect) ||
-	    !CU_add_test(s, "bad arguments", test_bad_arguments) ||
-	    !CU_add_test(s, "connect errors", test_connect_errors)) {
-		CU_cleanup_registry();
-		return 2;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	(void)CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	CU_SuiteInfo suites[] = {
+		{ "qmp", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
 }

@@ -82,6 +82,7 @@ struct mig {
 	enum mig_phase phase;
 	char peer[CFG_NAME_MAX + 1];
 	int force;
+	int force_no_agent;     /* --force without a guest agent: the result carries a warning */
 	struct ctl_conn *cc;
 	struct peer_conn *pc;
 	struct loop_timer *timer, *progress;
@@ -217,6 +218,9 @@ static json_t *mig_result_json(struct mig *m, int ok)
 
 	if (!ok)
 		(void)json_object_set_new(o, "error", json_string(m->err));
+	if (m->force_no_agent)
+		(void)json_object_set_new(o, "warning", json_string(
+			"--force: no guest agent, plain QEMU order (expect loss)"));
 	if (m->info.downtime_ms >= 0)
 		(void)json_object_set_new(o, "qemu_downtime_ms", json_integer(m->info.downtime_ms));
 	if (m->info.total_time_ms >= 0)
@@ -805,6 +809,19 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		loop_timer_arm(m->timer, m->retry_ms);
 		return;
 	case MIG_D_ABORT:
+		if (m->pc) {    /* the reason to the source: its CLI shows it, not "lost the peer" */
+			struct hb_msg req, e;
+
+			memset(&req, 0, sizeof(req));
+			req.type = HB_MSG_MIGRATE_PREPARE;
+			req.seq = m->prepare_seq;
+			hb_msg_init_reply(&e, HB_MSG_ERROR, &req);
+			e.u.error.code = HB_ERR_INTERNAL;
+			e.u.error.text = m->err;
+			e.u.error.req_type = HB_MSG_MIGRATE_PREPARE;
+			HB_MARK(&e.u.error, ERROR, REQ_TYPE);
+			(void)peer_send(m->pc, &e);
+		}
 		if (v->hv)
 			v->hvo->quit(v->hv, NULL, NULL);
 		if (v->ports_ok)
@@ -1004,6 +1021,9 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 		if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_PREPARE)
 			mig_fail(m, "destination %s refused: %s", m->peer,
 				 m_->u.error.text ? m_->u.error.text : "?");
+		else if (m->role == MIG_SOURCE && m->phase < MIG_S_STOPPED)
+			mig_fail(m, "destination %s failed: %s", m->peer,
+				 m_->u.error.text ? m_->u.error.text : "?");
 		break;
 	case HB_MSG_MIGRATE_FINISHED:
 		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_SWITCHBACK)
@@ -1132,7 +1152,8 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 	m->pc = pc;
 	m->cc = cc;
 	m->force = force;
-	if (force && !guest_ready(v))
+	m->force_no_agent = force && !guest_ready(v);
+	if (m->force_no_agent)
 		hlog(HLOG_WARN, "vm %s: --force: no guest agent, plain QEMU order (expect loss)",
 		     v->cfg.name);
 	mig_journal_init(m, v->d->cfg.host, peer);

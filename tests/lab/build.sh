@@ -15,7 +15,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-out=${HBL_OUT:-$top/build/lab}
+out=$(realpath -m "${HBL_OUT:-$top/build/lab}")   # absolute: the build cds around
 bindir=${HBL_BINDIR:-$top/build/bin}
 force=0
 [ "${1:-}" = --force ] && force=1

@@ -8,6 +8,13 @@
                                          (bench.py, same session): build/bench/hostd.json
                                          and the docs/benchmarks.md section (make bench)
   hostd_migrate.py run [--mode M]        one migration, JSON on stdout
+  hostd_migrate.py failures [--mode M] [--cases C,..] [--kill-at PHASE]
+                                         failure paths, JSON on stdout (not in check-lab):
+                                         no_agent (refused; --force degraded, warned,
+                                         reachable on B), no_dest_vf (B names a VF port
+                                         that does not exist: fails before the source
+                                         moves), dest_dies (B's incoming QEMU killed by its
+                                         pidfile PID: the source rolls back to its fast path)
 
 Per run: `lab up` (static eswitch), hybond-hostd in hA and in hB (`ip netns exec`), each
 with a generated hostd.conf (peer sockets, launcher `lab vm incoming`, cleanup `lab vm
@@ -357,6 +364,300 @@ def check(res):
     return f
 
 
+# --- failures: what an operator sees when `hybond migrate` cannot or must not go on ----------
+FAIL_MIGRATE_TIMEOUT_S = 300
+VF_MIN_SHARE = 0.5        # of the probe's rate, per direction, on the guest's VF
+VF_LATE_S = 5.0
+
+
+def migrate_cmd(name, *extra, on_line=None):
+    """`hybond -j migrate NAME --to B [extra]` against A; every JSON line, the final one, rc.
+
+    on_line(obj) is called for each line as it arrives (progress lines included)."""
+    p = subprocess.Popen([CLI, "-j", "-s", ctl("A"), "migrate", name, "--to", "B"] + list(extra),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    deadline = time.monotonic() + FAIL_MIGRATE_TIMEOUT_S
+    for l in p.stdout:
+        if not l.strip():
+            continue
+        try:
+            o = json.loads(l)
+        except ValueError:
+            o = {"raw": l.rstrip("\n")}
+        lines.append(o)
+        if on_line:
+            on_line(o)
+        if time.monotonic() > deadline:
+            p.kill()
+            break
+    err = p.stderr.read()
+    rc = p.wait()
+    final = lines[-1] if lines and "progress" not in lines[-1] else {}
+    return {"rc": rc, "final": final, "lines": lines, "stderr": err.strip(),
+            "phases": [o["progress"].get("phase") for o in lines if "progress" in o]}
+
+
+def pid_alive(pidfile, comm_prefix="qemu-system"):
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().startswith(comm_prefix[:15])
+    except (OSError, ValueError):
+        return False
+
+
+def reachable(ip):
+    return asw.sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
+                  check=False).returncode == 0
+
+
+def vm_status(h, name):
+    for v in cli(h, "status", check=False).get("vms", []):
+        if v.get("name") == name:
+            return v
+    return {}
+
+
+def vf_growth(h, name):
+    """The guest's VF counters over COUNTER_WINDOW_S under the probe (rx, tx deltas)."""
+    vfname = vm_status(h, name).get("pair", {}).get("vf", {}).get("name")
+    c0 = guest_counters(name, vfname) if vfname else None
+    time.sleep(COUNTER_WINDOW_S)
+    c1 = guest_counters(name, vfname) if vfname else None
+    return {"name": vfname, "rx_delta": c1[0] - c0[0] if c0 and c1 else None,
+            "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
+
+
+def on_a_intact(res, f, name, mac, ip, vf_counters=True):
+    """The VM still runs on A on its fast path: QEMU alive, FDB on A's VF port, reachable."""
+    res["qemu_on_A"] = pid_alive(asw.inst(name, "hA", "qemu.pid"))
+    res["fdb_A"] = fdb_port("hA", mac)
+    res["fdb_B"] = fdb_port("hB", mac)
+    res["reachable"] = reachable(ip)
+    res["mig_A"] = vm_status("A", name).get("migration")
+    if not res["qemu_on_A"]:
+        f.append("the source QEMU on A is gone")
+    if res["fdb_A"] != "hv-" + name:
+        f.append("FDB entry on A at %s, not A's VF port hv-%s" % (res["fdb_A"], name))
+    if res["fdb_B"]:
+        f.append("FDB entry for the MAC left on B (%s)" % res["fdb_B"])
+    if not res["reachable"]:
+        f.append("guest not reachable")
+    if vf_counters:
+        # the probe runs 1000 pps each way: the fast path carries (nearly) all of it
+        floor = VF_MIN_SHARE * asw.UDP_RATE * COUNTER_WINDOW_S
+
+        def short(vf):
+            return (vf["rx_delta"] or 0) < floor or (vf["tx_delta"] or 0) < floor
+        res["vf"] = vf_growth("A", name)
+        if short(res["vf"]):
+            time.sleep(VF_LATE_S)
+            res["vf_later"] = vf_growth("A", name)     # slow, or not at all?
+            f.append("guest VF counters on A below %d/s both ways: %s, %.0f s later %s"
+                     % (floor, res["vf"], VF_LATE_S, res["vf_later"]))
+    left = leftovers(name, "hB", mac)
+    if left:
+        f.append("left on B: %s" % left)
+
+
+def clear_error(r, f, *words):
+    """A failed `hybond migrate`: non-zero exit, ok false, an error naming one of words."""
+    e = (r["final"].get("error") or "") + " " + r["stderr"]
+    if r["rc"] == 0 or r["final"].get("ok"):
+        f.append("hybond migrate did not fail (rc %s, ok %s)" % (r["rc"], r["final"].get("ok")))
+    if not e.strip():
+        f.append("no error text from hybond migrate")
+    elif words and not any(w.lower() in e.lower() for w in words):
+        f.append("error does not name %s: %r" % ("/".join(words), e.strip()))
+
+
+def start_vm(name, mode, agent):
+    asw.lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", str(agent))
+    env = asw.vm_env(name)
+    return env["MAC"], env["IP"].split("/")[0]
+
+
+def teardown_vm(name):
+    for h in ("A", "B"):
+        cli(h, "vm", "del", name, check=False)
+    asw.lab("vm", "stop", name, check=False)
+
+
+def case_no_agent(mode):
+    """1. No guest agent: refused without --force (VM untouched), degraded with --force."""
+    name = "hfa" + mode[0]
+    mac, ip = start_vm(name, mode, 0)
+    res, f = {"case": "no_agent", "vm": name, "mode": mode}, []
+    try:
+        register(name)
+        time.sleep(2)
+        r = migrate_cmd(name)
+        for _ in range(50):        # the QMP session may not be up yet
+            if "not running here" not in (r["final"].get("error") or "") + r["stderr"]:
+                break
+            time.sleep(0.2)
+            r = migrate_cmd(name)
+        res["refused"] = {"rc": r["rc"], "error": r["final"].get("error") or r["stderr"],
+                          "phases": r["phases"]}
+        clear_error(r, f, "agent")
+        if r["phases"]:
+            f.append("refusal went into phases %s" % r["phases"])
+        on_a_intact(res, f, name, mac, ip, vf_counters=False)
+        # the VF: no agent reports it, so the FDB entry on the VF port stands for it
+        probe = asw.Probe(ip)
+        try:
+            r = migrate_cmd(name, "--force")
+        finally:
+            p = probe.stop()
+        out = json.dumps(r["lines"]) + " " + r["stderr"]
+        res["forced"] = {"rc": r["rc"], "ok": r["final"].get("ok"), "error": r["final"].get("error"),
+                         "dest": r["final"].get("dest"), "total_ms": r["final"].get("total_ms"),
+                         "qemu_downtime_ms": r["final"].get("qemu_downtime_ms"),
+                         "phases": r["phases"], "udp": asw.probe_summary(p),
+                         "warning_in_output": any(w in out.lower() for w in ("warn", "degraded",
+                                                                              "no guest agent"))}
+        if r["rc"] != 0 or not r["final"].get("ok"):
+            f.append("--force: migration failed: %s %s" % (r["final"].get("error"), r["stderr"]))
+        if not res["forced"]["warning_in_output"]:
+            f.append("--force: no warning in the CLI output (degraded migration not flagged)")
+        time.sleep(1)
+        res["forced"]["reachable_on_B"] = reachable(ip)
+        res["forced"]["qemu_on_B"] = pid_alive(asw.inst(name, "hB", "qemu.pid"))
+        res["forced"]["fdb_B"] = fdb_port("hB", mac)
+        res["forced"]["left_on_A"] = leftovers(name, "hA", mac)
+        if not res["forced"]["reachable_on_B"]:
+            time.sleep(VF_LATE_S)
+            res["forced"]["reachable_on_B_later"] = reachable(ip)
+            g = asw.lab("vm", "exec", name, "ip -o link; ip -o addr; ip neigh; "
+                        "cat /proc/net/dev", check=False)
+            res["forced"]["guest_net"] = (g.stdout + g.stderr).splitlines()
+            f.append("--force: guest not reachable after the migration (%.0f s later: %s)"
+                     % (VF_LATE_S, res["forced"]["reachable_on_B_later"]))
+        if not res["forced"]["qemu_on_B"]:
+            f.append("--force: no QEMU on B")
+        if res["forced"]["left_on_A"]:
+            f.append("--force: left on A: %s" % res["forced"]["left_on_A"])
+    finally:
+        teardown_vm(name)
+    res["failures"] = f
+    return res
+
+
+def case_no_dest_vf(mode):
+    """2. B's registration names a VF port that does not exist: fail before S moves anything."""
+    name = "hfv" + mode[0]
+    mac, ip = start_vm(name, mode, 1)
+    res, f = {"case": "no_dest_vf", "vm": name, "mode": mode}, []
+    try:
+        env = asw.vm_env(name)
+        register(name)
+        cli("B", "vm", "del", name)
+        cli("B", "vm", "add", name, "mac", env["MAC"], "mode", env["MODE"], "standby_port",
+            "hs-" + name, "vf_port", "hx-" + name, "eswitch", "bridge", "eswitch_bridge",
+            "br0", "vf_bus", "rp1", "vf_netdev", "nv",
+            "launcher", "%s vm incoming {vm} --host {host}" % LAB,
+            "cleanup", "%s vm cleanup {vm} --host {host} {moved}" % LAB)
+        wait_agent("A", name)
+        probe = asw.Probe(ip)
+        try:
+            t0 = time.monotonic()
+            r = migrate_cmd(name)
+            res["cli_s"] = round(time.monotonic() - t0, 1)
+            time.sleep(1)
+            on_a_intact(res, f, name, mac, ip)
+        finally:
+            p = probe.stop()
+        res["udp"] = asw.probe_summary(p)
+        res["error"] = r["final"].get("error") or r["stderr"]
+        res["phases"] = r["phases"]
+        clear_error(r, f, "hx-" + name, "port", "VF")
+        moved = [ph for ph in r["phases"] if ph in ("S_STEER_STANDBY", "S_SWITCH_TX",
+                                                    "S_UNPLUG_VF", "S_MIGRATING", "S_STOPPED")]
+        if moved:
+            f.append("the source moved before the destination failed: %s" % moved)
+        res["qemu_on_B"] = pid_alive(asw.inst(name, "hB", "qemu.pid"))
+        if res["qemu_on_B"]:
+            f.append("an incoming QEMU left running on B")
+    finally:
+        teardown_vm(name)
+    res["failures"] = f
+    return res
+
+
+def case_dest_dies(mode, kill_at):
+    """3. The incoming QEMU on B dies after MIGRATE_READY: S rolls back to its fast path."""
+    name = "hfk" + mode[0]
+    mac, ip = start_vm(name, mode, 1)
+    res, f = {"case": "dest_dies", "vm": name, "mode": mode, "kill_at": kill_at}, []
+    killed = {}
+    pidfile = asw.inst(name, "hB", "qemu.pid")
+    try:
+        register(name)
+        wait_agent("A", name)
+        order = ("S_STEER_STANDBY", "S_SWITCH_TX", "S_UNPLUG_VF", "S_MIGRATING", "S_STOPPED")
+
+        def on_line(o):
+            ph = (o.get("progress") or {}).get("phase")
+            if killed or ph not in order or order.index(ph) < order.index(kill_at):
+                return
+            # only the incoming QEMU the lab started for this VM on B, by its pidfile
+            try:
+                with open(pidfile) as fp:
+                    pid = int(fp.read().strip())
+                with open("/proc/%d/cmdline" % pid) as fp:
+                    cmd = fp.read()
+            except (OSError, ValueError) as e:
+                killed["error"] = str(e)
+                return
+            if "qemu-system" not in cmd or os.path.dirname(pidfile) not in cmd \
+                    or "-incoming" not in cmd:
+                killed["error"] = "pid %d is not the incoming QEMU of %s" % (pid, name)
+                return
+            os.kill(pid, signal.SIGKILL)
+            killed.update({"pid": pid, "phase": ph, "t_ms": o["progress"].get("t_ms")})
+
+        probe = asw.Probe(ip)
+        try:
+            r = migrate_cmd(name, on_line=on_line)
+            time.sleep(1)
+            on_a_intact(res, f, name, mac, ip)
+        finally:
+            p = probe.stop()
+        res["killed"] = killed
+        res["udp"] = asw.probe_summary(p)
+        res["error"] = r["final"].get("error") or r["stderr"]
+        res["phases"] = r["phases"]
+        if "pid" not in killed:
+            f.append("the incoming QEMU was not killed (%s; phases seen %s)"
+                     % (killed.get("error", "phase not reached"), r["phases"]))
+        clear_error(r, f, "incoming", "destination", "migration failed")
+        if r["phases"] and r["phases"][-1] != "S_FAILED":
+            f.append("last phase %s, not S_FAILED" % r["phases"][-1])
+        if "S_RB_FAST_PATH" not in r["phases"] and "S_STEER_STANDBY" in r["phases"]:
+            f.append("no S_RB_FAST_PATH in the rollback (phases %s)" % r["phases"])
+    finally:
+        teardown_vm(name)
+    res["failures"] = f
+    return res
+
+
+def failures_run(mode, cases, kill_at):
+    fn = {"no_agent": lambda: case_no_agent(mode), "no_dest_vf": lambda: case_no_dest_vf(mode),
+          "dest_dies": lambda: case_dest_dies(mode, kill_at)}
+    out = []
+    for c in cases:
+        try:
+            r = fn[c]()
+        except (Fail, asw.Fail, OSError, subprocess.TimeoutExpired) as e:
+            r = {"case": c, "mode": mode, "failures": ["%s: %s" % (type(e).__name__, e)]}
+        say("failures %s (%s): %s" % (c, mode, "PASS" if not r["failures"] else
+                                      "FAIL: " + "; ".join(r["failures"])))
+        out.append(r)
+    return out
+
+
 class Lab:
     def __enter__(self):
         asw.lab("down", check=False)
@@ -416,12 +717,22 @@ def baseline(runs, out):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="hostd_migrate.py")
-    ap.add_argument("what", choices=("check", "bench", "run"))
+    ap.add_argument("what", choices=("check", "bench", "run", "failures"))
     ap.add_argument("--mode", choices=("failover", "bond"))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--out", default=os.path.join(B, "bench"))
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--cases", default="no_agent,no_dest_vf,dest_dies",
+                    help="failures: comma-separated subset")
+    ap.add_argument("--kill-at", default="S_MIGRATING",
+                    choices=("S_STEER_STANDBY", "S_SWITCH_TX", "S_UNPLUG_VF", "S_MIGRATING"),
+                    help="failures dest_dies: kill B's incoming QEMU at this source phase")
     a = ap.parse_args(argv)
+    if a.what == "failures":
+        with Lab():
+            res = failures_run(a.mode or "failover", a.cases.split(","), a.kill_at)
+        print(json.dumps(res, indent=1))
+        return 1 if any(r["failures"] for r in res) else 0
     modes = [a.mode] if a.mode else ["failover", "bond"]
     runs = a.runs if a.what == "bench" else 1
     results, failures, misses = [], [], []

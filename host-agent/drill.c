@@ -679,11 +679,6 @@ static void status_done(void *arg, const struct hv_result *r)
 }
 
 /* ---- the state machine ------------------------------------------------------------- */
-static int guest_ready(const struct vm *v)
-{
-	return v->session_up && v->pair.valid;
-}
-
 static void vf_plug_fresh(struct drill *x)
 {
 	struct vm *v = x->v;
@@ -816,7 +811,7 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 		if (v->gc && v->session_up)
 			(void)gc_status(v->gc, NULL, gc_now_ms());
 		loop_timer_arm(x->timer, c->vf_up_timeout_ms);
-		if (vm_vf_up(v) && guest_ready(v))
+		if (vm_vf_up(v) && vm_guest_ready(v))
 			drill_enter(x, drill_next(&x->plan, p));
 		return;
 	case DRILL_STEER_VF:
@@ -841,7 +836,7 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 	case DRILL_RESUME:
 	case DRILL_RB_RESUME:
 		x->fast_up = 0;
-		rc = guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+		rc = vm_guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
 							  NULL, gc_now_ms()) : -ENOTCONN;
 		if (rc < 0) {
 			if (p == DRILL_RESUME)
@@ -887,7 +882,7 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 			(void)gc_status(v->gc, NULL, gc_now_ms());
 		loop_timer_arm(x->timer, c->vf_up_timeout_ms +
 			       (x->recovering ? DRILL_RECOVER_WAIT_MS : 0));
-		if (vm_vf_up(v) && guest_ready(v))
+		if (vm_vf_up(v) && vm_guest_ready(v))
 			drill_enter(x, DRILL_RB_STEER_VF);
 		return;
 	case DRILL_FAILED:
@@ -992,7 +987,7 @@ void drill_on_guest(struct vm *v)
 {
 	struct drill *x = v->drill;
 
-	if (!x || !vm_vf_up(v) || !guest_ready(v))
+	if (!x || !vm_vf_up(v) || !vm_guest_ready(v))
 		return;
 	if (x->phase == DRILL_WAIT_VF)
 		drill_enter(x, drill_next(&x->plan, x->phase));
@@ -1003,10 +998,7 @@ void drill_on_guest(struct vm *v)
 void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
 {
 	struct drill *x = v->drill;
-	const char *why = res == GC_TIMEOUT ? "timed out" : res == GC_ABANDONED ? "abandoned" :
-			  ans && ans->type == HB_MSG_ERROR ?
-			  (ans->u.error.text ? ans->u.error.text :
-			   hb_error_code_name(ans->u.error.code)) : NULL;
+	const char *why = gc_answer_failure(ans, res);
 
 	if (!x)
 		return;
@@ -1062,7 +1054,7 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
 		return -ENOENT;
 	}
-	if (!guest_ready(v)) {
+	if (!vm_guest_ready(v)) {
 		(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS): the "
 			       "switch steps need it", v->cfg.name);
 		return -ENOTCONN;

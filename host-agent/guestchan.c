@@ -258,6 +258,17 @@ int gc_set_path(struct gc_chan *c, const char *path)
 	return 0;
 }
 
+const char *gc_answer_failure(const struct hb_msg *ans, int res)
+{
+	if (res == GC_TIMEOUT)
+		return "timed out";
+	if (res == GC_ABANDONED)
+		return "abandoned";
+	if (ans && ans->type == HB_MSG_ERROR)
+		return ans->u.error.text ? ans->u.error.text : hb_error_code_name(ans->u.error.code);
+	return NULL;
+}
+
 int gc_fd(const struct gc_chan *c)
 {
 	return c->fd;

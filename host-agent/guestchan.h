@@ -63,6 +63,13 @@ enum gc_result {
 	GC_ABANDONED = 2,       /* disconnect, new guest HELLO, or gc_free; ans is NULL */
 };
 
+/*
+ * Why a request did not succeed, for log lines and operator errors: "timed out",
+ * "abandoned", the guest's ERROR text (or its code's name), or NULL when ANS is a
+ * real answer.  The text points into ANS or is static.
+ */
+const char *gc_answer_failure(const struct hb_msg *ans, int res);
+
 struct gc_config {
 	const char *name;       /* for log lines, e.g. the VM name (may be NULL) */
 	const char *path;       /* chardev socket; NULL: only gc_attach_fd() */

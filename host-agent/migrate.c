@@ -569,11 +569,6 @@ static void status_cont_done(void *arg, const struct hv_result *r)
 }
 
 /* ---- the state machine ------------------------------------------------------------- */
-static int guest_ready(const struct vm *v)
-{
-	return v->session_up && v->pair.valid;
-}
-
 static void cleanup_done(struct mig *m, int status)
 {
 	if (status != 0)
@@ -632,7 +627,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		mig_enter(m, MIG_S_SWITCH_TX);
 		return;
 	case MIG_S_SWITCH_TX:
-		if (!guest_ready(v)) {          /* --force without an agent */
+		if (!vm_guest_ready(v)) {          /* --force without an agent */
 			mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
 			return;
 		}
@@ -733,7 +728,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			return;
 		}
 		mig_set_steer(m, JRNL_STEER_VF);
-		if (!guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+		if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
 							   NULL, gc_now_ms()) < 0)
 			mig_enter(m, MIG_S_FAILED);
 		return;
@@ -776,7 +771,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		return;
 	case MIG_D_WAIT_VF:
 		loop_timer_arm(m->timer, c->vf_up_timeout_ms);
-		if (vm_vf_up(v) && guest_ready(v))
+		if (vm_vf_up(v) && vm_guest_ready(v))
 			mig_enter(m, MIG_D_FAST_PATH);
 		return;
 	case MIG_D_FAST_PATH:
@@ -876,7 +871,7 @@ static void mig_timeout(void *arg)
 		/* retry: ask the guest again; a VF that came up moves us on */
 		if (v->gc && v->session_up)
 			(void)gc_status(v->gc, NULL, gc_now_ms());
-		if (vm_vf_up(v) && guest_ready(v))
+		if (vm_vf_up(v) && vm_guest_ready(v))
 			mig_enter(m, MIG_D_FAST_PATH);
 		else
 			mig_enter(m, MIG_D_ON_STANDBY);
@@ -961,7 +956,7 @@ void mig_on_guest(struct vm *v)
 	if (!m)
 		return;
 	if ((m->phase == MIG_D_WAIT_VF || m->phase == MIG_D_ON_STANDBY) && vm_vf_up(v) &&
-	    guest_ready(v))
+	    vm_guest_ready(v))
 		mig_enter(m, MIG_D_FAST_PATH);
 	else if (m->phase == MIG_S_RB_WAIT_VF && vm_vf_up(v))
 		mig_enter(m, MIG_S_RB_FAST_PATH);
@@ -970,10 +965,7 @@ void mig_on_guest(struct vm *v)
 void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
 {
 	struct mig *m = v->mig;
-	const char *why = res == GC_TIMEOUT ? "timed out" : res == GC_ABANDONED ? "abandoned" :
-			  ans && ans->type == HB_MSG_ERROR ?
-			  (ans->u.error.text ? ans->u.error.text :
-			   hb_error_code_name(ans->u.error.code)) : NULL;
+	const char *why = gc_answer_failure(ans, res);
 
 	if (!m)
 		return;
@@ -1123,7 +1115,7 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 		return -ENOENT;
 	}
 	if (!force) {
-		if (!guest_ready(v)) {
+		if (!vm_guest_ready(v)) {
 			(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS); "
 				 "--force migrates in plain QEMU order (packet loss)", v->cfg.name);
 			return -ENOTCONN;
@@ -1152,7 +1144,7 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 	m->pc = pc;
 	m->cc = cc;
 	m->force = force;
-	m->force_no_agent = force && !guest_ready(v);
+	m->force_no_agent = force && !vm_guest_ready(v);
 	if (m->force_no_agent)
 		hlog(HLOG_WARN, "vm %s: --force: no guest agent, plain QEMU order (expect loss)",
 		     v->cfg.name);

@@ -110,6 +110,11 @@ int vm_vf_up(const struct vm *v)
 	return v->pair.valid && v->pair.vf_present && v->pair.vf_link && v->pair.vf_carrier;
 }
 
+int vm_guest_ready(const struct vm *v)
+{
+	return v->session_up && v->pair.valid;
+}
+
 void vm_vf_forget(struct vm *v)
 {
 	v->pair.vf_present = v->pair.vf_link = v->pair.vf_carrier = 0;

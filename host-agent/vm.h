@@ -73,6 +73,8 @@ int vm_esw_ready(struct vm *v, char *err, size_t errlen);
 int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen);
 /* The guest reported its VF with link and carrier (since the last reset). */
 int vm_vf_up(const struct vm *v);
+/* The guest agent has a session and has reported its pair: it can take requests. */
+int vm_guest_ready(const struct vm *v);
 void vm_vf_forget(struct vm *v);
 /* Next fresh VF id (QEMU 7.2 refuses a re-used -device id after device_del). */
 const char *vm_next_vf_id(struct vm *v);

@@ -641,6 +641,24 @@ static void test_escape(void)
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 
+static void test_answer_failure(void)
+{
+	struct hb_msg ok, err;
+
+	memset(&ok, 0, sizeof(ok));
+	ok.type = HB_MSG_SWITCH_DONE;
+	memset(&err, 0, sizeof(err));
+	err.type = HB_MSG_ERROR;
+	err.u.error.code = HB_ERR_INTERNAL;
+	CU_ASSERT_PTR_NULL(gc_answer_failure(&ok, GC_ANSWERED));
+	CU_ASSERT_STRING_EQUAL(gc_answer_failure(NULL, GC_TIMEOUT), "timed out");
+	CU_ASSERT_STRING_EQUAL(gc_answer_failure(NULL, GC_ABANDONED), "abandoned");
+	CU_ASSERT_STRING_EQUAL(gc_answer_failure(&err, GC_ANSWERED),
+			       hb_error_code_name(HB_ERR_INTERNAL));
+	err.u.error.text = "standby has no carrier";
+	CU_ASSERT_STRING_EQUAL(gc_answer_failure(&err, GC_ANSWERED), "standby has no carrier");
+}
+
 static CU_TestInfo tests[] = {
 	{ "guest HELLO -> HELLO_ACK", test_hello },
 	{ "host HELLO when the guest is silent", test_host_hello },
@@ -651,6 +669,7 @@ static CU_TestInfo tests[] = {
 	{ "disconnect and reconnect", test_disconnect },
 	{ "output buffer full", test_output_full },
 	{ "escaping guest strings", test_escape },
+	{ "why a request failed", test_answer_failure },
 	CU_TEST_INFO_NULL,
 };
 

@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 # the fuzz run inside `make check` is kept short (the issue's bound is 60 s)
 CHECK_FUZZ_SECONDS ?= 20
 
-PKGS     := jansson libmnl libnl-route-3.0 cunit zlib
+PKGS     := jansson libmnl libnl-route-3.0 cunit zlib gnutls
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla
 # Tests and tools include module headers by repository path ("host-agent/esw.h"),

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* host-agent/config.c — hostd.conf parser (see config.h and hostd.conf.5). */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 
@@ -19,6 +22,10 @@ void config_defaults(struct hostd_config *c)
 	c->vf_up_timeout_ms = CFG_VF_UP_TIMEOUT_MS_DEF;
 	c->prepare_deadline_ms = CFG_PREPARE_DEADLINE_MS_DEF;
 	c->resume_deadline_ms = CFG_RESUME_DEADLINE_MS_DEF;
+	(void)snprintf(c->tls_ca, sizeof(c->tls_ca), "%s", CFG_TLS_CA_DEF);
+	(void)snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", CFG_TLS_CERT_DEF);
+	(void)snprintf(c->tls_key, sizeof(c->tls_key), "%s", CFG_TLS_KEY_DEF);
+	(void)snprintf(c->tls_priority, sizeof(c->tls_priority), "%s", CFG_TLS_PRIORITY_DEF);
 }
 
 void vm_config_defaults(struct vm_config *v, const char *name)
@@ -154,6 +161,19 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 	STR_KEY("ctl_socket", c->ctl_socket);
 	STR_KEY("ctl_group", c->ctl_group);
 	STR_KEY("peer_socket", c->peer_socket);
+	if (!strcmp(key, "peer_listen")) {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+
+		if (config_parse_hostport(val, &sa, &salen, NULL, 0, err, errlen))
+			return -EINVAL;
+		return set_str(c->peer_listen, sizeof(c->peer_listen), val, key, err, errlen);
+	}
+	STR_KEY("tls_ca", c->tls_ca);
+	STR_KEY("tls_cert", c->tls_cert);
+	STR_KEY("tls_key", c->tls_key);
+	STR_KEY("tls_crl", c->tls_crl);
+	STR_KEY("tls_priority", c->tls_priority);
 	STR_KEY("state_dir", c->state_dir);
 	STR_KEY("uplink", c->uplink);
 	if (!strcmp(key, "sched_fifo"))
@@ -169,7 +189,104 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 	(void)snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }
+
+/* A DNS name ([A-Za-z0-9.-], labels not starting with '-') or an IP literal. */
+static int valid_tls_name(const char *s)
+{
+	struct in6_addr a6;
+	size_t n = strlen(s), i;
+
+	if (inet_pton(AF_INET6, s, &a6) == 1)
+		return 1;
+	if (n == 0 || n > CFG_DNS_MAX || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-')
+			return 0;
+	return !strstr(s, "..") && !strstr(s, ".-");
+}
+
+static int peer_set(struct peer_config *p, const char *key, const char *val, char *err,
+		    size_t errlen)
+{
+	if (!strcmp(key, "address")) {
+		struct sockaddr_storage sa;
+		socklen_t salen;
+
+		if (config_parse_hostport(val, &sa, &salen, NULL, 0, err, errlen))
+			return -EINVAL;
+		return set_str(p->address, sizeof(p->address), val, key, err, errlen);
+	}
+	if (!strcmp(key, "tls_name")) {
+		if (!valid_tls_name(val)) {
+			(void)snprintf(err, errlen, "tls_name: '%s' is not a DNS name or IP address", val);
+			return -EINVAL;
+		}
+		return set_str(p->tls_name, sizeof(p->tls_name), val, key, err, errlen);
+	}
+	STR_KEY("socket", p->socket);
+	(void)snprintf(err, errlen, "peer: unknown key '%s' (socket, address, tls_name)", key);
+	return -EINVAL;
+}
 #undef STR_KEY
+
+int config_parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
+			  char *host, size_t hostlen, char *err, size_t errlen)
+{
+	char h[INET6_ADDRSTRLEN + 1], *end;
+	const char *port, *close;
+	unsigned long pn;
+	size_t hl;
+	int v6 = s[0] == '[';
+
+	if (v6) {
+		close = strchr(s, ']');
+		port = close && close[1] == ':' ? close + 2 : NULL;
+		hl = close ? (size_t)(close - s - 1) : 0;
+	} else {
+		close = strrchr(s, ':');
+		port = close && strchr(s, ':') == close ? close + 1 : NULL;
+		hl = close ? (size_t)(close - s) : 0;
+	}
+	if (!port || hl == 0 || hl >= sizeof(h)) {
+		(void)snprintf(err, errlen, "'%s': want IPv4:PORT or [IPv6]:PORT", s);
+		return -EINVAL;
+	}
+	memcpy(h, s + v6, hl);
+	h[hl] = 0;
+	errno = 0;
+	pn = strtoul(port, &end, 10);
+	if (!isdigit((unsigned char)*port) || *end || errno || pn == 0 || pn > 65535) {
+		(void)snprintf(err, errlen, "'%s': port '%s' is not in 1..65535", s, port);
+		return -EINVAL;
+	}
+	memset(sa, 0, sizeof(*sa));
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)sa;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)pn);
+		*salen = sizeof(*a);
+		if (inet_pton(AF_INET6, h, &a->sin6_addr) != 1) {
+			(void)snprintf(err, errlen, "'%s': '%s' is not an IPv6 address", s, h);
+			return -EINVAL;
+		}
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)sa;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)pn);
+		*salen = sizeof(*a);
+		if (inet_pton(AF_INET, h, &a->sin_addr) != 1) {
+			(void)snprintf(err, errlen, "'%s': '%s' is not an IPv4 address (host names are "
+				       "not resolved: use the address, and the name as tls_name)", s, h);
+			return -EINVAL;
+		}
+	}
+	if (host)
+		(void)snprintf(host, hostlen, "%s", h);
+	return 0;
+}
 
 static char *trim(char *s)
 {
@@ -185,7 +302,7 @@ static char *trim(char *s)
 
 enum section { SEC_GLOBAL, SEC_PEER, SEC_VM };
 
-static int parse_section(struct hostd_config *c, char *line, enum section *sec,
+static int parse_section(struct hostd_config *c, char *line, unsigned lineno, enum section *sec,
 			 char *err, size_t errlen)
 {
 	char kind[16], name[CFG_NAME_MAX + 2], tail;
@@ -206,12 +323,56 @@ static int parse_section(struct hostd_config *c, char *line, enum section *sec,
 			(void)snprintf(err, errlen, "more than %d peers", CFG_MAX_PEERS);
 			return -ENOSPC;
 		}
-		memcpy(c->peers[c->n_peers++].name, name, strlen(name) + 1);
+		if (config_peer(c, name)) {
+			(void)snprintf(err, errlen, "peer %s defined twice", name);
+			return -EINVAL;
+		}
+		memcpy(c->peers[c->n_peers].name, name, strlen(name) + 1);
+		c->peers[c->n_peers++].line = lineno;
 		*sec = SEC_PEER;
 	} else {
 		(void)snprintf(err, errlen, "unknown section kind '%s' (vm or peer)", kind);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* After the file: exactly one transport, the default tls_name, names unambiguous. */
+static int peer_check(struct hostd_config *c, size_t i, char *err, size_t errlen)
+{
+	struct peer_config *p = &c->peers[i];
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	size_t k;
+
+	if (!p->socket[0] && !p->address[0]) {
+		(void)snprintf(err, errlen, "peer %s has no socket = PATH (unix) and no "
+			       "address = HOST:PORT (TLS)", p->name);
+		return -EINVAL;
+	}
+	if (p->socket[0] && p->address[0]) {
+		(void)snprintf(err, errlen, "peer %s: socket and address exclude each other "
+			       "(unix in the lab, TLS between hosts)", p->name);
+		return -EINVAL;
+	}
+	if (!p->address[0]) {
+		if (p->tls_name[0]) {
+			(void)snprintf(err, errlen, "peer %s: tls_name needs address (TLS); a unix "
+				       "socket has no certificate", p->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!p->tls_name[0] && config_parse_hostport(p->address, &sa, &salen, p->tls_name,
+						     sizeof(p->tls_name), err, errlen))
+		return -EINVAL;
+	for (k = 0; k < i; k++)
+		if (c->peers[k].address[0] && !strcasecmp(c->peers[k].tls_name, p->tls_name)) {
+			(void)snprintf(err, errlen, "peers %s and %s both have tls_name %s: a "
+				       "certificate must name one peer", c->peers[k].name, p->name,
+				       p->tls_name);
+			return -EINVAL;
+		}
 	return 0;
 }
 
@@ -236,7 +397,7 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 		if (!*l || *l == '#')
 			continue;
 		if (*l == '[') {
-			rc = parse_section(c, l, &sec, why, sizeof(why));
+			rc = parse_section(c, l, lineno, &sec, why, sizeof(why));
 		} else if (!(eq = strchr(l, '='))) {
 			(void)snprintf(why, sizeof(why), "want 'key = value'");
 			rc = -EINVAL;
@@ -250,15 +411,7 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 			} else if (sec == SEC_GLOBAL) {
 				rc = global_set(c, key, val, why, sizeof(why));
 			} else if (sec == SEC_PEER) {
-				if (strcmp(key, "socket") != 0) {
-					(void)snprintf(why, sizeof(why), "peer: unknown key '%s' (socket)", key);
-					rc = -EINVAL;
-				} else {
-					struct peer_config *p = &c->peers[c->n_peers - 1];
-
-					rc = set_str(p->socket, sizeof(p->socket), val, key, why,
-						     sizeof(why));
-				}
+				rc = peer_set(&c->peers[c->n_peers - 1], key, val, why, sizeof(why));
 			} else {
 				rc = vm_config_set(&c->vms[c->n_vms - 1], key, val, why, sizeof(why));
 			}
@@ -273,11 +426,13 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 		(void)snprintf(err, errlen, "%s: 'host = NAME' is required", fname);
 		return -EINVAL;
 	}
-	for (i = 0; i < c->n_peers; i++)
-		if (!c->peers[i].socket[0]) {
-			(void)snprintf(err, errlen, "%s: peer %s has no socket", fname, c->peers[i].name);
-			return -EINVAL;
+	for (i = 0; i < c->n_peers; i++) {
+		rc = peer_check(c, i, why, sizeof(why));
+		if (rc) {
+			(void)snprintf(err, errlen, "%s:%u: %s", fname, c->peers[i].line, why);
+			return rc;
 		}
+	}
 	for (i = 0; i < c->n_vms; i++) {
 		size_t k;
 
@@ -327,6 +482,21 @@ int config_load(struct hostd_config *c, const char *path, char *err, size_t errl
 	rc = config_parse(c, buf, path, err, errlen);
 	free(buf);
 	return rc;
+}
+
+int config_peer_tls(const struct peer_config *p)
+{
+	return p->address[0] != 0;
+}
+
+int config_uses_tls(const struct hostd_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_peers; i++)
+		if (config_peer_tls(&c->peers[i]))
+			return 1;
+	return c->peer_listen[0] != 0;
 }
 
 const struct peer_config *config_peer(const struct hostd_config *c, const char *name)

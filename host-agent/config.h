@@ -5,8 +5,11 @@
  *   # global
  *   host = A
  *   ctl_socket = /run/hybond/hostd.sock
+ *   peer_listen = 198.19.250.1:16515     # TCP + mutual TLS (docs/peer-tls.md)
  *   [peer B]
- *   socket = /run/hybond/peer-B.sock
+ *   socket = /run/hybond/peer-B.sock    # unix (lab), or:
+ *   address = 198.19.250.2:16515        # TCP + mutual TLS
+ *   tls_name = hb-b.example.org         # the name in B's certificate
  *   [vm vm1]
  *   mac = 52:54:00:18:00:10
  *   ...
@@ -19,17 +22,27 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define CFG_NAME_MAX   64
 #define CFG_PATH_MAX   256
 #define CFG_CMD_MAX    512
 #define CFG_MAX_PEERS  8
 #define CFG_MAX_VMS    32
+#define CFG_ADDR_MAX   64              /* "[v6 literal]:port" */
+#define CFG_DNS_MAX    253             /* a DNS name or an IP literal */
+#define CFG_PRIO_MAX   256
 
 #define CFG_TXQLEN_DEF            4096u
 #define CFG_VF_UP_TIMEOUT_MS_DEF  40000u
 #define CFG_PREPARE_DEADLINE_MS_DEF 2000u
 #define CFG_RESUME_DEADLINE_MS_DEF  10000u
+
+/* TLS on the peer channel: libvirt's /etc/pki layout (docs/peer-tls.md) */
+#define CFG_TLS_CA_DEF        "/etc/pki/CA/cacert.pem"
+#define CFG_TLS_CERT_DEF      "/etc/pki/hybond/servercert.pem"
+#define CFG_TLS_KEY_DEF       "/etc/pki/hybond/private/serverkey.pem"
+#define CFG_TLS_PRIORITY_DEF  "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 enum vm_mode { VM_MODE_FAILOVER = 0, VM_MODE_BOND = 1 };
 
@@ -48,9 +61,13 @@ struct vm_config {
 	char cleanup[CFG_CMD_MAX];      /* after the VM left (source) or an abort (dest.) */
 };
 
+/* A peer daemon: a unix socket (lab) XOR a TCP address with mutual TLS. */
 struct peer_config {
 	char name[CFG_NAME_MAX + 1];
 	char socket[CFG_PATH_MAX];
+	char address[CFG_ADDR_MAX];     /* IPv4:PORT or [IPv6]:PORT (literals only) */
+	char tls_name[CFG_DNS_MAX + 1]; /* identity in its certificate; default: address's host */
+	unsigned line;                  /* of its [peer NAME] line, for messages */
 };
 
 struct hostd_config {
@@ -58,6 +75,10 @@ struct hostd_config {
 	char ctl_socket[CFG_PATH_MAX];
 	char ctl_group[CFG_NAME_MAX + 1];
 	char peer_socket[CFG_PATH_MAX]; /* where this daemon listens for peers */
+	char peer_listen[CFG_ADDR_MAX]; /* TCP + mutual TLS listener, ADDR:PORT */
+	char tls_ca[CFG_PATH_MAX], tls_cert[CFG_PATH_MAX], tls_key[CFG_PATH_MAX];
+	char tls_crl[CFG_PATH_MAX];     /* optional */
+	char tls_priority[CFG_PRIO_MAX];
 	char state_dir[CFG_PATH_MAX];
 	char uplink[16];                /* announce (RARP) out of this link */
 	uint32_t txqueuelen;            /* destination standby tap: rate x worst downtime */
@@ -81,6 +102,16 @@ int vm_config_set(struct vm_config *v, const char *key, const char *val, char *e
 /* The VM is complete enough to be used; err says what is missing. */
 int vm_config_check(const struct vm_config *v, char *err, size_t errlen);
 const struct peer_config *config_peer(const struct hostd_config *c, const char *name);
+/* The peer is reached over TCP + TLS (address =), not a unix socket. */
+int config_peer_tls(const struct peer_config *p);
+/* peer_listen or a TLS peer: the TLS credentials are needed. */
+int config_uses_tls(const struct hostd_config *c);
+/*
+ * "IPv4:PORT" or "[IPv6]:PORT" (literals, no name resolution) into sa, salen;
+ * host (may be NULL) gets the address part.  0, or -EINVAL with err set.
+ */
+int config_parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
+			  char *host, size_t hostlen, char *err, size_t errlen);
 const char *vm_mode_name(enum vm_mode m);
 int config_valid_name(const char *s);
 

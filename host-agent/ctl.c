@@ -13,7 +13,9 @@
 
 #include "ctl.h"
 #include "drill.h"
+#include "evacuate.h"
 #include "migrate.h"
+#include "peer_check.h"
 #include "vm.h"
 
 #define CTL_OUT_MAX (1u << 20)
@@ -42,6 +44,7 @@ static void cc_free(struct ctl_conn *cc)
 			mig_on_ctl_gone(cc->d->vms[i], cc);
 			drill_on_ctl_gone(cc->d->vms[i], cc);
 		}
+	pcheck_ctl_gone(cc->d, cc);
 	loop_del_fd(cc->d->l, cc->fd);
 	(void)close(cc->fd);
 	free(cc->out);
@@ -212,6 +215,40 @@ static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap
 	}
 }
 
+/* {"cmd":"evacuate","to":HOST,"parallel":K,"force":false}: evacuate.c takes the connection
+ * over (a duplicate of its fd: the evacuation outlives this request and the CLI may leave)
+ * and streams {"progress":…} lines and the final {"ok":…}; this ctl_conn goes quietly.
+ * {"cmd":"evacuate","status":true} / {…,"stop":true}: the running evacuation, answered here. */
+static void do_evacuate(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	json_t *to = json_object_get(req, "to"), *k = json_object_get(req, "parallel"), *st;
+	struct evac_req rq = { .parallel = 1, .force = json_is_true(json_object_get(req, "force")) };
+	int stop = json_is_true(json_object_get(req, "stop"));
+	char err[512];
+
+	if (stop || json_is_true(json_object_get(req, "status"))) {
+		if (evac_query(d, stop, &st, err, sizeof(err)))
+			reply_err(cc, err);
+		else
+			ctl_finish(cc, st);
+		return;
+	}
+	if (!json_is_string(to) || json_string_length(to) >= sizeof(rq.to) ||
+	    (k && !json_is_integer(k))) {
+		reply_err(cc, "evacuate: want \"to\" [, \"parallel\": K, \"force\": true], "
+			  "or \"status\" / \"stop\": true");
+		return;
+	}
+	(void)snprintf(rq.to, sizeof(rq.to), "%s", json_string_value(to));
+	if (k)
+		rq.parallel = json_integer_value(k) < 0 || json_integer_value(k) > 1000 ? -1 :
+			      (int)json_integer_value(k);
+	if (evac_start(d, &rq, cc->fd, err, sizeof(err)))
+		reply_err(cc, err);
+	else
+		cc->dead = 1;
+}
+
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -257,8 +294,25 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		} else {
 			(void)snprintf(cc->mig_vm, sizeof(cc->mig_vm), "%s", vmn);
 		}
+	} else if (!strcmp(cmd, "cancel")) {
+		/* {"cmd":"cancel","vm":N}: the migrate request's CLI gets the final result */
+		v = vmn ? hostd_vm(d, vmn) : NULL;
+		if (!vmn) {
+			reply_err(cc, "cancel: want \"vm\"");
+		} else if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+			reply_err(cc, err);
+		} else if (mig_cancel(v, err, sizeof(err))) {
+			reply_err(cc, err);
+		} else {
+			ctl_finish(cc, json_pack("{s:b, s:s, s:s}", "ok", 1, "vm", vmn, "action", err));
+		}
 	} else if (!strcmp(cmd, "drill") || !strcmp(cmd, "snapshot")) {
 		do_drill(d, cc, req, !strcmp(cmd, "snapshot"));
+	} else if (!strcmp(cmd, "evacuate")) {
+		do_evacuate(d, cc, req);
+	} else if (!strcmp(cmd, "peer-check")) {
+		pcheck_ctl(d, cc, req);
 	} else {
 		(void)snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
 		reply_err(cc, err);

@@ -4,7 +4,7 @@
  * stream, one JSON object per line each way (bounded), peers checked with
  * SO_PEERCRED (root, or the configured ctl_group).  Requests:
  *   {"cmd":"status"} {"cmd":"vm-list"} {"cmd":"vm-add","vm":{…}} {"cmd":"vm-del","vm":N}
- *   {"cmd":"migrate","vm":N,"to":PEER,"force":false}
+ *   {"cmd":"migrate","vm":N,"to":PEER,"force":false} {"cmd":"cancel","vm":N}
  * Answers: zero or more {"progress":{…}} lines, then one {"ok":true|false,…}.
  */
 #ifndef HYBOND_CTL_H

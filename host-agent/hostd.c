@@ -20,6 +20,7 @@
 #include "hostd.h"
 #include "migrate.h"
 #include "peer.h"
+#include "peer_check.h"
 #include "vm.h"
 
 static int log_verbose;
@@ -123,8 +124,16 @@ static void reply_error(struct peer_conn *pc, const struct hb_msg *req, uint32_t
 static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 {
 	struct vm *v = arg;
-	char err[256];
+	char err[PEER_ERR_MAX];
 
+	if (m->type == HB_MSG_PING && !(m->flags & HB_F_REPLY)) {      /* peer-check */
+		struct hb_msg r;
+
+		hb_msg_init_reply(&r, HB_MSG_PONG, m);
+		r.u.pong.token = m->u.ping.token;
+		(void)peer_send(pc, &r);
+		return;
+	}
 	if (v) {
 		mig_on_peer_msg(v, pc, m);
 		return;
@@ -132,6 +141,12 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 	if (m->type != HB_MSG_MIGRATE_PREPARE) {
 		if (!(m->flags & HB_F_REPLY) && m->type != HB_MSG_ERROR)
 			reply_error(pc, m, HB_ERR_UNEXPECTED, "MIGRATE_PREPARE first");
+		return;
+	}
+	/* TLS: the certificate says who the peer is; SOURCE must not claim another host */
+	if (peer_check_source(pc, m->u.migrate_prepare.source, err, sizeof(err))) {
+		hlog(HLOG_WARN, "refused: %s", err);
+		reply_error(pc, m, HB_ERR_UNEXPECTED, err);
 		return;
 	}
 	v = hostd_vm(g_d, m->u.migrate_prepare.vm);
@@ -150,12 +165,31 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 static void hd_peer_closed(void *arg, struct peer_conn *pc, int err)
 {
 	struct vm *v = arg;
+	const char *who = peer_conn_peer(pc), *why = peer_conn_error(pc);
 
 	if (v)
 		mig_on_peer_closed(v, pc, err);
+	else if (!who && why[0])        /* never authenticated: connect / TLS refused */
+		hlog(HLOG_WARN, "peer channel: %s", why);
+	else
+		hlog(HLOG_DEBUG, "peer %s: connection closed (%s)", peer_conn_name(pc),
+		     why[0] ? why : strerror(err < 0 ? -err : 0));
 }
 
-static const struct peer_ops hd_peer_ops = { .on_msg = hd_peer_msg, .on_closed = hd_peer_closed };
+static void hd_peer_ready(void *arg, struct peer_conn *pc)
+{
+	(void)arg;
+	hlog(HLOG_INFO, "peer %s authenticated: %s", peer_conn_name(pc), peer_conn_tls_info(pc));
+}
+
+static void hd_peer_log(void *arg, const char *msg)
+{
+	(void)arg;
+	hlog(HLOG_WARN, "peer channel: %s", msg);
+}
+
+static const struct peer_ops hd_peer_ops = { .on_msg = hd_peer_msg, .on_closed = hd_peer_closed,
+					     .on_ready = hd_peer_ready, .on_log = hd_peer_log };
 
 void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m)
 {
@@ -212,7 +246,10 @@ static void set_sched(uint32_t prio)
 
 	if (!prio)
 		return;
-	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+	/* RESET_ON_FORK: what the daemon starts (the launcher, hence the incoming QEMU and
+	 * its vCPU threads; cleanup hooks; the drill prober) runs SCHED_OTHER: a real-time
+	 * vCPU thread that spins (TCG, a busy guest) starves the daemons and the host */
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
 		hlog(HLOG_WARN, "sched_fifo %u: %s; running at normal priority "
 		     "(announce at STOP may come late on a busy host)", prio, strerror(errno));
 	else
@@ -221,10 +258,47 @@ static void set_sched(uint32_t prio)
 
 static void usage(FILE *f)
 {
-	(void)fprintf(f, "usage: hybond-hostd [-c FILE] [-v]\n"
+	(void)fprintf(f, "usage: hybond-hostd [-c FILE] [-v] [-t | --peer-check PEER]\n"
 		"  -c, --config FILE   configuration (default /etc/hybond/hostd.conf; hostd.conf(5))\n"
-		"  -t, --check         parse the configuration and exit\n"
+		"  -t, --check         parse the configuration (and load the TLS files) and exit\n"
+		"      --peer-check PEER  connect to PEER's daemon (TLS or unix), PING it, print the\n"
+		"                      channel or the error, exit 0 / 1 (no daemon is started)\n"
 		"  -v, --verbose       debug log lines\n");
+}
+
+/* The TLS credentials, when a [peer] has an address or peer_listen is set. */
+static int tls_setup(struct hostd *d)
+{
+	char err[PEER_ERR_MAX], warn[PEER_ERR_MAX];
+
+	if (!config_uses_tls(&d->cfg))
+		return 0;
+	if (peer_tls_new(&d->cfg, &d->tls, err, sizeof(err), warn, sizeof(warn))) {
+		(void)fprintf(stderr, "hybond-hostd: peer TLS: %s\n", err);
+		return -1;
+	}
+	if (warn[0])
+		hlog(HLOG_WARN, "peer TLS: %s", warn);
+	return 0;
+}
+
+static int peer_check_main(struct hostd *d, const char *peer)
+{
+	char out[PEER_ERR_MAX + PEER_INFO_MAX + 64];
+	int rc;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	d->l = loop_new();
+	if (!d->l || tls_setup(d))
+		return 1;
+	rc = pcheck_run(d, peer, out, sizeof(out));
+	if (rc)
+		(void)fprintf(stderr, "hybond-hostd: peer-check %s: %s\n", peer, out);
+	else
+		(void)printf("peer-check %s: %s\n", peer, out);
+	peer_tls_free(d->tls);
+	loop_free(d->l);
+	return rc ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -232,9 +306,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "peer-check", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
 	};
-	const char *conf = "/etc/hybond/hostd.conf";
+	const char *conf = "/etc/hybond/hostd.conf", *check_peer = NULL;
+	struct peer_listener *tcp_listener = NULL;
 	static struct hostd d;
 	struct vm_config vms[CFG_MAX_VMS];
 	char err[512];
@@ -247,6 +322,7 @@ int main(int argc, char **argv)
 		case 'c': conf = optarg; break;
 		case 't': check = 1; break;
 		case 'v': log_verbose = 1; break;
+		case 'P': check_peer = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -256,9 +332,14 @@ int main(int argc, char **argv)
 		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
 		return 1;
 	}
+	if (check_peer)
+		return peer_check_main(&d, check_peer);
 	if (check) {
-		(void)printf("%s: OK (host %s, %zu peers, %zu VMs)\n", conf, d.cfg.host, d.cfg.n_peers,
-		       d.cfg.n_vms);
+		if (tls_setup(&d))
+			return 1;
+		(void)printf("%s: OK (host %s, %zu peers, %zu VMs%s)\n", conf, d.cfg.host,
+			     d.cfg.n_peers, d.cfg.n_vms, d.tls ? ", TLS credentials loaded" : "");
+		peer_tls_free(d.tls);
 		return 0;
 	}
 	g_d = &d;
@@ -277,6 +358,8 @@ int main(int argc, char **argv)
 		(void)fprintf(stderr, "hybond-hostd: signalfd: %s\n", strerror(errno));
 		return 1;
 	}
+	if (tls_setup(&d))
+		return 1;
 	if (jrnl_open(d.cfg.state_dir, &d.j, err, sizeof(err))) {
 		(void)fprintf(stderr, "hybond-hostd: journal: %s\n", err);
 		return 1;
@@ -293,18 +376,28 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (d.cfg.peer_listen[0] && peer_listen_tcp(d.l, d.tls, d.cfg.peer_listen, &hd_peer_ops,
+						    NULL, &tcp_listener, err, sizeof(err))) {
+		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
+		return 1;
+	}
 	n_vms = d.cfg.n_vms;
 	memcpy(vms, d.cfg.vms, sizeof(vms[0]) * n_vms);
 	for (i = 0; i < n_vms; i++)
 		if (hostd_vm_add(&d, &vms[i], err, sizeof(err)))
 			hlog(HLOG_ERR, "%s", err);
 	(void)jrnl_load(d.j, &(struct jrnl_load_cb){ .ok = jr_ok, .bad = jr_bad, .arg = &d });
-	hlog(HLOG_INFO, "%s: host %s, control %s, peers %s", HOSTD_VERSION, d.cfg.host,
-	     d.cfg.ctl_socket, d.cfg.peer_socket[0] ? d.cfg.peer_socket : "(not listening)");
+	hlog(HLOG_INFO, "%s: host %s, control %s, peers %s%s%s", HOSTD_VERSION, d.cfg.host,
+	     d.cfg.ctl_socket, d.cfg.peer_socket[0] ? d.cfg.peer_socket : "",
+	     d.cfg.peer_listen[0] ? (d.cfg.peer_socket[0] ? " and TLS " : "TLS ") : "",
+	     d.cfg.peer_listen[0] ? d.cfg.peer_listen :
+	     d.cfg.peer_socket[0] ? "" : "(not listening)");
 	rc = loop_run(d.l);
 	hlog(HLOG_INFO, "exiting");
 	for (i = 0; i < CFG_MAX_VMS; i++)
 		vm_free(d.vms[i]);
+	peer_listener_free(tcp_listener);
+	peer_tls_free(d.tls);
 	(void)unlink(d.cfg.ctl_socket);
 	if (d.cfg.peer_socket[0])
 		(void)unlink(d.cfg.peer_socket);

@@ -18,12 +18,14 @@ enum hostd_prio { HLOG_DEBUG, HLOG_INFO, HLOG_WARN, HLOG_ERR };
 
 struct vm;
 struct peer_conn;
+struct peer_tls;
 struct hb_msg;
 
 struct hostd {
 	struct hostd_config cfg;
 	struct loop *l;
 	struct jrnl *j;
+	struct peer_tls *tls;           /* TLS credentials, when a peer or peer_listen uses TLS */
 	struct vm *vms[CFG_MAX_VMS];
 	int verbose;
 };

@@ -3,14 +3,19 @@
 #   $(B)/bin/hybond-hostd        the daemon (docs/host-agent.md, hybond-hostd.8, hostd.conf.5)
 #   $(B)/bin/hybond              the CLI (hybond.8)
 #   $(B)/tests/test_hostd_config CUnit: configuration parser, RARP frame, peer messages
+#   $(B)/tests/test_peer_tls     CUnit: the peer channel over mutual TLS (GnuTLS), certificates
+#                                made by the test; make check-net: tests/net/test_peer_tls.sh
 #   make check-lab               also: tests/lab/hostd_migrate.py check (one hybond
-#                                migration per guest mode, 1000 pps each way)
+#                                migration per guest mode, 1000 pps each way) and
+#                                hostd_migrate.py failures (cancel, rollback, no agent,
+#                                SIGKILL recovery; $(B)/lab-failures.json)
 #   make bench-hostd R=5         R hybond migrations per mode + the plain-QEMU baseline:
 #                                $(B)/bench/hostd.json and the docs/benchmarks.md section
 
 HOSTD_SRCS := host-agent/loop.c host-agent/config.c host-agent/announce.c host-agent/peer.c \
+              host-agent/peer_tls.c host-agent/peer_check.c \
               host-agent/hv_qmp.c host-agent/vm.c host-agent/migrate.c host-agent/ctl.c \
-              host-agent/drill.c host-agent/snapshot.c
+              host-agent/drill.c host-agent/snapshot.c host-agent/evacuate.c
 HOSTD_MAIN := host-agent/hostd.c
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o)
 HYBOND_CLI_SRCS := host-agent/cli/hybond.c
@@ -24,19 +29,38 @@ LINT_SRCS  += $(HOSTD_SRCS) $(HOSTD_MAIN) $(HYBOND_CLI_SRCS) $(HOSTD_TEST_SRCS)
 $(HOSTD_OBJS) $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HYBOND_CLI_SRCS:%.c=$(B)/obj/%.o): \
 	CFLAGS += $(HOST_CFLAGS)
 $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+# the peer channel's TLS (peer_int.h includes gnutls.h)
+PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
+$(addprefix $(B)/obj/host-agent/,peer.o peer_tls.o): CFLAGS += $(call pc_cflags,gnutls)
 
 $(B)/bin/hybond-hostd: $(B)/obj/host-agent/hostd.o $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
 
 $(B)/bin/hybond: $(HYBOND_CLI_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS)
 
-HOSTD_TEST_OBJS := $(addprefix $(B)/obj/host-agent/,loop.o config.o announce.o peer.o)
+HOSTD_TEST_OBJS := $(addprefix $(B)/obj/host-agent/,loop.o config.o announce.o peer.o peer_tls.o)
 $(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+
+# the peer channel over mutual TLS: certificates generated in the test (GnuTLS x509 API)
+PEER_TLS_TEST := $(B)/tests/test_peer_tls
+PEER_TLS_TEST_SRCS := tests/unit/test_peer_tls.c
+UNIT_TESTS += $(PEER_TLS_TEST)
+LINT_SRCS  += $(PEER_TLS_TEST_SRCS)
+$(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit) \
+	$(call pc_cflags,gnutls)
+$(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
+		  $(addprefix $(B)/obj/host-agent/,loop.o config.o peer.o peer_tls.o) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+
+# two hybond-hostd in namespaces hB-* (198.19.250.0/30), certificates made by certtool
+check-net:: $(B)/bin/hybond-hostd
+	tests/net/test_peer_tls.sh $(B)/bin/hybond-hostd
 
 # drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects, hostd.c stubbed
 HOSTD_DRILL_TEST := $(B)/tests/test_hostd_drill
@@ -46,7 +70,28 @@ LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
 $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+
+# hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
+HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
+HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c
+UNIT_TESTS += $(HOSTD_EVAC_TEST)
+LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
+$(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+
+# the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
+HOSTD_MIG_TEST := $(B)/tests/test_migrate
+HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c
+UNIT_TESTS += $(HOSTD_MIG_TEST)
+LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
+$(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
+$(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
 
 HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
 
@@ -54,6 +99,18 @@ HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
 # lab-build (tests/lab/lab.mk) packs the guest agent into the guest image first.
 check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py check
+
+# the failure paths (issue 6), ~4 min: cancel (hybond cancel, Ctrl-C, QEMU's migrate_cancel),
+# destination QEMU killed, no VF on the destination, no guest agent (--force), either daemon
+# SIGKILLed mid-migration and restarted; each ends on ONE host's fast path, nothing left.
+# Per-case JSON: $(B)/lab-failures.json; the verdicts go to stderr.
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py failures > $(B)/lab-failures.json
+
+# hybond evacuate (two VMs at once, an agentless VM skipped then forced, Ctrl-C, unknown
+# peer), ~2 min: tests/lab/hostd_evacuate.py
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_evacuate.py check > $(B)/lab-evacuate.json
 
 # drill (2 cycles, both guest modes) + snapshot and restore (failover): tests/lab/hostd_ops.py
 check-lab:: deps-auto

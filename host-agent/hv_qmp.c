@@ -25,7 +25,8 @@ struct hv {
 struct hv_call {
 	hv_done_fn fn;
 	void *arg;
-	int kind;               /* 0 plain, 1 query-migrate, 2 query-status */
+	int kind;               /* 0 plain, 1 query-migrate, 2 query-status, 3 query-pci */
+	char id[64];            /* query-pci: the device looked for */
 };
 
 uint64_t hv_realtime_ms(void)
@@ -198,6 +199,8 @@ static void hq_answer(struct qmp *q, void *arg, const struct qmp_answer *a)
 			r.running = st.running;
 			(void)snprintf(r.status, sizeof(r.status), "%s", st.status);
 		}
+	} else if (c->kind == 3) {
+		r.present = qmp_pci_has_qdev(a->ret, c->id);
 	}
 	if (c->fn)
 		c->fn(c->arg, &r);
@@ -284,6 +287,23 @@ static int hq_vf_plug(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void 
 	HQ_CALL(0, HV_QMP_CMD_TIMEOUT_MS, qmp_device_add(h->q, &d, &ctx));
 }
 
+static int hq_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+{
+	struct qmp_cmd_ctx ctx;
+	struct hv_call *c = call_new(fn, arg, 3, &ctx, HV_QMP_CMD_TIMEOUT_MS);
+	int64_t id_;
+
+	if (!c)
+		return -ENOMEM;
+	(void)snprintf(c->id, sizeof(c->id), "%s", id);
+	id_ = qmp_query_pci(h->q, &ctx);
+	if (id_ < 0) {
+		free(c);
+		return (int)id_;
+	}
+	return 0;
+}
+
 static int hq_cont(struct hv *h, hv_done_fn fn, void *arg)
 {
 	HQ_CALL(0, HV_QMP_CMD_TIMEOUT_MS, qmp_cont(h->q, &ctx));
@@ -307,6 +327,7 @@ const struct hv_ops hv_qmp_ops = {
 	.query_status = hq_query_status,
 	.vf_unplug = hq_vf_unplug,
 	.vf_plug = hq_vf_plug,
+	.query_vf = hq_query_vf,
 	.cont = hq_cont,
 	.quit = hq_quit,
 };

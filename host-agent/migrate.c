@@ -23,15 +23,28 @@
  *  S  DEST_SWITCHBACK  waiting for MIGRATE_FINISHED
  *  S  CLEANUP          quit the source QEMU, MAC entry removed, cleanup command
  *  S  DONE
- * Failure on S: ROLLBACK (re-announce if after STOP, cont, MIGRATE_RESULT ok=0)
- * -> RB_REPLUG (bond: device_add with a fresh id) -> RB_WAIT_VF -> RB_FAST_PATH
- * -> FAILED.  Failure on D before RESUME: ABORT (QEMU quit, entry removed).
+ * Failure on S once `migrate` was sent: CANCEL (QMP migrate_cancel; nothing is
+ * rolled back before QEMU says the migration failed or was cancelled — it may
+ * still complete, then the VM is on D).  Then, and for any failure before:
+ * ROLLBACK (re-announce if after STOP, cont, MIGRATE_RESULT ok=0) -> RB_REPLUG
+ * (bond: device_add with a fresh id unless the VF is still there) -> RB_WAIT_VF
+ * -> RB_FAST_PATH (MAC -> VF port, RESUME_FAST_PATH) -> RB_SETTLE (the fast path
+ * must hold MIG_RB_SETTLE_MS: QEMU re-plugs a failover primary late, the guest
+ * then pins TX again and gets RESUME_FAST_PATH again) -> FAILED.  `hybond cancel`
+ * is such a failure, refused from STOPPED on (stop-and-copy ends on its own).
+ * Failure on D before RESUME: ABORT (QEMU quit, entry removed).
  * D without a usable VF: ON_STANDBY, retried with back-off.
- * Every phase is written to the journal (jrnl) before its action runs.
+ * --force without a guest agent: plain QEMU order (S moves RX to its standby
+ * only once its VF is gone; D steers to its VF at RESUME, path unverified).
+ * Every phase is written to the journal (jrnl) before its action runs, with the
+ * facts a restarted daemon needs; S_RECOVER / D_RECOVER (not journalled) wait
+ * for the QMP session, ask QEMU where the migration stands, then join the
+ * phases above (mig_recover()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,6 +57,7 @@
 
 #include "announce.h"
 #include "ctl.h"
+#include "evacuate.h"
 #include "migrate.h"
 #include "peer.h"
 #include "vm.h"
@@ -59,13 +73,21 @@
 #define MIG_RETRY_MAX_MS             30000u
 #define MIG_ANNOUNCE_COUNT               1u
 #define MIG_LAUNCH_OUT_MAX            4096u
+#define MIG_CANCEL_POLL_MS            1000u   /* CANCEL: query-migrate (and cancel again) */
+#define MIG_CANCEL_POLLS                30
+#define MIG_RECOVER_QMP_MS           30000u   /* recovery: the QMP session must come up */
+#define MIG_RB_SETTLE_MS              3000u   /* rollback: the fast path must hold this long */
+#define MIG_RB_RETRY_MS                500u   /* rollback: RESUME_FAST_PATH refused, retry */
+#define MIG_REPLUG_TRIES                 8    /* rollback: fresh VF ids tried ("Duplicate ID") */
+#define MIG_NO_AGENT_TEXT "fast (unverified: no guest agent)"
 
 #define MIG_PHASES(P) \
 	P(S_PREFLIGHT) P(S_DEST_PREPARE) P(S_STEER_STANDBY) P(S_SWITCH_TX) P(S_UNPLUG_VF) \
-	P(S_MIGRATING) P(S_STOPPED) P(S_DEST_SWITCHBACK) P(S_CLEANUP) P(S_DONE) \
-	P(S_ROLLBACK) P(S_RB_REPLUG) P(S_RB_WAIT_VF) P(S_RB_FAST_PATH) P(S_FAILED) \
+	P(S_MIGRATING) P(S_STOPPED) P(S_CANCEL) P(S_DEST_SWITCHBACK) P(S_CLEANUP) P(S_DONE) \
+	P(S_ROLLBACK) P(S_RB_REPLUG) P(S_RB_WAIT_VF) P(S_RB_FAST_PATH) P(S_RB_SETTLE) P(S_FAILED) \
+	P(S_RECOVER) \
 	P(D_LAUNCH) P(D_INCOMING) P(D_ANNOUNCED) P(D_RESUMED) P(D_WAIT_VF) P(D_FAST_PATH) \
-	P(D_DONE) P(D_ON_STANDBY) P(D_ABORT)
+	P(D_DONE) P(D_ON_STANDBY) P(D_ABORT) P(D_RECOVER)
 
 #define MIG_ENUM_(n) MIG_##n,
 enum mig_phase { MIG_PHASES(MIG_ENUM_) MIG_N_PHASES };
@@ -82,7 +104,7 @@ struct mig {
 	enum mig_phase phase;
 	char peer[CFG_NAME_MAX + 1];
 	int force;
-	int force_no_agent;     /* --force without a guest agent: the result carries a warning */
+	int force_no_agent;     /* --force without a guest agent: plain QEMU order, a warning */
 	struct ctl_conn *cc;
 	struct peer_conn *pc;
 	struct loop_timer *timer, *progress;
@@ -93,7 +115,17 @@ struct mig {
 	struct qmp_migrate_info info;
 	int stats_tries;
 	int steered_standby, vf_unplugged, migrate_sent, stopped;
+	int unplug_sent;        /* bond: device_del sent (DEVICE_DELETED may still come) */
+	int mig_ended;          /* QEMU's migration failed / was cancelled / never started */
+	int cancelled;          /* `hybond cancel` */
+	int cancel_polls;
+	uint64_t rb_t0;         /* monotonic ms: ROLLBACK entered (the rollback's budget) */
+	int plug_tries;
 	char err[512];
+	char note[256];         /* a warning for the result (cancel too late, recovery) */
+	/* recovery (mig_recover): the phase the previous daemon left, QEMU's view */
+	int recovering, rec_phase, rec_querying;
+	char rec_status[32];
 	/* destination */
 	uint32_t prepare_seq;
 	pid_t child;
@@ -105,6 +137,7 @@ struct mig {
 	unsigned retry_ms;
 	int finished_sent;
 	/* what D reported (source) */
+	int finished_rcvd;      /* MIGRATE_FINISHED came (maybe before DEST_SWITCHBACK) */
 	int d_path;
 	uint32_t d_resumed_ms, d_vf_up_ms, d_fast_path_ms;
 	char d_text[256];
@@ -137,9 +170,17 @@ static void mig_journal(struct mig *m)
 	struct vm *v = m->v;
 	int rc;
 
-	if (!v->d->j)
-		return;
+	if (!v->d->j || m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER)
+		return;         /* recovering: the journal keeps the phase the last daemon left */
 	(void)snprintf(m->op.phase, sizeof(m->op.phase), "%s", mig_phase_names[m->phase]);
+	/* what a restarted daemon needs beyond the phase (mig_recover) */
+	json_decref(m->op.extra);
+	m->op.extra = json_pack("{s:s, s:i, s:b, s:b, s:b, s:b, s:b, s:b, s:s, s:s, s:s}",
+				"vf_id", v->vf_id, "vf_seq", (int)v->vf_seq,
+				"migrate_sent", m->migrate_sent, "stopped", m->stopped,
+				"unplug_sent", m->unplug_sent, "vf_unplugged", m->vf_unplugged,
+				"steered_standby", m->steered_standby, "no_agent", m->force_no_agent,
+				"qmp", v->cfg.qmp, "agent", v->cfg.agent, "uri", m->uri);
 	rc = jrnl_write(v->d->j, &m->op);
 	if (rc)
 		hlog(HLOG_WARN, "vm %s: journal write (%s): %s", v->cfg.name, m->op.phase,
@@ -202,10 +243,10 @@ json_t *mig_to_json(const struct vm *v)
 
 	if (!m)
 		return json_null();
-	return json_pack("{s:s, s:s, s:s, s:I, s:o}", "role",
+	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:b}", "role",
 			 m->role == MIG_SOURCE ? "source" : "destination", "peer", m->peer,
 			 "phase", mig_phase_names[m->phase], "t_ms", (json_int_t)since_ms(m),
-			 "phases_ms", phases_json(m));
+			 "phases_ms", phases_json(m), "recovering", m->recovering);
 }
 
 static json_t *mig_result_json(struct mig *m, int ok)
@@ -218,9 +259,17 @@ static json_t *mig_result_json(struct mig *m, int ok)
 
 	if (!ok)
 		(void)json_object_set_new(o, "error", json_string(m->err));
-	if (m->force_no_agent)
-		(void)json_object_set_new(o, "warning", json_string(
-			"--force: no guest agent, plain QEMU order (expect loss)"));
+	if (m->cancelled)
+		(void)json_object_set_new(o, "cancelled", json_true());
+	if (m->force_no_agent || m->note[0]) {
+		char w[512];
+
+		(void)snprintf(w, sizeof(w), "%s%s%s", m->force_no_agent ?
+			       "--force: no guest agent, plain QEMU order (expect loss); the fast "
+			       "path is not verified by a guest" : "",
+			       m->force_no_agent && m->note[0] ? "; " : "", m->note);
+		(void)json_object_set_new(o, "warning", json_string(w));
+	}
 	if (m->info.downtime_ms >= 0)
 		(void)json_object_set_new(o, "qemu_downtime_ms", json_integer(m->info.downtime_ms));
 	if (m->info.total_time_ms >= 0)
@@ -237,10 +286,13 @@ static json_t *mig_result_json(struct mig *m, int ok)
 			"stopped_sent", (json_int_t)m->tr_sent_us));
 	if (m->d_path >= 0)
 		(void)json_object_set_new(o, "dest", json_pack(
-			"{s:s, s:i, s:i, s:i, s:s}",
+			"{s:s, s:b, s:i, s:i, s:i, s:s}",
 			"path", m->d_path == HB_PATH_FAST ? "fast" : "standby",
+			"verified", !m->force_no_agent,
 			"resumed_ms", (int)m->d_resumed_ms, "vf_up_ms", (int)m->d_vf_up_ms,
 			"fast_path_ms", (int)m->d_fast_path_ms, "text", m->d_text));
+	else if (m->d_text[0])
+		(void)json_object_set_new(o, "dest", json_pack("{s:s}", "text", m->d_text));
 	return o;
 }
 
@@ -316,6 +368,7 @@ static void mig_end(struct mig *m, int ok)
 	     v->cfg.name, m->role == MIG_SOURCE ? "to" : "from", m->peer,
 	     mig_phase_names[m->phase], (unsigned long long)since_ms(m), m->err[0] ? ": " : "",
 	     m->err);
+	evac_on_mig_end(v, ok, mig_result_json(m, ok));
 	mig_free(v);
 }
 
@@ -393,8 +446,12 @@ static int spawn_cmd(struct mig *m, const char *tmpl, void (*done)(struct mig *,
 		return -errno;
 	}
 	if (pid == 0) {
+		struct sched_param sp = { .sched_priority = 0 };
 		sigset_t none;
 
+		/* the daemon may run SCHED_FIFO: the launcher's QEMU must not inherit it (a
+		 * real-time vCPU thread starves the host, this daemon included) */
+		(void)sched_setscheduler(0, SCHED_OTHER, &sp);
 		/* the daemon blocks SIGTERM/SIGINT (signalfd) and ignores SIGPIPE */
 		(void)sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -482,6 +539,11 @@ static void hv_generic_done(void *arg, const struct hv_result *r)
 		return;
 	switch (m->phase) {
 	case MIG_S_MIGRATING:
+		/* `migrate` refused: nothing migrates (a timeout or a lost session: CANCEL asks) */
+		if (r->err != -ETIMEDOUT && r->err != -ECONNRESET)
+			m->mig_ended = 1;
+		mig_fail(m, "QEMU refused (%s): %s", mig_phase_names[m->phase], r->msg);
+		break;
 	case MIG_S_UNPLUG_VF:
 	case MIG_D_INCOMING:
 		mig_fail(m, "QEMU refused (%s): %s", mig_phase_names[m->phase], r->msg);
@@ -561,11 +623,214 @@ static void status_cont_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
 
-	if (!r->err && !r->running && v->hv) {
-		hlog(HLOG_WARN, "vm %s: source QEMU is %s after the failed migration: cont",
-		     v->cfg.name, r->status);
-		v->hvo->cont(v->hv, NULL, NULL);
+	if (r->err || r->running || !v->hv)
+		return;
+	/* never `cont` a VM whose state went to the destination (postmigrate) */
+	if (!strcmp(r->status, "postmigrate") || !strcmp(r->status, "inmigrate")) {
+		hlog(HLOG_ERR, "vm %s: source QEMU is %s during a rollback: not resumed here "
+		     "(check where the VM runs: hybond status on both hosts)", v->cfg.name, r->status);
+		return;
 	}
+	hlog(HLOG_WARN, "vm %s: source QEMU is %s after the failed migration: cont",
+	     v->cfg.name, r->status);
+	v->hvo->cont(v->hv, NULL, NULL);
+}
+
+/* QEMU's migration status is one that still moves the VM (or is about to end). */
+static int mig_status_active(const char *s)
+{
+	return s[0] && strcmp(s, "none") != 0 && strcmp(s, "completed") != 0 &&
+	       strcmp(s, "failed") != 0 && strcmp(s, "cancelled") != 0;
+}
+
+/* ---- CANCEL: the rollback waits until QEMU says the migration is over ---------------- */
+
+/* The migration completed before the cancel took: the VM runs on D; finish as a success. */
+static void cancel_too_late(struct mig *m)
+{
+	struct vm *v = m->v;
+
+	hlog(HLOG_WARN, "vm %s: the migration completed before QEMU could cancel it (%s): the VM "
+	     "runs on %s", v->cfg.name, m->err, m->peer);
+	(void)snprintf(m->note, sizeof(m->note), "cancel came too late (%.160s): the migration "
+		       "had completed", m->err);
+	m->err[0] = 0;
+	m->cancelled = 0;
+	if (!m->stopped) {
+		m->stopped = 1;
+		send_stopped(m);
+	}
+	(void)snprintf(m->info.status, sizeof(m->info.status), "completed");
+	m->stats_tries = 0;
+	mig_enter(m, MIG_S_STOPPED);
+	if (v->hv)
+		v->hvo->query_migrate(v->hv, stats_done, v);
+}
+
+/* QEMU ended the migration (failed, cancelled, none): roll back, saying what QEMU said. */
+static void cancel_ended(struct mig *m, const char *status)
+{
+	size_t n = strlen(m->err);
+
+	if (!strstr(m->err, "QEMU reports") && !strstr(m->err, "(QEMU: "))
+		(void)snprintf(m->err + n, sizeof(m->err) - n, " (QEMU: migration %s)",
+			       status[0] ? status : "none");
+	m->mig_ended = 1;
+	mig_enter(m, MIG_S_ROLLBACK);
+}
+
+static void cancel_query_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || m->phase != MIG_S_CANCEL || r->err)
+		return;
+	if (!strcmp(r->mig.status, "completed"))
+		cancel_too_late(m);
+	else if (!mig_status_active(r->mig.status))
+		cancel_ended(m, r->mig.status);
+}
+
+static void cancel_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || m->phase != MIG_S_CANCEL)
+		return;
+	if (r->err)
+		hlog(HLOG_WARN, "vm %s: migrate_cancel: %s", v->cfg.name, r->msg);
+	/* the MIGRATION event may have come before our subscription saw it: ask */
+	if (v->hv)
+		(void)v->hvo->query_migrate(v->hv, cancel_query_done, v);
+}
+
+/* ---- rollback: the VF back in a bond VM ---------------------------------------------- */
+static void rb_plug(struct mig *m);
+
+static void rb_plug_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!r->err)
+		return;
+	hlog(HLOG_WARN, "vm %s: VF device_add %s: %s", v->cfg.name, v->vf_id, r->msg);
+	/* a daemon before us may have used this id (QEMU keeps deleted ids): the next one */
+	if (m && m->phase == MIG_S_RB_WAIT_VF && r->msg && strstr(r->msg, "Duplicate ID") &&
+	    m->plug_tries < MIG_REPLUG_TRIES)
+		rb_plug(m);
+}
+
+static void rb_plug(struct mig *m)
+{
+	struct vm *v = m->v;
+	struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
+			    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL, .mac = v->cfg.mac,
+			    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
+			    .romfile = "" };
+
+	m->plug_tries++;
+	vm_vf_forget(v);
+	if (!v->hv || v->hvo->vf_plug(v->hv, &vf, rb_plug_done, v))
+		hlog(HLOG_WARN, "vm %s: VF re-plug (%s) not sent", v->cfg.name, v->vf_id);
+}
+
+static void rb_vf_query_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || m->phase != MIG_S_RB_REPLUG)
+		return;
+	if (!r->err && r->present) {
+		hlog(HLOG_INFO, "vm %s: VF %s is still in the VM: no re-plug", v->cfg.name, v->vf_id);
+	} else {
+		if (r->err)
+			hlog(HLOG_WARN, "vm %s: query-pci: %s (re-plugging the VF)", v->cfg.name, r->msg);
+		rb_plug(m);
+	}
+	mig_enter(m, MIG_S_RB_WAIT_VF);
+}
+
+/* RX back to the path the guest listens on while its VF is away (rollback, VF lost). */
+static void rx_to_standby(struct mig *m)
+{
+	char err[512];
+
+	if (m->v->rx_steer == ESW_TO_STANDBY)
+		return;
+	if (vm_steer(m->v, ESW_TO_STANDBY, err, sizeof(err)))
+		hlog(HLOG_WARN, "%s", err);
+	else
+		mig_set_steer(m, JRNL_STEER_STANDBY);
+}
+
+/* --force without an agent: RX to the standby once the VF is gone (plain QEMU order). */
+static void plain_rx_to_standby(struct mig *m)
+{
+	char err[512];
+
+	if (m->steered_standby)
+		return;
+	if (vm_steer(m->v, ESW_TO_STANDBY, err, sizeof(err))) {
+		hlog(HLOG_WARN, "%s", err);
+		return;
+	}
+	m->steered_standby = 1;
+	mig_set_steer(m, JRNL_STEER_STANDBY);
+}
+
+/* ---- recovery: QEMU's view first ---------------------------------------------------- */
+static void rec_decide(struct mig *m, int running);
+
+static void rec_status_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || (m->phase != MIG_S_RECOVER && m->phase != MIG_D_RECOVER))
+		return;
+	m->rec_querying = 0;
+	if (r->err) {
+		hlog(HLOG_WARN, "vm %s: recovery: query-status: %s (asking again)", v->cfg.name,
+		     r->msg);
+		return;         /* the timer or the next QMP session asks again */
+	}
+	(void)snprintf(m->rec_status, sizeof(m->rec_status), "%s", r->status);
+	rec_decide(m, r->running);
+}
+
+static void rec_migrate_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || m->phase != MIG_S_RECOVER)
+		return;
+	if (r->err) {
+		m->rec_querying = 0;
+		hlog(HLOG_WARN, "vm %s: recovery: query-migrate: %s", v->cfg.name, r->msg);
+		return;
+	}
+	m->info = r->mig;
+	if (!v->hv || v->hvo->query_status(v->hv, rec_status_done, v))
+		m->rec_querying = 0;
+}
+
+static void rec_query(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	if (m->rec_querying || !v->hv || !v->hvo->ready(v->hv))
+		return;
+	m->rec_querying = 1;
+	rc = m->role == MIG_SOURCE ? v->hvo->query_migrate(v->hv, rec_migrate_done, v) :
+				     v->hvo->query_status(v->hv, rec_status_done, v);
+	if (rc)
+		m->rec_querying = 0;
 }
 
 /* ---- the state machine ------------------------------------------------------------- */
@@ -578,6 +843,7 @@ static void cleanup_done(struct mig *m, int status)
 }
 
 static void launch_done(struct mig *m, int status);
+static void recover_no_qemu(struct mig *m, const char *why);
 
 /* Enter phase p: journal it, report it, run its action.  The only place phases change. */
 static void mig_enter(struct mig *m, enum mig_phase p)
@@ -609,6 +875,10 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		memcpy(r.u.migrate_prepare.mac, v->mac, 6);
 		r.u.migrate_prepare.mode = (uint8_t)v->cfg.mode;
 		r.u.migrate_prepare.source = c->host;
+		if (m->force_no_agent) {        /* D: plain QEMU order at RESUME */
+			r.u.migrate_prepare.agent = 0;
+			HB_MARK(&r.u.migrate_prepare, MIGRATE_PREPARE, AGENT);
+		}
 		if (peer_send(m->pc, &r)) {
 			mig_fail(m, "peer %s: cannot send MIGRATE_PREPARE", m->peer);
 			return;
@@ -617,6 +887,13 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		break;
 	}
 	case MIG_S_STEER_STANDBY:
+		if (m->force_no_agent) {
+			/* no agent, no tc redirect: net_failover drops standby RX while its
+			 * VF is registered, so RX stays on the VF until the VF is gone
+			 * (bond: DEVICE_DELETED; failover: MIGRATION "active") */
+			mig_enter(m, MIG_S_SWITCH_TX);
+			return;
+		}
 		rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
 		if (rc) {
 			mig_fail(m, "%s", err);
@@ -642,6 +919,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
 			return;
 		}
+		m->unplug_sent = 1;
 		loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
 		break;
 	case MIG_S_MIGRATING:
@@ -658,7 +936,33 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		/* MIGRATE_STOPPED already went out (send_stopped) before this journal write */
 		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
 		break;
+	case MIG_S_CANCEL:
+		/* m->err says why; QEMU's MIGRATION cancelled/failed -> ROLLBACK, completed ->
+		 * the VM is on D after all (cancel_too_late) */
+		m->cancel_polls = 0;
+		if (!v->hv || !v->hvo->ready(v->hv)) {
+			m->mig_ended = 1;       /* no QEMU session: nothing is migrating */
+			mig_enter(m, MIG_S_ROLLBACK);
+			return;
+		}
+		rc = v->hvo->migrate_cancel(v->hv, cancel_done, v);
+		if (rc)
+			hlog(HLOG_WARN, "vm %s: migrate_cancel not sent: %s", v->cfg.name,
+			     strerror(-rc));
+		loop_timer_arm(m->timer, MIG_CANCEL_POLL_MS);
+		break;
 	case MIG_S_DEST_SWITCHBACK:
+		if (m->finished_rcvd) { /* D was quicker than our final statistics */
+			mig_enter(m, MIG_S_CLEANUP);
+			return;
+		}
+		if (!m->pc) {   /* D's daemon is gone: it finishes (or recovers) on its own */
+			if (!m->d_text[0])
+				(void)snprintf(m->d_text, sizeof(m->d_text), "no peer channel to %s: "
+					       "its daemon finishes the fast path on its own", m->peer);
+			mig_enter(m, MIG_S_CLEANUP);
+			return;
+		}
 		loop_timer_arm(m->timer, c->vf_up_timeout_ms + c->resume_deadline_ms +
 			       MIG_FINISH_SLACK_MS);
 		break;
@@ -679,19 +983,29 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		return;
 
 	case MIG_S_ROLLBACK:
-		if (m->stopped && c->uplink[0]) {
-			/* the fabric may already point at the destination: take the MAC back */
-			if (announce_rarp(c->uplink, v->mac, MIG_ANNOUNCE_COUNT, err, sizeof(err)))
-				hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
+		if (!m->rb_t0) {
+			m->rb_t0 = loop_now_ms();
+			if (m->stopped && c->uplink[0]) {
+				/* the fabric may already point at the destination: take the MAC back */
+				if (announce_rarp(c->uplink, v->mac, MIG_ANNOUNCE_COUNT, err,
+						  sizeof(err)))
+					hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
+			}
+			send_result(m, 0, m->err);
+			if (m->migrate_sent && v->hv)
+				v->hvo->query_status(v->hv, status_cont_done, v);
 		}
-		send_result(m, 0, m->err);
-		if (m->migrate_sent && v->hv)
-			v->hvo->query_status(v->hv, status_cont_done, v);
-		if (!m->steered_standby) {
-			mig_enter(m, MIG_S_FAILED);
+		if (!m->steered_standby && !m->unplug_sent && !m->migrate_sent) {
+			mig_enter(m, MIG_S_FAILED);     /* nothing moved */
 			return;
 		}
-		if (v->cfg.mode == VM_MODE_BOND && m->vf_unplugged) {
+		if (v->cfg.mode == VM_MODE_BOND && m->unplug_sent && !m->vf_unplugged &&
+		    !m->recovering) {
+			/* device_del is under way: re-plug only once it is gone */
+			loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
+			return;
+		}
+		if (v->cfg.mode == VM_MODE_BOND && (m->unplug_sent || m->recovering)) {
 			mig_enter(m, MIG_S_RB_REPLUG);
 			return;
 		}
@@ -700,40 +1014,86 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			vm_vf_forget(v);
 		mig_enter(m, MIG_S_RB_WAIT_VF);
 		return;
-	case MIG_S_RB_REPLUG: {
-		struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
-				    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
-				    .mac = v->cfg.mac,
-				    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
-				    .romfile = "" };
-
-		vm_vf_forget(v);
-		if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
-			hlog(HLOG_WARN, "vm %s: VF re-plug not sent", v->cfg.name);
+	case MIG_S_RB_REPLUG:
+		/* bond: a fresh id (QEMU 7.2 refuses the old one), unless the VF is still there */
+		if (v->hv && v->hvo->query_vf && v->hvo->ready(v->hv) && !m->vf_unplugged &&
+		    v->hvo->query_vf(v->hv, v->vf_id, rb_vf_query_done, v) == 0)
+			return;
+		rb_plug(m);
 		mig_enter(m, MIG_S_RB_WAIT_VF);
 		return;
-	}
-	case MIG_S_RB_WAIT_VF:
+	case MIG_S_RB_WAIT_VF: {
+		uint64_t spent = loop_now_ms() - m->rb_t0;
+
+		if (spent >= c->vf_up_timeout_ms) {
+			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+				       "; rolled back, but the VF did not come back within %u ms: VM "
+				       "stays on the standby", c->vf_up_timeout_ms);
+			rx_to_standby(m);
+			mig_enter(m, MIG_S_FAILED);
+			return;
+		}
+		loop_timer_arm(m->timer, c->vf_up_timeout_ms - spent);
+		if (m->force_no_agent) {
+			/* no agent to ask: plain QEMU order, RX to the VF at once */
+			mig_enter(m, MIG_S_RB_FAST_PATH);
+			return;
+		}
 		if (v->gc && v->session_up)
 			(void)gc_status(v->gc, NULL, gc_now_ms());
-		loop_timer_arm(m->timer, c->vf_up_timeout_ms);
-		if (vm_vf_up(v))
+		if (vm_vf_up(v) && vm_guest_ready(v))
 			mig_enter(m, MIG_S_RB_FAST_PATH);
 		return;
+	}
 	case MIG_S_RB_FAST_PATH:
+		if (loop_now_ms() - m->rb_t0 >= (uint64_t)c->vf_up_timeout_ms + c->resume_deadline_ms) {
+			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+				       "; rolled back, but the guest did not keep its fast path within "
+				       "%u ms: VM stays on the standby", c->vf_up_timeout_ms +
+				       c->resume_deadline_ms);
+			rx_to_standby(m);
+			mig_enter(m, MIG_S_FAILED);
+			return;
+		}
 		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
 		if (rc) {
 			hlog(HLOG_ERR, "%s", err);
+			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+				       "; rollback: %s", err);
 			mig_enter(m, MIG_S_FAILED);
 			return;
 		}
 		mig_set_steer(m, JRNL_STEER_VF);
-		if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
-							   NULL, gc_now_ms()) < 0)
+		if (m->force_no_agent) {
+			(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);
 			mig_enter(m, MIG_S_FAILED);
+			return;
+		}
+		/* the answer decides: FAST -> RB_SETTLE, anything else -> retry (bounded) */
+		if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+							      NULL, gc_now_ms()) < 0)
+			loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
+		return;
+	case MIG_S_RB_SETTLE:
+		/* a late VF change (vanish, re-plug, TX pinned again) sends us back */
+		loop_timer_arm(m->timer, MIG_RB_SETTLE_MS);
 		return;
 	case MIG_S_FAILED:
 		mig_end(m, 0);
+		return;
+	case MIG_S_RECOVER:
+	case MIG_D_RECOVER:
+		/* not journalled; wait for the QMP session, then ask QEMU (rec_query) */
+		loop_timer_arm(m->timer, MIG_RECOVER_QMP_MS);
+		if (!v->hv && v->cfg.qmp[0] && vm_attach(v, err, sizeof(err))) {
+			recover_no_qemu(m, err);
+			return;
+		}
+		if (!v->hv) {
+			recover_no_qemu(m, "no QMP socket known for it (qmp, or the journal's)");
+			return;
+		}
+		rec_query(m);   /* now, or from mig_on_hv_ready() */
 		return;
 
 	/* ---------------- destination ---------------- */
@@ -752,6 +1112,8 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			mig_fail(m, "migrate-incoming: %s", strerror(-rc));
 		break;
 	case MIG_D_ANNOUNCED:
+		if (m->recovering)      /* the incoming QEMU resumes, or exits on a failure */
+			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
 		break;
 	case MIG_D_RESUMED:
 		v->here = 1;
@@ -766,6 +1128,19 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 
 			if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
 				hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
+		}
+		if (m->force_no_agent) {
+			/* no guest agent to wait for: plain QEMU order, the MAC to the VF port
+			 * now, as QEMU and the NIC would; nobody can verify the fast path */
+			rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+			if (rc) {
+				(void)snprintf(m->err, sizeof(m->err), "%s", err);
+				mig_enter(m, MIG_D_ON_STANDBY);
+				return;
+			}
+			mig_set_steer(m, JRNL_STEER_VF);
+			mig_enter(m, MIG_D_DONE);
+			return;
 		}
 		mig_enter(m, MIG_D_WAIT_VF);
 		return;
@@ -792,7 +1167,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		}
 		return;
 	case MIG_D_DONE:
-		send_finished(m, HB_PATH_FAST, "fast path up");
+		send_finished(m, HB_PATH_FAST, m->force_no_agent ? MIG_NO_AGENT_TEXT : "fast path up");
 		mig_end(m, 1);
 		return;
 	case MIG_D_ON_STANDBY:
@@ -819,8 +1194,8 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		}
 		if (v->hv)
 			v->hvo->quit(v->hv, NULL, NULL);
-		if (v->ports_ok)
-			vm_steer(v, ESW_TO_NONE, err, sizeof(err));
+		if ((v->ports_ok || m->recovering) && vm_steer(v, ESW_TO_NONE, err, sizeof(err)))
+			hlog(HLOG_WARN, "%s", err);
 		mig_set_steer(m, JRNL_STEER_NONE);
 		v->here = 0;
 		if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
@@ -845,11 +1220,15 @@ static void mig_fail(struct mig *m, const char *fmt, ...)
 	     m->err);
 	loop_timer_disarm(m->progress);
 	if (m->role == MIG_SOURCE) {
+		if (m->phase == MIG_S_CANCEL)
+			return;         /* QEMU's answer to the cancel decides */
 		if (m->phase >= MIG_S_ROLLBACK)
 			mig_enter(m, MIG_S_FAILED);
+		else if (m->migrate_sent && !m->mig_ended)
+			mig_enter(m, MIG_S_CANCEL);     /* it may still complete: ask QEMU first */
 		else
 			mig_enter(m, MIG_S_ROLLBACK);
-	} else if (m->phase < MIG_D_RESUMED) {
+	} else if (m->phase < MIG_D_RESUMED || m->phase == MIG_D_RECOVER) {
 		mig_enter(m, MIG_D_ABORT);
 	} else {
 		mig_enter(m, MIG_D_ON_STANDBY);
@@ -880,10 +1259,46 @@ static void mig_timeout(void *arg)
 		(void)snprintf(m->d_text, sizeof(m->d_text), "no MIGRATE_FINISHED from %s", m->peer);
 		mig_enter(m, MIG_S_CLEANUP);
 		break;
-	case MIG_S_RB_WAIT_VF:
-		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-			 "; rolled back, but the VF did not come back: VM stays on the standby");
-		mig_enter(m, MIG_S_FAILED);
+	case MIG_S_CANCEL:
+		if (++m->cancel_polls > MIG_CANCEL_POLLS) {
+			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+				       "; QEMU did not end the migration within %u s after "
+				       "migrate_cancel: not rolled back, check where the VM runs",
+				       MIG_CANCEL_POLLS * MIG_CANCEL_POLL_MS / 1000u);
+			mig_enter(m, MIG_S_FAILED);
+			break;
+		}
+		if (v->hv) {    /* ask again (and cancel again: a cancel in setup can be lost) */
+			(void)v->hvo->migrate_cancel(v->hv, NULL, NULL);
+			(void)v->hvo->query_migrate(v->hv, cancel_query_done, v);
+		}
+		loop_timer_arm(m->timer, MIG_CANCEL_POLL_MS);
+		break;
+	case MIG_S_ROLLBACK:    /* device_del did not finish: the query in RB_REPLUG decides */
+		mig_enter(m, MIG_S_RB_REPLUG);
+		break;
+	case MIG_S_RB_WAIT_VF:  /* the budget is checked on entry */
+		mig_enter(m, MIG_S_RB_WAIT_VF);
+		break;
+	case MIG_S_RB_FAST_PATH:
+		if (vm_vf_up(v) && vm_guest_ready(v)) {
+			mig_enter(m, MIG_S_RB_FAST_PATH);
+		} else {
+			rx_to_standby(m);
+			mig_enter(m, MIG_S_RB_WAIT_VF);
+		}
+		break;
+	case MIG_S_RB_SETTLE:
+		if (vm_vf_up(v) && v->pair.active == HB_PATH_FAST) {
+			mig_enter(m, MIG_S_FAILED);     /* rolled back: the VM is on its fast path */
+		} else {
+			rx_to_standby(m);
+			mig_enter(m, MIG_S_RB_WAIT_VF);
+		}
+		break;
+	case MIG_S_RECOVER:
+	case MIG_D_RECOVER:
+		recover_no_qemu(m, "no QMP session within 30 s");
 		break;
 	default:
 		mig_fail(m, "timed out in %s", mig_phase_names[m->phase]);
@@ -902,19 +1317,41 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 		if (ev == HV_EV_DEVICE_DELETED && m->phase == MIG_S_UNPLUG_VF &&
 		    !strcmp(detail, v->vf_id)) {
 			m->vf_unplugged = 1;
+			if (m->force_no_agent)
+				plain_rx_to_standby(m);
 			mig_enter(m, MIG_S_MIGRATING);
-		} else if (ev == HV_EV_STOP && m->phase == MIG_S_MIGRATING) {
+		} else if (ev == HV_EV_DEVICE_DELETED && !strcmp(detail, v->vf_id) &&
+			   m->phase == MIG_S_ROLLBACK) {
+			m->vf_unplugged = 1;    /* the device_del we waited for */
+			mig_enter(m, MIG_S_RB_REPLUG);
+		} else if (ev == HV_EV_DEVICE_DELETED && !strcmp(detail, v->vf_id) &&
+			   m->phase > MIG_S_ROLLBACK && m->phase < MIG_S_FAILED) {
+			/* a bond VF that left during the rollback: RX to the standby, a new VF */
+			m->vf_unplugged = 1;
+			rx_to_standby(m);
+			mig_enter(m, MIG_S_RB_REPLUG);
+		} else if (ev == HV_EV_STOP && (m->phase == MIG_S_MIGRATING ||
+						(m->phase == MIG_S_CANCEL && !m->stopped))) {
+			/* (CANCEL: the migration may still complete: D must announce) */
 			m->tr_seen_us = rt_us();
 			m->stopped = 1;
 			m->t_stop_rt = ts_ms;
 			send_stopped(m);
 			m->tr_sent_us = rt_us();
-			mig_enter(m, MIG_S_STOPPED);
+			if (m->phase == MIG_S_MIGRATING)
+				mig_enter(m, MIG_S_STOPPED);
 			hlog(HLOG_INFO, "vm %s: STOP trace: qemu_stop_ms=%llu seen_us=%llu sent_us=%llu",
 			     v->cfg.name, (unsigned long long)ts_ms,
 			     (unsigned long long)m->tr_seen_us, (unsigned long long)m->tr_sent_us);
+		} else if (ev == HV_EV_MIGRATION && m->phase == MIG_S_CANCEL) {
+			if (!strcmp(detail, "completed"))
+				cancel_too_late(m);
+			else if (!strcmp(detail, "failed") || !strcmp(detail, "cancelled"))
+				cancel_ended(m, detail);
 		} else if (ev == HV_EV_MIGRATION && (m->phase == MIG_S_MIGRATING ||
 						     m->phase == MIG_S_STOPPED)) {
+			if (!strcmp(detail, "active") && m->force_no_agent)
+				plain_rx_to_standby(m);  /* failover: QEMU's unplug is done */
 			if (!strcmp(detail, "completed")) {
 				if (m->phase == MIG_S_MIGRATING) {     /* no STOP seen: still order */
 					m->stopped = 1;
@@ -925,6 +1362,7 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 				m->stats_tries = 0;
 				v->hvo->query_migrate(v->hv, stats_done, v);
 			} else if (!strcmp(detail, "failed") || !strcmp(detail, "cancelled")) {
+				m->mig_ended = 1;
 				mig_fail(m, "QEMU reports the migration %s", detail);
 			}
 		}
@@ -932,6 +1370,8 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 	}
 	if (ev == HV_EV_RESUME && (m->phase == MIG_D_INCOMING || m->phase == MIG_D_ANNOUNCED))
 		mig_enter(m, MIG_D_RESUMED);
+	else if (ev == HV_EV_SHUTDOWN && m->phase < MIG_D_RESUMED)
+		mig_fail(m, "the incoming QEMU shut down (the migration failed)");
 	else if (ev == HV_EV_FAILOVER_NEGOTIATED)
 		hlog(HLOG_INFO, "vm %s: FAILOVER_NEGOTIATED: QEMU re-plugs the VF", v->cfg.name);
 }
@@ -943,10 +1383,25 @@ void mig_on_hv_closed(struct vm *v, int err)
 	(void)err;
 	if (!m)
 		return;
-	if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK)
-		mig_fail(m, "the source QEMU's monitor closed");
-	else if (m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
+	if (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER) {
+		recover_no_qemu(m, "its QMP monitor closed");
+	} else if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK) {
+		m->mig_ended = 1;       /* no source QEMU, nothing migrates */
+		if (m->phase == MIG_S_CANCEL)
+			mig_enter(m, MIG_S_ROLLBACK);
+		else
+			mig_fail(m, "the source QEMU's monitor closed");
+	} else if (m->role == MIG_DEST && m->phase < MIG_D_RESUMED) {
 		mig_fail(m, "the incoming QEMU's monitor closed");
+	}
+}
+
+void mig_on_hv_ready(struct vm *v)
+{
+	struct mig *m = v->mig;
+
+	if (m && (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER))
+		rec_query(m);
 }
 
 void mig_on_guest(struct vm *v)
@@ -956,10 +1411,23 @@ void mig_on_guest(struct vm *v)
 	if (!m)
 		return;
 	if ((m->phase == MIG_D_WAIT_VF || m->phase == MIG_D_ON_STANDBY) && vm_vf_up(v) &&
-	    vm_guest_ready(v))
+	    vm_guest_ready(v)) {
 		mig_enter(m, MIG_D_FAST_PATH);
-	else if (m->phase == MIG_S_RB_WAIT_VF && vm_vf_up(v))
+	} else if (m->phase == MIG_S_RB_WAIT_VF && vm_vf_up(v) && vm_guest_ready(v)) {
 		mig_enter(m, MIG_S_RB_FAST_PATH);
+	} else if (m->phase == MIG_S_RB_SETTLE && !vm_vf_up(v)) {
+		/* the VF left after the guest took the fast path back (QEMU re-plugs a
+		 * failover primary late): RX to the standby, wait for it again */
+		hlog(HLOG_WARN, "vm %s: rollback: the VF left the guest again: waiting for it",
+		     v->cfg.name);
+		rx_to_standby(m);
+		mig_enter(m, MIG_S_RB_WAIT_VF);
+	} else if (m->phase == MIG_S_RB_SETTLE && v->pair.valid && v->pair.active != HB_PATH_FAST) {
+		/* the guest pinned TX to the standby again (its VF came back): ask again */
+		hlog(HLOG_WARN, "vm %s: rollback: the guest's TX is on the standby again: "
+		     "RESUME_FAST_PATH again", v->cfg.name);
+		mig_enter(m, MIG_S_RB_FAST_PATH);
+	}
 }
 
 void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
@@ -990,7 +1458,16 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 		vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
 		mig_enter(m, MIG_D_ON_STANDBY);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
-		mig_enter(m, MIG_S_FAILED);
+		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
+			v->pair.active = HB_PATH_FAST;  /* its STATUS follows; settle on it */
+			mig_enter(m, MIG_S_RB_SETTLE);
+			return;
+		}
+		/* refused (busy: a PREPARE_SWITCH still draining), timed out, or the VF is not
+		 * usable yet: retry while the rollback's budget lasts */
+		hlog(HLOG_WARN, "vm %s: rollback: RESUME_FAST_PATH: %s: retrying", v->cfg.name,
+		     why ? why : "the guest stays on the standby");
+		loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
 	}
 }
 
@@ -1018,15 +1495,19 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 				 m_->u.error.text ? m_->u.error.text : "?");
 		break;
 	case HB_MSG_MIGRATE_FINISHED:
-		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_SWITCHBACK)
+		/* (D can finish before S read its final statistics: --force without an agent) */
+		if (m->role != MIG_SOURCE || (m->phase != MIG_S_DEST_SWITCHBACK &&
+					       m->phase != MIG_S_STOPPED && m->phase != MIG_S_CANCEL))
 			break;
+		m->finished_rcvd = 1;
 		m->d_path = m_->u.migrate_finished.path;
 		m->d_resumed_ms = m_->u.migrate_finished.resumed_ms;
 		m->d_vf_up_ms = m_->u.migrate_finished.vf_up_ms;
 		m->d_fast_path_ms = m_->u.migrate_finished.fast_path_ms;
 		(void)snprintf(m->d_text, sizeof(m->d_text), "%s",
 			 m_->u.migrate_finished.text ? m_->u.migrate_finished.text : "");
-		mig_enter(m, MIG_S_CLEANUP);
+		if (m->phase == MIG_S_DEST_SWITCHBACK)
+			mig_enter(m, MIG_S_CLEANUP);
 		break;
 	case HB_MSG_MIGRATE_STOPPED:
 		if (m->role != MIG_DEST || m->phase != MIG_D_INCOMING)
@@ -1055,6 +1536,22 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 	}
 }
 
+static void peer_lost_status_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct mig *m = v->mig;
+
+	if (!m || m->phase != MIG_D_INCOMING)
+		return;
+	if (!r->err && r->running) {
+		hlog(HLOG_WARN, "vm %s: lost the source %s, but the VM already runs here: going on",
+		     v->cfg.name, m->peer);
+		mig_enter(m, MIG_D_RESUMED);
+		return;
+	}
+	mig_fail(m, "lost the peer channel to the source %s", m->peer);
+}
+
 void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
 {
 	struct mig *m = v->mig;
@@ -1063,10 +1560,27 @@ void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
 	if (!m || m->pc != pc)
 		return;
 	m->pc = NULL;           /* freed by peer.c */
-	if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK && m->phase != MIG_S_STOPPED)
-		mig_fail(m, "lost the peer channel to %s", m->peer);
-	else if (m->role == MIG_DEST && m->phase < MIG_D_ANNOUNCED)
+	if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_SWITCHBACK) {
+		/* the VM runs on D; its daemon finishes (or recovers) the fast path there */
+		(void)snprintf(m->d_text, sizeof(m->d_text), "lost the peer channel to %s before "
+			       "MIGRATE_FINISHED: its daemon finishes the fast path on its own",
+			       m->peer);
+		mig_enter(m, MIG_S_CLEANUP);
+	} else if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK &&
+		   m->phase != MIG_S_STOPPED) {
+		/* (STOPPED: stop-and-copy ends on its own, QEMU to QEMU) */
+		mig_fail(m, "lost the peer channel to %s%s%s", m->peer, *peer_conn_error(pc) ? ": " : "",
+			 peer_conn_error(pc));
+	} else if (m->role == MIG_DEST && m->phase == MIG_D_INCOMING && v->hv &&
+		   v->hvo->ready(v->hv)) {
+		/* the source daemon is gone: its QEMU may have finished the migration
+		 * already (then the VM runs here: keep it), else abort, which fails the
+		 * source QEMU's migration and its restarted daemon rolls back */
+		if (v->hvo->query_status(v->hv, peer_lost_status_done, v))
+			mig_fail(m, "lost the peer channel to the source %s", m->peer);
+	} else if (m->role == MIG_DEST && m->phase < MIG_D_ANNOUNCED) {
 		mig_fail(m, "lost the peer channel to the source %s", m->peer);
+	}
 }
 
 void mig_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
@@ -1130,10 +1644,10 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 	rc = vm_esw_ready(v, err, errlen);
 	if (rc)
 		return rc;
-	pc = peer_connect(v->d->l, pcfg->socket, &mig_peer_ops, v, peer, &rc);
+	pc = peer_connect_to(v->d->l, v->d->tls, pcfg, &mig_peer_ops, v, &rc);
 	if (!pc) {
-		(void)snprintf(err, errlen, "peer %s (%s) unreachable: %s", peer, pcfg->socket,
-			 strerror(-rc));
+		(void)snprintf(err, errlen, "peer %s (%s) unreachable: %s", peer,
+			       config_peer_tls(pcfg) ? pcfg->address : pcfg->socket, strerror(-rc));
 		return rc;
 	}
 	m = mig_new(v, MIG_SOURCE, peer);
@@ -1201,6 +1715,7 @@ static void launch_done(struct mig *m, int status)
 	if (rc)
 		hlog(HLOG_WARN, "vm %s: %s (frames beyond the default queue are lost during "
 		     "stop-and-copy)", v->cfg.name, err);
+	vm_detach(v);            /* a QMP session left from an earlier stay here is dead */
 	rc = vm_attach(v, err, sizeof(err));
 	if (rc) {
 		mig_fail(m, "%s", err);
@@ -1239,29 +1754,170 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
 	m->pc = pc;
 	peer_conn_set_arg(pc, v);
 	m->prepare_seq = req->seq;
+	m->force_no_agent = HB_PRESENT(p, MIGRATE_PREPARE, AGENT) && !p->agent;
+	if (m->force_no_agent)
+		hlog(HLOG_WARN, "vm %s: the source migrates without a guest agent: plain QEMU "
+		     "order here (MAC to the VF port at RESUME, unverified)", v->cfg.name);
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", v->cfg.vf_id);
 	mig_journal_init(m, p->source, v->d->cfg.host);
 	mig_enter(m, MIG_D_LAUNCH);
 	return 0;
 }
 
+/* ---- cancel ------------------------------------------------------------------------ */
+int mig_cancel(struct vm *v, char *msg, size_t len)
+{
+	struct mig *m = v->mig;
+
+	if (!m) {
+		(void)snprintf(msg, len, "vm %s: no migration in progress", v->cfg.name);
+		return -ENOENT;
+	}
+	if (m->role == MIG_DEST) {
+		(void)snprintf(msg, len, "vm %s: this host is the destination of the migration "
+			       "from %s: cancel it there (hybond cancel %s on %s)", v->cfg.name,
+			       m->peer, v->cfg.name, m->peer);
+		return -EINVAL;
+	}
+	switch (m->phase) {
+	case MIG_S_PREFLIGHT:
+	case MIG_S_DEST_PREPARE:
+	case MIG_S_STEER_STANDBY:
+	case MIG_S_SWITCH_TX:
+	case MIG_S_UNPLUG_VF:
+	case MIG_S_MIGRATING:
+		(void)snprintf(msg, len, "vm %s: cancelling in %s: %s", v->cfg.name,
+			       mig_phase_names[m->phase], m->migrate_sent ?
+			       "migrate_cancel sent, rolling back once QEMU confirms" :
+			       "rolling back to the fast path");
+		m->cancelled = 1;
+		mig_fail(m, "cancelled by the operator (hybond cancel) in %s",
+			 mig_phase_names[m->phase]);
+		return 0;
+	case MIG_S_STOPPED:
+		(void)snprintf(msg, len, "vm %s: the VM is in stop-and-copy; it completes or fails "
+			       "on its own", v->cfg.name);
+		return -EBUSY;
+	case MIG_S_DEST_SWITCHBACK:
+	case MIG_S_CLEANUP:
+	case MIG_S_DONE:
+		(void)snprintf(msg, len, "vm %s: the migration completed, the VM runs on %s (%s): "
+			       "migrate it back instead", v->cfg.name, m->peer,
+			       mig_phase_names[m->phase]);
+		return -EBUSY;
+	default:
+		(void)snprintf(msg, len, "vm %s: already %s (%s)", v->cfg.name,
+			       m->phase == MIG_S_CANCEL ? "cancelling" :
+			       m->phase == MIG_S_RECOVER ? "recovering after a restart" :
+			       "rolling back", mig_phase_names[m->phase]);
+		return -EALREADY;
+	}
+}
+
+/* ---- recovery ---------------------------------------------------------------------- */
+static int extra_int(const struct jrnl_op *op, const char *k)
+{
+	json_t *e = json_object_get(op->extra, k);
+
+	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
+}
+
+static const char *extra_str(const struct jrnl_op *op, const char *k)
+{
+	const char *s = json_string_value(json_object_get(op->extra, k));
+
+	return s ? s : "";
+}
+
+/* The VM's QEMU does not answer here. */
+static void recover_no_qemu(struct mig *m, const char *why)
+{
+	struct vm *v = m->v;
+	int j = m->rec_phase;
+
+	if (m->role == MIG_DEST) {
+		/* an incoming QEMU that is gone failed its migration; one that ran the VM
+		 * died with it: either way nothing runs here, clean up */
+		(void)snprintf(m->err, sizeof(m->err), "recovery from %s: the VM's QEMU on %s "
+			       "does not answer (%s): cleaned up", mig_phase_names[j],
+			       v->d->cfg.host, why);
+		mig_enter(m, MIG_D_ABORT);
+		return;
+	}
+	if (j >= MIG_S_DEST_SWITCHBACK && j <= MIG_S_DONE) {
+		/* the VM had left: the source QEMU is gone, finish the cleanup */
+		mig_enter(m, MIG_S_CLEANUP);
+		return;
+	}
+	hlog(HLOG_ERR, "vm %s: recovering a migration left in %s: the source QEMU does not "
+	     "answer (%s): where the VM runs is unknown; check by hand (journal %s/%s.migrate.json "
+	     "kept)", v->cfg.name, mig_phase_names[j], why, v->d->j ? jrnl_dir(v->d->j) : "-",
+	     v->cfg.name);
+	mig_free(v);
+}
+
+/* QEMU answered (query-migrate, query-status): join the state machine. */
+static void rec_decide(struct mig *m, int running)
+{
+	struct vm *v = m->v;
+	const char *ms = m->info.status, *st = m->rec_status;
+	int j = m->rec_phase;
+
+	hlog(HLOG_INFO, "vm %s: recovery from %s: QEMU is %s, migration %s", v->cfg.name,
+	     mig_phase_names[j], st, ms[0] ? ms : "none");
+	if (m->role == MIG_DEST) {
+		if (running || (j >= MIG_D_RESUMED && strcmp(st, "inmigrate") != 0)) {
+			v->here = 1;
+			mig_enter(m, j <= MIG_D_RESUMED || m->force_no_agent ? MIG_D_RESUMED :
+				  MIG_D_WAIT_VF);
+		} else if (j == MIG_D_ANNOUNCED && !strcmp(st, "inmigrate")) {
+			mig_enter(m, MIG_D_ANNOUNCED);  /* the stream goes on QEMU to QEMU */
+		} else {
+			/* before MIGRATE_STOPPED the source cancels when our channel drops */
+			mig_fail(m, "recovery from %s: the incoming QEMU is %s (the source gave up "
+				 "when this daemon stopped)", mig_phase_names[j], st);
+		}
+		return;
+	}
+	if (!strcmp(ms, "completed") || !strcmp(st, "postmigrate")) {
+		m->stopped = 1;
+		(void)snprintf(m->d_text, sizeof(m->d_text), "the migration completed while the "
+			       "daemon was down (left in %s)", mig_phase_names[j]);
+		mig_enter(m, MIG_S_CLEANUP);
+	} else if (mig_status_active(ms)) {
+		m->migrate_sent = 1;
+		(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s: migration "
+			       "cancelled", mig_phase_names[j]);
+		mig_enter(m, MIG_S_CANCEL);
+	} else {
+		if (ms[0] && strcmp(ms, "none") != 0)
+			m->migrate_sent = 1;
+		m->mig_ended = 1;
+		(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s (QEMU: migration "
+			       "%s): rolled back", mig_phase_names[j], ms[0] ? ms : "none");
+		mig_enter(m, MIG_S_ROLLBACK);
+	}
+}
+
 /*
- * Recovery at start (journal left by a previous daemon).  Covered: a source
- * that died before MIGRATING (RX back to the VF once the guest reports it,
- * RESUME_FAST_PATH), a source in CLEANUP (finish it) and a destination that
- * died before RESUME (abort: QEMU quit, entry removed).  Phases in between need
- * the hypervisor's view (is the VM running here?) and are only reported.
+ * Recovery at start (journal left by a previous daemon): the facts come from the
+ * journal, where the VM runs from QEMU.  S_RECOVER / D_RECOVER wait for the QMP
+ * session and decide (rec_decide); the table is in docs/host-agent.md.
  */
 void mig_recover(struct vm *v, const struct jrnl_op *op)
 {
 	struct mig *m;
 	int i, phase = -1;
+	const char *s;
 
 	for (i = 0; i < MIG_N_PHASES; i++)
 		if (!strcmp(op->phase, mig_phase_names[i]))
 			phase = i;
-	if (phase < 0 || v->mig) {
-		hlog(HLOG_WARN, "vm %s: journal phase %s not recoverable", v->cfg.name, op->phase);
+	if (v->mig)
+		return;         /* already recovering (hostd.c's pass at start, then the VM's) */
+	if (phase < 0 || phase == MIG_S_RECOVER || phase == MIG_D_RECOVER) {
+		hlog(HLOG_WARN, "vm %s: journal phase %s not recoverable: check by hand",
+		     v->cfg.name, op->phase);
 		return;
 	}
 	m = mig_new(v, phase >= MIG_D_LAUNCH ? MIG_DEST : MIG_SOURCE,
@@ -1272,24 +1928,51 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 	m->op = *op;
 	m->op.extra = NULL;
 	m->phase = (enum mig_phase)phase;
-	(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s", op->phase);
-	hlog(HLOG_WARN, "vm %s: recovering a migration left in %s", v->cfg.name, op->phase);
-	if (phase <= MIG_S_SWITCH_TX) {
-		m->steered_standby = op->steer_src == JRNL_STEER_STANDBY || phase >= MIG_S_SWITCH_TX;
-		mig_enter(m, MIG_S_ROLLBACK);
-	} else if (phase == MIG_S_CLEANUP || phase == MIG_S_DEST_SWITCHBACK) {
-		mig_enter(m, MIG_S_CLEANUP);
-	} else if (phase >= MIG_D_LAUNCH && phase < MIG_D_RESUMED) {
-		mig_enter(m, MIG_D_ABORT);
-	} else if (phase == MIG_D_WAIT_VF || phase == MIG_D_FAST_PATH || phase == MIG_D_ON_STANDBY) {
-		v->here = 1;
-		mig_enter(m, MIG_D_WAIT_VF);
-	} else {
-		hlog(HLOG_ERR, "vm %s: left in %s: check by hand (journal kept)", v->cfg.name,
-		     op->phase);
-		v->mig = NULL;
-		loop_timer_free(m->timer);
-		loop_timer_free(m->progress);
-		free(m);
-	}
+	m->rec_phase = phase;
+	m->recovering = 1;
+	s = extra_str(op, "vf_id");
+	if (s[0])
+		(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", s);
+	if ((unsigned)extra_int(op, "vf_seq") > v->vf_seq)
+		v->vf_seq = (unsigned)extra_int(op, "vf_seq");
+	m->migrate_sent = extra_int(op, "migrate_sent");
+	m->stopped = extra_int(op, "stopped") || phase == MIG_S_STOPPED;
+	m->unplug_sent = extra_int(op, "unplug_sent") || phase == MIG_S_UNPLUG_VF;
+	m->vf_unplugged = extra_int(op, "vf_unplugged");
+	m->force_no_agent = extra_int(op, "no_agent");
+	/* (the journal is written before a phase's action: S_STEER_STANDBY may have steered) */
+	m->steered_standby = extra_int(op, "steered_standby") ||
+			     (m->role == MIG_SOURCE && (op->steer_src == JRNL_STEER_STANDBY ||
+							phase >= MIG_S_STEER_STANDBY));
+	(void)snprintf(m->uri, sizeof(m->uri), "%s", extra_str(op, "uri"));
+	if (!v->cfg.qmp[0])
+		(void)snprintf(v->cfg.qmp, sizeof(v->cfg.qmp), "%s", extra_str(op, "qmp"));
+	if (!v->cfg.agent[0])
+		(void)snprintf(v->cfg.agent, sizeof(v->cfg.agent), "%s", extra_str(op, "agent"));
+	(void)snprintf(m->note, sizeof(m->note), "recovered after a daemon restart in %s",
+		       op->phase);
+	hlog(HLOG_WARN, "vm %s: recovering a migration left in %s: waiting for QEMU's view",
+	     v->cfg.name, op->phase);
+	mig_enter(m, m->role == MIG_SOURCE ? MIG_S_RECOVER : MIG_D_RECOVER);
+}
+
+static void recover_cb(void *arg, struct jrnl_op *op)
+{
+	struct vm *v = arg;
+
+	if (op->kind == JRNL_MIGRATE && !strcmp(op->vm, v->cfg.name))
+		mig_recover(v, op);
+}
+
+static void recover_bad(void *arg, const char *file, const char *why, const char *moved_to)
+{
+	(void)arg;
+	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
+}
+
+void mig_recover_vm(struct vm *v)
+{
+	if (v->d->j && !v->mig)
+		(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_cb,
+								.bad = recover_bad, .arg = v });
 }

@@ -27,13 +27,20 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *m,
 /* Inputs from the VM's connections and the peer. */
 void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
 void mig_on_hv_closed(struct vm *v, int err);
+void mig_on_hv_ready(struct vm *v);             /* QMP session up (recovery waits for it) */
 void mig_on_guest(struct vm *v);                /* pair state changed / session up */
 void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res);
 void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m);
 void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err);
 void mig_on_ctl_gone(struct vm *v, struct ctl_conn *cc);
-/* Journal recovery at start: an operation left by a previous daemon. */
+/* `hybond cancel VM` (source only, before stop-and-copy): 0 with msg saying what is
+ * done (the migrating CLI gets the final result), or -ENOENT / -EINVAL / -EBUSY /
+ * -EALREADY with msg saying why not. */
+int mig_cancel(struct vm *v, char *msg, size_t len);
+/* Journal recovery: an operation left by a previous daemon (hostd.c at start, and
+ * mig_recover_vm() when a VM is registered); nothing happens while v->mig exists. */
 void mig_recover(struct vm *v, const struct jrnl_op *op);
+void mig_recover_vm(struct vm *v);
 json_t *mig_to_json(const struct vm *v);
 void mig_free(struct vm *v);
 

@@ -16,6 +16,7 @@ static void vm_hv_ready(void *arg)
 	struct vm *v = arg;
 
 	hlog(HLOG_INFO, "vm %s: QMP connected", v->cfg.name);
+	mig_on_hv_ready(v);
 }
 
 static void vm_hv_event(void *arg, enum hv_ev ev, const char *detail, uint64_t ts_ms)
@@ -218,10 +219,12 @@ static int vm_tick(void *arg, uint64_t now)
 /* ---- life ------------------------------------------------------------------ */
 /* First loop turn after the VM was registered (after hostd's own journal load):
  * a drill or snapshot a previous daemon left is rolled back, the last one's
- * figures are loaded for status. */
+ * figures are loaded for status; a migration left is recovered (a VM added by
+ * `hybond vm add` after a restart too, not only one from hostd.conf). */
 static void vm_recover(void *arg)
 {
 	drill_recover_vm(arg);
+	mig_recover_vm(arg);
 }
 
 struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)

@@ -4,17 +4,22 @@
  * socket (one JSON request line, answer lines until the final one).
  *
  *   hybond [-j] [-s SOCK] migrate VM --to HOST [--force]
+ *       (first Ctrl-C: cancel the migration; second: leave, the migration goes on)
+ *   hybond [-j] [-s SOCK] cancel VM
  *   hybond [-j] [-s SOCK] status
  *   hybond [-j] [-s SOCK] drill VM [--cycles N] [--unplug] [PROBE]
  *   hybond [-j] [-s SOCK] snapshot VM FILE [PROBE]
  *     PROBE: --target IP:PORT (udp echo) | --icmp IP, [--rate PPS] [--probe-netns NS]
  *   hybond [-j] [-s SOCK] vm list | vm add NAME KEY VALUE… | vm del NAME
+ *   hybond [-j] [-s SOCK] evacuate --to HOST [--parallel K] [--force] | --status | --stop
  *
  * Text and JSON come from the same objects through print_obj(): -j prints
  * each line as it came, text mode flattens it.  See hybond.8.
  */
 #include <errno.h>
 #include <jansson.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +31,22 @@
 #define CLI_LINE_MAX (1u << 20)
 
 static int json_out;
+/* hybond migrate: the VM a first SIGINT cancels (a second one leaves the CLI) */
+static const char *cancel_vm;
+static volatile sig_atomic_t mig_sigints;
 
 static void usage(FILE *f)
 {
 	(void)fprintf(f, "usage: hybond [-j] [-s SOCKET] OBJECT COMMAND\n"
-		"  migrate VM --to HOST [--force]\n"
+		"  migrate VM --to HOST [--force]   (Ctrl-C: cancel; twice: leave it running)\n"
+		"  cancel VM\n"
 		"  status\n"
+		"  peer-check PEER   (connect to a configured peer daemon: TLS identity, round trip)\n"
 		"  drill VM [--cycles N] [--unplug] [PROBE]\n"
 		"  snapshot VM FILE [PROBE]\n"
 		"    PROBE: --target IP:PORT | --icmp IP, [--rate PPS] [--probe-netns NS]\n"
 		"  vm list | vm add NAME KEY VALUE... | vm del NAME\n"
+		"  evacuate --to HOST [--parallel K] [--force] | evacuate --status | --stop\n"
 		"(VM keys: qmp agent mac mode standby_port vf_port eswitch eswitch_bridge\n"
 		" eswitch_pf eswitch_netns vf_driver vf_id vf_bus vf_netdev launcher cleanup)\n");
 }
@@ -142,15 +153,19 @@ static void print_obj(json_t *o)
 		(void)printf("\n");
 	} else {
 		int ok = json_is_true(json_object_get(o, "ok"));
+		const char *warn = json_string_value(json_object_get(o, "warning"));
 
 		if (json_object_get(o, "windows") || json_object_get(o, "final_phase"))
 			print_windows(o);
 		else if (!ok)
 			(void)printf("error: %s\n", json_string_value(json_object_get(o, "error")));
-		else {
+		if (warn)       /* a degraded result says so in text too, not only in JSON */
+			(void)printf("warning: %s\n", warn);
+		if (ok && !json_object_get(o, "windows") && !json_object_get(o, "final_phase")) {
 			json_t *c = json_deep_copy(o);
 
 			(void)json_object_del(c, "ok");
+			(void)json_object_del(c, "warning");
 			print_flat("", c);
 			json_decref(c);
 		}
@@ -158,12 +173,61 @@ static void print_obj(json_t *o)
 	(void)fflush(stdout);
 }
 
+static void mig_on_sigint(int sig)
+{
+	(void)sig;
+	mig_sigints++;
+}
+
+/* The first Ctrl-C of `hybond migrate`: {"cmd":"cancel"} on a second connection. */
+static void send_cancel(const char *sock, const char *vm)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "cancel", "vm", vm), *o;
+	char *line = json_dumps(req, JSON_COMPACT), buf[4096];
+	size_t len = 0;
+	int fd = -1;
+
+	json_decref(req);
+	(void)fprintf(stderr, "hybond: cancelling…\n");
+	if (line && strlen(sock) < sizeof(sa.sun_path)) {
+		memcpy(sa.sun_path, sock, strlen(sock) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    dprintf(fd, "%s\n", line) < 0) {
+		(void)fprintf(stderr, "hybond: cancel: %s: %s (the migration goes on; try "
+			      "hybond cancel %s)\n", sock, strerror(errno), vm);
+		goto out;
+	}
+	while (len < sizeof(buf) - 1 && !memchr(buf, '\n', len)) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	o = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, NULL);
+	if (json_is_true(json_object_get(o, "ok")))
+		(void)fprintf(stderr, "hybond: %s\n", json_string_value(json_object_get(o, "action")));
+	else
+		(void)fprintf(stderr, "hybond: cannot cancel: %s\n",
+			      o ? json_string_value(json_object_get(o, "error")) : "no answer");
+	json_decref(o);
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	free(line);
+}
+
 static int talk(const char *sock, json_t *req)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(CLI_LINE_MAX);
+	struct sigaction act = { .sa_handler = mig_on_sigint };
+	sigset_t block, wait_mask;
 	size_t len = 0;
-	int fd, rc = 1, done = 0;
+	int fd, rc = 1, done = 0, handled = 0;
 
 	json_decref(req);
 	if (!line || !buf || strlen(sock) >= sizeof(sa.sun_path))
@@ -180,10 +244,35 @@ static int talk(const char *sock, json_t *req)
 		(void)close(fd);
 		goto out;
 	}
+	if (cancel_vm) {        /* SIGINT blocked except inside ppoll(): none is missed */
+		(void)sigemptyset(&block);
+		(void)sigaddset(&block, SIGINT);
+		(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
+		(void)sigdelset(&wait_mask, SIGINT);
+		(void)sigaction(SIGINT, &act, NULL);    /* no SA_RESTART: ppoll returns EINTR */
+	}
 	while (!done) {
-		ssize_t n = read(fd, buf + len, CLI_LINE_MAX - len);
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
 		char *nl;
 
+		if (cancel_vm && mig_sigints > handled) {
+			handled = mig_sigints;
+			if (handled >= 2) {
+				(void)fprintf(stderr, "hybond: left; the migration of %s goes on in "
+					      "hybond-hostd (hybond status; hybond cancel %s)\n",
+					      cancel_vm, cancel_vm);
+				rc = 130;
+				break;
+			}
+			send_cancel(sock, cancel_vm);
+		}
+		if (cancel_vm && ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n = read(fd, buf + len, CLI_LINE_MAX - len);
 		if (n <= 0)
 			break;
 		len += (size_t)n;
@@ -205,7 +294,7 @@ static int talk(const char *sock, json_t *req)
 		if (len == CLI_LINE_MAX)
 			break;
 	}
-	if (!done)
+	if (!done && rc != 130)
 		(void)fprintf(stderr, "hybond: the daemon closed the connection without an answer\n");
 	(void)close(fd);
 out:
@@ -275,6 +364,234 @@ static int cmd_drill(const char *sock, int argc, char **argv)
 	return talk(sock, req);
 }
 
+/* ---- evacuate --------------------------------------------------------------------------
+ * hybond evacuate --to HOST [--parallel K] [--force]: one line per VM as it starts and
+ * ends, then the summary and a table.  Ctrl-C asks the daemon (on the same connection) to
+ * start no more migrations; the running ones go on and are still reported.  A second
+ * Ctrl-C leaves; the evacuation goes on in the daemon (hybond evacuate --status, --stop).
+ */
+#define EVAC_K_MAX 8            /* the daemon's EVAC_PARALLEL_MAX */
+
+static volatile sig_atomic_t evac_sigints;
+
+static void evac_on_sigint(int sig)
+{
+	(void)sig;
+	evac_sigints++;
+}
+
+static const char *jstr(json_t *o, const char *k, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : dflt;
+}
+
+static void evac_cell(json_t *o, const char *k)
+{
+	if (json_is_integer(json_object_get(o, k)))
+		(void)printf(" %12lld", jint(o, k));
+	else
+		(void)printf(" %12s", "-");
+}
+
+static void evac_table(json_t *vms)
+{
+	size_t i;
+	json_t *v;
+
+	if (!json_array_size(vms))
+		return;
+	(void)printf("  %-16s %-12s %12s %12s  %-9s %s\n", "VM", "result", "downtime_ms",
+		     "migration_ms", "dest_path", "reason");
+	json_array_foreach(vms, i, v) {
+		(void)printf("  %-16s %-12s", jstr(v, "vm", "?"), jstr(v, "status", "?"));
+		evac_cell(v, "qemu_downtime_ms");
+		evac_cell(v, "total_ms");
+		(void)printf("  %-9s %s\n", jstr(v, "dest_path", "-"), jstr(v, "reason", ""));
+	}
+}
+
+/* text mode: one event, the final answer, or --status/--stop's state */
+static void evac_print(json_t *o)
+{
+	json_t *p = json_object_get(o, "progress"), *s = json_object_get(o, "summary");
+	const char *ev = jstr(p, "event", ""), *vm = jstr(p, "vm", "?");
+	double t = (double)jint(p, "t_ms") / 1000.0;
+
+	if (!strcmp(ev, "begin")) {
+		if (!json_array_size(json_object_get(p, "vms")))
+			(void)printf("nothing to evacuate: no VM runs on %s\n", jstr(p, "from", "?"));
+		else
+			(void)printf("evacuating %zu VMs from %s to %s, at most %lld at a time%s\n",
+				     json_array_size(json_object_get(p, "vms")), jstr(p, "from", "?"),
+				     jstr(p, "to", "?"), jint(p, "parallel"),
+				     json_is_true(json_object_get(p, "force")) ?
+				     " (--force: VMs without a guest agent too, expect loss)" : "");
+	} else if (!strcmp(ev, "started")) {
+		(void)printf("%8.1f s  %-16s started (%lld running, %lld waiting)\n", t, vm,
+			     jint(p, "running"), jint(p, "waiting"));
+	} else if (!strcmp(ev, "finished") && !strcmp(jstr(p, "status", ""), "ok")) {
+		(void)printf("%8.1f s  %-16s ok: %s path on the destination, QEMU downtime %lld ms, "
+			     "migration %lld ms\n", t, vm, jstr(p, "dest_path", "unknown"),
+			     jint(p, "qemu_downtime_ms"), jint(p, "total_ms"));
+		if (json_object_get(p, "warning"))
+			(void)printf("%8s    %-16s warning: %s\n", "", "", jstr(p, "warning", ""));
+	} else if (!strcmp(ev, "finished") || !strcmp(ev, "skipped")) {
+		(void)printf("%8.1f s  %-16s %s: %s\n", t, vm, !strcmp(ev, "skipped") ? "skipped" :
+			     "FAILED", jstr(p, "reason", "?"));
+	} else if (!strcmp(ev, "stopping")) {
+		(void)printf("%8.1f s  stopping (%s): no new migration starts; %lld running go on, "
+			     "%lld not started\n", t, jstr(p, "by", "?"), jint(p, "running"),
+			     jint(p, "not_started"));
+	} else if (s) {
+		(void)printf("evacuation %s -> %s: %lld of %lld VMs moved, %lld failed, %lld skipped, "
+			     "%lld not started (%.1f s)%s\n", jstr(o, "from", "?"), jstr(o, "to", "?"),
+			     jint(s, "ok"), jint(s, "vms"), jint(s, "failed"), jint(s, "skipped"),
+			     jint(s, "not_started"), (double)jint(o, "total_ms") / 1000.0,
+			     json_is_true(json_object_get(o, "stopped")) ? ", stopped" : "");
+		evac_table(json_object_get(o, "vms"));
+	} else if (json_is_true(json_object_get(o, "ok")) && json_object_get(o, "vms")) {
+		(void)printf("evacuation %s -> %s, at most %lld at a time, for %.1f s: %lld running, "
+			     "%lld waiting%s\n", jstr(o, "from", "?"), jstr(o, "to", "?"),
+			     jint(o, "parallel"), (double)jint(o, "t_ms") / 1000.0, jint(o, "running"),
+			     jint(o, "waiting"), json_is_true(json_object_get(o, "stopped")) ?
+			     ", stopped: no new migration starts" : "");
+		evac_table(json_object_get(o, "vms"));
+	} else {
+		print_obj(o);
+	}
+	(void)fflush(stdout);
+}
+
+/* Like talk(), plus Ctrl-C: SIGINT is blocked except inside ppoll(), so none is missed. */
+static int evac_talk(const char *sock, json_t *req)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sigaction act = { .sa_handler = evac_on_sigint };
+	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(CLI_LINE_MAX);
+	sigset_t block, wait_mask;
+	size_t len = 0;
+	int fd = -1, rc = 1, done = 0, handled = 0;
+
+	json_decref(req);
+	if (!line || !buf || strlen(sock) >= sizeof(sa.sun_path))
+		goto out;
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		(void)fprintf(stderr, "hybond: %s: %s (is hybond-hostd running?)\n", sock, strerror(errno));
+		goto out;
+	}
+	(void)sigemptyset(&block);
+	(void)sigaddset(&block, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
+	(void)sigdelset(&wait_mask, SIGINT);
+	(void)sigaction(SIGINT, &act, NULL);    /* no SA_RESTART: ppoll returns EINTR */
+	if (dprintf(fd, "%s\n", line) < 0)
+		goto out;
+	while (!done) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		char *nl;
+
+		if (evac_sigints > handled) {
+			handled = evac_sigints;
+			if (handled >= 2) {
+				(void)fprintf(stderr, "hybond: left; the evacuation goes on in "
+					      "hybond-hostd (hybond evacuate --status, --stop)\n");
+				rc = 130;
+				break;
+			}
+			(void)send(fd, "{\"cmd\":\"stop\"}\n", 15, MSG_NOSIGNAL);
+			(void)fprintf(stderr, "hybond: Ctrl-C: no new migration will start; the running "
+				      "ones go on (Ctrl-C again to leave them without this CLI)\n");
+		}
+		if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n = read(fd, buf + len, CLI_LINE_MAX - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		while (!done && (nl = memchr(buf, '\n', len))) {
+			json_error_t je;
+			json_t *o = json_loadb(buf, (size_t)(nl - buf), 0, &je);
+
+			if (o) {
+				if (json_out)
+					print_obj(o);
+				else
+					evac_print(o);
+				if (!json_object_get(o, "progress")) {
+					done = 1;
+					rc = json_is_true(json_object_get(o, "ok")) ? 0 : 1;
+				}
+				json_decref(o);
+			}
+			len -= (size_t)(nl + 1 - buf);
+			(void)memmove(buf, nl + 1, len);
+		}
+		if (len == CLI_LINE_MAX)
+			break;
+	}
+	if (!done && rc != 130)
+		(void)fprintf(stderr, "hybond: the daemon closed the connection without an answer\n");
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	free(line);
+	free(buf);
+	return rc;
+}
+
+/* evacuate --to HOST [--parallel K] [--force] | evacuate --status | evacuate --stop */
+static int cmd_evacuate(const char *sock, int argc, char **argv)
+{
+	const char *to = NULL, *query = NULL;
+	long k = 1;
+	int force = 0, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--to") && i + 1 < argc) {
+			to = argv[++i];
+		} else if (!strcmp(argv[i], "--parallel") && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			k = strtol(argv[++i], &end, 10);
+			if (errno || *end || end == argv[i] || k < 1 || k > EVAC_K_MAX) {
+				(void)fprintf(stderr, "hybond evacuate: --parallel %s: want 1 to %d "
+					      "migrations at once\n", argv[i], EVAC_K_MAX);
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--force")) {
+			force = 1;
+		} else if (!strcmp(argv[i], "--status") || !strcmp(argv[i], "--stop")) {
+			query = argv[i] + 2;
+		} else if (!strcmp(argv[i], "-j")) {
+			json_out = 1;
+		} else {
+			(void)fprintf(stderr, "hybond evacuate: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	if (query && (to || force || k != 1)) {
+		(void)fprintf(stderr, "hybond evacuate --%s takes no other option\n", query);
+		return 2;
+	}
+	if (query)
+		return evac_talk(sock, json_pack("{s:s, s:b}", "cmd", "evacuate", query, 1));
+	if (!to) {
+		(void)fprintf(stderr, "hybond evacuate --to HOST [--parallel K] [--force]\n");
+		return 2;
+	}
+	return evac_talk(sock, json_pack("{s:s, s:s, s:i, s:b}", "cmd", "evacuate", "to", to,
+					 "parallel", (int)k, "force", force));
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
@@ -319,11 +636,18 @@ int main(int argc, char **argv)
 			(void)fprintf(stderr, "hybond migrate VM --to HOST\n");
 			return 2;
 		}
+		cancel_vm = vm;
 		return talk(sock, json_pack("{s:s, s:s, s:s, s:b}", "cmd", "migrate", "vm", vm,
 					    "to", to, "force", force));
 	}
+	if (!strcmp(argv[i], "cancel") && i + 2 == argc)
+		return talk(sock, json_pack("{s:s, s:s}", "cmd", "cancel", "vm", argv[i + 1]));
+	if (!strcmp(argv[i], "peer-check") && i + 2 == argc)
+		return talk(sock, json_pack("{s:s, s:s}", "cmd", "peer-check", "peer", argv[i + 1]));
 	if ((!strcmp(argv[i], "drill") || !strcmp(argv[i], "snapshot")) && i + 1 < argc)
 		return cmd_drill(sock, argc - i, argv + i);
+	if (!strcmp(argv[i], "evacuate"))
+		return cmd_evacuate(sock, argc - i, argv + i);
 	if (!strcmp(argv[i], "vm") && i + 1 < argc) {
 		const char *op = argv[i + 1];
 

@@ -1,0 +1,995 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * tests/unit/test_migrate.c — the migration state machine (host-agent/migrate.c) without
+ * QEMU.  The daemon's own objects run on a real loop; around them:
+ *   - a fake hypervisor (struct hv_ops): records every call, the test answers them and
+ *     sends QEMU's events (STOP, MIGRATION status, RESUME) through the VM's callbacks;
+ *   - the guest agent, played over the VM's guest channel socket with libhybond-proto
+ *     frames (HELLO, STATUS with the pair, SWITCH_DONE, FAST_PATH_UP, EVENT);
+ *   - the peer daemon on a unix socket (MIGRATE_PREPARE -> MIGRATE_READY, ...);
+ *   - the eswitch: the sriov-legacy backend on the fake sysfs tree, requests captured.
+ * Cases: cancel in MIGRATING (migrate_cancel, no rollback before QEMU confirms, RX back to
+ * the VF only once the guest reports it, RESUME_FAST_PATH again when the VF leaves and comes
+ * back after the first answer); cancel refused in stop-and-copy and after completion; a
+ * cancel that comes too late; the peer lost in MIGRATING; recovery from the journal (waits
+ * for the QMP session; QEMU's answer decides: cancel, cleanup, rollback); a destination
+ * told there is no guest agent.  hostd.c's main is replaced by the stubs below.
+ */
+#include "tests/unit/cu_run.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "host-agent/hostd.h"
+#include "host-agent/migrate.h"
+#include "host-agent/peer.h"
+#include "host-agent/vm.h"
+
+#ifndef HB_TESTDATA
+#define HB_TESTDATA "tests/data"
+#endif
+#define MAC_S "52:54:00:18:00:10"
+#define PAIR_ID 7u
+
+/* ---- stubs for hostd.c ---- */
+void hlog(enum hostd_prio prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!getenv("HB_TEST_VERBOSE"))
+		return;
+	va_start(ap, fmt);
+	(void)fprintf(stderr, "[%d] ", (int)prio);
+	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+	(void)fputc('\n', stderr);
+	va_end(ap);
+}
+
+struct vm *hostd_vm(struct hostd *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name))
+			return d->vms[i];
+	return NULL;
+}
+
+int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t errlen)
+{
+	(void)d;
+	(void)vc;
+	(void)err;
+	(void)errlen;
+	return -ENOSYS;
+}
+
+int hostd_vm_del(struct hostd *d, const char *name, char *err, size_t errlen)
+{
+	(void)d;
+	(void)name;
+	(void)err;
+	(void)errlen;
+	return -ENOSYS;
+}
+
+void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m)
+{
+	(void)d;
+	(void)pc;
+	(void)m;
+}
+
+/* ---- the fake hypervisor ---- */
+struct fcall {
+	char name[32], id[64];
+	hv_done_fn fn;
+	void *arg;
+	int done;
+};
+
+static struct {
+	int ready;
+	const struct hv_cb *cb;
+	void *arg;
+	struct fcall calls[256];
+	int n;
+} H;
+
+struct hv {
+	int unused;
+};
+
+static struct hv hv_obj;
+
+static int rec(const char *name, const char *id, hv_done_fn fn, void *arg)
+{
+	struct fcall *c;
+
+	if (H.n >= (int)(sizeof(H.calls) / sizeof(H.calls[0])))
+		return -ENOBUFS;
+	c = &H.calls[H.n++];
+	(void)snprintf(c->name, sizeof(c->name), "%s", name);
+	(void)snprintf(c->id, sizeof(c->id), "%s", id ? id : "");
+	c->fn = fn;
+	c->arg = arg;
+	c->done = 0;
+	return 0;
+}
+
+static struct hv *f_open(struct loop *l, const char *target, const struct hv_cb *cb, void *arg,
+			 const char *name, int *err)
+{
+	(void)l;
+	(void)target;
+	(void)name;
+	H.cb = cb;
+	H.arg = arg;
+	*err = 0;
+	return &hv_obj;
+}
+
+static void f_close(struct hv *h)
+{
+	(void)h;
+}
+
+static int f_ready(const struct hv *h)
+{
+	(void)h;
+	return H.ready;
+}
+
+static int f_migrate_out(struct hv *h, const char *uri, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("migrate", uri, fn, arg);
+}
+
+static int f_incoming(struct hv *h, const char *uri, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("migrate-incoming", uri, fn, arg);
+}
+
+static int f_cancel(struct hv *h, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("migrate_cancel", NULL, fn, arg);
+}
+
+static int f_query_migrate(struct hv *h, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("query-migrate", NULL, fn, arg);
+}
+
+static int f_query_status(struct hv *h, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("query-status", NULL, fn, arg);
+}
+
+static int f_unplug(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("device_del", id, fn, arg);
+}
+
+static int f_plug(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("device_add", vf->id, fn, arg);
+}
+
+static int f_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("query-pci", id, fn, arg);
+}
+
+static int f_cont(struct hv *h, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("cont", NULL, fn, arg);
+}
+
+static int f_quit(struct hv *h, hv_done_fn fn, void *arg)
+{
+	(void)h;
+	return rec("quit", NULL, fn, arg);
+}
+
+static const struct hv_ops fake_hv = {
+	.kind = "fake", .open = f_open, .close = f_close, .ready = f_ready,
+	.migrate_out = f_migrate_out, .accept_incoming = f_incoming, .migrate_cancel = f_cancel,
+	.query_migrate = f_query_migrate, .query_status = f_query_status, .vf_unplug = f_unplug,
+	.vf_plug = f_plug, .query_vf = f_query_vf, .cont = f_cont, .quit = f_quit,
+};
+
+static int called(const char *name)
+{
+	int i, n = 0;
+
+	for (i = 0; i < H.n; i++)
+		n += !strcmp(H.calls[i].name, name);
+	return n;
+}
+
+/* Answer every call NAME pending now (not those the answers make) with r; how many. */
+static int answer(const char *name, const struct hv_result *r)
+{
+	int i, n = 0, end = H.n;
+
+	for (i = 0; i < end; i++) {
+		struct fcall *c = &H.calls[i];
+
+		if (c->done || strcmp(c->name, name) != 0)
+			continue;
+		c->done = 1;
+		n++;
+		if (c->fn)
+			c->fn(c->arg, r);
+	}
+	return n;
+}
+
+static int answer_migrate(const char *status, int64_t total_ms)
+{
+	struct hv_result r;
+
+	memset(&r, 0, sizeof(r));
+	(void)snprintf(r.mig.status, sizeof(r.mig.status), "%s", status);
+	r.mig.total_time_ms = total_ms;
+	r.mig.downtime_ms = total_ms >= 0 ? 5 : -1;
+	r.mig.setup_time_ms = -1;
+	return answer("query-migrate", &r);
+}
+
+static int answer_status(int running, const char *status)
+{
+	struct hv_result r;
+
+	memset(&r, 0, sizeof(r));
+	r.running = running;
+	(void)snprintf(r.status, sizeof(r.status), "%s", status);
+	return answer("query-status", &r);
+}
+
+static int answer_ok(const char *name)
+{
+	struct hv_result r;
+
+	memset(&r, 0, sizeof(r));
+	return answer(name, &r);
+}
+
+static void hv_event(enum hv_ev ev, const char *detail)
+{
+	H.cb->on_event(H.arg, ev, detail, 1000);
+}
+
+/* ---- the test's side of sockets ---- */
+struct tsock {
+	int lfd, fd;
+	uint32_t seq;
+	struct hb_stream rx;
+};
+
+static void tsend(struct tsock *t, const struct hb_msg *m)
+{
+	uint8_t buf[4096];
+	int n = hb_encode(buf, sizeof(buf), m);
+
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_EQUAL(write(t->fd, buf, (size_t)n), n);
+}
+
+static int tlisten(struct tsock *t, const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	hb_stream_init(&t->rx);
+	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	t->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->lfd < 0 || bind(t->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(t->lfd, 4) < 0)
+		return -1;
+	return 0;
+}
+
+static void tclose(struct tsock *t)
+{
+	if (t->fd >= 0)
+		(void)close(t->fd);
+	if (t->lfd >= 0)
+		(void)close(t->lfd);
+	t->fd = t->lfd = -1;
+}
+
+/* Accept a pending connection; decode what arrived, call fn for each message. */
+static void tpoll(struct tsock *t, void (*fn)(const struct hb_msg *m))
+{
+	if (t->fd < 0 && t->lfd >= 0) {
+		t->fd = accept4(t->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (t->fd < 0)
+			return;
+		hb_stream_init(&t->rx);
+		fn(NULL);       /* connected */
+	}
+	for (;;) {
+		size_t room;
+		uint8_t *p = hb_stream_wptr(&t->rx, &room);
+		ssize_t n = t->fd >= 0 ? read(t->fd, p, room) : -1;
+		struct hb_frame f;
+		struct hb_msg m;
+
+		if (n <= 0)
+			return;
+		hb_stream_commit(&t->rx, (size_t)n);
+		while (hb_stream_next(&t->rx, &f, NULL) == 1)
+			if (hb_msg_decode(&f, &m) == 0)
+				fn(&m);
+	}
+}
+
+/* ---- the guest agent ---- */
+static struct {
+	struct tsock s;
+	int vf_present, vf_up, answer_resume;
+	uint8_t active;
+	int n_prepare, n_resume;
+} G;
+
+static void g_pair(struct hb_pair *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->id = PAIR_ID;
+	(void)esw_parse_mac(MAC_S, p->mac);
+	p->active = G.active;
+	p->master.name = "eth0";
+	p->master.ifindex = 2;
+	p->master.link = p->master.carrier = 1;
+	p->standby.name = "eth1";
+	p->standby.ifindex = 3;
+	p->standby.link = p->standby.carrier = 1;
+	if (G.vf_present) {
+		p->vf.name = "eth2";
+		p->vf.ifindex = 4;
+		p->vf.link = p->vf.carrier = (uint8_t)G.vf_up;
+		HB_MARK(p, PAIR, VF);
+	}
+}
+
+/* STATUS: the answer to a request (req != NULL) or unsolicited, as the agent sends it. */
+static void g_status(const struct hb_msg *req)
+{
+	struct hb_msg m;
+
+	if (req)
+		hb_msg_init_reply(&m, HB_MSG_STATUS, req);
+	else
+		hb_msg_init(&m, HB_MSG_STATUS, hb_seq_next(&G.s.seq));
+	g_pair(&m.u.status.pairs[0]);
+	m.u.status.n_pairs = 1;
+	tsend(&G.s, &m);
+}
+
+static void g_vf_vanished(void)
+{
+	struct hb_msg m;
+
+	G.vf_present = G.vf_up = 0;
+	G.active = HB_PATH_STANDBY;     /* the agent pins TX: "VF gone" */
+	hb_msg_init(&m, HB_MSG_EVENT, hb_seq_next(&G.s.seq));
+	m.u.event.pair_id = PAIR_ID;
+	m.u.event.kind = HB_EV_VF_VANISHED;
+	m.u.event.active = G.active;
+	HB_MARK(&m.u.event, EVENT, ACTIVE);
+	tsend(&G.s, &m);
+}
+
+static void g_msg(const struct hb_msg *req)
+{
+	struct hb_msg m;
+
+	if (!req) {             /* connected: the agent says HELLO */
+		hb_msg_init(&m, HB_MSG_HELLO, hb_seq_next(&G.s.seq));
+		m.u.hello.ver_min = m.u.hello.ver_max = HB_VERSION_CURRENT;
+		m.u.hello.caps = HB_CAP_NET_FAILOVER;
+		m.u.hello.agent = "test-guest";
+		tsend(&G.s, &m);
+		return;
+	}
+	if (req->flags & HB_F_REPLY)
+		return;
+	switch (req->type) {
+	case HB_MSG_HELLO:
+		hb_msg_init_reply(&m, HB_MSG_HELLO_ACK, req);
+		m.u.hello_ack.ver_min = m.u.hello_ack.ver_max = HB_VERSION_CURRENT;
+		m.u.hello_ack.ver_use = HB_VERSION_CURRENT;
+		m.u.hello_ack.agent = "test-guest";
+		tsend(&G.s, &m);
+		break;
+	case HB_MSG_STATUS:
+		g_status(req);
+		break;
+	case HB_MSG_PREPARE_SWITCH:
+		G.n_prepare++;
+		G.active = HB_PATH_STANDBY;
+		hb_msg_init_reply(&m, HB_MSG_SWITCH_DONE, req);
+		m.u.switch_done.pair_id = PAIR_ID;
+		m.u.switch_done.path = HB_PATH_STANDBY;
+		tsend(&G.s, &m);
+		break;
+	case HB_MSG_RESUME_FAST_PATH:
+		G.n_resume++;
+		if (!G.answer_resume)
+			break;
+		G.active = G.vf_up ? HB_PATH_FAST : HB_PATH_STANDBY;
+		hb_msg_init_reply(&m, HB_MSG_FAST_PATH_UP, req);
+		m.u.fast_path_up.pair_id = PAIR_ID;
+		m.u.fast_path_up.path = G.active;
+		tsend(&G.s, &m);
+		g_status(NULL);         /* the agent's STATUS follows a change */
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- the peer daemon ---- */
+static struct {
+	struct tsock s;
+	uint16_t types[64];
+	int n, result_ok[8], n_results, finished_path;
+	char finished_text[128];
+} P;
+
+static int p_got(uint16_t type)
+{
+	int i, n = 0;
+
+	for (i = 0; i < P.n; i++)
+		n += P.types[i] == type;
+	return n;
+}
+
+static void p_msg(const struct hb_msg *m)
+{
+	struct hb_msg r;
+
+	if (!m)
+		return;
+	if (P.n < 64)
+		P.types[P.n++] = m->type;
+	switch (m->type) {
+	case HB_MSG_MIGRATE_PREPARE:
+		hb_msg_init_reply(&r, HB_MSG_MIGRATE_READY, m);
+		r.u.migrate_ready.vm = m->u.migrate_prepare.vm;
+		r.u.migrate_ready.uri = "unix:/nonexistent/mig.sock";
+		tsend(&P.s, &r);
+		break;
+	case HB_MSG_MIGRATE_RESULT:
+		if (P.n_results < 8)
+			P.result_ok[P.n_results++] = m->u.migrate_result.ok;
+		break;
+	case HB_MSG_MIGRATE_FINISHED:
+		P.finished_path = m->u.migrate_finished.path;
+		(void)snprintf(P.finished_text, sizeof(P.finished_text), "%s",
+			       m->u.migrate_finished.text ? m->u.migrate_finished.text : "");
+		break;
+	default:
+		break;
+	}
+}
+
+static void p_finished(void)
+{
+	struct hb_msg m;
+
+	hb_msg_init(&m, HB_MSG_MIGRATE_FINISHED, hb_seq_next(&P.s.seq));
+	m.u.migrate_finished.vm = "vm1";
+	m.u.migrate_finished.path = HB_PATH_FAST;
+	m.u.migrate_finished.text = "fast path up";
+	tsend(&P.s, &m);
+}
+
+/* ---- the daemon around it ---- */
+static struct hostd D;
+static struct vm *V;
+static char dir[64];
+static char path_agent[128], path_peer[128];
+
+static void quit_cb(void *arg)
+{
+	loop_quit(arg);
+}
+
+/* Run the daemon's loop ms, then serve the guest and the peer. */
+static void pump(unsigned ms)
+{
+	struct loop_timer *t = loop_timer_new(D.l, quit_cb, D.l);
+	unsigned i;
+
+	for (i = 0; i < ms; i += 5) {
+		(void)loop_timer_arm(t, 5);
+		(void)loop_run(D.l);
+		tpoll(&G.s, g_msg);
+		tpoll(&P.s, p_msg);
+	}
+	loop_timer_free(t);
+}
+
+static const char *phase(void)
+{
+	static char buf[32];
+	json_t *o;
+
+	if (!V->mig)
+		return "none";
+	o = mig_to_json(V);
+	(void)snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(o, "phase")));
+	json_decref(o);
+	return buf;
+}
+
+/* Pump until the phase is p (or the migration ended, p "none"); 0 or -1 after max_ms. */
+static int until(const char *p, unsigned max_ms)
+{
+	unsigned t;
+
+	for (t = 0; t <= max_ms; t += 10) {
+		if (!strcmp(phase(), p))
+			return 0;
+		pump(10);
+	}
+	(void)fprintf(stderr, "  wanted phase %s, still %s\n", p, phase());
+	return -1;
+}
+
+static int xmit_ok(void *arg, const struct nlmsghdr *nlh)
+{
+	(void)arg;
+	(void)nlh;
+	return 0;
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void setup(enum vm_mode mode, int here)
+{
+	struct esw_config ec = { .kind = "sriov-legacy", .pf = "enp3s0f0",
+				 .sysfs_root = HB_TESTDATA "/sysfs-sriov", .xmit = xmit_ok };
+	struct vm_config vc;
+	char err[256];
+
+	memset(&H, 0, sizeof(H));
+	memset(&G, 0, sizeof(G));
+	memset(&P, 0, sizeof(P));
+	memset(&D, 0, sizeof(D));
+	G.s.fd = G.s.lfd = P.s.fd = P.s.lfd = -1;
+	(void)snprintf(dir, sizeof(dir), "/tmp/hbmig-XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	config_defaults(&D.cfg);
+	(void)snprintf(D.cfg.host, sizeof(D.cfg.host), "A");
+	D.cfg.vf_up_timeout_ms = 3000;
+	D.cfg.resume_deadline_ms = 500;
+	(void)snprintf(path_agent, sizeof(path_agent), "%s/agent.sock", dir);
+	(void)snprintf(path_peer, sizeof(path_peer), "%s/peer-B.sock", dir);
+	(void)snprintf(D.cfg.peers[0].name, sizeof(D.cfg.peers[0].name), "B");
+	(void)snprintf(D.cfg.peers[0].socket, sizeof(D.cfg.peers[0].socket), "%s", path_peer);
+	D.cfg.n_peers = 1;
+	D.l = loop_new();
+	CU_ASSERT_PTR_NOT_NULL_FATAL(D.l);
+	CU_ASSERT_EQUAL_FATAL(jrnl_open(dir, &D.j, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(tlisten(&G.s, path_agent), 0);
+	CU_ASSERT_EQUAL_FATAL(tlisten(&P.s, path_peer), 0);
+
+	vm_config_defaults(&vc, "vm1");
+	CU_ASSERT_EQUAL_FATAL(vm_config_set(&vc, "mac", MAC_S, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(vm_config_set(&vc, "mode", mode == VM_MODE_BOND ? "bond" : "failover",
+					    err, sizeof(err)), 0);
+	(void)snprintf(vc.standby_port, sizeof(vc.standby_port), "enp3s0f0");
+	(void)snprintf(vc.vf_port, sizeof(vc.vf_port), "vf0");
+	(void)snprintf(vc.esw_kind, sizeof(vc.esw_kind), "sriov-legacy");
+	(void)snprintf(vc.esw_pf, sizeof(vc.esw_pf), "enp3s0f0");
+	(void)snprintf(vc.launcher, sizeof(vc.launcher), "echo qmp=%s/qmp.sock", dir);
+	if (here) {
+		(void)snprintf(vc.qmp, sizeof(vc.qmp), "%s/qmp.sock", dir);
+		(void)snprintf(vc.agent, sizeof(vc.agent), "%s", path_agent);
+	}
+	V = vm_new(&D, &vc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V);
+	if (!V)
+		return;
+	D.vms[0] = V;
+	V->hvo = &fake_hv;
+	CU_ASSERT_EQUAL_FATAL(esw_open(&ec, &V->esw), 0);
+	G.active = HB_PATH_FAST;
+	G.vf_present = G.vf_up = 1;
+	G.answer_resume = 1;
+	if (!here)
+		return;
+	CU_ASSERT_EQUAL_FATAL(vm_attach(V, err, sizeof(err)), 0);
+	H.ready = 1;
+	H.cb->on_ready(H.arg);
+	pump(100);
+	CU_ASSERT_TRUE_FATAL(vm_guest_ready(V) && vm_vf_up(V));
+}
+
+static void teardown(void)
+{
+	D.vms[0] = NULL;
+	vm_free(V);
+	V = NULL;
+	tclose(&G.s);
+	tclose(&P.s);
+	jrnl_close(D.j);
+	loop_free(D.l);
+	(void)nftw(dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int journal_has(const char *want_phase)
+{
+	char p[256], buf[4096];
+	FILE *f;
+	size_t n;
+
+	(void)snprintf(p, sizeof(p), "%s/ops/vm1.migrate.json", dir);
+	f = fopen(p, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	(void)fclose(f);
+	buf[n] = 0;
+	return !want_phase || strstr(buf, want_phase) != NULL;
+}
+
+/* Source from PREFLIGHT to MIGRATING: MIGRATE_READY, RX to the standby, TX pinned. */
+static void to_migrating(void)
+{
+	char err[256];
+
+	CU_ASSERT_EQUAL_FATAL(mig_start_source(V, "B", 0, NULL, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(until("S_MIGRATING", 2000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(G.n_prepare, 1);
+	CU_ASSERT_EQUAL(called("migrate"), 1);
+	CU_ASSERT_TRUE(journal_has("S_MIGRATING"));
+	if (V->cfg.mode == VM_MODE_FAILOVER) {
+		g_vf_vanished();        /* QEMU unplugged the failover primary (wait-unplug) */
+		pump(20);
+		CU_ASSERT_FALSE(vm_vf_up(V));
+	}
+}
+
+/* ---- tests ---- */
+
+/* hybond cancel in MIGRATING: migrate_cancel; the rollback waits for QEMU; RX back to the
+ * VF only when the guest reports it; the VF that leaves again after FAST_PATH_UP (QEMU's late
+ * re-plug of a failover primary) gets RESUME_FAST_PATH again. */
+static void test_cancel_migrating(void)
+{
+	char msg[256];
+
+	setup(VM_MODE_FAILOVER, 1);
+	to_migrating();
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "migrate_cancel"));
+	CU_ASSERT_STRING_EQUAL(phase(), "S_CANCEL");
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 1);
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), -EALREADY);
+	/* QEMU is still cancelling: nothing is undone, D is not told */
+	CU_ASSERT_EQUAL(answer_ok("migrate_cancel"), 1);
+	CU_ASSERT(answer_migrate("cancelling", -1) >= 1);
+	pump(50);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_CANCEL");
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(P.n_results, 0);
+	/* QEMU: cancelled -> rollback; the failover primary comes back by QEMU */
+	hv_event(HV_EV_MIGRATION, "cancelled");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RB_WAIT_VF");
+	pump(50);
+	CU_ASSERT_EQUAL(P.n_results, 1);
+	CU_ASSERT_EQUAL(P.result_ok[0], 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* the VF is not reported yet */
+	CU_ASSERT_EQUAL(answer_status(1, "running"), 1);
+	CU_ASSERT_EQUAL(called("cont"), 0);
+	/* QEMU re-plugs, the guest reports its VF: RX to the VF, RESUME_FAST_PATH, FAST */
+	G.vf_present = G.vf_up = 1;
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("S_RB_SETTLE", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(G.n_resume, 1);
+	/* the VF vanishes after the answer, the agent pins TX: RX to the standby, wait */
+	g_vf_vanished();
+	CU_ASSERT_EQUAL(until("S_RB_WAIT_VF", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	/* ... and comes back: RESUME_FAST_PATH again */
+	G.vf_present = G.vf_up = 1;
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("S_RB_SETTLE", 1000), 0);
+	CU_ASSERT_EQUAL(G.n_resume, 2);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	/* it holds: the migration ends FAILED on the fast path, journal entry removed */
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_FALSE(journal_has(NULL));
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), -ENOENT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "no migration"));
+	teardown();
+}
+
+/* stop-and-copy and after: cancel refused with the reason; the normal end. */
+static void test_cancel_refused(void)
+{
+	char msg[256];
+
+	setup(VM_MODE_FAILOVER, 1);
+	to_migrating();
+	hv_event(HV_EV_STOP, "");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_STOPPED");
+	pump(20);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_STOPPED), 1);
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), -EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "stop-and-copy; it completes or fails on its own"));
+	hv_event(HV_EV_MIGRATION, "completed");
+	CU_ASSERT(answer_migrate("completed", 900) >= 1);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_DEST_SWITCHBACK");
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), -EBUSY);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, "runs on B"));
+	pump(20);
+	CU_ASSERT_EQUAL(P.n_results, 1);
+	CU_ASSERT_EQUAL(P.result_ok[0], 1);
+	p_finished();
+	CU_ASSERT_EQUAL(until("none", 1000), 0);
+	CU_ASSERT_EQUAL(called("quit"), 1);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	CU_ASSERT_FALSE(V->here);
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 0);
+	teardown();
+}
+
+/* The cancel loses the race: QEMU completes; the VM is on B, no rollback. */
+static void test_cancel_too_late(void)
+{
+	char msg[256];
+
+	setup(VM_MODE_FAILOVER, 1);
+	to_migrating();
+	CU_ASSERT_EQUAL(mig_cancel(V, msg, sizeof(msg)), 0);
+	hv_event(HV_EV_MIGRATION, "completed");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_STOPPED");
+	CU_ASSERT(answer_migrate("completed", 900) >= 1);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_DEST_SWITCHBACK");
+	pump(20);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_STOPPED), 1);     /* D announces */
+	CU_ASSERT_EQUAL(P.n_results, 1);
+	CU_ASSERT_EQUAL(P.result_ok[0], 1);
+	/* MIGRATE_FINISHED already came: cleanup without waiting */
+	p_finished();
+	CU_ASSERT_EQUAL(until("none", 1000), 0);
+	CU_ASSERT_EQUAL(called("quit"), 1);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	teardown();
+}
+
+/* D's daemon gone while RAM moves: CANCEL (not a rollback under a live migration). */
+static void test_peer_lost_migrating(void)
+{
+	setup(VM_MODE_FAILOVER, 1);
+	to_migrating();
+	(void)close(P.s.fd);
+	P.s.fd = -1;
+	(void)close(P.s.lfd);
+	P.s.lfd = -1;
+	CU_ASSERT_EQUAL(until("S_CANCEL", 1000), 0);
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 1);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	/* the cancel went through, the status poll says so (no event needed) */
+	CU_ASSERT_EQUAL(answer_ok("migrate_cancel"), 1);
+	CU_ASSERT(answer_migrate("cancelled", -1) >= 1);
+	CU_ASSERT_EQUAL(until("S_RB_WAIT_VF", 1000), 0);
+	G.vf_present = G.vf_up = 1;     /* QEMU re-plugs its primary */
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(G.n_resume, 1);
+	teardown();
+}
+
+/* The rollback's budget: a VF that never comes back leaves RX on the standby, FAILED. */
+static void test_rollback_no_vf(void)
+{
+	setup(VM_MODE_FAILOVER, 1);
+	to_migrating();
+	hv_event(HV_EV_MIGRATION, "failed");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RB_WAIT_VF");
+	CU_ASSERT_EQUAL(until("none", 5000), 0);        /* vf_up_timeout_ms 3000 */
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(G.n_resume, 0);
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 0);   /* QEMU had ended it */
+	CU_ASSERT_FALSE(journal_has(NULL));
+	teardown();
+}
+
+/* A journal left in PHASE; QEMU answers MSTATUS / STATUS (running): where it goes. */
+static void recover_case(enum vm_mode mode, const char *jphase, const char *mstatus, int running,
+			 const char *status, const char *want_phase)
+{
+	struct jrnl_op op;
+	int moved;
+
+	setup(mode, 1);
+	H.ready = 0;                    /* a restarted daemon: no QMP session yet */
+	jrnl_op_init(&op);
+	(void)snprintf(op.vm, sizeof(op.vm), "vm1");
+	op.kind = JRNL_MIGRATE;
+	(void)snprintf(op.phase, sizeof(op.phase), "%s", jphase);
+	(void)snprintf(op.source, sizeof(op.source), "A");
+	(void)snprintf(op.dest, sizeof(op.dest), "B");
+	(void)snprintf(op.mac, sizeof(op.mac), MAC_S);
+	moved = strcmp(jphase, "S_DEST_PREPARE") != 0;
+	op.steer_src = moved ? JRNL_STEER_STANDBY : JRNL_STEER_VF;
+	op.extra = json_pack("{s:s, s:b, s:i}", "vf_id", "vf0", "migrate_sent",
+			     moved && strcmp(jphase, "S_UNPLUG_VF") != 0, "vf_seq", 3);
+	CU_ASSERT_EQUAL_FATAL(jrnl_write(D.j, &op), 0);
+	jrnl_op_clear(&op);
+	mig_recover_vm(V);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RECOVER");
+	mig_recover_vm(V);              /* hostd.c's pass and the VM's: once */
+	pump(50);
+	CU_ASSERT_EQUAL(called("query-migrate"), 0);    /* nothing before QMP is up */
+	CU_ASSERT_TRUE(journal_has(jphase));            /* RECOVER is not journalled */
+	H.ready = 1;
+	H.cb->on_ready(H.arg);
+	CU_ASSERT_EQUAL(answer_migrate(mstatus, -1), 1);
+	CU_ASSERT_EQUAL(answer_status(running, status), 1);
+	if (strcmp(phase(), want_phase) != 0)
+		(void)fprintf(stderr, "  %s + %s/%s: %s, want %s\n", jphase, mstatus, status,
+			      phase(), want_phase);
+	CU_ASSERT_STRING_EQUAL(phase(), want_phase);
+}
+
+static void test_recover_source(void)
+{
+	/* still migrating: cancel first, roll back once QEMU confirms */
+	recover_case(VM_MODE_FAILOVER, "S_MIGRATING", "active", 1, "running", "S_CANCEL");
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 1);
+	hv_event(HV_EV_MIGRATION, "cancelled");
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(V->vf_seq, 3u);                 /* from the journal */
+	teardown();
+	/* completed while the daemon was down: the VM is on B, clean up here */
+	recover_case(VM_MODE_FAILOVER, "S_STOPPED", "completed", 0, "postmigrate", "none");
+	CU_ASSERT_EQUAL(called("quit"), 1);
+	CU_ASSERT_EQUAL(called("cont"), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	CU_ASSERT_FALSE(journal_has(NULL));
+	teardown();
+	/* failed (B aborted when the source's channel dropped): back to the fast path */
+	recover_case(VM_MODE_FAILOVER, "S_MIGRATING", "failed", 1, "running", "S_RB_WAIT_VF");
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 0);
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(G.n_resume, 1);
+	teardown();
+	/* left before anything moved: nothing to undo */
+	recover_case(VM_MODE_FAILOVER, "S_DEST_PREPARE", "", 1, "running", "none");
+	CU_ASSERT_FALSE(journal_has(NULL));
+	CU_ASSERT_EQUAL(G.n_resume, 0);
+	teardown();
+}
+
+/* A bond VF that was unplugged: the rollback after a restart re-plugs it with a fresh id,
+ * only after query-pci says it is gone. */
+static void test_recover_bond_replug(void)
+{
+	struct hv_result r;
+
+	recover_case(VM_MODE_BOND, "S_UNPLUG_VF", "", 1, "running", "S_RB_REPLUG");
+	CU_ASSERT_EQUAL(called("query-pci"), 1);
+	memset(&r, 0, sizeof(r));
+	r.present = 0;
+	CU_ASSERT_EQUAL(answer("query-pci", &r), 1);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RB_WAIT_VF");
+	CU_ASSERT_EQUAL(called("device_add"), 1);
+	CU_ASSERT_STRING_EQUAL(V->vf_id, "hb-vf4");     /* vf_seq 3 in the journal */
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	teardown();
+}
+
+static const struct peer_ops tpeer_ops;
+
+static void tp_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
+{
+	if (arg)
+		mig_on_peer_msg(arg, pc, m);
+}
+
+static void tp_closed(void *arg, struct peer_conn *pc, int err)
+{
+	if (arg)
+		mig_on_peer_closed(arg, pc, err);
+}
+
+static const struct peer_ops tpeer_ops = { .on_msg = tp_msg, .on_closed = tp_closed };
+
+/* The destination told AGENT 0 (--force without an agent): MAC to the VF port at RESUME,
+ * MIGRATE_FINISHED FAST at once, "unverified". */
+static void test_dest_no_agent(void)
+{
+	struct peer_conn *pc;
+	struct hb_msg req;
+	char err[256];
+	int sv[2];
+
+	setup(VM_MODE_FAILOVER, 0);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+					 sv), 0);
+	pc = peer_conn_new(D.l, sv[0], &tpeer_ops, NULL, "A");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
+	P.s.fd = sv[1];
+	hb_msg_init(&req, HB_MSG_MIGRATE_PREPARE, 1);
+	req.u.migrate_prepare.vm = "vm1";
+	(void)esw_parse_mac(MAC_S, req.u.migrate_prepare.mac);
+	req.u.migrate_prepare.mode = VM_MODE_FAILOVER;
+	req.u.migrate_prepare.source = "A";
+	req.u.migrate_prepare.agent = 0;
+	HB_MARK(&req.u.migrate_prepare, MIGRATE_PREPARE, AGENT);
+	CU_ASSERT_EQUAL_FATAL(mig_start_dest(V, pc, &req, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(until("D_INCOMING", 3000), 0);  /* the launcher ran */
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	H.ready = 1;
+	CU_ASSERT_EQUAL(answer_ok("migrate-incoming"), 1);
+	pump(20);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_READY), 1);
+	hv_event(HV_EV_RESUME, "");
+	CU_ASSERT_EQUAL(until("none", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);        /* at RESUME, no guest to wait for */
+	CU_ASSERT_TRUE(V->here);
+	pump(20);
+	CU_ASSERT_EQUAL(P.finished_path, HB_PATH_FAST);
+	CU_ASSERT_PTR_NOT_NULL(strstr(P.finished_text, "unverified: no guest agent"));
+	teardown();
+}
+
+static CU_TestInfo tests[] = {
+	{ "cancel in MIGRATING, RESUME_FAST_PATH again after a late VF change",
+	  test_cancel_migrating },
+	{ "cancel refused in stop-and-copy and after completion", test_cancel_refused },
+	{ "cancel too late: the migration completed", test_cancel_too_late },
+	{ "peer lost in MIGRATING: cancel, then roll back", test_peer_lost_migrating },
+	{ "rollback without the VF back: RX stays on the standby", test_rollback_no_vf },
+	{ "recovery: QEMU's answer decides", test_recover_source },
+	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },
+	{ "destination without a guest agent", test_dest_no_agent },
+	CU_TEST_INFO_NULL,
+};
+
+int main(void)
+{
+	CU_SuiteInfo suites[] = {
+		{ "migrate", NULL, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return hb_cu_run(suites);
+}

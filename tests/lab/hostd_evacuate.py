@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """`hybond evacuate --to B` in the lab: every VM of host A moves, measured per VM.
 
-  hostd_evacuate.py check            the cases below once (make check-lab); fails on any
-                                     loss outside stop-and-copy, a VM not on B's fast path,
-                                     leftovers on A, a wrong skip/stop
+  hostd_evacuate.py check            the cases below once, JSON on stdout (make check-lab:
+                                     $(B)/lab-evacuate.json); fails on any loss outside
+                                     stop-and-copy, a VM not on B's fast path, leftovers on
+                                     A, a wrong skip/stop
   hostd_evacuate.py run [--runs R] [--parallel K] [--modes failover,bond] [--cases C,..]
                                      R rounds of the cases, JSON on stdout, a table per run
 
@@ -417,8 +418,7 @@ def main(argv):
                                        "FAIL: " + "; ".join(r["failures"])))
     for line in table(results):
         print(line, file=sys.stderr)
-    if a.what == "run":
-        print(json.dumps(results, indent=1))
+    print(json.dumps(results, indent=1))      # check too: make check-lab keeps it
     for m in misses:
         say("bar missed (0 lost): " + m)
     for x in failures:

@@ -109,7 +109,7 @@ check-net::
 check-lab::
 
 lint:
-	tools/lint.sh $(LINT_SRCS)
+	tools/lint.sh $(sort $(LINT_SRCS))
 
 clean:
 	rm -rf build

@@ -64,7 +64,7 @@ check-net:: $(B)/bin/hybond-hostd
 
 # drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects, hostd.c stubbed
 HOSTD_DRILL_TEST := $(B)/tests/test_hostd_drill
-HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c
+HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hostd_stubs.c
 UNIT_TESTS += $(HOSTD_DRILL_TEST)
 LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
 $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -74,7 +74,7 @@ $(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(G
 
 # hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
 HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
-HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c
+HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hostd_stubs.c
 UNIT_TESTS += $(HOSTD_EVAC_TEST)
 LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
 $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -84,7 +84,7 @@ $(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUE
 
 # the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
 HOSTD_MIG_TEST := $(B)/tests/test_migrate
-HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c
+HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c tests/unit/hostd_stubs.c
 UNIT_TESTS += $(HOSTD_MIG_TEST)
 LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)

@@ -53,40 +53,7 @@ void hlog(enum hostd_prio prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-struct vm *hostd_vm(struct hostd *d, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < CFG_MAX_VMS; i++)
-		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name))
-			return d->vms[i];
-	return NULL;
-}
-
-int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t errlen)
-{
-	(void)d;
-	(void)vc;
-	(void)err;
-	(void)errlen;
-	return -ENOSYS;
-}
-
-int hostd_vm_del(struct hostd *d, const char *name, char *err, size_t errlen)
-{
-	(void)d;
-	(void)name;
-	(void)err;
-	(void)errlen;
-	return -ENOSYS;
-}
-
-void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m)
-{
-	(void)d;
-	(void)pc;
-	(void)m;
-}
+/* hostd_vm, hostd_vm_add/del, hostd_peer_msg: tests/unit/hostd_stubs.c */
 
 /* ---- the fake hypervisor ---- */
 struct fcall {

@@ -3,6 +3,8 @@
 #   make              build everything into build/
 #   make check        every test the project has (installs missing Debian packages)
 #   make demo         the lab migration drill with its measured table
+#   make demo-libvirt `virsh migrate` between two libvirtd: plain, reactive, with hybond's
+#                     hook, and hybond migrate, side by side (tests/lab/libvirt.mk)
 #   make deps         install the Debian packages the project needs
 #   make lint         cppcheck + clang-tidy on the project's sources
 #   make fuzz FUZZ_SECONDS=N   run the libFuzzer targets for N seconds each
@@ -56,9 +58,12 @@ include tests/fuzz/fuzz.mk
 include host-agent/probe/probe.mk
 include host-agent/hostagent.mk
 include host-agent/core.mk
+include host-agent/libvirt.mk
+include host-agent/hv_libvirt.mk
 include host-agent/hostd.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
+include tests/lab/libvirt.mk
 
 all: $(LIBS_ALL) $(BINS) $(UNIT_TESTS)
 
@@ -98,7 +103,7 @@ check-asan:
 check-valgrind: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== valgrind $$t"; \
 		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=all \
-		  --show-leak-kinds=all $$t >/dev/null; done
+		  --show-leak-kinds=all --suppressions=tests/unit/libvirt.supp $$t >/dev/null; done
 
 check-fuzz:
 	@if command -v clang >/dev/null; then $(MAKE) fuzz FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS); \

@@ -118,12 +118,16 @@ static void send_error(struct gd_agent *a, const struct hb_hdr *req, uint32_t co
 		text ? text : "");
 }
 
+/* Every minor of our major: the guest's messages are those of 1.0 (later minors added
+ * daemon-to-daemon messages only), and protocol.md §6 says a receiver accepts any minor. */
+#define GD_VER_MIN HB_VERSION(HB_VERSION_MAJOR, 0)
+
 static void send_hello(struct gd_agent *a, uint64_t now_us)
 {
 	struct hb_msg *m = &a->scratch;
 
 	hb_msg_init(m, HB_MSG_HELLO, hb_seq_next(&a->seq));
-	m->u.hello.ver_min = HB_VERSION_CURRENT;
+	m->u.hello.ver_min = GD_VER_MIN;
 	m->u.hello.ver_max = HB_VERSION_CURRENT;
 	m->u.hello.caps = a->caps;
 	m->u.hello.agent = GD_AGENT_NAME;
@@ -634,8 +638,9 @@ static void on_hello(struct gd_agent *a, const struct hb_msg *m)
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.type = m->type;
 	hdr.seq = m->seq;
-	if (h->ver_min > HB_VERSION_CURRENT || h->ver_max < HB_VERSION_CURRENT) {
-		send_error(a, &hdr, HB_ERR_UNSUPPORTED_VERSION, 0, "we speak 1.0 only");
+	if (h->ver_min > HB_VERSION_CURRENT || h->ver_max < GD_VER_MIN) {
+		send_error(a, &hdr, HB_ERR_UNSUPPORTED_VERSION, 0, "no common version (we speak "
+			   "major 1, any minor up to ours)");
 		return;
 	}
 	/* A new HELLO resets the session: pending requests are abandoned. */
@@ -644,9 +649,9 @@ static void on_hello(struct gd_agent *a, const struct hb_msg *m)
 		a->pairs[i].recheck_us = 0;
 	}
 	hb_msg_init_reply(r, HB_MSG_HELLO_ACK, m);
-	r->u.hello_ack.ver_min = HB_VERSION_CURRENT;
+	r->u.hello_ack.ver_min = GD_VER_MIN;
 	r->u.hello_ack.ver_max = HB_VERSION_CURRENT;
-	r->u.hello_ack.ver_use = HB_VERSION_CURRENT;
+	r->u.hello_ack.ver_use = h->ver_max < HB_VERSION_CURRENT ? h->ver_max : HB_VERSION_CURRENT;
 	r->u.hello_ack.caps = a->caps;
 	r->u.hello_ack.agent = GD_AGENT_NAME;
 	gd_info("HELLO from %s: session open", h->agent);

@@ -26,6 +26,8 @@ void config_defaults(struct hostd_config *c)
 	(void)snprintf(c->tls_cert, sizeof(c->tls_cert), "%s", CFG_TLS_CERT_DEF);
 	(void)snprintf(c->tls_key, sizeof(c->tls_key), "%s", CFG_TLS_KEY_DEF);
 	(void)snprintf(c->tls_priority, sizeof(c->tls_priority), "%s", CFG_TLS_PRIORITY_DEF);
+	c->libvirt_coordinate = 1;
+	c->hook_wait_ms = CFG_HOOK_WAIT_MS_DEF;
 }
 
 void vm_config_defaults(struct vm_config *v, const char *name)
@@ -36,6 +38,17 @@ void vm_config_defaults(struct vm_config *v, const char *name)
 	(void)snprintf(v->esw_bridge, sizeof(v->esw_bridge), "br0");
 	(void)snprintf(v->vf_driver, sizeof(v->vf_driver), "e1000e");
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "vf0");
+	(void)snprintf(v->hv, sizeof(v->hv), "qmp");
+}
+
+int vm_config_libvirt(const struct vm_config *v)
+{
+	return !strcmp(v->hv, "libvirt");
+}
+
+const char *vm_config_domain(const struct vm_config *v)
+{
+	return v->domain[0] ? v->domain : v->name;
 }
 
 int config_valid_name(const char *s)
@@ -124,6 +137,33 @@ int vm_config_set(struct vm_config *v, const char *key, const char *val, char *e
 	STR_KEY("vf_netdev", v->vf_netdev);
 	STR_KEY("launcher", v->launcher);
 	STR_KEY("cleanup", v->cleanup);
+	if (!strcmp(key, "hv")) {
+		if (strcmp(val, "qmp") != 0 && strcmp(val, "libvirt") != 0) {
+			(void)snprintf(err, errlen, "hv: '%s' (qmp or libvirt)", val);
+			return -EINVAL;
+		}
+		return set_str(v->hv, sizeof(v->hv), val, key, err, errlen);
+	}
+	if (!strcmp(key, "domain")) {
+		if (!config_valid_name(val)) {
+			(void)snprintf(err, errlen, "domain: '%s': use [A-Za-z0-9_.-], at most %d",
+				       val, CFG_NAME_MAX);
+			return -EINVAL;
+		}
+		return set_str(v->domain, sizeof(v->domain), val, key, err, errlen);
+	}
+	if (!strcmp(key, "vf_pci")) {
+		unsigned dom, bus, slot, fn;
+		char tail;
+
+		if (sscanf(val, "%4x:%2x:%2x.%1x%c", &dom, &bus, &slot, &fn, &tail) != 4 ||
+		    strlen(val) != 12 || slot > 0x1f || fn > 7) {
+			(void)snprintf(err, errlen, "vf_pci: '%s' is not a PCI address dddd:bb:ss.f",
+				       val);
+			return -EINVAL;
+		}
+		return set_str(v->vf_pci, sizeof(v->vf_pci), val, key, err, errlen);
+	}
 	(void)snprintf(err, errlen, "unknown VM key '%s'", key);
 	return -EINVAL;
 }
@@ -140,7 +180,7 @@ int vm_config_check(const struct vm_config *v, char *err, size_t errlen)
 	else if (strcmp(v->esw_kind, "bridge") != 0 && strcmp(v->esw_kind, "sriov-legacy") != 0)
 		(void)snprintf(err, errlen, "VM %s: eswitch '%s' (bridge or sriov-legacy)", v->name,
 			 v->esw_kind);
-	else if (!v->qmp[0] && !v->launcher[0])
+	else if (!vm_config_libvirt(v) && !v->qmp[0] && !v->launcher[0])
 		(void)snprintf(err, errlen, "VM %s: needs qmp (runs here) or launcher (can arrive here)",
 			 v->name);
 	else
@@ -176,6 +216,11 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 	STR_KEY("tls_priority", c->tls_priority);
 	STR_KEY("state_dir", c->state_dir);
 	STR_KEY("uplink", c->uplink);
+	STR_KEY("libvirt_uri", c->libvirt_uri);
+	if (!strcmp(key, "libvirt_coordinate"))
+		return set_u32(&c->libvirt_coordinate, val, 0, 1, key, err, errlen);
+	if (!strcmp(key, "hook_wait_ms"))
+		return set_u32(&c->hook_wait_ms, val, 100, 600000, key, err, errlen);
 	if (!strcmp(key, "sched_fifo"))
 		return set_u32(&c->sched_fifo, val, 0, 99, key, err, errlen);
 	if (!strcmp(key, "txqueuelen"))
@@ -225,7 +270,10 @@ static int peer_set(struct peer_config *p, const char *key, const char *val, cha
 		return set_str(p->tls_name, sizeof(p->tls_name), val, key, err, errlen);
 	}
 	STR_KEY("socket", p->socket);
-	(void)snprintf(err, errlen, "peer: unknown key '%s' (socket, address, tls_name)", key);
+	STR_KEY("libvirt_uri", p->libvirt_uri);
+	STR_KEY("migrate_uri", p->migrate_uri);
+	(void)snprintf(err, errlen, "peer: unknown key '%s' (socket, address, tls_name, "
+		       "libvirt_uri, migrate_uri)", key);
 	return -EINVAL;
 }
 #undef STR_KEY

@@ -37,6 +37,7 @@
 #define CFG_VF_UP_TIMEOUT_MS_DEF  40000u
 #define CFG_PREPARE_DEADLINE_MS_DEF 2000u
 #define CFG_RESUME_DEADLINE_MS_DEF  10000u
+#define CFG_HOOK_WAIT_MS_DEF      10000u   /* < the hook's own 15 s bound */
 
 /* TLS on the peer channel: libvirt's /etc/pki layout (docs/peer-tls.md) */
 #define CFG_TLS_CA_DEF        "/etc/pki/CA/cacert.pem"
@@ -57,7 +58,12 @@ struct vm_config {
 	char esw_bridge[16], esw_pf[16], esw_netns[CFG_PATH_MAX];
 	/* how to plug a VF (bond mode, rollback): QMP device_add arguments */
 	char vf_driver[32], vf_id[32], vf_bus[32], vf_netdev[32];
-	char launcher[CFG_CMD_MAX];     /* destination: starts the incoming QEMU */
+	char launcher[CFG_CMD_MAX];     /* destination: starts the incoming QEMU (libvirt:
+					 * prepares what the incoming domain needs, e.g. taps) */
+	char hv[16];                    /* qmp (default) | libvirt */
+	char domain[CFG_NAME_MAX + 1];  /* libvirt: the domain's name (default: the VM's) */
+	char vf_pci[16];                /* libvirt: the VF (dddd:bb:ss.f) this host gives the
+					 * domain when it arrives (hook: XML rewritten) */
 	char cleanup[CFG_CMD_MAX];      /* after the VM left (source) or an abort (dest.) */
 };
 
@@ -67,6 +73,8 @@ struct peer_config {
 	char socket[CFG_PATH_MAX];
 	char address[CFG_ADDR_MAX];     /* IPv4:PORT or [IPv6]:PORT (literals only) */
 	char tls_name[CFG_DNS_MAX + 1]; /* identity in its certificate; default: address's host */
+	char libvirt_uri[CFG_PATH_MAX]; /* libvirt: how this host's libvirtd reaches the peer's */
+	char migrate_uri[CFG_PATH_MAX]; /* libvirt: QEMU's migration URI to the peer (optional) */
 	unsigned line;                  /* of its [peer NAME] line, for messages */
 };
 
@@ -81,6 +89,9 @@ struct hostd_config {
 	char tls_priority[CFG_PRIO_MAX];
 	char state_dir[CFG_PATH_MAX];
 	char uplink[16];                /* announce (RARP) out of this link */
+	char libvirt_uri[CFG_PATH_MAX]; /* this host's libvirtd ("" = libvirt's default) */
+	uint32_t libvirt_coordinate;    /* hook: ask the source daemon first (1) or not (0) */
+	uint32_t hook_wait_ms;          /* hook: how long the destination waits for the source */
 	uint32_t txqueuelen;            /* destination standby tap: rate x worst downtime */
 	uint32_t sched_fifo;            /* SCHED_FIFO priority of the daemon, 0 = normal */
 	uint32_t vf_up_timeout_ms;
@@ -101,6 +112,9 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 int vm_config_set(struct vm_config *v, const char *key, const char *val, char *err, size_t errlen);
 /* The VM is complete enough to be used; err says what is missing. */
 int vm_config_check(const struct vm_config *v, char *err, size_t errlen);
+/* The VM runs under libvirt (hv = libvirt); its domain name. */
+int vm_config_libvirt(const struct vm_config *v);
+const char *vm_config_domain(const struct vm_config *v);
 const struct peer_config *config_peer(const struct hostd_config *c, const char *name);
 /* The peer is reached over TCP + TLS (address =), not a unix socket. */
 int config_peer_tls(const struct peer_config *p);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "lv_xml.h"
 #include "drill.h"
 #include "evacuate.h"
 #include "migrate.h"
@@ -249,6 +250,95 @@ static void do_evacuate(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		cc->dead = 1;
 }
 
+static struct vm *vm_by_domain(struct hostd *d, const char *dom)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && vm_config_libvirt(&d->vms[i]->cfg) &&
+		    !strcmp(vm_config_domain(&d->vms[i]->cfg), dom))
+			return d->vms[i];
+	return NULL;
+}
+
+/*
+ * {"cmd":"libvirt-hook","domain":D,"op":OP,"sub":SUB,"uuid":U,"xml":X} from
+ * hybond-libvirt-hook (libvirt's qemu hook; docs/libvirt.md).  Only `migrate begin`
+ * matters (the destination's Prepare): the answer may come later, once the source
+ * daemon moved RX and TX to the standby; the hook's own deadline bounds the wait.
+ * Every other operation is acknowledged at once.
+ */
+static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	const char *dom = json_string_value(json_object_get(req, "domain"));
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const char *sub = json_string_value(json_object_get(req, "sub"));
+	const char *xml = json_string_value(json_object_get(req, "xml"));
+	struct lv_domain *ld;
+	char err[512], *newxml = NULL;
+	struct vm *v;
+	int answered = 0, rc;
+
+	if (!dom || !op || !sub) {
+		reply_err(cc, "libvirt-hook: want \"domain\", \"op\" and \"sub\"");
+		return;
+	}
+	v = vm_by_domain(d, dom);
+	hlog(HLOG_INFO, "libvirt hook: domain %.64s %.16s %.16s%s", dom, op, sub,
+	     v ? "" : " (not a hybond VM here)");
+	if (!v || strcmp(op, "migrate") != 0 || strcmp(sub, "begin") != 0) {
+		ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 1, "mode", v ? "none" : "unknown"));
+		return;
+	}
+	ld = calloc(1, sizeof(*ld));    /* (large: fixed-size arrays of interfaces) */
+	if (!ld || !xml || lv_domain_parse(xml, ld, err, sizeof(err))) {
+		/* the migration must not fail for us: QEMU's order, the source reacts */
+		hlog(HLOG_WARN, "libvirt hook: domain %s: %s: not coordinated", dom,
+		     !ld ? "out of memory" : xml ? err : "no XML");
+		free(ld);
+		ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 1, "mode", "reactive"));
+		return;
+	}
+	/* the answer's XML names this host: the next `virsh migrate` asks us */
+	if (lv_domain_set_host(xml, d->cfg.host, &newxml, err, sizeof(err)))
+		hlog(HLOG_WARN, "libvirt hook: domain %s: %s (its metadata keeps host '%s')", dom,
+		     err, ld->meta_host);
+	/* and takes this host's VF: the source's VF address means nothing here */
+	if (newxml && v->cfg.vf_pci[0]) {
+		char *vfxml = NULL;
+		unsigned i;
+
+		for (i = 0; i < ld->n_pairs && ld->pairs[i].kind != LV_VF_HOSTDEV; i++)
+			;
+		if (i < ld->n_pairs && lv_domain_rewrite_vf(newxml, ld->pairs[i].standby_alias,
+							   v->cfg.vf_pci, &vfxml, err,
+							   sizeof(err)) == 0) {
+			hlog(HLOG_INFO, "libvirt hook: domain %s: its VF here is %s", dom,
+			     v->cfg.vf_pci);
+			free(newxml);
+			newxml = vfxml;
+		} else if (i < ld->n_pairs) {
+			hlog(HLOG_WARN, "libvirt hook: domain %s: VF %s not set: %s", dom,
+			     v->cfg.vf_pci, err);
+		}
+	}
+	cc->busy = 1;
+	rc = mig_hook_incoming(v, cc, ld->meta_host, &newxml, err, sizeof(err), &answered);
+	free(ld);
+	if (rc) {
+		cc->busy = 0;
+		reply_err(cc, err);
+	} else if (answered) {
+		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", "hybond", "msg", err);
+
+		cc->busy = 0;
+		if (o && newxml)
+			(void)json_object_set_new(o, "xml", json_string(newxml));
+		ctl_finish(cc, o);
+	}
+	free(newxml);
+}
+
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -313,6 +403,8 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		do_evacuate(d, cc, req);
 	} else if (!strcmp(cmd, "peer-check")) {
 		pcheck_ctl(d, cc, req);
+	} else if (!strcmp(cmd, "libvirt-hook")) {
+		do_libvirt_hook(d, cc, req);
 	} else {
 		(void)snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
 		reply_err(cc, err);
@@ -392,6 +484,15 @@ static void ctl_accept(void *arg, unsigned events)
 		(void)close(fd);
 		free(cc);
 	}
+}
+
+void ctl_close(struct hostd *d)
+{
+	if (ctl_lfd < 0)
+		return;
+	loop_del_fd(d->l, ctl_lfd);
+	(void)close(ctl_lfd);
+	ctl_lfd = -1;
 }
 
 int ctl_listen(struct hostd *d, char *err, size_t errlen)

@@ -14,11 +14,13 @@
 
 #include "hostd.h"
 
-#define CTL_LINE_MAX (64u * 1024u)
+#define CTL_LINE_MAX (256u * 1024u)   /* a libvirt hook sends the domain XML */
 
 struct ctl_conn;
 
 int ctl_listen(struct hostd *d, char *err, size_t errlen);
+/* Stop listening (tests; the daemon's exit unlinks the socket itself). */
+void ctl_close(struct hostd *d);
 /* Send one JSON object (stolen) as a line. */
 void ctl_send(struct ctl_conn *cc, json_t *o);
 /* Final answer (stolen): sent, then the connection closes once flushed. */

@@ -1054,6 +1054,14 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
 		return -ENOENT;
 	}
+	if (rq->kind == DRILL_KIND_SNAPSHOT && vm_config_libvirt(&v->cfg)) {
+		/* the QMP backend writes QEMU's migration stream to a file; libvirt's
+		 * snapshot API (virDomainSnapshotCreateXML / virDomainSave) is not wired */
+		(void)snprintf(err, errlen, "vm %s is a libvirt domain: hybond snapshot supports "
+			       "QMP VMs only for now; use `virsh snapshot-create` after `hybond drill`",
+			       v->cfg.name);
+		return -EOPNOTSUPP;
+	}
 	if (!vm_guest_ready(v)) {
 		(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS): the "
 			       "switch steps need it", v->cfg.name);

@@ -18,6 +18,7 @@
 
 #include "ctl.h"
 #include "hostd.h"
+#include "hv_libvirt.h"
 #include "migrate.h"
 #include "peer.h"
 #include "peer_check.h"
@@ -71,10 +72,17 @@ int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t 
 		(void)snprintf(err, errlen, "more than %d VMs", CFG_MAX_VMS);
 		return -ENOSPC;
 	}
+	if (vm_config_libvirt(vc) && !d->libvirt_up) {
+		/* one libvirt connection (and its event thread) for every libvirt VM */
+		rc = hv_libvirt_init(d->l, d->cfg.libvirt_uri, err, errlen);
+		if (rc)
+			return rc;
+		d->libvirt_up = 1;
+	}
 	v = vm_new(d, vc);
 	if (!v)
 		return -ENOMEM;
-	if (v->here) {
+	if (v->here || vm_config_libvirt(vc)) {
 		rc = vm_attach(v, err, errlen);
 		if (rc) {
 			vm_free(v);
@@ -83,7 +91,7 @@ int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t 
 	}
 	d->vms[i] = v;
 	hlog(HLOG_INFO, "vm %s: registered (%s, %s)", vc->name, vm_mode_name(vc->mode),
-	     v->here ? "runs here" : "may arrive here");
+	     vm_config_libvirt(vc) ? "libvirt domain" : v->here ? "runs here" : "may arrive here");
 	return 0;
 }
 
@@ -136,6 +144,27 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 	}
 	if (v) {
 		mig_on_peer_msg(v, pc, m);
+		return;
+	}
+	if (m->type == HB_MSG_MIGRATE_INCOMING) {
+		/* libvirt: the destination's qemu hook runs at Prepare; we are the source */
+		if (peer_check_source(pc, m->u.migrate_incoming.dest, err, sizeof(err))) {
+			hlog(HLOG_WARN, "refused: %s", err);
+			reply_error(pc, m, HB_ERR_UNEXPECTED, err);
+			return;
+		}
+		v = hostd_vm(g_d, m->u.migrate_incoming.vm);
+		if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' registered on %s",
+				       m->u.migrate_incoming.vm, g_d->cfg.host);
+			reply_error(pc, m, HB_ERR_UNKNOWN_PAIR, err);
+			return;
+		}
+		if (mig_start_source_incoming(v, pc, m, err, sizeof(err))) {
+			hlog(HLOG_WARN, "refused MIGRATE_INCOMING from %s: %s",
+			     m->u.migrate_incoming.dest, err);
+			reply_error(pc, m, HB_ERR_BUSY, err);
+		}
 		return;
 	}
 	if (m->type != HB_MSG_MIGRATE_PREPARE) {
@@ -396,6 +425,8 @@ int main(int argc, char **argv)
 	hlog(HLOG_INFO, "exiting");
 	for (i = 0; i < CFG_MAX_VMS; i++)
 		vm_free(d.vms[i]);
+	if (d.libvirt_up)
+		hv_libvirt_fini();
 	peer_listener_free(tcp_listener);
 	peer_tls_free(d.tls);
 	(void)unlink(d.cfg.ctl_socket);

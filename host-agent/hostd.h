@@ -28,6 +28,7 @@ struct hostd {
 	struct peer_tls *tls;           /* TLS credentials, when a peer or peer_listen uses TLS */
 	struct vm *vms[CFG_MAX_VMS];
 	int verbose;
+	int libvirt_up;                 /* hv_libvirt_init() done (a libvirt VM was added) */
 };
 
 void hlog(enum hostd_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

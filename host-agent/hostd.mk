@@ -17,7 +17,10 @@ HOSTD_SRCS := host-agent/loop.c host-agent/config.c host-agent/announce.c host-a
               host-agent/hv_qmp.c host-agent/vm.c host-agent/migrate.c host-agent/ctl.c \
               host-agent/drill.c host-agent/snapshot.c host-agent/evacuate.c
 HOSTD_MAIN := host-agent/hostd.c
-HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o)
+# libvirt: the backend (hv_libvirt.mk) and the XML the hook sends (libvirt.mk)
+HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
+HOSTD_LV_LDLIBS = $(LV_XML_LDLIBS) $(HV_LIBVIRT_LDLIBS)
+$(B)/obj/host-agent/ctl.o: CFLAGS += $(LV_XML_CFLAGS)
 HYBOND_CLI_SRCS := host-agent/cli/hybond.c
 HOSTD_TEST_SRCS := tests/unit/test_hostd_config.c
 HOSTD_TEST := $(B)/tests/test_hostd_config
@@ -35,7 +38,7 @@ $(addprefix $(B)/obj/host-agent/,peer.o peer_tls.o): CFLAGS += $(call pc_cflags,
 
 $(B)/bin/hybond-hostd: $(B)/obj/host-agent/hostd.o $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 $(B)/bin/hybond: $(HYBOND_CLI_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
@@ -44,7 +47,7 @@ $(B)/bin/hybond: $(HYBOND_CLI_SRCS:%.c=$(B)/obj/%.o)
 HOSTD_TEST_OBJS := $(addprefix $(B)/obj/host-agent/,loop.o config.o announce.o peer.o peer_tls.o)
 $(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # the peer channel over mutual TLS: certificates generated in the test (GnuTLS x509 API)
 PEER_TLS_TEST := $(B)/tests/test_peer_tls
@@ -56,7 +59,7 @@ $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflag
 $(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
 		  $(addprefix $(B)/obj/host-agent/,loop.o config.o peer.o peer_tls.o) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # two hybond-hostd in namespaces hB-* (198.19.250.0/30), certificates made by certtool
 check-net:: $(B)/bin/hybond-hostd
@@ -70,7 +73,7 @@ LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
 $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
 HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
@@ -80,7 +83,7 @@ LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
 $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
 HOSTD_MIG_TEST := $(B)/tests/test_migrate
@@ -91,7 +94,7 @@ $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cfla
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
 $(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
 

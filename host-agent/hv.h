@@ -64,9 +64,18 @@ struct hv_ops {
 	int (*query_vf)(struct hv *h, const char *id, hv_done_fn fn, void *arg);
 	int (*cont)(struct hv *h, hv_done_fn fn, void *arg);
 	int (*quit)(struct hv *h, hv_done_fn fn, void *arg);
+	/*
+	 * Optional (NULL in hv_qmp): the hypervisor's last error text for this VM,
+	 * "" when none; valid until the next call into the backend.  libvirt: the
+	 * reason behind a MIGRATION "failed" event it synthesized (libvirt's own
+	 * message), or of the last call that failed.
+	 */
+	const char *(*last_error)(const struct hv *h);
 };
 
 extern const struct hv_ops hv_qmp_ops;
+/* libvirt (hv_libvirt.c, set up with hv_libvirt_init() in hv_libvirt.h) */
+extern const struct hv_ops hv_libvirt_ops;
 
 /* CLOCK_REALTIME ms (events and the journal; the probe uses the same clock). */
 uint64_t hv_realtime_ms(void);

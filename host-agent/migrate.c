@@ -36,6 +36,23 @@
  * D without a usable VF: ON_STANDBY, retried with back-off.
  * --force without a guest agent: plain QEMU order (S moves RX to its standby
  * only once its VF is gone; D steers to its VF at RESUME, path unverified).
+ * libvirt (hv = libvirt, docs/libvirt.md): `hybond migrate` is the same story, but
+ * S_MIGRATING is libvirt's peer-to-peer migration to the peer's libvirt_uri and D
+ * launches nothing (libvirt's Prepare starts the incoming domain; D's launcher, if
+ * any, only prepares taps).  `virsh migrate` (external): D's qemu hook reports
+ * `migrate begin` (Prepare, before any memory moves) and waits for our answer:
+ *  D    LAUNCH -> HOOK_WAIT  D steers to its standby, MIGRATE_INCOMING -> S, which
+ *  S  PREFLIGHT, STEER_STANDBY, SWITCH_TX, MIGRATING: MIGRATE_READY -> D, then
+ *                        follows libvirt's job through QEMU's events (STOP ->
+ *                        MIGRATE_STOPPED as above)
+ *  D    INCOMING ...     the hook is answered, libvirt goes on; then as above.
+ * If S cannot be asked (unreachable, refused, hook_wait_ms, libvirt_coordinate = 0)
+ * D answers the hook anyway (the operator's migration must not fail for us) and S,
+ * seeing QEMU's UNPLUG_PRIMARY (or MIGRATION setup) with no migration known, reacts
+ * (mig_start_reactive): RX to the standby and PREPARE_SWITCH at once.  The source
+ * domain ending after STOP means libvirt confirmed the migration.  A destination no
+ * hook told (none installed) takes the domain to its fast path when it resumes
+ * (mig_start_dest_unannounced).
  * Every phase is written to the journal (jrnl) before its action runs, with the
  * facts a restarted daemon needs; S_RECOVER / D_RECOVER (not journalled) wait
  * for the QMP session, ask QEMU where the migration stands, then join the
@@ -79,6 +96,7 @@
 #define MIG_RB_SETTLE_MS              3000u   /* rollback: the fast path must hold this long */
 #define MIG_RB_RETRY_MS                500u   /* rollback: RESUME_FAST_PATH refused, retry */
 #define MIG_REPLUG_TRIES                 8    /* rollback: fresh VF ids tried ("Duplicate ID") */
+#define MIG_EXTERNAL_START_MS       120000u   /* libvirt: READY -> its migration job starts */
 #define MIG_NO_AGENT_TEXT "fast (unverified: no guest agent)"
 
 #define MIG_PHASES(P) \
@@ -86,7 +104,7 @@
 	P(S_MIGRATING) P(S_STOPPED) P(S_CANCEL) P(S_DEST_SWITCHBACK) P(S_CLEANUP) P(S_DONE) \
 	P(S_ROLLBACK) P(S_RB_REPLUG) P(S_RB_WAIT_VF) P(S_RB_FAST_PATH) P(S_RB_SETTLE) P(S_FAILED) \
 	P(S_RECOVER) \
-	P(D_LAUNCH) P(D_INCOMING) P(D_ANNOUNCED) P(D_RESUMED) P(D_WAIT_VF) P(D_FAST_PATH) \
+	P(D_LAUNCH) P(D_HOOK_WAIT) P(D_INCOMING) P(D_ANNOUNCED) P(D_RESUMED) P(D_WAIT_VF) P(D_FAST_PATH) \
 	P(D_DONE) P(D_ON_STANDBY) P(D_ABORT) P(D_RECOVER)
 
 #define MIG_ENUM_(n) MIG_##n,
@@ -108,7 +126,7 @@ struct mig {
 	struct ctl_conn *cc;
 	struct peer_conn *pc;
 	struct loop_timer *timer, *progress;
-	char uri[256];
+	char uri[2 * CFG_PATH_MAX + 8];         /* QEMU's, or libvirt's "DCONNURI [MIGRATEURI]" */
 	uint64_t t0;                            /* monotonic ms at start */
 	int64_t t_phase[MIG_N_PHASES];          /* ms since t0, -1: not entered */
 	uint64_t t_stop_rt;                     /* QEMU's STOP timestamp (realtime ms) */
@@ -140,8 +158,16 @@ struct mig {
 	int finished_rcvd;      /* MIGRATE_FINISHED came (maybe before DEST_SWITCHBACK) */
 	int d_path;
 	uint32_t d_resumed_ms, d_vf_up_ms, d_fast_path_ms;
+	uint32_t incoming_seq;          /* libvirt source: the MIGRATE_INCOMING to answer */
 	char d_text[256];
 	struct jrnl_op op;
+	/* libvirt (hv = libvirt): lv the VM is a libvirt domain; external: libvirt drives the
+	 * migration (`virsh migrate`), hybond only moves the datapath around it; reactive:
+	 * the source learnt of it from QEMU's UNPLUG_PRIMARY (nobody warned it) */
+	int lv, external, reactive, ready_sent;
+	struct ctl_conn *hook_cc;       /* destination: the qemu hook waiting for its answer */
+	char *hook_xml;                 /* its domain XML naming this host (owned) */
+	char hook_mode[32];
 	/* STOP -> announce: the socket is ready before STOP; CLOCK_REALTIME µs stamps */
 	struct announcer ann;
 	uint64_t tr_seen_us, tr_sent_us;        /* source: STOP read, MIGRATE_STOPPED sent */
@@ -241,12 +267,19 @@ json_t *mig_to_json(const struct vm *v)
 {
 	const struct mig *m = v->mig;
 
+	json_t *o;
+
 	if (!m)
 		return json_null();
-	return json_pack("{s:s, s:s, s:s, s:I, s:o, s:b}", "role",
-			 m->role == MIG_SOURCE ? "source" : "destination", "peer", m->peer,
-			 "phase", mig_phase_names[m->phase], "t_ms", (json_int_t)since_ms(m),
-			 "phases_ms", phases_json(m), "recovering", m->recovering);
+	o = json_pack("{s:s, s:s, s:s, s:I, s:o, s:b, s:s}", "role",
+		      m->role == MIG_SOURCE ? "source" : "destination", "peer", m->peer,
+		      "phase", mig_phase_names[m->phase], "t_ms", (json_int_t)since_ms(m),
+		      "phases_ms", phases_json(m), "recovering", m->recovering,
+		      "driven_by", m->reactive ? "qemu (reactive: nobody warned this host)" :
+		      m->external ? "libvirt (virsh migrate)" : "hybond");
+	if (o && m->note[0])
+		(void)json_object_set_new(o, "note", json_string(m->note));
+	return o;
 }
 
 static json_t *mig_result_json(struct mig *m, int ok)
@@ -309,6 +342,7 @@ static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 		return NULL;
 	m->v = v;
 	m->role = role;
+	m->lv = vm_config_libvirt(&v->cfg);
 	m->child = -1;
 	m->child_fd = -1;
 	m->d_path = -1;
@@ -350,6 +384,7 @@ void mig_free(struct vm *v)
 	}
 	announcer_close(&m->ann);
 	jrnl_op_clear(&m->op);
+	free(m->hook_xml);
 	free(m);
 }
 
@@ -423,7 +458,7 @@ static int spawn_cmd(struct mig *m, const char *tmpl, void (*done)(struct mig *,
 		else if (!strncmp(s, "{peer}", 6))
 			rep = m->peer;
 		else if (!strncmp(s, "{moved}", 7))     /* source, VM gone: where it runs now */
-			rep = m->phase == MIG_S_CLEANUP ? moved : "";
+			rep = m->phase == MIG_S_CLEANUP && strcmp(m->peer, "?") != 0 ? moved : "";
 		if (rep) {
 			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", rep);
 			s = strchr(s, '}');
@@ -529,6 +564,60 @@ static void send_stopped(struct mig *m)
 		     m->v->cfg.name, m->peer);
 }
 
+/* libvirt: answer the destination's qemu hook, which waits (bounded) at Prepare. */
+static void hook_answer(struct mig *m, int ok, const char *mode, const char *msg)
+{
+	json_t *o;
+
+	if (!m->hook_cc)
+		return;
+	(void)snprintf(m->hook_mode, sizeof(m->hook_mode), "%s", mode);
+	o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
+	       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	/* libvirt takes the hook's XML: the domain now names this host as its own */
+	if (o && ok && m->hook_xml)
+		(void)json_object_set_new(o, "xml", json_string(m->hook_xml));
+	ctl_finish(m->hook_cc, o);
+	m->hook_cc = NULL;
+}
+
+/* Source of a `virsh migrate`: RX and TX are on the standby, libvirt may go on. */
+static void send_incoming_ready(struct mig *m)
+{
+	struct hb_msg rep, req;
+
+	if (m->ready_sent || !m->pc || m->reactive)
+		return;
+	memset(&req, 0, sizeof(req));
+	req.type = HB_MSG_MIGRATE_INCOMING;
+	req.seq = m->incoming_seq;
+	hb_msg_init_reply(&rep, HB_MSG_MIGRATE_READY, &req);
+	rep.u.migrate_ready.vm = m->v->cfg.name;
+	rep.u.migrate_ready.uri = "libvirt";
+	if (peer_send(m->pc, &rep) == 0)
+		m->ready_sent = 1;
+	else
+		hlog(HLOG_WARN, "vm %s: MIGRATE_READY to %s not sent: its hook gives up at its "
+		     "deadline and the migration goes on", m->v->cfg.name, m->peer);
+}
+
+/* Destination of a `virsh migrate` whose source daemon cannot help (unreachable,
+ * refused, too slow, libvirt_coordinate = 0): the migration goes on in QEMU's order;
+ * the source daemon reacts to UNPLUG_PRIMARY on its own, we announce at RESUME. */
+static void hook_uncoordinated(struct mig *m, const char *why)
+{
+	hlog(HLOG_WARN, "vm %s: `virsh migrate` from %s not coordinated: %s; the source daemon "
+	     "reacts on its own (expect loss at the unplug)", m->v->cfg.name, m->peer, why);
+	if (m->pc) {
+		peer_conn_set_arg(m->pc, NULL);
+		peer_conn_free(m->pc);
+		m->pc = NULL;
+	}
+	(void)snprintf(m->note, sizeof(m->note), "not coordinated with %s: %.160s", m->peer, why);
+	hook_answer(m, 1, "reactive", m->note);
+	mig_enter(m, MIG_D_INCOMING);
+}
+
 /* ---- hypervisor answers ------------------------------------------------------------ */
 static void hv_generic_done(void *arg, const struct hv_result *r)
 {
@@ -587,7 +676,18 @@ static void stats_done(void *arg, const struct hv_result *r)
 
 	if (!m)
 		return;
-	if (!r->err && r->mig.status[0]) {
+	if (r->err && m->phase == MIG_S_STOPPED && !strcmp(m->info.status, "completed")) {
+		/* no final statistics (libvirt: the source domain is gone already) */
+		loop_timer_disarm(m->progress);
+		send_result(m, 1, "completed");
+		mig_enter(m, MIG_S_DEST_SWITCHBACK);
+		return;
+	}
+	/* (an answer older than QEMU's "completed" — libvirt answers slowly during its
+	 * migration job — or libvirt's view of a job that is not its own: ignored, the
+	 * retries below ask again) */
+	if (!r->err && r->mig.status[0] && (strcmp(m->info.status, "completed") != 0 ||
+					    !strcmp(r->mig.status, "completed"))) {
 		m->info = r->mig;
 		if (m->phase == MIG_S_MIGRATING || m->phase == MIG_S_STOPPED)
 			mig_report(m, json_pack("{s:s, s:I, s:I, s:f, s:I}", "status", r->mig.status,
@@ -613,8 +713,13 @@ static void mig_progress_tick(void *arg)
 	struct mig *m = arg;
 	struct vm *v = m->v;
 
-	if (!v->hv || v->hvo->query_migrate(v->hv, stats_done, v))
+	if (!v->hv || v->hvo->query_migrate(v->hv, stats_done, v)) {
+		if (m->phase == MIG_S_STOPPED && !strcmp(m->info.status, "completed")) {
+			send_result(m, 1, "completed");         /* no final statistics */
+			mig_enter(m, MIG_S_DEST_SWITCHBACK);
+		}
 		return;
+	}
 	if (m->phase == MIG_S_MIGRATING)
 		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
 }
@@ -923,6 +1028,23 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
 		break;
 	case MIG_S_MIGRATING:
+		if (m->external) {
+			/* libvirt migrates (`virsh migrate`): we only answer its hook, then
+			 * follow QEMU's events like our own migration's */
+			send_incoming_ready(m);
+			loop_timer_arm(m->timer, m->migrate_sent ? MIG_MIGRATE_TIMEOUT_MS :
+				       MIG_EXTERNAL_START_MS);
+			loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+			break;
+		}
+		if (m->lv) {
+			/* libvirt: peer-to-peer to the peer's libvirtd ("DCONNURI [MIGRATEURI]") */
+			const struct peer_config *pc_ = config_peer(c, m->peer);
+
+			(void)snprintf(m->uri, sizeof(m->uri), "%s%s%s",
+				       pc_ ? pc_->libvirt_uri : "", pc_ && pc_->migrate_uri[0] ?
+				       " " : "", pc_ ? pc_->migrate_uri : "");
+		}
 		rc = v->hvo->migrate_out(v->hv, m->uri, hv_generic_done, v);
 		if (rc) {
 			mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
@@ -1085,7 +1207,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 	case MIG_D_RECOVER:
 		/* not journalled; wait for the QMP session, then ask QEMU (rec_query) */
 		loop_timer_arm(m->timer, MIG_RECOVER_QMP_MS);
-		if (!v->hv && v->cfg.qmp[0] && vm_attach(v, err, sizeof(err))) {
+		if (!v->hv && (v->cfg.qmp[0] || m->lv) && vm_attach(v, err, sizeof(err))) {
 			recover_no_qemu(m, err);
 			return;
 		}
@@ -1098,6 +1220,10 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 
 	/* ---------------- destination ---------------- */
 	case MIG_D_LAUNCH:
+		if (m->lv && !v->cfg.launcher[0]) {     /* libvirt starts the incoming QEMU */
+			launch_done(m, 0);
+			return;
+		}
 		rc = spawn_cmd(m, v->cfg.launcher, launch_done);
 		if (rc) {
 			mig_fail(m, "launcher '%s': %s", v->cfg.launcher, strerror(-rc));
@@ -1105,7 +1231,24 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		}
 		loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
 		break;
+	case MIG_D_HOOK_WAIT:
+		/* MIGRATE_INCOMING sent: the source switches to the standby; the hook waits */
+		loop_timer_arm(m->timer, c->hook_wait_ms);
+		break;
 	case MIG_D_INCOMING:
+		if (m->lv) {
+			/* libvirt runs the incoming side (its Prepare); `hybond migrate`: the
+			 * source's libvirtd migrates once we answered; `virsh migrate`: the
+			 * hook was answered.  The domain appears, runs or goes away. */
+			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+			if (!m->external) {
+				struct hv_result ok_;
+
+				memset(&ok_, 0, sizeof(ok_));
+				incoming_done(v, &ok_);
+			}
+			break;
+		}
 		/* the QMP session may not be up yet: commands wait for the handshake */
 		rc = v->hvo->accept_incoming(v->hv, m->uri, incoming_done, v);
 		if (rc)
@@ -1192,7 +1335,9 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			HB_MARK(&e.u.error, ERROR, REQ_TYPE);
 			(void)peer_send(m->pc, &e);
 		}
-		if (v->hv)
+		hook_answer(m, 0, "refused", m->err[0] ? m->err : "hybond could not prepare the "
+			    "destination");
+		if (v->hv && !m->lv)    /* libvirt tears its incoming domain down itself */
 			v->hvo->quit(v->hv, NULL, NULL);
 		if ((v->ports_ok || m->recovering) && vm_steer(v, ESW_TO_NONE, err, sizeof(err)))
 			hlog(HLOG_WARN, "%s", err);
@@ -1241,6 +1386,23 @@ static void mig_timeout(void *arg)
 	struct vm *v = m->v;
 
 	switch (m->phase) {
+	case MIG_D_HOOK_WAIT: {
+		char why[96];
+
+		(void)snprintf(why, sizeof(why), "no MIGRATE_READY within %u ms",
+			       v->d->cfg.hook_wait_ms);
+		hook_uncoordinated(m, why);
+		break;
+	}
+	case MIG_S_MIGRATING:
+		if (m->external && !m->migrate_sent) {
+			mig_fail(m, "libvirt did not start the migration within %u s of our "
+				 "MIGRATE_READY (its hook gave up, or the migration failed early)",
+				 MIG_EXTERNAL_START_MS / 1000u);
+			break;
+		}
+		mig_fail(m, "timed out in %s", mig_phase_names[m->phase]);
+		break;
 	case MIG_D_WAIT_VF:
 		(void)snprintf(m->err, sizeof(m->err), "the guest did not report its VF up within %u ms",
 			 v->d->cfg.vf_up_timeout_ms);
@@ -1307,12 +1469,52 @@ static void mig_timeout(void *arg)
 }
 
 /* ---- inputs ------------------------------------------------------------------------ */
+static void mig_start_reactive(struct vm *v, const char *why);
+static void mig_start_dest_unannounced(struct vm *v);
+
 void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
 {
 	struct mig *m = v->mig;
 
+	if (!m && v->here && vm_config_libvirt(&v->cfg) && !v->drill &&
+	    v->cfg.mode == VM_MODE_FAILOVER &&
+	    (ev == HV_EV_UNPLUG_PRIMARY ||
+	     (ev == HV_EV_MIGRATION && (!strcmp(detail, "setup") || !strcmp(detail, "wait-unplug") ||
+					!strcmp(detail, "active"))))) {
+		/* a migration nobody told us about (`virsh migrate` whose hook could not
+		 * reach us, or none installed): move what we can, as fast as we can */
+		mig_start_reactive(v, ev == HV_EV_UNPLUG_PRIMARY ? "UNPLUG_PRIMARY" : detail);
+		m = v->mig;
+		if (!m || ev == HV_EV_UNPLUG_PRIMARY || strcmp(detail, "active") != 0)
+			return;
+	}
+	if (!m && ev == HV_EV_RESUME && !v->here && vm_config_libvirt(&v->cfg) && !v->drill &&
+	    v->cfg.mode == VM_MODE_FAILOVER) {
+		/* an incoming domain nobody announced (no hook installed here) now runs
+		 * here: the fast path is ours to finish */
+		mig_start_dest_unannounced(v);
+		return;
+	}
 	if (!m)
 		return;
+	if (ev == HV_EV_MIGRATION)
+		hlog(HLOG_INFO, "vm %s: QEMU: migration %s (%s)", v->cfg.name, detail,
+		     mig_phase_names[m->phase]);
+	if (m->role == MIG_SOURCE && m->external && !m->migrate_sent &&
+	    (ev == HV_EV_UNPLUG_PRIMARY || ev == HV_EV_STOP ||
+	     (ev == HV_EV_MIGRATION && mig_status_active(detail)))) {
+		/* libvirt's migration job reached QEMU: from now on a failure is QEMU's
+		 * (cancel first, roll back once it says so), as after our own `migrate` */
+		m->migrate_sent = 1;
+		if (m->phase == MIG_S_MIGRATING)
+			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+	}
+	if (m->role == MIG_SOURCE && m->reactive && ev == HV_EV_MIGRATION &&
+	    !strcmp(detail, "active") && !m->steered_standby) {
+		/* QEMU's unplug is over (failover waits for it before "active"): the VF
+		 * cannot receive any more, whatever the guest agent answered */
+		plain_rx_to_standby(m);
+	}
 	if (m->role == MIG_SOURCE) {
 		if (ev == HV_EV_DEVICE_DELETED && m->phase == MIG_S_UNPLUG_VF &&
 		    !strcmp(detail, v->vf_id)) {
@@ -1381,8 +1583,25 @@ void mig_on_hv_closed(struct vm *v, int err)
 	struct mig *m = v->mig;
 
 	(void)err;
-	if (!m)
+	if (!m) {
+		if (vm_config_libvirt(&v->cfg))
+			v->here = 0;    /* the domain stopped (or left) here */
 		return;
+	}
+	if (m->lv && m->role == MIG_SOURCE && m->stopped &&
+	    (m->phase == MIG_S_STOPPED || m->phase == MIG_S_CANCEL)) {
+		/* libvirt ends the source QEMU only once the destination runs the VM
+		 * (Confirm after a successful Finish): the migration completed */
+		hlog(HLOG_INFO, "vm %s: the source domain ended after STOP: completed",
+		     v->cfg.name);
+		(void)snprintf(m->info.status, sizeof(m->info.status), "completed");
+		loop_timer_disarm(m->progress);
+		send_result(m, 1, "completed");
+		mig_enter(m, MIG_S_DEST_SWITCHBACK);
+		return;
+	}
+	if (m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED && err == -ENOENT)
+		return;         /* libvirt: no domain yet (Prepare has not started it) */
 	if (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER) {
 		recover_no_qemu(m, "its QMP monitor closed");
 	} else if (m->role == MIG_SOURCE && m->phase < MIG_S_DEST_SWITCHBACK) {
@@ -1400,6 +1619,8 @@ void mig_on_hv_ready(struct vm *v)
 {
 	struct mig *m = v->mig;
 
+	if (m && m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
+		vm_gc_restart(v);       /* the incoming domain exists: its agent socket too */
 	if (m && (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER))
 		rec_query(m);
 }
@@ -1437,6 +1658,16 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 
 	if (!m)
 		return;
+	if (req_type == HB_MSG_PREPARE_SWITCH && m->phase == MIG_S_SWITCH_TX && m->reactive) {
+		/* QEMU is already unplugging the VF: whatever the agent says, RX goes to
+		 * the standby now; a refusal must not cancel the operator's migration */
+		if (why || !ans)
+			hlog(HLOG_WARN, "vm %s: reactive: PREPARE_SWITCH: %s (RX to the standby "
+			     "anyway)", v->cfg.name, why ? why : "no answer");
+		plain_rx_to_standby(m);
+		mig_enter(m, MIG_S_MIGRATING);
+		return;
+	}
 	if (req_type == HB_MSG_PREPARE_SWITCH && m->phase == MIG_S_SWITCH_TX) {
 		if (why || !ans) {
 			mig_fail(m, "PREPARE_SWITCH: %s", why ? why : "no answer");
@@ -1481,12 +1712,24 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 		return;
 	switch (m_->type) {
 	case HB_MSG_MIGRATE_READY:
+		if (m->role == MIG_DEST && m->phase == MIG_D_HOOK_WAIT) {
+			/* the source's RX and TX are on the standby: libvirt may go on */
+			hook_answer(m, 1, "coordinated", "the source moved RX and TX to the standby");
+			mig_enter(m, MIG_D_INCOMING);
+			break;
+		}
 		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_PREPARE)
 			break;
 		(void)snprintf(m->uri, sizeof(m->uri), "%s", m_->u.migrate_ready.uri);
 		mig_enter(m, MIG_S_STEER_STANDBY);
 		break;
 	case HB_MSG_ERROR:
+		if (m->role == MIG_DEST && m->phase == MIG_D_HOOK_WAIT) {
+			(void)snprintf(err, sizeof(err), "the source refused: %s",
+				       m_->u.error.text ? m_->u.error.text : "?");
+			hook_uncoordinated(m, err);
+			break;
+		}
 		if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_PREPARE)
 			mig_fail(m, "destination %s refused: %s", m->peer,
 				 m_->u.error.text ? m_->u.error.text : "?");
@@ -1527,7 +1770,11 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 	case HB_MSG_MIGRATE_RESULT:
 		if (m->role != MIG_DEST)
 			break;
-		if (!m_->u.migrate_result.ok && m->phase < MIG_D_RESUMED)
+		if (!m_->u.migrate_result.ok && m->phase == MIG_D_HOOK_WAIT) {
+			(void)snprintf(err, sizeof(err), "the source could not switch: %s",
+				       m_->u.migrate_result.text ? m_->u.migrate_result.text : "?");
+			hook_uncoordinated(m, err);
+		} else if (!m_->u.migrate_result.ok && m->phase < MIG_D_RESUMED)
 			mig_fail(m, "the source reports the migration failed: %s",
 				 m_->u.migrate_result.text ? m_->u.migrate_result.text : "?");
 		break;
@@ -1560,7 +1807,9 @@ void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
 	if (!m || m->pc != pc)
 		return;
 	m->pc = NULL;           /* freed by peer.c */
-	if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_SWITCHBACK) {
+	if (m->role == MIG_DEST && m->phase == MIG_D_HOOK_WAIT) {
+		hook_uncoordinated(m, "the source daemon closed the peer channel");
+	} else if (m->role == MIG_SOURCE && m->phase == MIG_S_DEST_SWITCHBACK) {
 		/* the VM runs on D; its daemon finishes (or recovers) the fast path there */
 		(void)snprintf(m->d_text, sizeof(m->d_text), "lost the peer channel to %s before "
 			       "MIGRATE_FINISHED: its daemon finishes the fast path on its own",
@@ -1587,6 +1836,8 @@ void mig_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
 {
 	if (v->mig && v->mig->cc == cc)
 		v->mig->cc = NULL;      /* the migration goes on without its CLI */
+	if (v->mig && v->mig->hook_cc == cc)
+		v->mig->hook_cc = NULL; /* the hook gave up waiting; libvirt goes on */
 }
 
 /* ---- starting ------------------------------------------------------------------------ */
@@ -1628,6 +1879,12 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 		(void)snprintf(err, errlen, "no peer '%s' in the configuration ([peer %s])", peer, peer);
 		return -ENOENT;
 	}
+	if (vm_config_libvirt(&v->cfg) && !pcfg->libvirt_uri[0]) {
+		(void)snprintf(err, errlen, "vm %s is a libvirt domain: [peer %s] needs libvirt_uri "
+			       "(how this host's libvirtd reaches %s's, e.g. qemu+tls://%s/system)",
+			       v->cfg.name, peer, peer, peer);
+		return -EINVAL;
+	}
 	if (!force) {
 		if (!vm_guest_ready(v)) {
 			(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS); "
@@ -1668,6 +1925,80 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 	return 0;
 }
 
+/* The MAC to the standby port from the start, the announce socket ready, the standby
+ * tap's queue sized (QMP and libvirt destinations alike).  0 or mig_fail()ed. */
+static int dest_standby_first(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+	int rc;
+
+	v->ports_ok = 0;
+	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	if (rc) {
+		mig_fail(m, "%s", err);
+		return rc;
+	}
+	mig_set_steer(m, JRNL_STEER_STANDBY);
+	/* the announce at STOP must be one sendto(): socket and ifindex ready now */
+	if (v->d->cfg.uplink[0] && announcer_open(&m->ann, v->d->cfg.uplink, v->mac, err,
+						  sizeof(err)))
+		hlog(HLOG_WARN, "vm %s: %s (the announce at STOP will open its own socket)",
+		     v->cfg.name, err);
+	rc = link_set_txqlen(v->cfg.standby_port, v->d->cfg.txqueuelen, err, sizeof(err));
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: %s (frames beyond the default queue are lost during "
+		     "stop-and-copy)", v->cfg.name, err);
+	return 0;
+}
+
+/* libvirt destination: the prepare command (if any) is done, libvirt will start the
+ * incoming domain; `virsh migrate`: ask the source daemon to switch first. */
+static void launch_done_libvirt(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct peer_config *pcfg;
+	struct hb_msg r;
+	char err[512];
+	int rc = 0;
+
+	if (dest_standby_first(m))
+		return;
+	if (!v->hv && vm_attach(v, err, sizeof(err))) {
+		mig_fail(m, "%s", err);
+		return;
+	}
+	if (!m->external) {
+		mig_enter(m, MIG_D_INCOMING);
+		return;
+	}
+	if (!v->d->cfg.libvirt_coordinate) {
+		hook_uncoordinated(m, "libvirt_coordinate = 0 in hostd.conf");
+		return;
+	}
+	pcfg = config_peer(&v->d->cfg, m->peer);
+	if (!pcfg) {
+		(void)snprintf(err, sizeof(err), "no [peer %s] in hostd.conf", m->peer);
+		hook_uncoordinated(m, err);
+		return;
+	}
+	m->pc = peer_connect_to(v->d->l, v->d->tls, pcfg, &mig_peer_ops, v, &rc);
+	if (!m->pc) {
+		(void)snprintf(err, sizeof(err), "peer %s unreachable: %s", m->peer, strerror(-rc));
+		hook_uncoordinated(m, err);
+		return;
+	}
+	hb_msg_init(&r, HB_MSG_MIGRATE_INCOMING, 0);
+	r.u.migrate_incoming.vm = v->cfg.name;
+	memcpy(r.u.migrate_incoming.mac, v->mac, 6);
+	r.u.migrate_incoming.dest = v->d->cfg.host;
+	if (peer_send(m->pc, &r)) {
+		hook_uncoordinated(m, "cannot send MIGRATE_INCOMING");
+		return;
+	}
+	mig_enter(m, MIG_D_HOOK_WAIT);
+}
+
 /* Launcher output: lines "qmp=PATH", "agent=PATH", optionally "uri=URI". */
 static void launch_done(struct mig *m, int status)
 {
@@ -1677,6 +2008,10 @@ static void launch_done(struct mig *m, int status)
 
 	if (status != 0) {
 		mig_fail(m, "launcher exited with status %d", status);
+		return;
+	}
+	if (m->lv) {
+		launch_done_libvirt(m);
 		return;
 	}
 	for (line = strtok_r(m->child_out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -1699,22 +2034,8 @@ static void launch_done(struct mig *m, int status)
 		(void)snprintf(m->uri, sizeof(m->uri), "unix:%s/mig.sock", qdir);
 	}
 	/* the standby path from the start: RX for the MAC to the standby port */
-	v->ports_ok = 0;
-	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
-	if (rc) {
-		mig_fail(m, "%s", err);
+	if (dest_standby_first(m))
 		return;
-	}
-	mig_set_steer(m, JRNL_STEER_STANDBY);
-	/* the announce at STOP must be one sendto(): socket and ifindex ready now */
-	if (v->d->cfg.uplink[0] && announcer_open(&m->ann, v->d->cfg.uplink, v->mac, err,
-						  sizeof(err)))
-		hlog(HLOG_WARN, "vm %s: %s (the announce at STOP will open its own socket)",
-		     v->cfg.name, err);
-	rc = link_set_txqlen(v->cfg.standby_port, v->d->cfg.txqueuelen, err, sizeof(err));
-	if (rc)
-		hlog(HLOG_WARN, "vm %s: %s (frames beyond the default queue are lost during "
-		     "stop-and-copy)", v->cfg.name, err);
 	vm_detach(v);            /* a QMP session left from an earlier stay here is dead */
 	rc = vm_attach(v, err, sizeof(err));
 	if (rc) {
@@ -1743,7 +2064,7 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
 			 v->cfg.name, v->d->cfg.host);
 		return -EINVAL;
 	}
-	if (!v->cfg.launcher[0]) {
+	if (!v->cfg.launcher[0] && !vm_config_libvirt(&v->cfg)) {
 		(void)snprintf(err, errlen, "vm %s: no launcher configured on %s", v->cfg.name,
 			 v->d->cfg.host);
 		return -ENOENT;
@@ -1760,6 +2081,152 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
 		     "order here (MAC to the VF port at RESUME, unverified)", v->cfg.name);
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", v->cfg.vf_id);
 	mig_journal_init(m, p->source, v->d->cfg.host);
+	mig_enter(m, MIG_D_LAUNCH);
+	return 0;
+}
+
+/* ---- libvirt: `virsh migrate` --------------------------------------------------------- */
+/* Source: the destination's hook asked (MIGRATE_INCOMING): RX and TX to the standby,
+ * then MIGRATE_READY; libvirt's own job then migrates, we follow QEMU's events. */
+int mig_start_source_incoming(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
+			      char *err, size_t errlen)
+{
+	const struct hb_migrate_incoming *p = &req->u.migrate_incoming;
+	struct mig *m;
+	int rc;
+
+	if (!vm_config_libvirt(&v->cfg)) {
+		(void)snprintf(err, errlen, "vm %s is not a libvirt domain on %s (hv = qmp)",
+			       v->cfg.name, v->d->cfg.host);
+		return -EINVAL;
+	}
+	if (v->mig || v->drill) {
+		(void)snprintf(err, errlen, "vm %s: busy with another %s", v->cfg.name,
+			       v->mig ? "migration" : "drill or snapshot");
+		return -EBUSY;
+	}
+	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
+		(void)snprintf(err, errlen, "vm %s does not run on %s", v->cfg.name, v->d->cfg.host);
+		return -ENOENT;
+	}
+	if (memcmp(p->mac, v->mac, 6) != 0) {
+		(void)snprintf(err, errlen, "vm %s: the domain's MAC differs from %s's registration",
+			       v->cfg.name, v->d->cfg.host);
+		return -EINVAL;
+	}
+	if (v->cfg.mode != VM_MODE_FAILOVER) {
+		(void)snprintf(err, errlen, "vm %s is a bonding guest: libvirt cannot migrate it "
+			       "with its VF; use `hybond migrate %s --to %s`", v->cfg.name,
+			       v->cfg.name, p->dest);
+		return -EOPNOTSUPP;
+	}
+	if (!vm_guest_ready(v)) {
+		(void)snprintf(err, errlen, "vm %s: no guest agent session: plain QEMU order",
+			       v->cfg.name);
+		return -ENOTCONN;
+	}
+	rc = vm_esw_ready(v, err, errlen);
+	if (rc)
+		return rc;
+	m = mig_new(v, MIG_SOURCE, p->dest);
+	if (!m)
+		return -ENOMEM;
+	m->external = 1;
+	m->pc = pc;
+	peer_conn_set_arg(pc, v);
+	m->incoming_seq = req->seq;
+	hlog(HLOG_INFO, "vm %s: libvirt migrates it to %s: moving RX and TX to the standby first",
+	     v->cfg.name, p->dest);
+	mig_journal_init(m, v->d->cfg.host, p->dest);
+	mig_enter(m, MIG_S_PREFLIGHT);
+	mig_enter(m, MIG_S_STEER_STANDBY);
+	return 0;
+}
+
+/* Source: QEMU began a migration nobody announced (UNPLUG_PRIMARY / MIGRATION setup):
+ * RX to the standby at once, TX pinned to the standby (PREPARE_SWITCH); then as an
+ * external migration.  The destination is unknown here ("?"): no MIGRATE_STOPPED. */
+static void mig_start_reactive(struct vm *v, const char *why)
+{
+	struct mig *m = mig_new(v, MIG_SOURCE, "?");
+
+	if (!m)
+		return;
+	m->external = 1;
+	m->reactive = 1;
+	m->migrate_sent = 1;    /* QEMU migrates already */
+	hlog(HLOG_WARN, "vm %s: reactive: a migration began without notice (%s): moving the "
+	     "datapath to the standby now", v->cfg.name, why);
+	(void)snprintf(m->note, sizeof(m->note), "reactive: nobody warned this host (%s)", why);
+	mig_journal_init(m, v->d->cfg.host, "?");
+	mig_enter(m, MIG_S_PREFLIGHT);
+	/* RX first: measured in the lab (docs/benchmarks.md), steering at once loses nothing
+	 * at the unplug, steering at SWITCH_DONE loses what arrives on the leaving VF
+	 * meanwhile (~80 ms at 1000 pps); the agent's redirect is up before frames reach
+	 * the standby */
+	plain_rx_to_standby(m);
+	mig_enter(m, MIG_S_SWITCH_TX);
+}
+
+/* Destination without a hook: the incoming domain resumed here and nobody told us.
+ * RX to the standby (the new VF is not up yet), then as after any RESUME. */
+static void mig_start_dest_unannounced(struct vm *v)
+{
+	struct mig *m = mig_new(v, MIG_DEST, "?");
+
+	if (!m)
+		return;
+	m->external = 1;
+	m->reactive = 1;
+	hlog(HLOG_WARN, "vm %s: the domain resumed here without notice (no hybond hook in "
+	     "this host's libvirt?): taking it to the fast path", v->cfg.name);
+	(void)snprintf(m->note, sizeof(m->note), "unannounced: no hook told this host");
+	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", v->cfg.vf_id);
+	mig_journal_init(m, "?", v->d->cfg.host);
+	if (dest_standby_first(m))
+		return;
+	vm_gc_restart(v);       /* the agent's socket is there now: no back-off wait */
+	mig_enter(m, MIG_D_RESUMED);
+}
+
+/* Destination: the qemu hook's `migrate begin` (libvirt's Prepare, before memory
+ * moves).  0: the hook gets its answer later (hook_answer); <0: answer now with err. */
+int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, char **xml,
+		      char *err, size_t errlen, int *answered)
+{
+	struct mig *m = v->mig;
+
+	*answered = 0;
+	if (m && m->role == MIG_DEST && !m->external) {
+		/* `hybond migrate` from the source: everything is prepared already */
+		*answered = 1;
+		(void)snprintf(err, errlen, "hybond migrate from %s in progress (%s)", m->peer,
+			       mig_phase_names[m->phase]);
+		return 0;
+	}
+	if (m || v->drill) {
+		(void)snprintf(err, errlen, "vm %s: busy with another %s on %s", v->cfg.name,
+			       m ? "migration" : "drill or snapshot", v->d->cfg.host);
+		return -EBUSY;
+	}
+	if (v->here) {
+		(void)snprintf(err, errlen, "vm %s already runs on %s", v->cfg.name, v->d->cfg.host);
+		return -EEXIST;
+	}
+	m = mig_new(v, MIG_DEST, source && source[0] ? source : "?");
+	if (!m)
+		return -ENOMEM;
+	m->external = 1;
+	m->hook_cc = cc;
+	if (xml) {
+		m->hook_xml = *xml;
+		*xml = NULL;
+	}
+	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", v->cfg.vf_id);
+	mig_journal_init(m, m->peer, v->d->cfg.host);
+	if (!source || !source[0])
+		(void)snprintf(m->note, sizeof(m->note), "the domain XML names no source host "
+			       "(<hybond:vm host=…/> metadata)");
 	mig_enter(m, MIG_D_LAUNCH);
 	return 0;
 }

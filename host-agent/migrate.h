@@ -24,6 +24,15 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 /* Destination: a peer's MIGRATE_PREPARE. */
 int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *m,
 		   char *err, size_t errlen);
+/* libvirt, `virsh migrate` (docs/libvirt.md).  Source: the destination's hook asked
+ * (MIGRATE_INCOMING).  Destination: the qemu hook's `migrate begin` on the control
+ * socket; source = the host named in the domain's hybond metadata; *xml (taken when
+ * the hook is answered later) the domain XML naming this host, for libvirt.  0 with
+ * *answered set: answer ok now (err says why); 0 otherwise: answered later. */
+int mig_start_source_incoming(struct vm *v, struct peer_conn *pc, const struct hb_msg *m,
+			      char *err, size_t errlen);
+int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, char **xml,
+		      char *err, size_t errlen, int *answered);
 /* Inputs from the VM's connections and the peer. */
 void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
 void mig_on_hv_closed(struct vm *v, int err);

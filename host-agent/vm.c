@@ -11,11 +11,25 @@
 #include "vm.h"
 
 /* ---- hypervisor callbacks ------------------------------------------------ */
+/* libvirt: the domain is active here; it runs here unless it is an incoming one. */
+static void vm_here_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+
+	if (r->err || v->mig)
+		return;
+	v->here = strcmp(r->status, "inmigrate") != 0;
+	hlog(HLOG_INFO, "vm %s: domain %s is %s here", v->cfg.name, vm_config_domain(&v->cfg),
+	     r->status);
+}
+
 static void vm_hv_ready(void *arg)
 {
 	struct vm *v = arg;
 
-	hlog(HLOG_INFO, "vm %s: QMP connected", v->cfg.name);
+	hlog(HLOG_INFO, "vm %s: %s connected", v->cfg.name, v->hvo->kind);
+	if (vm_config_libvirt(&v->cfg) && !v->mig && v->hv)
+		(void)v->hvo->query_status(v->hv, vm_here_done, v);
 	mig_on_hv_ready(v);
 }
 
@@ -235,11 +249,12 @@ struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
 		return NULL;
 	v->d = d;
 	v->cfg = *cfg;
-	v->hvo = &hv_qmp_ops;
+	v->hvo = vm_config_libvirt(cfg) ? &hv_libvirt_ops : &hv_qmp_ops;
 	v->gc_fd = -1;
 	esw_parse_mac(cfg->mac, v->mac);
 	(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", cfg->vf_id);
-	v->here = cfg->qmp[0] != 0;
+	/* libvirt: known once the domain is seen active here (vm_hv_ready) */
+	v->here = !vm_config_libvirt(cfg) && cfg->qmp[0] != 0;
 	v->rx_steer = -1;
 	v->recover_timer = loop_timer_new(d->l, vm_recover, v);
 	if (!v->recover_timer || loop_add_ticker(d->l, vm_tick, v) < 0) {
@@ -258,10 +273,13 @@ int vm_attach(struct vm *v, char *err, size_t errlen)
 	int rc;
 
 	if (!v->hv) {
-		v->hv = v->hvo->open(v->d->l, v->cfg.qmp, &vm_hv_cb, v, v->cfg.name, &rc);
+		const char *target = vm_config_libvirt(&v->cfg) ? vm_config_domain(&v->cfg) :
+				     v->cfg.qmp;
+
+		v->hv = v->hvo->open(v->d->l, target, &vm_hv_cb, v, v->cfg.name, &rc);
 		if (!v->hv) {
-			(void)snprintf(err, errlen, "vm %s: QMP %s: %s", v->cfg.name, v->cfg.qmp,
-				 strerror(-rc));
+			(void)snprintf(err, errlen, "vm %s: %s %s: %s", v->cfg.name, v->hvo->kind,
+				       target, strerror(-rc));
 			return rc;
 		}
 	}
@@ -275,6 +293,22 @@ int vm_attach(struct vm *v, char *err, size_t errlen)
 		(void)gc_connect(v->gc, gc_now_ms());
 	}
 	return 0;
+}
+
+void vm_gc_restart(struct vm *v)
+{
+	char err[256];
+
+	if (v->gc_fd >= 0)
+		loop_del_fd(v->d->l, v->gc_fd);
+	v->gc_fd = -1;
+	v->gc_watched = 0;
+	gc_free(v->gc);
+	v->gc = NULL;
+	v->session_up = 0;
+	memset(&v->pair, 0, sizeof(v->pair));
+	if (vm_attach(v, err, sizeof(err)))
+		hlog(HLOG_WARN, "%s", err);
 }
 
 void vm_detach(struct vm *v)

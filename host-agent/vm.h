@@ -68,6 +68,8 @@ void vm_free(struct vm *v);
 /* Connect QMP and the guest channel (paths from the config or the launcher). */
 int vm_attach(struct vm *v, char *err, size_t errlen);
 void vm_detach(struct vm *v);
+/* A new guest-channel session now (libvirt: the incoming domain's socket exists). */
+void vm_gc_restart(struct vm *v);
 /* The eswitch and this host's ports of the VM. */
 int vm_esw_ready(struct vm *v, char *err, size_t errlen);
 int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen);

@@ -4,7 +4,10 @@
 set -euo pipefail
 [ $# -gt 0 ] || { echo "lint: no sources given" >&2; exit 2; }
 inc=(-Iproto/include -I. -D_GNU_SOURCE)
-inc+=($(pkg-config --cflags-only-I jansson libmnl libnl-route-3.0 cunit 2>/dev/null))
+# one package at a time: pkg-config prints nothing at all when one of a list is missing
+for pc in jansson libmnl libnl-route-3.0 cunit libxml-2.0 libvirt; do
+	inc+=($(pkg-config --cflags-only-I "$pc" 2>/dev/null))
+done
 cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	--std=c11 --inline-suppr --suppress=missingIncludeSystem \
 	"${inc[@]}" "$@"

@@ -12,6 +12,9 @@
  *     PROBE: --target IP:PORT (udp echo) | --icmp IP, [--rate PPS] [--probe-netns NS]
  *   hybond [-j] [-s SOCK] vm list | vm add NAME KEY VALUE… | vm del NAME
  *   hybond [-j] [-s SOCK] evacuate --to HOST [--parallel K] [--force] | --status | --stop
+ *   hybond [-j] libvirt check DOMAIN [--uri URI] [--inactive] | libvirt check --file XML
+ *   hybond [-j] libvirt xml vf --mac MAC (--pci ADDR | --pool NET) --pair ALIAS [--alias A]
+ *       (libvirt: read-only connection, or no libvirt at all; docs/libvirt.md)
  *
  * Text and JSON come from the same objects through print_obj(): -j prints
  * each line as it came, text mode flattens it.  See hybond.8.
@@ -26,6 +29,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "host-agent/lv_xml.h"
 
 #define HYBOND_DEFAULT_SOCK "/run/hybond/hostd.sock"
 #define CLI_LINE_MAX (1u << 20)
@@ -47,6 +55,8 @@ static void usage(FILE *f)
 		"    PROBE: --target IP:PORT | --icmp IP, [--rate PPS] [--probe-netns NS]\n"
 		"  vm list | vm add NAME KEY VALUE... | vm del NAME\n"
 		"  evacuate --to HOST [--parallel K] [--force] | evacuate --status | --stop\n"
+		"  libvirt check DOMAIN [--uri URI] [--inactive] | libvirt check --file XML\n"
+		"  libvirt xml vf --mac MAC (--pci DDDD:BB:SS.F | --pool NETWORK) --pair ALIAS [--alias A]\n"
 		"(VM keys: qmp agent mac mode standby_port vf_port eswitch eswitch_bridge\n"
 		" eswitch_pf eswitch_netns vf_driver vf_id vf_bus vf_netdev launcher cleanup)\n");
 }
@@ -592,6 +602,253 @@ static int cmd_evacuate(const char *sock, int argc, char **argv)
 					 "parallel", (int)k, "force", force));
 }
 
+/* ---- libvirt ---------------------------------------------------------------------------
+ * hybond libvirt check DOMAIN [--uri URI] [--inactive] | --file XML: what the domain XML
+ * lacks for hybond, with the XML to add (lv_domain_check); exit 0 ready, 1 not, 2 could
+ * not check.  A read-only libvirt connection, or none with --file.
+ * hybond libvirt xml vf …: the transient VF interface to attach (lv_xml).
+ * Not the daemon's control socket: these work with hybond-hostd down.
+ */
+#define LV_DEFAULT_URI "qemu:///system"
+
+static void lv_quiet(void *data, virErrorPtr e)
+{
+	(void)data;
+	(void)e;        /* reported once, with context, by the caller */
+}
+
+static char *lv_fetch_xml(const char *uri, const char *name, int inactive)
+{
+	virConnectPtr c;
+	virDomainPtr d;
+	char *x = NULL;
+
+	virSetErrorFunc(NULL, lv_quiet);
+	c = virConnectOpenReadOnly(uri);
+	if (!c) {
+		(void)fprintf(stderr, "hybond libvirt: cannot connect to %s: %s (is libvirtd "
+			      "running? another hypervisor: --uri URI)\n", uri,
+			      virGetLastErrorMessage());
+		return NULL;
+	}
+	d = virDomainLookupByName(c, name);
+	if (!d)
+		d = virDomainLookupByUUIDString(c, name);
+	if (!d)
+		(void)fprintf(stderr, "hybond libvirt: no domain '%s' on %s (virsh -c %s list "
+			      "--all)\n", name, uri, uri);
+	else if (!(x = virDomainGetXMLDesc(d, inactive ? VIR_DOMAIN_XML_INACTIVE : 0)))
+		(void)fprintf(stderr, "hybond libvirt: %s: cannot read its XML: %s\n", name,
+			      virGetLastErrorMessage());
+	if (d)
+		(void)virDomainFree(d);
+	(void)virConnectClose(c);
+	return x;
+}
+
+static char *lv_read_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *x = f ? calloc(1, LV_XML_MAX + 2) : NULL;
+	size_t n = 0;
+
+	if (x) {
+		n = fread(x, 1, LV_XML_MAX + 1, f);
+		if (ferror(f) || n > LV_XML_MAX) {
+			free(x);
+			x = NULL;
+			errno = ferror(f) ? EIO : EFBIG;
+		}
+	}
+	if (!x)
+		(void)fprintf(stderr, "hybond libvirt: %s: %s\n", path, strerror(errno));
+	if (f)
+		(void)fclose(f);
+	return x;
+}
+
+static const char *lv_vf_desc(const struct lv_pair *p, char *buf, size_t size)
+{
+	char pci[13];
+
+	lv_pci_format(&p->pci, pci);
+	if (p->kind == LV_VF_POOL)
+		(void)snprintf(buf, size, "a VF of pool %s", p->pool);
+	else if (p->kind == LV_VF_QEMU)
+		(void)snprintf(buf, size, "qemu device %s (tap %s)", p->qemu_id,
+			       p->tap[0] ? p->tap : "?");
+	else
+		(void)snprintf(buf, size, "%s %s", p->vf_is_iface ? "hostdev interface" : "hostdev",
+			       pci);
+	return buf;
+}
+
+/* the check's result, one object for -j and for text */
+static json_t *lv_check_obj(const struct lv_domain *d, const struct lv_advice *a, int ready)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:b, s:s, s:[], s:[]}", "domain", d->name,
+			      "uuid", d->uuid, "ready", ready, "hybond", lv_domain_is_hybond(d),
+			      "host", d->meta_host, "pairs", "problems");
+	json_t *pairs = json_object_get(o, "pairs"), *probs = json_object_get(o, "problems");
+	unsigned i;
+	char vf[300];
+
+	for (i = 0; o && i < d->n_pairs; i++)
+		(void)json_array_append_new(pairs, json_pack("{s:s, s:s, s:s}", "standby",
+				d->pairs[i].standby_alias, "mac", d->pairs[i].standby_mac, "vf",
+				lv_vf_desc(&d->pairs[i], vf, sizeof(vf))));
+	for (i = 0; o && i < a->n; i++)
+		(void)json_array_append_new(probs, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+				"code", lv_problem_name(a->items[i].code), "severity",
+				a->items[i].severity == LV_SEV_ERROR ? "error" : "note",
+				"what", a->items[i].what, "where", a->items[i].where,
+				"xml", a->items[i].xml));
+	return o;
+}
+
+static void lv_check_print(json_t *o)
+{
+	json_t *p;
+	size_t i;
+
+	if (json_out) {
+		print_obj(o);
+		return;
+	}
+	(void)printf("%s: %s for hybond\n", jstr(o, "domain", "?"),
+		     json_is_true(json_object_get(o, "ready")) ? "ready" : "NOT ready");
+	json_array_foreach(json_object_get(o, "pairs"), i, p)
+		(void)printf("  pair: standby %s (%s) <-> %s\n", jstr(p, "standby", "?"),
+			     jstr(p, "mac", "?"), jstr(p, "vf", "?"));
+	json_array_foreach(json_object_get(o, "problems"), i, p) {
+		const char *x = jstr(p, "xml", ""), *nl;
+
+		(void)printf("  %s %s: %s\n", jstr(p, "severity", "?"), jstr(p, "code", "?"),
+			     jstr(p, "what", ""));
+		if (!x[0])
+			continue;
+		(void)printf("    add in %s:\n", jstr(p, "where", "?"));
+		for (; *x; x = nl + 1) {        /* the snippet, indented */
+			nl = strchr(x, '\n');
+			(void)printf("      %.*s\n", nl ? (int)(nl - x) : (int)strlen(x), x);
+			if (!nl)
+				break;
+		}
+	}
+	(void)fflush(stdout);
+}
+
+static int lv_cmd_check(int argc, char **argv)
+{
+	const char *uri = getenv("LIBVIRT_DEFAULT_URI"), *name = NULL, *file = NULL;
+	struct lv_domain *d = calloc(1, sizeof(*d));
+	struct lv_advice *a = calloc(1, sizeof(*a));
+	char *xml = NULL, err[256];
+	int i, inactive = 0, rc = 2;
+	json_t *o;
+
+	if (!uri || !uri[0])
+		uri = LV_DEFAULT_URI;
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--uri") && i + 1 < argc) {
+			uri = argv[++i];
+		} else if (!strcmp(argv[i], "--file") && i + 1 < argc) {
+			file = argv[++i];
+		} else if (!strcmp(argv[i], "--inactive")) {
+			inactive = 1;
+		} else if (!strcmp(argv[i], "-j")) {
+			json_out = 1;
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+		} else {
+			(void)fprintf(stderr, "hybond libvirt check: unknown argument '%s'\n", argv[i]);
+			goto out;
+		}
+	}
+	if (!d || !a || (!name) == (!file)) {
+		(void)fprintf(stderr, "hybond libvirt check DOMAIN [--uri URI] [--inactive] | "
+			      "hybond libvirt check --file DOMAIN.xml\n");
+		goto out;
+	}
+	xml = file ? lv_read_file(file) : lv_fetch_xml(uri, name, inactive);
+	if (!xml)
+		goto out;
+	if (lv_domain_parse(xml, d, err, sizeof(err)) < 0) {
+		(void)fprintf(stderr, "hybond libvirt check: %s: %s\n", file ? file : name, err);
+		goto out;
+	}
+	rc = lv_domain_check(d, a) ? 1 : 0;
+	o = lv_check_obj(d, a, rc == 0);
+	if (o)
+		lv_check_print(o);
+	json_decref(o);
+out:
+	free(xml);      /* libvirt's string: free() is its documented release */
+	free(d);
+	free(a);
+	return rc;
+}
+
+static int lv_cmd_xml(int argc, char **argv)
+{
+	const char *mac = NULL, *pci = NULL, *pool = NULL, *pair = NULL, *alias = NULL;
+	char *x = NULL;
+	int i, rc;
+
+	if (argc < 3 || strcmp(argv[2], "vf") != 0)
+		goto usage;
+	for (i = 3; i < argc; i++) {
+		const char **dst = !strcmp(argv[i], "--mac") ? &mac : !strcmp(argv[i], "--pci") ?
+				   &pci : !strcmp(argv[i], "--pool") ? &pool :
+				   !strcmp(argv[i], "--pair") ? &pair :
+				   !strcmp(argv[i], "--alias") ? &alias : NULL;
+
+		if (!strcmp(argv[i], "-j"))
+			json_out = 1;
+		else if (dst && i + 1 < argc)
+			*dst = argv[++i];
+		else
+			goto usage;
+	}
+	if (!mac || !pair || (!pci) == (!pool))
+		goto usage;
+	rc = pci ? lv_hostdev_iface_xml(mac, pci, alias, pair, &x) :
+		   lv_pool_iface_xml(mac, pool, alias, pair, &x);
+	if (rc < 0) {
+		(void)fprintf(stderr, "hybond libvirt xml vf: %s (MAC aa:bb:cc:dd:ee:ff, PCI "
+			      "dddd:bb:ss.f, aliases of [A-Za-z0-9_.-], user aliases start with "
+			      "ua-)\n", strerror(-rc));
+		return 2;
+	}
+	if (json_out) {
+		json_t *o = json_pack("{s:s}", "xml", x);
+
+		if (o)
+			print_obj(o);
+		json_decref(o);
+	} else {
+		(void)printf("%s\n", x);
+	}
+	free(x);
+	return 0;
+usage:
+	(void)fprintf(stderr, "hybond libvirt xml vf --mac MAC (--pci DDDD:BB:SS.F | --pool "
+		      "NETWORK) --pair STANDBY_ALIAS [--alias ALIAS]\n");
+	return 2;
+}
+
+/* hybond libvirt check … | hybond libvirt xml vf … */
+static int cmd_libvirt(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return lv_cmd_check(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "xml"))
+		return lv_cmd_xml(argc, argv);
+	(void)fprintf(stderr, "hybond libvirt check DOMAIN [--uri URI] [--inactive] | check "
+		      "--file XML | xml vf --mac MAC (--pci ADDR | --pool NET) --pair ALIAS\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
@@ -648,6 +905,8 @@ int main(int argc, char **argv)
 		return cmd_drill(sock, argc - i, argv + i);
 	if (!strcmp(argv[i], "evacuate"))
 		return cmd_evacuate(sock, argc - i, argv + i);
+	if (!strcmp(argv[i], "libvirt"))
+		return cmd_libvirt(argc - i, argv + i);
 	if (!strcmp(argv[i], "vm") && i + 1 < argc) {
 		const char *op = argv[i + 1];
 

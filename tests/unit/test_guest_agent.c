@@ -332,6 +332,26 @@ static void test_requests_and_errors(void)
 	r = last_sent(HB_MSG_ERROR);
 	REQUIRE(r);
 	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_UNEXPECTED);
+
+	/* a host of an older minor (1.0..1.1): accepted, 1.1 used (protocol.md §6) */
+	hb_msg_init(&m, HB_MSG_HELLO, 15);
+	m.u.hello.ver_min = HB_VERSION(1, 0);
+	m.u.hello.ver_max = HB_VERSION(1, 1);
+	m.u.hello.agent = "old-host";
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_HELLO_ACK);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->seq, 15);
+	CU_ASSERT_EQUAL(r->u.hello_ack.ver_use, HB_VERSION(1, 1));
+	CU_ASSERT_EQUAL(r->u.hello_ack.ver_min, HB_VERSION(1, 0));
+	/* another major: refused */
+	hb_msg_init(&m, HB_MSG_HELLO, 16);
+	m.u.hello.ver_min = m.u.hello.ver_max = HB_VERSION(2, 0);
+	m.u.hello.agent = "future-host";
+	host_sends(&m, 5000);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_UNSUPPORTED_VERSION);
 }
 
 static void test_standby_unusable(void)

@@ -87,6 +87,42 @@ static void test_config_errors(void)
 		   "qmp = /q\n", "defined twice");
 }
 
+/* libvirt: hv = libvirt needs neither qmp nor launcher; the new keys and their errors */
+static void test_config_libvirt(void)
+{
+	static const char text[] =
+		"host = A\nlibvirt_uri = qemu:///system\nlibvirt_coordinate = 0\nhook_wait_ms = 5000\n"
+		"[peer B]\nsocket = /run/x/peer-B.sock\nlibvirt_uri = qemu+tls://b/system\n"
+		"migrate_uri = tcp://198.19.254.2:49152\n"
+		"[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\nhv = libvirt\n"
+		"domain = guest-1\n"
+		"[vm w]\nmac = 52:54:00:00:00:02\nstandby_port = s\nvf_port = f\nhv = libvirt\n";
+	struct hostd_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(c.libvirt_coordinate, 1);
+	CU_ASSERT_EQUAL(c.hook_wait_ms, CFG_HOOK_WAIT_MS_DEF);
+	CU_ASSERT_EQUAL_FATAL(config_parse(&c, text, "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.libvirt_uri, "qemu:///system");
+	CU_ASSERT_EQUAL(c.libvirt_coordinate, 0);
+	CU_ASSERT_EQUAL(c.hook_wait_ms, 5000);
+	CU_ASSERT_STRING_EQUAL(config_peer(&c, "B")->libvirt_uri, "qemu+tls://b/system");
+	CU_ASSERT_STRING_EQUAL(config_peer(&c, "B")->migrate_uri, "tcp://198.19.254.2:49152");
+	CU_ASSERT_TRUE(vm_config_libvirt(&c.vms[0]));
+	CU_ASSERT_STRING_EQUAL(vm_config_domain(&c.vms[0]), "guest-1");
+	CU_ASSERT_STRING_EQUAL(vm_config_domain(&c.vms[1]), "w");     /* default: the VM's name */
+	CU_ASSERT_STRING_EQUAL(c.vms[0].hv, "libvirt");
+	expect_err("host = A\n[vm v]\nhv = xen\n", "hv: 'xen' (qmp or libvirt)");
+	expect_err("host = A\n[vm v]\ndomain = a/b\n", "domain: 'a/b'");
+	expect_err("host = A\nlibvirt_coordinate = 2\n", "libvirt_coordinate");
+	expect_err("host = A\nhook_wait_ms = 5\n", "hook_wait_ms");
+	expect_err("host = A\n[peer B]\nsocket = /s\nlibvirt = x\n", "libvirt_uri, migrate_uri");
+	/* hv = qmp (the default) still needs qmp or a launcher */
+	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n"
+		   "hv = qmp\n", "needs qmp");
+}
+
 static void test_rarp(void)
 {
 	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
@@ -206,6 +242,7 @@ static void test_peer_roundtrip(void)
 static CU_TestInfo tests[] = {
 	{ "config: a full file", test_config_good },
 	{ "config: errors name file:line and the problem", test_config_errors },
+	{ "config: libvirt keys", test_config_libvirt },
 	{ "announce: RARP frame", test_rarp },
 	{ "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip },
 	CU_TEST_INFO_NULL,

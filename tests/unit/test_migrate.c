@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "host-agent/ctl.h"
 #include "host-agent/hostd.h"
 #include "host-agent/migrate.h"
 #include "host-agent/peer.h"
@@ -420,6 +421,8 @@ static struct {
 	uint16_t types[64];
 	int n, result_ok[8], n_results, finished_path;
 	char finished_text[128];
+	int refuse_incoming;    /* answer MIGRATE_INCOMING with ERROR */
+	char ready_uri[64];     /* the URI of the last MIGRATE_READY received */
 } P;
 
 static int p_got(uint16_t type)
@@ -446,6 +449,21 @@ static void p_msg(const struct hb_msg *m)
 		r.u.migrate_ready.uri = "unix:/nonexistent/mig.sock";
 		tsend(&P.s, &r);
 		break;
+	case HB_MSG_MIGRATE_INCOMING:
+		if (P.refuse_incoming) {
+			hb_msg_init_reply(&r, HB_MSG_ERROR, m);
+			r.u.error.code = HB_ERR_BUSY;
+			r.u.error.text = "no guest agent session";
+		} else {
+			hb_msg_init_reply(&r, HB_MSG_MIGRATE_READY, m);
+			r.u.migrate_ready.vm = m->u.migrate_incoming.vm;
+			r.u.migrate_ready.uri = "libvirt";
+		}
+		tsend(&P.s, &r);
+		break;
+	case HB_MSG_MIGRATE_READY:
+		(void)snprintf(P.ready_uri, sizeof(P.ready_uri), "%s", m->u.migrate_ready.uri);
+		break;
 	case HB_MSG_MIGRATE_RESULT:
 		if (P.n_results < 8)
 			P.result_ok[P.n_results++] = m->u.migrate_result.ok;
@@ -458,6 +476,15 @@ static void p_msg(const struct hb_msg *m)
 	default:
 		break;
 	}
+}
+
+static void p_stopped(void)
+{
+	struct hb_msg m;
+
+	hb_msg_init(&m, HB_MSG_MIGRATE_STOPPED, hb_seq_next(&P.s.seq));
+	m.u.migrate_stopped.vm = "vm1";
+	tsend(&P.s, &m);
 }
 
 static void p_finished(void)
@@ -474,6 +501,7 @@ static void p_finished(void)
 /* ---- the daemon around it ---- */
 static struct hostd D;
 static struct vm *V;
+static int setup_lv;    /* the next setup() registers a libvirt domain (hv = libvirt) */
 static char dir[64];
 static char path_agent[128], path_peer[128];
 
@@ -577,6 +605,11 @@ static void setup(enum vm_mode mode, int here)
 	(void)snprintf(vc.esw_kind, sizeof(vc.esw_kind), "sriov-legacy");
 	(void)snprintf(vc.esw_pf, sizeof(vc.esw_pf), "enp3s0f0");
 	(void)snprintf(vc.launcher, sizeof(vc.launcher), "echo qmp=%s/qmp.sock", dir);
+	if (setup_lv) {
+		CU_ASSERT_EQUAL_FATAL(vm_config_set(&vc, "hv", "libvirt", err, sizeof(err)), 0);
+		(void)snprintf(vc.launcher, sizeof(vc.launcher), "true");  /* taps, in the lab */
+		(void)snprintf(vc.agent, sizeof(vc.agent), "%s", path_agent);
+	}
 	if (here) {
 		(void)snprintf(vc.qmp, sizeof(vc.qmp), "%s/qmp.sock", dir);
 		(void)snprintf(vc.agent, sizeof(vc.agent), "%s", path_agent);
@@ -596,12 +629,18 @@ static void setup(enum vm_mode mode, int here)
 	CU_ASSERT_EQUAL_FATAL(vm_attach(V, err, sizeof(err)), 0);
 	H.ready = 1;
 	H.cb->on_ready(H.arg);
+	if (setup_lv) {         /* libvirt: runs here once the domain is seen running */
+		CU_ASSERT_FALSE(V->here);
+		CU_ASSERT_EQUAL(answer_status(1, "running"), 1);
+		CU_ASSERT_TRUE(V->here);
+	}
 	pump(100);
 	CU_ASSERT_TRUE_FATAL(vm_guest_ready(V) && vm_vf_up(V));
 }
 
 static void teardown(void)
 {
+	setup_lv = 0;
 	D.vms[0] = NULL;
 	vm_free(V);
 	V = NULL;
@@ -939,6 +978,350 @@ static void test_dest_no_agent(void)
 	teardown();
 }
 
+/* ---- libvirt: `virsh migrate` ---- */
+
+/* Destination: the qemu hook's `migrate begin`: D steers to its standby, asks the source
+ * (MIGRATE_INCOMING), and only on MIGRATE_READY lets libvirt go on; no launcher QEMU, no
+ * migrate-incoming (libvirt's Prepare does it); then STOP -> announce, RESUME, fast path. */
+static void test_lv_hook_dest(void)
+{
+	char err[256];
+	int answered = -1;
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	CU_ASSERT_EQUAL_FATAL(mig_hook_incoming(V, NULL, "B", NULL, err, sizeof(err), &answered), 0);
+	CU_ASSERT_EQUAL(answered, 0);
+	CU_ASSERT_EQUAL(until("D_INCOMING", 3000), 0);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_INCOMING), 1);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(called("migrate-incoming"), 0);
+	CU_ASSERT_FALSE(V->here);
+	/* libvirt starts the incoming domain: its guest channel exists from now on (the
+	 * daemon drops the session it had and connects anew) */
+	(void)close(G.s.fd);
+	G.s.fd = -1;
+	H.ready = 1;
+	H.cb->on_ready(H.arg);
+	pump(50);
+	p_stopped();
+	CU_ASSERT_EQUAL(until("D_ANNOUNCED", 1000), 0);
+	G.vf_present = G.vf_up = 0;
+	G.active = HB_PATH_STANDBY;
+	hv_event(HV_EV_RESUME, "");
+	CU_ASSERT_EQUAL(until("D_WAIT_VF", 1000), 0);
+	CU_ASSERT_TRUE(V->here);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* never before the guest says so */
+	G.vf_present = G.vf_up = 1;
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("none", 2000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(G.n_resume, 1);
+	pump(20);
+	CU_ASSERT_EQUAL(P.finished_path, HB_PATH_FAST);
+	/* a second hook for a VM that runs here now is refused */
+	CU_ASSERT_EQUAL(mig_hook_incoming(V, NULL, "B", NULL, err, sizeof(err), &answered), -EEXIST);
+	teardown();
+}
+
+/* Destination: the source daemon refuses: the hook is answered anyway (the operator's
+ * migration must not fail for hybond), without a peer channel. */
+static void test_lv_hook_refused(void)
+{
+	char err[256];
+	int answered = -1;
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	P.refuse_incoming = 1;
+	CU_ASSERT_EQUAL_FATAL(mig_hook_incoming(V, NULL, "B", NULL, err, sizeof(err), &answered), 0);
+	CU_ASSERT_EQUAL(until("D_INCOMING", 3000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	{
+		json_t *o = mig_to_json(V);
+		const char *note = json_string_value(json_object_get(o, "note"));
+
+		CU_ASSERT_TRUE(note && strstr(note, "refused") != NULL);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "driven_by")),
+				       "libvirt (virsh migrate)");
+		json_decref(o);
+	}
+	/* an unknown source host: not coordinated at once */
+	teardown();
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	CU_ASSERT_EQUAL_FATAL(mig_hook_incoming(V, NULL, "nosuch", NULL, err, sizeof(err), &answered), 0);
+	CU_ASSERT_EQUAL(until("D_INCOMING", 3000), 0);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_INCOMING), 0);
+	teardown();
+}
+
+/* Source: MIGRATE_INCOMING: RX to the standby, TX pinned, MIGRATE_READY "libvirt"; no
+ * `migrate` of our own; STOP -> MIGRATE_STOPPED; QEMU's "completed", then
+ * MIGRATE_FINISHED -> cleanup. */
+static void test_lv_source_incoming(void)
+{
+	struct peer_conn *pc;
+	struct hb_msg req;
+	char err[256];
+	int sv[2];
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 1);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+					 sv), 0);
+	tclose(&P.s);
+	pc = peer_conn_new(D.l, sv[0], &tpeer_ops, NULL, "B");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
+	P.s.fd = sv[1];
+	hb_msg_init(&req, HB_MSG_MIGRATE_INCOMING, 5);
+	req.u.migrate_incoming.vm = "vm1";
+	(void)esw_parse_mac(MAC_S, req.u.migrate_incoming.mac);
+	req.u.migrate_incoming.dest = "B";
+	CU_ASSERT_EQUAL_FATAL(mig_start_source_incoming(V, pc, &req, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(until("S_MIGRATING", 2000), 0);
+	pump(20);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(G.n_prepare, 1);
+	CU_ASSERT_EQUAL(called("migrate"), 0);
+	CU_ASSERT_STRING_EQUAL(P.ready_uri, "libvirt");
+	/* libvirt's job: QEMU unplugs the primary, migrates, stops */
+	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
+	g_vf_vanished();
+	hv_event(HV_EV_MIGRATION, "active");
+	hv_event(HV_EV_STOP, "");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_STOPPED");
+	pump(20);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_STOPPED), 1);
+	/* (hv_libvirt passes QEMU's "completed" through when the job is not ours) */
+	hv_event(HV_EV_MIGRATION, "completed");
+	CU_ASSERT(answer_migrate("completed", 900) >= 1);
+	pump(20);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_DEST_SWITCHBACK");
+	CU_ASSERT_EQUAL(P.n_results, 1);
+	CU_ASSERT_EQUAL(P.result_ok[0], 1);
+	p_finished();
+	CU_ASSERT_EQUAL(until("none", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	CU_ASSERT_FALSE(V->here);
+	teardown();
+}
+
+/* The hook's request on the control socket, as hybond-libvirt-hook sends it: an unknown
+ * domain is answered at once; a registered one after the source's MIGRATE_READY, with the
+ * domain XML naming this host in its metadata and this host's VF (vf_pci) in the pair. */
+static const char HOOK_XML[] =
+	"<domain type='kvm'><name>vm1</name><uuid>8f0a2b9e-0d4c-4a53-9c1e-3f6e2d1b7a10</uuid>"
+	"<metadata><hybond:vm xmlns:hybond='https://hybond.invalid/xmlns/libvirt/1' host='B'/>"
+	"</metadata><devices>"
+	"<interface type='ethernet'><mac address='52:54:00:18:00:10'/>"
+	"<target dev='enp3s0f0' managed='no'/><model type='virtio'/><teaming type='persistent'/>"
+	"<alias name='ua-standby0'/></interface>"
+	"<interface type='hostdev' managed='yes'><mac address='52:54:00:18:00:10'/><source>"
+	"<address type='pci' domain='0x0000' bus='0x3b' slot='0x02' function='0x1'/></source>"
+	"<teaming type='transient' persistent='ua-standby0'/><alias name='ua-vf0'/></interface>"
+	"<channel type='unix'><source mode='bind' path='/run/hybond/vm1/agent.sock'/>"
+	"<target type='virtio' name='org.hybond.0'/></channel></devices></domain>";
+
+static int ctl_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send one request line, pump until the answer line comes (max_ms); the answer or NULL. */
+static json_t *ctl_ask(const char *path, json_t *req, unsigned max_ms)
+{
+	char *line = json_dumps(req, JSON_COMPACT), buf[65536];
+	size_t len = 0;
+	unsigned t;
+	int fd = ctl_connect(path);
+	json_t *ans = NULL;
+
+	json_decref(req);
+	CU_ASSERT_FATAL(fd >= 0 && line != NULL);
+	CU_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+	CU_ASSERT(write(fd, "\n", 1) == 1);
+	free(line);
+	for (t = 0; t <= max_ms && !ans; t += 10) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		pump(10);
+		while (len < sizeof(buf) - 1 && poll(&p, 1, 0) == 1) {
+			ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+		buf[len] = 0;
+		if (strchr(buf, '\n'))
+			ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	}
+	(void)close(fd);
+	return ans;
+}
+
+static void test_lv_hook_ctl(void)
+{
+	char err[256], path[160];
+	const char *x;
+	json_t *a;
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	CU_ASSERT_EQUAL_FATAL(vm_config_set(&V->cfg, "vf_pci", "0000:5e:10.3", err, sizeof(err)), 0);
+	CU_ASSERT_NOT_EQUAL(vm_config_set(&V->cfg, "vf_pci", "5e:10.3", err, sizeof(err)), 0);
+	(void)snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	(void)snprintf(D.cfg.ctl_socket, sizeof(D.cfg.ctl_socket), "%s", path);
+	CU_ASSERT_EQUAL_FATAL(ctl_listen(&D, err, sizeof(err)), 0);
+	/* not a hybond VM here: at once */
+	a = ctl_ask(path, json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "libvirt-hook", "domain",
+				    "other", "op", "migrate", "sub", "begin", "xml", HOOK_XML), 500);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(a, "ok")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "mode")), "unknown");
+	json_decref(a);
+	/* vm1: the source B moves first, then the answer */
+	a = ctl_ask(path, json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "libvirt-hook", "domain",
+				    "vm1", "op", "migrate", "sub", "begin", "xml", HOOK_XML), 3000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(a, "ok")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "mode")), "coordinated");
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_INCOMING), 1);
+	CU_ASSERT_STRING_EQUAL(phase(), "D_INCOMING");
+	x = json_string_value(json_object_get(a, "xml"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
+	CU_ASSERT_PTR_NOT_NULL(strstr(x, "host=\"A\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(x, "bus=\"0x5e\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(x, "slot=\"0x10\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(x, "function=\"0x3\""));
+	CU_ASSERT_PTR_NULL(strstr(x, "0x3b"));
+	json_decref(a);
+	/* another op for it: acknowledged at once */
+	a = ctl_ask(path, json_pack("{s:s, s:s, s:s, s:s}", "cmd", "libvirt-hook", "domain", "vm1",
+				    "op", "started", "sub", "begin"), 500);
+	CU_ASSERT_PTR_NOT_NULL(a);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	ctl_close(&D);
+	teardown();
+}
+
+/* Destination without a hook: an incoming domain appears (inmigrate), then resumes with
+ * nobody having told the daemon: RX to the standby, the guest's VF awaited, fast path. */
+static void test_lv_dest_unannounced(void)
+{
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	{
+		char err[128];
+
+		CU_ASSERT_EQUAL_FATAL(vm_attach(V, err, sizeof(err)), 0);
+	}
+	H.ready = 1;
+	H.cb->on_ready(H.arg);
+	CU_ASSERT_EQUAL(answer_status(0, "inmigrate"), 1);
+	CU_ASSERT_FALSE(V->here);
+	CU_ASSERT_PTR_NULL(V->mig);
+	pump(50);
+	G.vf_present = G.vf_up = 0;
+	G.active = HB_PATH_STANDBY;
+	(void)close(G.s.fd);    /* the daemon starts a new session at RESUME */
+	G.s.fd = -1;
+	hv_event(HV_EV_RESUME, "");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->mig);
+	CU_ASSERT_TRUE(V->here);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(until("D_WAIT_VF", 1000), 0);
+	pump(100);
+	G.vf_present = G.vf_up = 1;
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("none", 2000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(G.n_resume, 1);
+	teardown();
+}
+
+/* Source of a `virsh migrate` that fails (libvirt/QEMU: MIGRATION failed): no cancel of
+ * our own, the rollback as for hybond migrate: D told, RX back to the VF once the guest
+ * reports it (QEMU re-plugs the failover primary), RESUME_FAST_PATH, settled. */
+static void test_lv_source_failed(void)
+{
+	struct peer_conn *pc;
+	struct hb_msg req;
+	char err[256];
+	int sv[2];
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 1);
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+					 sv), 0);
+	tclose(&P.s);
+	pc = peer_conn_new(D.l, sv[0], &tpeer_ops, NULL, "B");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
+	P.s.fd = sv[1];
+	hb_msg_init(&req, HB_MSG_MIGRATE_INCOMING, 9);
+	req.u.migrate_incoming.vm = "vm1";
+	(void)esw_parse_mac(MAC_S, req.u.migrate_incoming.mac);
+	req.u.migrate_incoming.dest = "B";
+	CU_ASSERT_EQUAL_FATAL(mig_start_source_incoming(V, pc, &req, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(until("S_MIGRATING", 2000), 0);
+	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
+	g_vf_vanished();
+	pump(20);
+	hv_event(HV_EV_MIGRATION, "failed");
+	CU_ASSERT_EQUAL(called("migrate_cancel"), 0);   /* QEMU said so: nothing to cancel */
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RB_WAIT_VF");
+	pump(20);
+	CU_ASSERT_EQUAL(P.n_results, 1);
+	CU_ASSERT_EQUAL(P.result_ok[0], 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	G.vf_present = G.vf_up = 1;
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until("S_RB_SETTLE", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(until("none", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_TRUE(V->here);
+	teardown();
+}
+
+/* Source, nobody warned it: QEMU's UNPLUG_PRIMARY starts a reactive migration: RX to the
+ * standby at once, TX pinned; no peer to tell; the domain ending after STOP (libvirt
+ * confirmed the migration) counts as completed too. */
+static void test_lv_reactive(void)
+{
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 1);
+	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->mig);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* before the agent answers */
+	CU_ASSERT_EQUAL(until("S_MIGRATING", 1000), 0);
+	CU_ASSERT_EQUAL(G.n_prepare, 1);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(called("migrate"), 0);
+	hv_event(HV_EV_MIGRATION, "active");
+	hv_event(HV_EV_STOP, "");
+	CU_ASSERT_STRING_EQUAL(phase(), "S_STOPPED");
+	H.cb->on_closed(H.arg, -ECONNRESET);
+	CU_ASSERT_EQUAL(until("none", 1000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	teardown();
+	/* a QMP (non-libvirt) VM does not react: hybond migrate or nothing */
+	setup(VM_MODE_FAILOVER, 1);
+	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
+	CU_ASSERT_PTR_NULL(V->mig);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
 	{ "cancel in MIGRATING, RESUME_FAST_PATH again after a late VF change",
 	  test_cancel_migrating },
@@ -949,6 +1332,13 @@ static CU_TestInfo tests[] = {
 	{ "recovery: QEMU's answer decides", test_recover_source },
 	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },
 	{ "destination without a guest agent", test_dest_no_agent },
+	{ "libvirt: the hook's migrate begin on the destination", test_lv_hook_dest },
+	{ "libvirt: the source refuses or is unknown: not coordinated", test_lv_hook_refused },
+	{ "libvirt: the hook on the control socket: XML for this host", test_lv_hook_ctl },
+	{ "libvirt: MIGRATE_INCOMING on the source", test_lv_source_incoming },
+	{ "libvirt: an unannounced incoming domain resumes here", test_lv_dest_unannounced },
+	{ "libvirt: virsh migrate fails: the source rolls back", test_lv_source_failed },
+	{ "libvirt: reactive source (UNPLUG_PRIMARY without notice)", test_lv_reactive },
 	CU_TEST_INFO_NULL,
 };
 

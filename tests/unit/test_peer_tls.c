@@ -920,7 +920,7 @@ static void test_config(void)
 	expect_cfg("host = A\n[peer B]\nsocket = /x\n[peer B]\nsocket = /y\n",
 		   "t.conf:4: peer B defined twice");
 	expect_cfg("host = A\n[peer B]\ncert = /x\n",
-		   "peer: unknown key 'cert' (socket, address, tls_name)");
+		   "peer: unknown key 'cert' (socket, address, tls_name, libvirt_uri, migrate_uri)");
 }
 
 static CU_TestInfo tests[] = {

@@ -158,6 +158,14 @@ void hb_sample_msg(uint16_t type, struct hb_msg *m)
 		HB_MARK(&m->u.migrate_finished, MIGRATE_FINISHED, VF_UP_MS);
 		HB_MARK(&m->u.migrate_finished, MIGRATE_FINISHED, FAST_PATH_MS);
 		break;
+	case HB_MSG_MIGRATE_INCOMING: {
+		static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x18, 0x00, 0x10 };
+
+		m->u.migrate_incoming.vm = "vm1";
+		memcpy(m->u.migrate_incoming.mac, mac, sizeof(mac));
+		m->u.migrate_incoming.dest = "hB";
+		break;
+	}
 	default:
 		break;
 	}

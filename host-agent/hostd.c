@@ -148,7 +148,7 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 	}
 	if (m->type == HB_MSG_MIGRATE_INCOMING) {
 		/* libvirt: the destination's qemu hook runs at Prepare; we are the source */
-		if (peer_check_source(pc, m->u.migrate_incoming.dest, err, sizeof(err))) {
+		if (peer_check_source(pc, m->type, m->u.migrate_incoming.dest, err, sizeof(err))) {
 			hlog(HLOG_WARN, "refused: %s", err);
 			reply_error(pc, m, HB_ERR_UNEXPECTED, err);
 			return;
@@ -173,7 +173,7 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 		return;
 	}
 	/* TLS: the certificate says who the peer is; SOURCE must not claim another host */
-	if (peer_check_source(pc, m->u.migrate_prepare.source, err, sizeof(err))) {
+	if (peer_check_source(pc, m->type, m->u.migrate_prepare.source, err, sizeof(err))) {
 		hlog(HLOG_WARN, "refused: %s", err);
 		reply_error(pc, m, HB_ERR_UNEXPECTED, err);
 		return;

@@ -508,7 +508,8 @@ const char *peer_conn_tls_info(const struct peer_conn *pc)
 	return pc->t && pc->state == PC_OPEN ? pc->info : "";
 }
 
-int peer_check_source(const struct peer_conn *pc, const char *source, char *err, size_t errlen)
+int peer_check_source(const struct peer_conn *pc, uint16_t type, const char *source, char *err,
+		      size_t errlen)
 {
 	const char *who = peer_conn_peer(pc);
 
@@ -516,8 +517,9 @@ int peer_check_source(const struct peer_conn *pc, const char *source, char *err,
 		return 0;       /* unix socket: root-only path, no identity to compare */
 	if (who && !strcmp(who, source))
 		return 0;
-	(void)snprintf(err, errlen, "MIGRATE_PREPARE from %s names source host '%.64s', but its "
-		       "TLS certificate authenticates peer %s", pc->where, source,
+	(void)snprintf(err, errlen, "%s from %s names %s host '%.64s', but its TLS certificate "
+		       "authenticates peer %s", hb_msg_name(type), pc->where,
+		       type == HB_MSG_MIGRATE_INCOMING ? "destination" : "source", source,
 		       who ? who : "(none)");
 	return -EPERM;
 }

@@ -85,7 +85,8 @@ const char *peer_conn_tls_info(const struct peer_conn *pc);
  * A MIGRATE_PREPARE's SOURCE must be the peer its certificate authenticated
  * (unix sockets: no identity, accepted).  0, or -EPERM with err set.
  */
-int peer_check_source(const struct peer_conn *pc, const char *source, char *err, size_t errlen);
+int peer_check_source(const struct peer_conn *pc, uint16_t type, const char *source, char *err,
+		      size_t errlen);
 
 /* Listening unix socket: accepted connections get ops/arg. */
 int peer_listen(struct loop *l, const char *path, const struct peer_ops *ops, void *arg);

@@ -465,6 +465,14 @@ json_t *vm_to_json(const struct vm *v)
 			      "qmp_connected", v->hv && v->hvo->ready(v->hv),
 			      "agent_session", v->session_up);
 
+	/* hv: the backend; hv_connected: QMP session up, or (libvirt) the domain active */
+	if (o) {
+		(void)json_object_set_new(o, "hv", json_string(v->hvo->kind));
+		(void)json_object_set_new(o, "hv_connected", json_boolean(v->hv &&
+									 v->hvo->ready(v->hv)));
+	}
+	if (o && vm_config_libvirt(&v->cfg))
+		(void)json_object_set_new(o, "domain", json_string(vm_config_domain(&v->cfg)));
 	if (o && v->pair.valid)
 		(void)json_object_set_new(o, "pair", json_pack(
 			"{s:i, s:s, s:{s:s, s:b, s:b}, s:{s:s, s:b, s:b, s:b}}",

@@ -58,7 +58,8 @@ static void usage(FILE *f)
 		"  libvirt check DOMAIN [--uri URI] [--inactive] | libvirt check --file XML\n"
 		"  libvirt xml vf --mac MAC (--pci DDDD:BB:SS.F | --pool NETWORK) --pair ALIAS [--alias A]\n"
 		"(VM keys: qmp agent mac mode standby_port vf_port eswitch eswitch_bridge\n"
-		" eswitch_pf eswitch_netns vf_driver vf_id vf_bus vf_netdev launcher cleanup)\n");
+		" eswitch_pf eswitch_netns vf_driver vf_id vf_bus vf_netdev launcher cleanup\n"
+		" hv domain vf_pci)\n");
 }
 
 /* text mode: "key value" pairs, nested objects as key.sub */

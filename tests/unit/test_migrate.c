@@ -1056,10 +1056,9 @@ static void test_lv_hook_refused(void)
 	teardown();
 }
 
-/* Source: MIGRATE_INCOMING: RX to the standby, TX pinned, MIGRATE_READY "libvirt"; no
- * `migrate` of our own; STOP -> MIGRATE_STOPPED; QEMU's "completed", then
- * MIGRATE_FINISHED -> cleanup. */
-static void test_lv_source_incoming(void)
+/* A libvirt VM running here; D's hook asks (MIGRATE_INCOMING on a peer channel the test
+ * plays): until S_MIGRATING. */
+static void lv_source_asked(void)
 {
 	struct peer_conn *pc;
 	struct hb_msg req;
@@ -1080,6 +1079,14 @@ static void test_lv_source_incoming(void)
 	req.u.migrate_incoming.dest = "B";
 	CU_ASSERT_EQUAL_FATAL(mig_start_source_incoming(V, pc, &req, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(until("S_MIGRATING", 2000), 0);
+}
+
+/* Source: MIGRATE_INCOMING: RX to the standby, TX pinned, MIGRATE_READY "libvirt"; no
+ * `migrate` of our own; STOP -> MIGRATE_STOPPED; QEMU's "completed", then
+ * MIGRATE_FINISHED -> cleanup. */
+static void test_lv_source_incoming(void)
+{
+	lv_source_asked();
 	pump(20);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
 	CU_ASSERT_EQUAL(G.n_prepare, 1);
@@ -1255,25 +1262,7 @@ static void test_lv_dest_unannounced(void)
  * reports it (QEMU re-plugs the failover primary), RESUME_FAST_PATH, settled. */
 static void test_lv_source_failed(void)
 {
-	struct peer_conn *pc;
-	struct hb_msg req;
-	char err[256];
-	int sv[2];
-
-	setup_lv = 1;
-	setup(VM_MODE_FAILOVER, 1);
-	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-					 sv), 0);
-	tclose(&P.s);
-	pc = peer_conn_new(D.l, sv[0], &tpeer_ops, NULL, "B");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(pc);
-	P.s.fd = sv[1];
-	hb_msg_init(&req, HB_MSG_MIGRATE_INCOMING, 9);
-	req.u.migrate_incoming.vm = "vm1";
-	(void)esw_parse_mac(MAC_S, req.u.migrate_incoming.mac);
-	req.u.migrate_incoming.dest = "B";
-	CU_ASSERT_EQUAL_FATAL(mig_start_source_incoming(V, pc, &req, err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(until("S_MIGRATING", 2000), 0);
+	lv_source_asked();
 	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
 	g_vf_vanished();
 	pump(20);

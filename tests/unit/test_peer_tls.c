@@ -458,9 +458,13 @@ static void test_roundtrip(void)
 	expect_text(eb.info, "peer cert CN=hb-a");
 
 	/* the authenticated identity against MIGRATE_PREPARE's SOURCE */
-	CU_ASSERT_EQUAL(peer_check_source(eb.pc, "A", err, sizeof(err)), 0);
-	CU_ASSERT_EQUAL(peer_check_source(eb.pc, "C", err, sizeof(err)), -EPERM);
+	CU_ASSERT_EQUAL(peer_check_source(eb.pc, HB_MSG_MIGRATE_PREPARE, "A", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(peer_check_source(eb.pc, HB_MSG_MIGRATE_PREPARE, "C", err, sizeof(err)), -EPERM);
 	expect_text(err, "names source host 'C', but its TLS certificate authenticates peer A");
+	CU_ASSERT_EQUAL(peer_check_source(eb.pc, HB_MSG_MIGRATE_INCOMING, "C", err, sizeof(err)),
+			-EPERM);
+	expect_text(err, "MIGRATE_INCOMING from");
+	expect_text(err, "names destination host 'C'");
 
 	hb_msg_init_reply(&m, HB_MSG_MIGRATE_READY, &m);
 	m.u.migrate_ready.vm = "vm1";
@@ -769,7 +773,7 @@ static void test_unix_identity(void)
 	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
 	pc = peer_conn_new(l, sv[0], &ep_ops, &e, "B");
 	CU_ASSERT_PTR_NULL(peer_conn_peer(pc));
-	CU_ASSERT_EQUAL(peer_check_source(pc, "anything", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(peer_check_source(pc, HB_MSG_MIGRATE_PREPARE, "anything", err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(peer_conn_tls_info(pc), "");
 	peer_conn_free(pc);
 	(void)close(sv[1]);

@@ -261,7 +261,12 @@ def leftovers(name, host, mac):
     return left
 
 
-def attribute(probe, t_cmd, phases_ms):
+def attribute(probe, t_cmd, phases_ms, stop_rt_ms=None, downtime_ms=None):
+    """Each outage's phase: the daemon's phase it started in (phase entry times are the
+    daemon's monotonic offsets laid on the CLI's command time: a few ms of slack). An
+    outage that starts within QEMU's stop-and-copy by the STOP event's own realtime stamp
+    (STOP - 5 ms .. STOP + downtime + 25 ms) is S_STOPPED whatever the phase clock says: with
+    a 0 ms downtime S_STOPPED lasts a few ms and the floor's frame lands past its end."""
     bounds = sorted(((p, t_cmd + ms / 1e3) for p, ms in phases_ms.items()), key=lambda x: x[1])
     out = []
     for o in probe.get("outages", []):
@@ -269,7 +274,10 @@ def attribute(probe, t_cmd, phases_ms):
         for p, t in bounds:
             if o["start_realtime"] >= t:
                 step = p
-        out.append({"phase": step, "start_ms": round((o["start_realtime"] - t_cmd) * 1e3, 1),
+        t_rel = o["start_realtime"] * 1e3 - stop_rt_ms if stop_rt_ms else None
+        if t_rel is not None and -5.0 <= t_rel <= max(downtime_ms or 0, 0) + 25.0:
+            step = "S_STOPPED"
+        out.append({"phase": step, "after_stop_ms": round(t_rel, 1) if t_rel is not None else None, "start_ms": round((o["start_realtime"] - t_cmd) * 1e3, 1),
                     "duration_ms": round(o["duration_ms"], 1), "lost": o.get("lost"),
                     "lost_to_guest": o.get("lost_to_guest"),
                     "lost_from_guest": o.get("lost_from_guest")})
@@ -387,7 +395,8 @@ def one_run(mode, name):
                                            frames.get("tap", []), "hs-" + name)
             res["probe_outages"] = p.get("outages", [])
         res["udp"] = asw.probe_summary(p)
-        res["outages"] = attribute(p, t_cmd, final.get("phases_ms", {}))
+        res["outages"] = attribute(p, t_cmd, final.get("phases_ms", {}),
+                                   final.get("stop_realtime_ms"), final.get("qemu_downtime_ms"))
         res["fdb_B"] = fdb_port("hB", mac)
         res["left_on_A"] = leftovers(name, "hA", mac)
         ping = asw.sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
@@ -430,9 +439,12 @@ def check(res):
     lost = (s["lost_to_guest"] or 0) + (s["lost_from_guest"] or 0)
     if lost:
         phases = sorted({o["phase"] for o in res["outages"] if o.get("lost")})
+        at = ["%s ms after STOP" % o["after_stop_ms"] for o in res["outages"]
+              if o.get("lost") and o.get("after_stop_ms") is not None]
         floor = asw.UDP_RATE * ((s.get("qemu_downtime_ms") or 0) + 20) / 1000.0
-        what = "lost %s to / %s from the guest (phases: %s)" % (
-            s["lost_to_guest"], s["lost_from_guest"], phases)
+        what = "lost %s to / %s from the guest (phases: %s%s)" % (
+            s["lost_to_guest"], s["lost_from_guest"], phases,
+            "; " + ", ".join(at) if at else "")
         res["floor"] = floor
         if any(p not in STOP_PHASES for p in phases):
             f.append(what + ": loss outside stop-and-copy")

@@ -14,8 +14,11 @@
  *  UNPLUG_VF      drill --unplug, snapshot of a bond (or a re-plugged plain VF):
  *                 device_del, DEVICE_DELETED
  *  SAVE           snapshot: migrate "exec:cat > FILE" (failover: QEMU unplugs its
- *                 primary itself); MIGRATION completed -> paused (postmigrate)
- *  CONT           snapshot: cont -> RESUME (frames waited in the standby tap)
+ *                 primary itself); MIGRATION completed -> paused (postmigrate).
+ *                 libvirt: the backend's snapshot_save (an external memory snapshot,
+ *                 live: libvirt pauses for the last copy and resumes) -> its answer
+ *  CONT           snapshot: cont -> RESUME (frames waited in the standby tap);
+ *                 libvirt resumed it already: only checked
  *  REPLUG_VF      device_add with a fresh id (plain e1000e: QEMU 7.2 refuses the
  *                 old id and a second primary) or, for a failover primary QEMU
  *                 hid at SAVE, a migration that fails at once (snapshot.h)
@@ -211,6 +214,8 @@ struct drill {
 	/* facts for the rollback (journalled in extra) */
 	int steered_standby, switched, vf_out, primary_hidden, paused, save_sent;
 	int fast_up, recovering;
+	int hv_save;                    /* SAVE through the backend's snapshot_save (libvirt) */
+	int hv_save_pending;            /* ... and its answer has not come yet */
 	/* the timeline: per step, realtime (for the probe) */
 	struct drill_win win[DRILL_MAX_WINDOWS];
 	size_t n_win;
@@ -412,6 +417,13 @@ static json_t *drill_result(struct drill *x, int ok, int full)
 		if (x->t_pause_rt && x->t_resume_rt > x->t_pause_rt)
 			(void)json_object_set_new(s, "paused_ms",
 						  json_integer((json_int_t)(x->t_resume_rt - x->t_pause_rt)));
+		if (x->hv_save) {       /* libvirt's save image: restored by libvirt */
+			char how[300];
+
+			(void)snprintf(how, sizeof(how), "virsh restore %s", x->rq.file);
+			(void)json_object_set_new(s, "saved_by", json_string(v->hvo->kind));
+			(void)json_object_set_new(s, "restore", json_string(how));
+		}
 		(void)json_object_set_new(o, "snapshot", s);
 	}
 	if (full && x->timeline)
@@ -668,6 +680,25 @@ static void stats_done(void *arg, const struct hv_result *r)
 		x->info = r->mig;
 }
 
+/* snapshot_save's answer: the file is written and the hypervisor runs the VM again. */
+static void save_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct drill *x = v->drill;
+
+	if (!x || !x->hv_save_pending)
+		return;
+	x->hv_save_pending = 0;
+	if (x->phase != DRILL_SAVE)
+		return;         /* failed meanwhile (timeout): the rollback goes on */
+	if (r->err) {
+		drill_fail(x, "%s snapshot to %s: %s", v->hvo->kind, x->rq.file, r->msg);
+		return;
+	}
+	x->info = r->mig;
+	drill_enter(x, DRILL_CONT);
+}
+
 static void status_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
@@ -698,7 +729,8 @@ static void vf_replug(struct drill *x)
 
 	vm_vf_forget(v);
 	if (x->primary_hidden) {
-		if (v->hvo->migrate_out(v->hv, SNAP_REPLUG_URI, NULL, NULL))
+		if (v->hvo->failover_replug ? v->hvo->failover_replug(v->hv, hv_done, v) :
+		    v->hvo->migrate_out(v->hv, SNAP_REPLUG_URI, NULL, NULL))
 			hlog(HLOG_WARN, "vm %s: re-plug migration not sent", v->cfg.name);
 		x->primary_hidden = 0;
 	} else {
@@ -789,7 +821,14 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 			if (x->plan.qemu_primary && !x->vf_out)
 				x->primary_hidden = 1;  /* QEMU unplugs it at the migration's start */
 			x->save_sent = 1;
-			rc = v->hvo->migrate_out(v->hv, uri, hv_done, v);
+			x->hv_save = v->hvo->snapshot_save != NULL;
+			if (x->hv_save) {
+				(void)snprintf(uri, sizeof(uri), "%s snapshot", v->hvo->kind);
+				rc = v->hvo->snapshot_save(v->hv, x->rq.file, save_done, v);
+				x->hv_save_pending = !rc;
+			} else {
+				rc = v->hvo->migrate_out(v->hv, uri, hv_done, v);
+			}
 		}
 		if (rc) {
 			drill_fail(x, "migrate %s: %s", uri, strerror(-rc));
@@ -798,6 +837,13 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 		loop_timer_arm(x->timer, DRILL_SAVE_TIMEOUT_MS);
 		return;
 	case DRILL_CONT:
+		if (x->hv_save) {
+			/* the hypervisor ran the VM again before answering; if not: cont */
+			x->paused = 0;
+			v->hvo->query_status(v->hv, status_done, v);
+			drill_enter(x, drill_next(&x->plan, p));
+			return;
+		}
 		x->paused = 1;
 		v->hvo->query_migrate(v->hv, stats_done, v);
 		if (v->hvo->cont(v->hv, cont_done, v))
@@ -861,6 +907,8 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 		return;
 
 	case DRILL_ROLLBACK:
+		if (x->hv_save_pending)         /* the hypervisor's save still runs: abort it */
+			v->hvo->migrate_cancel(v->hv, NULL, NULL);
 		if (x->save_sent || x->paused)
 			v->hvo->query_status(v->hv, status_done, v);
 		if (!x->steered_standby && !x->switched) {
@@ -967,11 +1015,13 @@ void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t
 	} else if (ev == HV_EV_MIGRATION && x->phase == DRILL_SAVE) {
 		if (!strcmp(detail, "completed")) {
 			x->paused = 1;
-			drill_enter(x, DRILL_CONT);
+			if (!x->hv_save)        /* else: the hypervisor resumes it, then answers */
+				drill_enter(x, DRILL_CONT);
 		} else if (!strcmp(detail, "failed") || !strcmp(detail, "cancelled")) {
 			/* a failed migration re-plugs the failover primary itself */
 			x->primary_hidden = 0;
-			drill_fail(x, "QEMU reports the save to %s %s", x->rq.file, detail);
+			if (!x->hv_save)        /* else: its answer has the hypervisor's reason */
+				drill_fail(x, "QEMU reports the save to %s %s", x->rq.file, detail);
 		}
 	}
 }
@@ -1054,12 +1104,12 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
 		return -ENOENT;
 	}
-	if (rq->kind == DRILL_KIND_SNAPSHOT && vm_config_libvirt(&v->cfg)) {
-		/* the QMP backend writes QEMU's migration stream to a file; libvirt's
-		 * snapshot API (virDomainSnapshotCreateXML / virDomainSave) is not wired */
-		(void)snprintf(err, errlen, "vm %s is a libvirt domain: hybond snapshot supports "
-			       "QMP VMs only for now; use `virsh snapshot-create` after `hybond drill`",
-			       v->cfg.name);
+	if (rq->kind == DRILL_KIND_SNAPSHOT && vm_config_libvirt(&v->cfg) &&
+	    !v->hvo->snapshot_save) {
+		/* a QEMU that libvirt runs is saved through libvirt (its job, its lock) */
+		(void)snprintf(err, errlen, "vm %s is a libvirt domain and the %s backend has no "
+			       "snapshot: use `virsh snapshot-create` after `hybond drill`",
+			       v->cfg.name, v->hvo->kind);
 		return -EOPNOTSUPP;
 	}
 	if (!vm_guest_ready(v)) {

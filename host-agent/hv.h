@@ -71,6 +71,23 @@ struct hv_ops {
 	 * message), or of the last call that failed.
 	 */
 	const char *(*last_error)(const struct hv *h);
+	/*
+	 * Optional (NULL in hv_qmp, whose snapshot is migrate_out to "exec:cat > FILE" +
+	 * cont): a live memory snapshot to FILE (absolute) through the hypervisor's own
+	 * API, which pauses the VM for the last copy and runs it again before answering.
+	 * fn once: 0 with the save's statistics in mig (status "completed"), or the
+	 * hypervisor's reason.  STOP, RESUME, MIGRATION and UNPLUG_PRIMARY arrive as
+	 * events meanwhile; QEMU's MIGRATION "completed" comes before fn (the hypervisor
+	 * is not done yet), "failed"/"cancelled" before fn's error.  libvirt: an external
+	 * memory snapshot without metadata (a save image: `virsh restore FILE`).
+	 */
+	int (*snapshot_save)(struct hv *h, const char *file, hv_done_fn fn, void *arg);
+	/*
+	 * Optional (NULL: migrate_out(SNAP_REPLUG_URI), snapshot.h): make QEMU re-plug the
+	 * failover primary it hid for a migration that completed, by a migration that
+	 * fails at once, outside the hypervisor's own jobs.  fn: QEMU took the command.
+	 */
+	int (*failover_replug)(struct hv *h, hv_done_fn fn, void *arg);
 };
 
 extern const struct hv_ops hv_qmp_ops;

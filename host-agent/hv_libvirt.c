@@ -47,6 +47,7 @@
 #include "hv.h"
 #include "hv_libvirt.h"
 #include "lv_xml.h"
+#include "snapshot.h"
 
 #define HVL_WORKERS_MAX       16     /* concurrent blocking libvirt calls */
 #define HVL_RETRY_FIRST_MS    500u   /* reconnect back-off: 0.5 s doubling ... */
@@ -64,7 +65,7 @@
 
 enum hvl_job_kind {
 	J_CONNECT, J_PROBE, J_MIGRATE, J_JOBINFO, J_CANCEL, J_QMIGRATE, J_QSTATUS,
-	J_UNPLUG, J_PLUG, J_QVF, J_CONT, J_QUIT, J_NOOP,
+	J_UNPLUG, J_PLUG, J_QVF, J_CONT, J_QUIT, J_NOOP, J_SNAPSHOT, J_REPLUG,
 };
 
 static const char *const hvl_job_names[] = {
@@ -73,6 +74,8 @@ static const char *const hvl_job_names[] = {
 	[J_QMIGRATE] = "query_migrate (job stats)", [J_QSTATUS] = "query_status (domain state)",
 	[J_UNPLUG] = "vf_unplug", [J_PLUG] = "vf_plug", [J_QVF] = "query_vf",
 	[J_CONT] = "cont (resume)", [J_QUIT] = "quit (destroy)", [J_NOOP] = "accept_incoming",
+	[J_SNAPSHOT] = "snapshot_save (external memory snapshot)",
+	[J_REPLUG] = "failover_replug (migrate exec:false)",
 };
 
 enum hvl_msg_kind { M_JOB, M_LIFECYCLE, M_MONITOR, M_CONN_CLOSED };
@@ -736,6 +739,89 @@ static void run_quit(struct hvl_job *j, virDomainPtr d)
 		(void)job_lverr(j, "destroy");
 }
 
+/*
+ * The snapshot's XML: QEMU's state to FILE (libvirt's save image format), and every disk
+ * of the domain left alone (snapshot='no'): for a memory snapshot libvirt would otherwise
+ * put each disk on a new external overlay.  As hv_qmp's snapshot: memory and devices,
+ * no disks.  The disks' targets from libvirt's own formatting of the live XML
+ * ("<disk ...> ... <target dev='vda' .../> ... </disk>", as has_alias() reads aliases).
+ * 0, or the job's error.
+ */
+static int snapshot_xml(struct hvl_job *j, virDomainPtr d, char **out)
+{
+	static const char head[] = "<domainsnapshot><description>hybond snapshot</description>"
+				   "<memory snapshot='external' file='%s'/><disks>";
+	char *xml = virDomainGetXMLDesc(d, 0), *buf, *p, *end, *t, *q;
+	size_t len, used, n;
+
+	if (!xml)
+		return job_lverr(j, "domain XML");
+	/* a <disk name='T' snapshot='no'/> per <disk> ... <target dev='T'/> ... </disk> */
+	len = sizeof(head) + strlen(j->a) + 2 * strlen(xml) + 64;
+	buf = malloc(len);
+	if (!buf) {
+		free(xml);
+		return job_err(j, -ENOMEM, "out of memory");
+	}
+	used = (size_t)snprintf(buf, len, head, j->a);
+	for (p = strstr(xml, "<disk "); p; p = strstr(end, "<disk ")) {
+		end = strstr(p, "</disk>");
+		t = strstr(p, "<target dev='");
+		if (!end || !t || t > end)
+			break;
+		t += strlen("<target dev='");
+		q = strchr(t, '\'');
+		n = q ? (size_t)(q - t) : 0;
+		if (!n || n > 64 || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_-") < n)
+			break;
+		used += (size_t)snprintf(buf + used, len - used, "<disk name='%.*s' snapshot='no'/>",
+					 (int)n, t);
+	}
+	free(xml);
+	if (p) {
+		free(buf);
+		return job_err(j, -EINVAL, "snapshot: a <disk> in the domain XML without a "
+			       "readable <target dev=...>");
+	}
+	(void)snprintf(buf + used, len - used, "</disks></domainsnapshot>");
+	*out = buf;
+	return 0;
+}
+
+/*
+ * snapshot_save: virDomainSnapshotCreateXML, live, external memory, NO_METADATA: libvirt
+ * refuses to migrate a domain that has snapshot metadata ("cannot migrate domain with 1
+ * snapshots", qemuMigrationSrcIsAllowed), and libvirt 9.0 cannot revert to an external
+ * snapshot anyway ("revert to external snapshot not supported yet"); the file is a save
+ * image that `virsh restore` takes.  libvirt migrates QEMU to it (failover: QEMU unplugs
+ * its primary first), pauses for the last copy and resumes before returning.
+ */
+static void run_snapshot(struct hvl_job *j, virDomainPtr d)
+{
+	virDomainSnapshotPtr s;
+	char *xml = NULL;
+	uint64_t t0 = loop_now_ms();
+
+	if (snapshot_xml(j, d, &xml))
+		return;
+	s = virDomainSnapshotCreateXML(d, xml, VIR_DOMAIN_SNAPSHOT_CREATE_LIVE |
+				       VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA);
+	free(xml);
+	if (!s) {
+		(void)job_lverr(j, "snapshot");
+		return;
+	}
+	(void)virDomainSnapshotFree(s);
+	/* libvirt keeps the snapshot job's statistics (downtime, elapsed) as "completed" */
+	if (job_stats(j, d, VIR_DOMAIN_JOB_STATS_COMPLETED) != VIR_DOMAIN_JOB_COMPLETED) {
+		j->err = 0;
+		j->msg[0] = 0;
+		info_clear(&j->r.mig);
+		j->r.mig.total_time_ms = (int64_t)(loop_now_ms() - t0);
+	}
+	(void)snprintf(j->r.mig.status, sizeof(j->r.mig.status), "completed");
+}
+
 static void job_run(struct hvl_job *j)
 {
 	virConnectPtr c = NULL;
@@ -776,6 +862,11 @@ static void job_run(struct hvl_job *j)
 				(void)job_lverr(j, "resume");
 			break;
 		case J_QUIT: run_quit(j, d); break;
+		case J_SNAPSHOT: run_snapshot(j, d); break;
+		case J_REPLUG:
+			(void)qmp_passthrough(j, d, "migrate " SNAP_REPLUG_URI " (failover re-plug)",
+					      NULL);
+			break;
 		default: break;
 		}
 	}
@@ -1773,6 +1864,41 @@ static int lv_quit(struct hv *h, hv_done_fn fn, void *arg)
 	return simple(h, J_QUIT, fn, arg);
 }
 
+/* FILE: absolute, and nothing the snapshot XML's attribute would have to escape. */
+static int lv_snapshot_save(struct hv *h, const char *file, hv_done_fn fn, void *arg)
+{
+	struct hvl_job *j;
+
+	if (!file || file[0] != '/' || strlen(file) >= HVL_ARG_MAX || strpbrk(file, "'\"<>&"))
+		return -EINVAL;
+	j = job_new(J_SNAPSHOT, h, fn, arg);
+	if (!j)
+		return -ENOMEM;
+	(void)snprintf(j->a, sizeof(j->a), "%s", file);
+	return job_submit(j);
+}
+
+/*
+ * failover_replug: QMP migrate to "exec:false" through libvirt's passthrough, which
+ * fails at once; QEMU then re-plugs the failover primary it hid (snapshot.h).  libvirt
+ * runs no job of its own for it: it ignores the MIGRATION events and the domain stays
+ * running (measured with libvirt 9.0).  fn: QEMU took the command.
+ */
+static int lv_failover_replug(struct hv *h, hv_done_fn fn, void *arg)
+{
+	struct hvl_job *j = job_new(J_REPLUG, h, fn, arg);
+
+	if (!j)
+		return -ENOMEM;
+	j->payload = strdup("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\""
+			    SNAP_REPLUG_URI "\"}}");
+	if (!j->payload) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	return job_submit(j);
+}
+
 const struct hv_ops hv_libvirt_ops = {
 	.kind = "libvirt",
 	.open = lv_open,
@@ -1789,4 +1915,6 @@ const struct hv_ops hv_libvirt_ops = {
 	.cont = lv_cont,
 	.quit = lv_quit,
 	.last_error = lv_last_error,
+	.snapshot_save = lv_snapshot_save,
+	.failover_replug = lv_failover_replug,
 };

@@ -14,6 +14,10 @@
 #                                    the stop-and-copy floor), each after a restart of the
 #                                    source's libvirtd under the running VM (hybond-hostd
 #                                    must reconnect); JSON in $(B)/lab/libvirt-*.json
+#   make check-lab                   also: tests/lab/libvirt_ops.py --check: `hybond snapshot`
+#                                    of a libvirt failover VM under 1000 pps each way (no
+#                                    loss, libvirt's save image, libvirt sane after), then
+#                                    `virsh restore` of the file; $(B)/lab/libvirt-snapshot.json
 #   make bench-libvirt R=5           R runs per mode: $(B)/bench/libvirt-*.json and the
 #                                    docs/benchmarks.md table ($(B)/bench/libvirt.md)
 #   make lvlab-up / lvlab-down       the two libvirtd by hand
@@ -45,6 +49,10 @@ demo-libvirt: deps-auto lab-build $(LV_LAB_BINS)
 check-lab:: deps-auto lab-build $(LV_LAB_BINS)
 	B=$(B) $(LV_MIGRATE) --modes hook,reactive,hybond-migrate --runs 1 --check \
 		--restart-libvirtd --out $(B)/lab
+
+check-lab:: deps-auto lab-build $(LV_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/libvirt_ops.py --check \
+		--out $(B)/lab/libvirt-snapshot.json
 
 bench-libvirt: deps-auto lab-build $(LV_LAB_BINS)
 	B=$(B) $(LV_MIGRATE) --modes plain,reactive,hook,hybond-migrate --runs $(R) \

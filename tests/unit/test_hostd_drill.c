@@ -3,8 +3,9 @@
  * tests/unit/test_hostd_drill.c — the drill/snapshot state machine's pure parts:
  * the plan (which phase follows which, per kind, guest mode, --unplug and
  * cycle), the phase names the journal stores, the attribution of the probe's
- * outages to windows, and the snapshot file checks and URIs.  The daemon's own
- * main (hostd.c) is replaced by the few stubs below.
+ * outages to windows, the snapshot file checks and URIs, and which backend saves
+ * through its own API.  The daemon's own main (hostd.c) is replaced by the few
+ * stubs below.
  */
 #include "tests/unit/cu_run.h"
 #include <errno.h>
@@ -193,6 +194,24 @@ static void test_snapshot_file(void)
 	CU_ASSERT_EQUAL(snap_save_uri("/a/b", uri, 8), -ENAMETOOLONG);
 }
 
+/* SAVE and REPLUG_VF pick the backend's way: QMP writes QEMU's stream itself
+ * (migrate "exec:cat > FILE", then "exec:false"), libvirt saves through its own
+ * snapshot API and re-plugs through its QMP passthrough.  A file snap_check_file
+ * accepts needs no escaping in libvirt's snapshot XML either. */
+static void test_snapshot_backends(void)
+{
+	char err[256];
+
+	CU_ASSERT_PTR_NULL(hv_qmp_ops.snapshot_save);
+	CU_ASSERT_PTR_NULL(hv_qmp_ops.failover_replug);
+	CU_ASSERT_PTR_NOT_NULL(hv_libvirt_ops.snapshot_save);
+	CU_ASSERT_PTR_NOT_NULL(hv_libvirt_ops.failover_replug);
+	CU_ASSERT_EQUAL(snap_check_file("/tmp/a'b", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(snap_check_file("/tmp/a&b", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(snap_check_file("/tmp/a<b", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_EQUAL(snap_check_file("/tmp/a\"b", err, sizeof(err)), -EINVAL);
+}
+
 static CU_TestInfo tests[] = {
 	{ "plan: drill, 2 cycles with probe; bond --unplug without", test_plan_drill },
 	{ "plan: snapshot failover (QEMU's primary) and bond", test_plan_snapshot },
@@ -200,6 +219,7 @@ static CU_TestInfo tests[] = {
 	{ "phase names round trip (journal)", test_names },
 	{ "probe outages attributed to windows", test_attribute },
 	{ "snapshot: file checks and URIs", test_snapshot_file },
+	{ "snapshot: QMP writes the stream, libvirt uses its API", test_snapshot_backends },
 	CU_TEST_INFO_NULL,
 };
 

@@ -10,7 +10,9 @@
  * on_closed; migrate_out refused exactly once with libvirt's reason; vf_unplug,
  * query_vf and vf_plug errors; vf_plug's hostdev XML (lv_xml) through libvirt's domain
  * parser; query_migrate; quit; close with calls in flight (no callback after close); a
- * reconnect (on_ready again, events still come).
+ * reconnect (on_ready again, events still come); snapshot_save and failover_replug
+ * refused with libvirt's reason (the test driver has no NO_METADATA snapshots and no
+ * QMP), the domain running and without snapshot metadata after.
  */
 #include "tests/unit/cu_run.h"
 #include <errno.h>
@@ -354,6 +356,46 @@ static void test_devices(void)
 }
 
 /*
+ * snapshot_save: files the snapshot XML cannot carry are refused before a job; the test
+ * driver refuses VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA ("unsupported flags (0x4)"),
+ * which shows the XML was built (its <disk> vda became snapshot='no' without complaint)
+ * and libvirt's reason comes back once.  failover_replug: QMP passthrough, refused.
+ */
+static void test_snapshot(void)
+{
+	struct rec r;
+	struct done s = { 0 }, p = { 0 }, st = { 0 };
+	struct hv *h = open_ready("test", &r);
+	virDomainPtr dom = virDomainLookupByName(TC, "test");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dom);
+	CU_ASSERT_EQUAL(O->snapshot_save(h, "vm.mem", done_fn, &s), -EINVAL);
+	CU_ASSERT_EQUAL(O->snapshot_save(h, "/tmp/a'b.mem", done_fn, &s), -EINVAL);
+	CU_ASSERT_EQUAL(O->snapshot_save(h, "/tmp/a<b.mem", done_fn, &s), -EINVAL);
+	CU_ASSERT_EQUAL(O->snapshot_save(h, "/tmp/hvl-test-snapshot.mem", done_fn, &s), 0);
+	CU_ASSERT_EQUAL(O->failover_replug(h, done_fn, &p), 0);
+	CU_ASSERT_TRUE(run_until(&s.n, 1, WAIT_MS));
+	CU_ASSERT_TRUE(run_until(&p.n, 1, WAIT_MS));
+	run_until(NULL, 0, 50);
+	CU_ASSERT_EQUAL(s.n, 1);
+	CU_ASSERT_TRUE(s.r.err < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(s.msg, "snapshot: "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(s.msg, "unsupported flags"));
+	CU_ASSERT_PTR_NULL(strstr(s.msg, "<disk>"));
+	CU_ASSERT_EQUAL(p.n, 1);
+	CU_ASSERT_TRUE(p.r.err < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(p.msg, "migrate exec:false"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(p.msg, "not supported"));
+	CU_ASSERT_EQUAL(r.n_ev, 0);     /* nothing stopped, nothing migrated */
+	CU_ASSERT_EQUAL(virDomainSnapshotNum(dom, 0), 0);
+	CU_ASSERT_EQUAL(O->query_status(h, done_fn, &st), 0);
+	CU_ASSERT_TRUE(run_until(&st.n, 1, WAIT_MS));
+	CU_ASSERT_STRING_EQUAL(st.r.status, "running");
+	(void)virDomainFree(dom);
+	O->close(h);
+}
+
+/*
  * The test driver attaches nothing, but its domain parser is libvirt's: vf_plug's
  * <interface type='hostdev'> (lv_vf_iface_xml, as hv_libvirt's hostdev_xml fills it) in
  * a defined domain next to its standby keeps its alias, MAC, teaming, ROM and address.
@@ -502,6 +544,7 @@ int main(void)
 		{ "close with calls in flight: no callback after close", test_close_in_flight },
 		{ "reconnect: on_ready again, events still come", test_reconnect },
 		{ "quit: on_closed; again: success; restarted: ready", test_quit },
+		{ "snapshot_save, failover_replug: refused with libvirt's reason", test_snapshot },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {

@@ -8,7 +8,13 @@
 #   initramfs.cpio.gz   busybox-static, /init, the guest modules, hybond-probe and
 #                       hybond-guestd (when built) with their shared libraries
 #   kernel-<ver>/       the modules the guest needs plus modules.dep (cache)
+#   (in the initramfs)  /lib/modules/<ver>/extra/hybond_shim.ko when kmod-shim built
+#                       it for that very kernel ($B/kmod/<ver>/, `make kmod`)
 #   guest.stamp         hash of every input; nothing is rebuilt while it matches
+#
+# HBL_KERNEL_META: the image metapackage that picks the kernel (default
+# linux-image-amd64, the 6.1 series; linux-image-6.12-amd64 for 6.12). Use a
+# separate HBL_OUT per series: only one kernel is kept in an output directory.
 #
 # Only Debian's apt is used for downloads (apt-get download of the kernel package).
 set -euo pipefail
@@ -24,7 +30,9 @@ force=0
 want_mods=(virtio_pci virtio_net virtio_console failover net_failover e1000e
            bonding tls sch_ingress cls_matchall act_mirred)
 # Binaries packed into the guest when they exist.
-opt_bins=(hybond-probe hybond-guestd)
+opt_bins=(hybond-probe hybond-guestd hybond-shimctl)
+# hybond_shim.ko built by kmod-shim/kmod.mk, per kernel version
+kmoddir=${HBL_KMODDIR:-$(dirname "$bindir")/kmod}
 
 log() { printf 'lab build: %s\n' "$*" >&2; }
 die() { printf 'lab build: error: %s\n' "$*" >&2; exit 1; }
@@ -33,7 +41,7 @@ mkdir -p "$out"
 
 # --- kernel ----------------------------------------------------------------
 resolve_kernel() {
-	apt-cache depends linux-image-amd64 2>/dev/null |
+	apt-cache depends "${HBL_KERNEL_META:-linux-image-amd64}" 2>/dev/null |
 		awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ {print $2; exit}'
 }
 
@@ -61,6 +69,8 @@ if [ ! -f "$kdir/.complete" ] || [ ! -f "$out/vmlinuz" ] || [ $force = 1 ]; then
 	deb=$(ls "$tmp"/*.deb 2>/dev/null | head -n1)
 	[ -n "$deb" ] || die "apt-get download $pkg produced no .deb"
 	dpkg-deb -x "$deb" "$tmp/x"
+	# 6.12 ships xz-compressed modules: plain .ko for busybox insmod and the list below
+	find "$tmp/x/lib/modules/$kver" -name '*.ko.xz' -print0 | xargs -0 -r -P 2 -n 64 xz -d
 	depmod -b "$tmp/x" "$kver"
 	mdir=$tmp/x/lib/modules/$kver
 	# Close the wanted set over modules.dep and keep only those modules.
@@ -80,7 +90,15 @@ def visit(p):
     for d in dep[p]:
         visit(d)
     order.append(p)
+# built into the kernel (6.12: virtio_pci) is as good as loaded
+try:
+    builtin = {l.strip().rsplit("/", 1)[1][:-3].replace("-", "_")
+               for l in open(sys.argv[1][:-len("dep")] + "builtin") if l.strip()}
+except OSError:
+    builtin = set()
 for m in sys.argv[2:]:
+    if m not in byname and m in builtin:
+        continue
     if m not in byname:
         sys.exit("module %s not in modules.dep" % m)
     visit(byname[m])
@@ -104,9 +122,14 @@ bins=()
 for b in "${opt_bins[@]}"; do
 	[ -x "$bindir/$b" ] && bins+=("$bindir/$b")
 done
+# hybond_shim.ko only when it was built for this kernel (its vermagic says so)
+shim_ko=$kmoddir/$kver/hybond_shim.ko
+[ -f "$shim_ko" ] && [ "$(modinfo -F vermagic "$shim_ko" 2>/dev/null | cut -d' ' -f1)" = "$kver" ] ||
+	shim_ko=
 # Everything the image is made of goes into the stamp.
 stamp=$( {
 	echo "$kver"
+	[ -z "$shim_ko" ] || sha256sum "$shim_ko"
 	sha256sum "$here/guest-init" "$here/build.sh" /bin/busybox "$kdir/modules.load"
 	for b in "${bins[@]}"; do
 		sha256sum "$b"
@@ -146,6 +169,11 @@ for b in "${bins[@]}"; do
 	log "packed $(basename "$b")"
 done
 [ ${#bins[@]} -gt 0 ] || log "no hybond-probe/hybond-guestd in $bindir: guest has ping only"
+if [ -n "$shim_ko" ]; then
+	mkdir -p "$root/lib/modules/$kver/extra"
+	install -m 0644 "$shim_ko" "$root/lib/modules/$kver/extra/hybond_shim.ko"
+	log "packed hybond_shim.ko (loaded with hybond.shim=1)"
+fi
 
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz.tmp"
 mv "$out/initramfs.cpio.gz.tmp" "$out/initramfs.cpio.gz"

@@ -114,6 +114,7 @@ def wait_fast_path(name, timeout=30.0):
 def run(a):
     res = {"vm": NAME, "rate_pps": RATE_PPS, "failures": []}
     fails = res["failures"]
+    was_up = lm.lvlab("status", check=False).stdout.count("libvirtd pid") == 2
     lm.lvlab("up", timeout=300)
     lm.lvlab("undefine", NAME, check=False)
     lm.lvlab("define", NAME, "--host", "A", "--agent", "1", timeout=400)
@@ -195,6 +196,8 @@ def run(a):
             lm.lvlab("undefine", NAME, check=False)
             if os.path.exists(path):
                 os.unlink(path)
+            if not was_up:      # what this run brought up goes (lvlab: the lab too)
+                lm.lvlab("down", check=False, timeout=300)
     return res
 
 

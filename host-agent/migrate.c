@@ -669,6 +669,20 @@ static void incoming_done(void *arg, const struct hv_result *r)
 		mig_fail(m, "peer %s: cannot answer MIGRATE_PREPARE", m->peer);
 }
 
+/* Source: QEMU said "completed" and the final statistics are wanted before MIGRATE_RESULT. */
+static int awaiting_final_stats(const struct mig *m)
+{
+	return m->phase == MIG_S_STOPPED && !strcmp(m->info.status, "completed");
+}
+
+/* Source: the migration completed: MIGRATE_RESULT ok to D, wait for its switch back. */
+static void mig_completed(struct mig *m)
+{
+	loop_timer_disarm(m->progress);
+	send_result(m, 1, "completed");
+	mig_enter(m, MIG_S_DEST_SWITCHBACK);
+}
+
 static void stats_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
@@ -676,11 +690,9 @@ static void stats_done(void *arg, const struct hv_result *r)
 
 	if (!m)
 		return;
-	if (r->err && m->phase == MIG_S_STOPPED && !strcmp(m->info.status, "completed")) {
+	if (r->err && awaiting_final_stats(m)) {
 		/* no final statistics (libvirt: the source domain is gone already) */
-		loop_timer_disarm(m->progress);
-		send_result(m, 1, "completed");
-		mig_enter(m, MIG_S_DEST_SWITCHBACK);
+		mig_completed(m);
 		return;
 	}
 	/* (an answer older than QEMU's "completed" — libvirt answers slowly during its
@@ -696,16 +708,14 @@ static void stats_done(void *arg, const struct hv_result *r)
 						"mbps", r->mig.mbps, "expected_downtime_ms",
 						(json_int_t)r->mig.expected_downtime_ms));
 	}
-	if (m->phase != MIG_S_STOPPED || strcmp(m->info.status, "completed") != 0)
+	if (!awaiting_final_stats(m))
 		return;
 	/* the MIGRATION event can beat the final statistics: wait for total-time */
 	if (m->info.total_time_ms < 0 && ++m->stats_tries < MIG_STATS_RETRIES) {
 		loop_timer_arm(m->progress, MIG_STATS_RETRY_MS);
 		return;
 	}
-	loop_timer_disarm(m->progress);
-	send_result(m, 1, "completed");
-	mig_enter(m, MIG_S_DEST_SWITCHBACK);
+	mig_completed(m);
 }
 
 static void mig_progress_tick(void *arg)
@@ -714,10 +724,8 @@ static void mig_progress_tick(void *arg)
 	struct vm *v = m->v;
 
 	if (!v->hv || v->hvo->query_migrate(v->hv, stats_done, v)) {
-		if (m->phase == MIG_S_STOPPED && !strcmp(m->info.status, "completed")) {
-			send_result(m, 1, "completed");         /* no final statistics */
-			mig_enter(m, MIG_S_DEST_SWITCHBACK);
-		}
+		if (awaiting_final_stats(m))
+			mig_completed(m);       /* no final statistics */
 		return;
 	}
 	if (m->phase == MIG_S_MIGRATING)
@@ -1595,9 +1603,7 @@ void mig_on_hv_closed(struct vm *v, int err)
 		hlog(HLOG_INFO, "vm %s: the source domain ended after STOP: completed",
 		     v->cfg.name);
 		(void)snprintf(m->info.status, sizeof(m->info.status), "completed");
-		loop_timer_disarm(m->progress);
-		send_result(m, 1, "completed");
-		mig_enter(m, MIG_S_DEST_SWITCHBACK);
+		mig_completed(m);
 		return;
 	}
 	if (m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED && err == -ENOENT)

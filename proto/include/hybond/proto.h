@@ -37,7 +37,7 @@ extern "C" {
 #define HB_PORT_NAME        "org.hybond.0"
 
 #define HB_VERSION_MAJOR    1
-#define HB_VERSION_MINOR    2
+#define HB_VERSION_MINOR    3
 /* A version as carried in HELLO: major in the high byte. */
 #define HB_VERSION(maj, min) ((uint16_t)(((maj) << 8) | (min)))
 #define HB_VERSION_CURRENT  HB_VERSION(HB_VERSION_MAJOR, HB_VERSION_MINOR)

@@ -48,25 +48,7 @@
 #include "hv_libvirt.h"
 #include "lv_xml.h"
 #include "snapshot.h"
-
-#define HVL_WORKERS_MAX       16     /* concurrent blocking libvirt calls */
-#define HVL_RETRY_FIRST_MS    500u   /* reconnect back-off: 0.5 s doubling ... */
-#define HVL_RETRY_MAX_MS      5000u  /* ... to 5 s */
-#define HVL_ACCEPT_POLL_MS    20u    /* migrate_out: how often to ask whether the job runs */
-#define HVL_ACCEPT_TIMEOUT_MS 30000u /* ... and for how long (hv_qmp's migrate timeout) */
-#define HVL_KEEPALIVE_S       5      /* libvirt keepalive: interval, ... */
-#define HVL_KEEPALIVE_COUNT   3u     /* ... unanswered probes until the connection is dead */
-#define HVL_NAME_MAX          256
-#define HVL_ARG_MAX           512
-#define HVL_MSG_MAX           512
-/* the QEMU events hybond acts on (monitor event registration, a regex) */
-#define HVL_MON_EVENTS \
-	"^(STOP|RESUME|MIGRATION|UNPLUG_PRIMARY|FAILOVER_NEGOTIATED|DEVICE_DELETED|SHUTDOWN)$"
-
-enum hvl_job_kind {
-	J_CONNECT, J_PROBE, J_MIGRATE, J_JOBINFO, J_CANCEL, J_QMIGRATE, J_QSTATUS,
-	J_UNPLUG, J_PLUG, J_QVF, J_CONT, J_QUIT, J_NOOP, J_SNAPSHOT, J_REPLUG,
-};
+#include "hv_libvirt_int.h"
 
 static const char *const hvl_job_names[] = {
 	[J_CONNECT] = "connect", [J_PROBE] = "domain lookup", [J_MIGRATE] = "migrate",
@@ -78,843 +60,14 @@ static const char *const hvl_job_names[] = {
 	[J_REPLUG] = "failover_replug (migrate exec:false)",
 };
 
-enum hvl_msg_kind { M_JOB, M_LIFECYCLE, M_MONITOR, M_CONN_CLOSED };
+static const struct hv_cb hvl_no_cb;
 
-struct hvl_job;
-
-/* Something for the loop thread: a finished job or a libvirt callback's copy. */
-struct hvl_msg {
-	struct hvl_msg *next;
-	enum hvl_msg_kind kind;
-	struct hvl_job *job;            /* M_JOB */
-	char name[HVL_NAME_MAX];        /* the domain */
-	char uuid[VIR_UUID_STRING_BUFLEN];
-	int event, detail;              /* M_LIFECYCLE; M_CONN_CLOSED: detail = reason */
-	char ev[32];                    /* M_MONITOR: QEMU's event name */
-	char *data;                     /* M_MONITOR: its "data" as JSON, or NULL */
-	uint64_t ts_ms;                 /* CLOCK_REALTIME */
-};
-
-struct hvl_job {
-	struct hvl_job *next;           /* the workers' queue */
-	struct hvl_msg done;            /* queued to the loop when finished */
-	enum hvl_job_kind kind;
-	struct hv *h;                   /* loop thread only (a reference); NULL: J_CONNECT */
-	hv_done_fn fn;
-	void *arg;
-	unsigned seq;                   /* J_PROBE: h->lc_seq when asked */
-	int flag;                       /* J_PROBE: after a reconnect; J_PLUG: XML (1) or QMP;
-					 * J_QSTATUS: a migrate_out runs; J_QMIGRATE: a cache */
-	int migrated;                   /* J_QSTATUS: the domain migrated away from here */
-	char target[HVL_NAME_MAX];      /* domain name or UUID */
-	char a[HVL_ARG_MAX], b[HVL_ARG_MAX]; /* dconnuri + migrateuri; device id */
-	char *payload;                  /* XML or a QMP command (malloc) */
-	/* results */
-	int err;
-	char msg[HVL_MSG_MAX];
-	struct hv_result r;
-	int active;                     /* J_PROBE: runs; J_JOBINFO: a job; J_CONNECT: mon events */
-	char note[HVL_MSG_MAX];         /* J_CONNECT: why there are no monitor events */
-};
-
-struct hv {
-	struct hv *next;                /* G.hvs */
-	char target[HVL_NAME_MAX];
-	char name[64];                  /* for log lines (the VM's name) */
-	const struct hv_cb *cb;
-	void *arg;
-	unsigned refs;
-	int closed;
-	int bound;                      /* the domain runs; on_ready given, on_closed not yet */
-	int migrated;                   /* the domain migrated away (a postmigrate shell) */
-	unsigned lc_seq;                /* lifecycle events seen (J_PROBE staleness) */
-	unsigned long msg_serial;       /* the last message delivered (see deliver()) */
-	char last_err[HVL_MSG_MAX];
-	/* the migrate_out in flight */
-	int mig_running, mig_accepted, mig_qemu_ended, mig_qemu_completed, jobinfo_pending;
-	hv_done_fn mig_fn;
-	void *mig_arg;
-	uint64_t mig_t0, mig_completed_ts;
-	struct loop_timer *accept_timer;
-	struct qmp_migrate_info mig_cache;  /* the last completed migrate_out's statistics */
-	int mig_cache_valid;
-};
-
-static struct {
-	pthread_mutex_t mu;
-	pthread_cond_t work_cv;
-	/* under mu */
-	struct hvl_job *work_head, **work_tail;
-	struct hvl_msg *msg_head, **msg_tail;
-	pthread_t workers[HVL_WORKERS_MAX];
-	int n_workers, n_idle, stopping;
-	virConnectPtr conn;
-	int lc_id, mon_id, close_cb;
-	int efd;
-	/* set at init, read-only after */
-	char uri[HVL_NAME_MAX];
-	int uri_default;
-	/* event thread */
-	pthread_t ev_thread;
-	int ev_started;
-	atomic_int ev_stop;
-	/* loop thread only */
-	struct loop *l;
-	int inited, up, have_mon, connecting, retry_logged;
-	unsigned backoff_ms;
-	unsigned long serial;
-	struct loop_timer *retry;
-	struct hv *hvs;
-} G = {
+struct hvl_state hvl_g = {
 	.mu = PTHREAD_MUTEX_INITIALIZER, .work_cv = PTHREAD_COND_INITIALIZER,
 	.efd = -1, .lc_id = -1, .mon_id = -1,
 };
 
-static const struct hv_cb hvl_no_cb;
-
-/* ==== worker side ======================================================================== */
-
-/* Queue m for the loop thread and wake it (any thread). */
-static void post(struct hvl_msg *m)
-{
-	uint64_t one = 1;
-
-	m->next = NULL;
-	pthread_mutex_lock(&G.mu);
-	*G.msg_tail = m;
-	G.msg_tail = &m->next;
-	if (G.efd >= 0 && write(G.efd, &one, sizeof(one)) < 0) {
-		/* EAGAIN: the counter is full, the loop is woken anyway */
-	}
-	pthread_mutex_unlock(&G.mu);
-}
-
-static int lv_errno(int code)
-{
-	switch (code) {
-	case VIR_ERR_NO_DOMAIN:
-		return -ENOENT;
-	case VIR_ERR_NO_SUPPORT:
-	case VIR_ERR_OPERATION_UNSUPPORTED:
-	case VIR_ERR_ARGUMENT_UNSUPPORTED:
-		return -EOPNOTSUPP;
-	case VIR_ERR_OPERATION_INVALID:
-	case VIR_ERR_INVALID_ARG:
-	case VIR_ERR_XML_ERROR:
-	case VIR_ERR_XML_DETAIL:
-		return -EINVAL;
-	case VIR_ERR_OPERATION_TIMEOUT:
-	case VIR_ERR_AGENT_UNRESPONSIVE:
-		return -ETIMEDOUT;
-	case VIR_ERR_OPERATION_ABORTED:
-		return -ECANCELED;
-	case VIR_ERR_NO_CONNECT:
-	case VIR_ERR_INVALID_CONN:
-	case VIR_ERR_RPC:
-		return -ECONNRESET;
-	case VIR_ERR_AUTH_FAILED:
-	case VIR_ERR_AUTH_CANCELLED:
-	case VIR_ERR_AUTH_UNAVAILABLE:
-	case VIR_ERR_ACCESS_DENIED:
-		return -EACCES;
-	case VIR_ERR_OPERATION_DENIED:
-	case VIR_ERR_MIGRATE_UNSAFE:
-		return -EPERM;
-	case VIR_ERR_DEVICE_MISSING:
-		return -ENODEV;
-	default:
-		return -EIO;
-	}
-}
-
-/* The job failed in libvirt: keep libvirt's message and code.  Returns the errno. */
-static int job_lverr(struct hvl_job *j, const char *what)
-{
-	int code = virGetLastErrorCode();
-
-	j->err = lv_errno(code ? code : VIR_ERR_INTERNAL_ERROR);
-	(void)snprintf(j->msg, sizeof(j->msg), "%s: %s", what, virGetLastErrorMessage());
-	virResetLastError();
-	return j->err;
-}
-
-static int job_err(struct hvl_job *j, int err, const char *msg)
-{
-	j->err = err;
-	(void)snprintf(j->msg, sizeof(j->msg), "%s", msg);
-	return err;
-}
-
-static int is_uuid(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != VIR_UUID_STRING_BUFLEN - 1)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' :
-		    !strchr("0123456789abcdefABCDEF", s[i]))
-			return 0;
-	return 1;
-}
-
-static virConnectPtr conn_get(void)
-{
-	virConnectPtr c;
-
-	pthread_mutex_lock(&G.mu);
-	c = G.conn;
-	if (c && virConnectRef(c) < 0)
-		c = NULL;
-	pthread_mutex_unlock(&G.mu);
-	return c;
-}
-
-/* The job's domain (a reference), or NULL with j->err set (-ENOENT: no such domain). */
-static virDomainPtr job_domain(struct hvl_job *j, virConnectPtr *cp)
-{
-	virConnectPtr c = conn_get();
-	virDomainPtr d;
-
-	*cp = c;
-	if (!c) {
-		job_err(j, -ENOTCONN, "the libvirt connection is down (reconnecting)");
-		return NULL;
-	}
-	d = is_uuid(j->target) ? virDomainLookupByUUIDString(c, j->target) :
-				 virDomainLookupByName(c, j->target);
-	if (!d)
-		(void)job_lverr(j, "domain lookup");
-	return d;
-}
-
-/* ---- libvirt callbacks (event thread) ---- */
-static struct hvl_msg *msg_for(virDomainPtr dom, enum hvl_msg_kind kind)
-{
-	struct hvl_msg *m = calloc(1, sizeof(*m));
-	const char *name = dom ? virDomainGetName(dom) : NULL;
-
-	if (!m)
-		return NULL;
-	m->kind = kind;
-	m->ts_ms = hv_realtime_ms();
-	(void)snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
-	if (dom && virDomainGetUUIDString(dom, m->uuid) < 0)
-		m->uuid[0] = 0;
-	return m;
-}
-
-static int lv_lifecycle_cb(virConnectPtr c, virDomainPtr dom, int event, int detail,
-			   void *opaque)
-{
-	struct hvl_msg *m = msg_for(dom, M_LIFECYCLE);
-
-	(void)c;
-	(void)opaque;
-	if (m) {
-		m->event = event;
-		m->detail = detail;
-		post(m);
-	}
-	return 0;
-}
-
-static void lv_monitor_cb(virConnectPtr c, virDomainPtr dom, const char *event,
-			  long long seconds, unsigned int micros, const char *details,
-			  void *opaque)
-{
-	struct hvl_msg *m = msg_for(dom, M_MONITOR);
-
-	(void)c;
-	(void)opaque;
-	if (!m)
-		return;
-	(void)snprintf(m->ev, sizeof(m->ev), "%s", event ? event : "");
-	if (seconds >= 0)
-		m->ts_ms = (uint64_t)seconds * 1000u + micros / 1000u;
-	m->data = details ? strdup(details) : NULL;
-	post(m);
-}
-
-static void lv_close_cb(virConnectPtr c, int reason, void *opaque)
-{
-	struct hvl_msg *m = msg_for(NULL, M_CONN_CLOSED);
-
-	(void)c;
-	(void)opaque;
-	if (m) {
-		m->detail = reason;
-		post(m);
-	}
-}
-
-/* ---- the jobs ---- */
-
-/* Forget the connection: callbacks off, our reference dropped (any thread but the
- * event thread; libvirt calls). */
-static void conn_drop(void)
-{
-	virConnectPtr c;
-	int lc, mon, ccb;
-
-	pthread_mutex_lock(&G.mu);
-	c = G.conn;
-	lc = G.lc_id;
-	mon = G.mon_id;
-	ccb = G.close_cb;
-	G.conn = NULL;
-	G.lc_id = G.mon_id = -1;
-	G.close_cb = 0;
-	pthread_mutex_unlock(&G.mu);
-	if (!c)
-		return;
-	/* a dead connection refuses these: nothing to undo then */
-	if (lc >= 0)
-		(void)virConnectDomainEventDeregisterAny(c, lc);
-	if (mon >= 0)
-		(void)virConnectDomainQemuMonitorEventDeregister(c, mon);
-	if (ccb)
-		(void)virConnectUnregisterCloseCallback(c, lv_close_cb);
-	(void)virConnectClose(c);
-	virResetLastError();
-}
-
-static void run_connect(struct hvl_job *j)
-{
-	virConnectPtr c;
-	int lc, mon, ccb;
-
-	conn_drop();
-	c = virConnectOpen(G.uri_default ? NULL : G.uri);
-	if (!c) {
-		(void)job_lverr(j, "connect");
-		return;
-	}
-	/* a remote libvirtd that stops answering counts as gone (the test driver has none) */
-	if (virConnectSetKeepAlive(c, HVL_KEEPALIVE_S, HVL_KEEPALIVE_COUNT) < 0)
-		virResetLastError();
-	lc = virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-					      VIR_DOMAIN_EVENT_CALLBACK(lv_lifecycle_cb), NULL,
-					      NULL);
-	if (lc < 0) {
-		(void)job_lverr(j, "lifecycle events");
-		(void)virConnectClose(c);
-		return;
-	}
-	mon = virConnectDomainQemuMonitorEventRegister(
-		c, NULL, HVL_MON_EVENTS, lv_monitor_cb, NULL, NULL,
-		VIR_CONNECT_DOMAIN_QEMU_MONITOR_EVENT_REGISTER_REGEX);
-	j->active = mon >= 0;
-	if (mon < 0) {
-		(void)snprintf(j->note, sizeof(j->note), "%s", virGetLastErrorMessage());
-		virResetLastError();
-	}
-	ccb = virConnectRegisterCloseCallback(c, lv_close_cb, NULL, NULL) == 0;
-	if (!ccb) {
-		(void)snprintf(j->msg, sizeof(j->msg), "%s", virGetLastErrorMessage());
-		virResetLastError();
-	}
-	pthread_mutex_lock(&G.mu);
-	G.conn = c;
-	G.lc_id = lc;
-	G.mon_id = mon;
-	G.close_cb = ccb;
-	pthread_mutex_unlock(&G.mu);
-}
-
-static void run_probe(struct hvl_job *j, virDomainPtr d)
-{
-	int rc;
-
-	if (!d) {
-		if (j->err == -ENOENT)
-			j->err = 0;     /* not defined (yet): not running */
-		return;
-	}
-	rc = virDomainIsActive(d);
-	if (rc < 0)
-		(void)job_lverr(j, "domain state");
-	j->active = rc == 1;
-}
-
-static void info_clear(struct qmp_migrate_info *mi)
-{
-	memset(mi, 0, sizeof(*mi));
-	mi->total_time_ms = mi->downtime_ms = mi->setup_time_ms = mi->expected_downtime_ms = -1;
-	mi->ram_transferred = mi->ram_remaining = mi->ram_total = -1;
-	mi->mbps = -1;
-}
-
-static const char *job_status(int type)
-{
-	switch (type) {
-	case VIR_DOMAIN_JOB_BOUNDED:
-	case VIR_DOMAIN_JOB_UNBOUNDED:
-		return "active";
-	case VIR_DOMAIN_JOB_COMPLETED:
-		return "completed";
-	case VIR_DOMAIN_JOB_FAILED:
-		return "failed";
-	case VIR_DOMAIN_JOB_CANCELLED:
-		return "cancelled";
-	default:
-		return "";
-	}
-}
-
-static int64_t param_ll(virTypedParameterPtr p, int n, const char *name)
-{
-	unsigned long long v;
-
-	return virTypedParamsGetULLong(p, n, name, &v) == 1 ? (int64_t)v : -1;
-}
-
-/* libvirt's job statistics as QMP's query-migrate says them. */
-static void info_from_stats(struct qmp_migrate_info *mi, int type, virTypedParameterPtr p, int n)
-{
-	int64_t down = param_ll(p, n, VIR_DOMAIN_JOB_DOWNTIME), bps;
-
-	info_clear(mi);
-	(void)snprintf(mi->status, sizeof(mi->status), "%s", job_status(type));
-	mi->total_time_ms = param_ll(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
-	mi->setup_time_ms = param_ll(p, n, VIR_DOMAIN_JOB_SETUP_TIME);
-	/* libvirt's "downtime" is the expected one while the job runs */
-	if (type == VIR_DOMAIN_JOB_BOUNDED || type == VIR_DOMAIN_JOB_UNBOUNDED)
-		mi->expected_downtime_ms = down;
-	else
-		mi->downtime_ms = down;
-	mi->ram_transferred = param_ll(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED);
-	mi->ram_remaining = param_ll(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING);
-	mi->ram_total = param_ll(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL);
-	bps = param_ll(p, n, VIR_DOMAIN_JOB_MEMORY_BPS);
-	if (bps >= 0)
-		mi->mbps = (double)bps * 8.0 / 1e6;
-}
-
-/* virDomainGetJobStats (flags), virDomainGetJobInfo when the driver has no stats. */
-static int job_stats(struct hvl_job *j, virDomainPtr d, unsigned flags)
-{
-	virTypedParameterPtr p = NULL;
-	virDomainJobInfo ji;
-	int type = VIR_DOMAIN_JOB_NONE, n = 0;
-
-	if (virDomainGetJobStats(d, &type, &p, &n, flags) == 0) {
-		info_from_stats(&j->r.mig, type, p, n);
-		virTypedParamsFree(p, n);
-		return type;
-	}
-	if (virGetLastErrorCode() != VIR_ERR_NO_SUPPORT || flags)
-		return job_lverr(j, "job statistics");
-	virResetLastError();
-	if (virDomainGetJobInfo(d, &ji) < 0)
-		return job_lverr(j, "job statistics");
-	info_clear(&j->r.mig);
-	(void)snprintf(j->r.mig.status, sizeof(j->r.mig.status), "%s", job_status(ji.type));
-	j->r.mig.total_time_ms = (int64_t)ji.timeElapsed;
-	j->r.mig.ram_transferred = (int64_t)ji.memProcessed;
-	j->r.mig.ram_remaining = (int64_t)ji.memRemaining;
-	j->r.mig.ram_total = (int64_t)ji.memTotal;
-	return ji.type;
-}
-
-static void run_migrate(struct hvl_job *j, virDomainPtr d)
-{
-	virTypedParameterPtr p = NULL;
-	int np = 0, maxp = 0;
-	uint64_t t0 = loop_now_ms();
-	unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER;
-
-	if (j->b[0] && virTypedParamsAddString(&p, &np, &maxp, VIR_MIGRATE_PARAM_URI, j->b) < 0) {
-		(void)job_lverr(j, "migrate");
-		return;
-	}
-	/* what operators type: virsh migrate --live --p2p --persistent --undefinesource
-	 * (a transient domain stays transient) */
-	if (virDomainIsPersistent(d) == 1)
-		flags |= VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE;
-	if (virDomainMigrateToURI3(d, j->a, p, (unsigned)np, flags) < 0) {
-		(void)job_lverr(j, "migrate");
-		virTypedParamsFree(p, np);
-		return;
-	}
-	virTypedParamsFree(p, np);
-	/* query_migrate's answer once the domain is gone (a transient one): libvirt's
-	 * statistics while it keeps them, else our own clock */
-	if (job_stats(j, d, VIR_DOMAIN_JOB_STATS_COMPLETED) != VIR_DOMAIN_JOB_COMPLETED) {
-		j->err = 0;
-		j->msg[0] = 0;
-		info_clear(&j->r.mig);
-		(void)snprintf(j->r.mig.status, sizeof(j->r.mig.status), "completed");
-		j->r.mig.total_time_ms = (int64_t)(loop_now_ms() - t0);
-	}
-}
-
-static void run_qmigrate(struct hvl_job *j, virDomainPtr d)
-{
-	struct qmp_migrate_info cache = j->r.mig;
-	int type;
-
-	if (!d) {
-		if (j->err == -ENOENT && j->flag) {     /* migrated away, transient: the cache */
-			j->err = 0;
-			j->r.mig = cache;
-		}
-		return;
-	}
-	type = job_stats(j, d, 0);
-	if (type > 0 || (type < 0 && type != -EINVAL))
-		return;         /* a job runs; or an error other than "not running" */
-	/* no job now (or no QEMU): the last one's end, as QEMU keeps its last status */
-	j->err = 0;
-	j->msg[0] = 0;
-	type = job_stats(j, d, VIR_DOMAIN_JOB_STATS_COMPLETED);
-	if (type <= 0) {        /* none kept (or not supported): QMP's {} */
-		j->err = 0;
-		j->msg[0] = 0;
-		info_clear(&j->r.mig);
-		if (j->flag)
-			j->r.mig = cache;
-	}
-}
-
-/* libvirt's state and reason as QMP's query-status says them. */
-static const char *state_name(int state, int reason, const struct hvl_job *j, int *running)
-{
-	*running = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED;
-	switch (state) {
-	case VIR_DOMAIN_RUNNING:
-	case VIR_DOMAIN_BLOCKED:
-		return "running";
-	case VIR_DOMAIN_PAUSED:
-		switch (reason) {
-		/* source in stop-and-copy, or a destination waiting for the stream */
-		case VIR_DOMAIN_PAUSED_MIGRATION: return j->flag ? "finish-migrate" : "inmigrate";
-		case VIR_DOMAIN_PAUSED_POSTCOPY: return "postmigrate";
-		case VIR_DOMAIN_PAUSED_SAVE:
-		case VIR_DOMAIN_PAUSED_SNAPSHOT: return "save-vm";
-		case VIR_DOMAIN_PAUSED_FROM_SNAPSHOT: return "restore-vm";
-		case VIR_DOMAIN_PAUSED_IOERROR: return "io-error";
-		case VIR_DOMAIN_PAUSED_WATCHDOG: return "watchdog";
-		case VIR_DOMAIN_PAUSED_SHUTTING_DOWN: return "shutdown";
-		case VIR_DOMAIN_PAUSED_CRASHED: return "guest-panicked";
-		case VIR_DOMAIN_PAUSED_STARTING_UP: return "prelaunch";
-		default: return "paused";
-		}
-	case VIR_DOMAIN_SHUTOFF:
-		return reason == VIR_DOMAIN_SHUTOFF_MIGRATED || j->migrated ? "postmigrate" :
-									    "shutdown";
-	case VIR_DOMAIN_SHUTDOWN:
-		return "shutdown";
-	case VIR_DOMAIN_CRASHED:
-		return "guest-panicked";
-	case VIR_DOMAIN_PMSUSPENDED:
-		return "suspended";
-	default:
-		return "debug";
-	}
-}
-
-static void run_qstatus(struct hvl_job *j, virDomainPtr d)
-{
-	int state, reason;
-
-	if (!d) {
-		if (j->err == -ENOENT && j->migrated) {
-			j->err = 0;     /* a transient domain that migrated away */
-			(void)snprintf(j->r.status, sizeof(j->r.status), "postmigrate");
-		}
-		return;
-	}
-	if (virDomainGetState(d, &state, &reason, 0) < 0) {
-		(void)job_lverr(j, "domain state");
-		return;
-	}
-	(void)snprintf(j->r.status, sizeof(j->r.status), "%s",
-		       state_name(state, reason, j, &j->r.running));
-}
-
-/* libvirt formats every alias as <alias name='ID'/>. */
-static int has_alias(struct hvl_job *j, virDomainPtr d, const char *id)
-{
-	char pat[HVL_ARG_MAX + 32];
-	char *xml = virDomainGetXMLDesc(d, 0);
-	int found;
-
-	if (!xml)
-		return job_lverr(j, "domain XML");
-	(void)snprintf(pat, sizeof(pat), "<alias name='%s'/>", id);
-	found = strstr(xml, pat) != NULL;
-	free(xml);
-	return found;
-}
-
-/* The job's QMP command through libvirt's monitor passthrough; QEMU's "return" in *ret. */
-static int qmp_passthrough(struct hvl_job *j, virDomainPtr d, const char *what, json_t **ret)
-{
-	char *reply = NULL, buf[HVL_MSG_MAX];
-	json_t *o, *e;
-	const char *desc;
-
-	if (virDomainQemuMonitorCommand(d, j->payload, &reply, 0) < 0) {
-		(void)snprintf(buf, sizeof(buf), "%s through libvirt's QMP passthrough", what);
-		return job_lverr(j, buf);
-	}
-	o = json_loads(reply, 0, NULL);
-	free(reply);
-	if (!o)
-		return job_err(j, -EIO, "unreadable QMP reply through libvirt");
-	e = json_object_get(o, "error");
-	if (e) {
-		desc = json_string_value(json_object_get(e, "desc"));
-		j->err = !strcmp(json_string_value(json_object_get(e, "class")) ?
-				 json_string_value(json_object_get(e, "class")) : "",
-				 "DeviceNotFound") ? -ENODEV : -EIO;
-		(void)snprintf(j->msg, sizeof(j->msg), "%s: %s", what, desc ? desc : "QEMU error");
-	} else if (ret) {
-		*ret = json_incref(json_object_get(o, "return"));
-	}
-	json_decref(o);
-	return j->err;
-}
-
-static void run_unplug(struct hvl_job *j, virDomainPtr d)
-{
-	int known = has_alias(j, d, j->a);
-	char what[HVL_ARG_MAX + 64];
-
-	if (known < 0)
-		return;
-	if (known) {
-		if (virDomainDetachDeviceAlias(d, j->a, VIR_DOMAIN_AFFECT_LIVE) < 0)
-			(void)job_lverr(j, "detach device");
-		return;
-	}
-	/* not in libvirt's XML (a <qemu:commandline> device): QEMU's device_del */
-	(void)snprintf(what, sizeof(what), "device_del %s (no libvirt device has that alias)",
-		       j->a);
-	(void)qmp_passthrough(j, d, what, NULL);
-}
-
-static void run_plug(struct hvl_job *j, virDomainPtr d)
-{
-	if (!j->flag) {
-		(void)qmp_passthrough(j, d, "device_add", NULL);
-		return;
-	}
-	if (virDomainAttachDeviceFlags(d, j->payload, VIR_DOMAIN_AFFECT_LIVE) < 0)
-		(void)job_lverr(j, "attach device");
-}
-
-static void run_qvf(struct hvl_job *j, virDomainPtr d)
-{
-	int known = has_alias(j, d, j->a);
-	json_t *ret = NULL;
-
-	if (known < 0)
-		return;
-	if (known) {
-		j->r.present = 1;
-		return;
-	}
-	if (qmp_passthrough(j, d, "query-pci", &ret) == 0)
-		j->r.present = qmp_pci_has_qdev(ret, j->a);
-	json_decref(ret);
-}
-
-static void run_quit(struct hvl_job *j, virDomainPtr d)
-{
-	int code;
-
-	if (!d) {
-		if (j->err == -ENOENT)
-			j->err = 0;     /* gone already (a migration source: libvirt ended it) */
-		return;
-	}
-	if (virDomainDestroy(d) == 0)
-		return;
-	code = virGetLastErrorCode();
-	if (code == VIR_ERR_NO_DOMAIN || code == VIR_ERR_OPERATION_INVALID)
-		virResetLastError();    /* not running */
-	else
-		(void)job_lverr(j, "destroy");
-}
-
-/*
- * The snapshot's XML: QEMU's state to FILE (libvirt's save image format), and every disk
- * of the domain left alone (snapshot='no'): for a memory snapshot libvirt would otherwise
- * put each disk on a new external overlay.  As hv_qmp's snapshot: memory and devices,
- * no disks.  The disks' targets from libvirt's own formatting of the live XML
- * ("<disk ...> ... <target dev='vda' .../> ... </disk>", as has_alias() reads aliases).
- * 0, or the job's error.
- */
-static int snapshot_xml(struct hvl_job *j, virDomainPtr d, char **out)
-{
-	static const char head[] = "<domainsnapshot><description>hybond snapshot</description>"
-				   "<memory snapshot='external' file='%s'/><disks>";
-	char *xml = virDomainGetXMLDesc(d, 0), *buf, *p, *end, *t, *q;
-	size_t len, used, n;
-
-	if (!xml)
-		return job_lverr(j, "domain XML");
-	/* a <disk name='T' snapshot='no'/> per <disk> ... <target dev='T'/> ... </disk> */
-	len = sizeof(head) + strlen(j->a) + 2 * strlen(xml) + 64;
-	buf = malloc(len);
-	if (!buf) {
-		free(xml);
-		return job_err(j, -ENOMEM, "out of memory");
-	}
-	used = (size_t)snprintf(buf, len, head, j->a);
-	for (p = strstr(xml, "<disk "); p; p = strstr(end, "<disk ")) {
-		end = strstr(p, "</disk>");
-		t = strstr(p, "<target dev='");
-		if (!end || !t || t > end)
-			break;
-		t += strlen("<target dev='");
-		q = strchr(t, '\'');
-		n = q ? (size_t)(q - t) : 0;
-		if (!n || n > 64 || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789_-") < n)
-			break;
-		used += (size_t)snprintf(buf + used, len - used, "<disk name='%.*s' snapshot='no'/>",
-					 (int)n, t);
-	}
-	free(xml);
-	if (p) {
-		free(buf);
-		return job_err(j, -EINVAL, "snapshot: a <disk> in the domain XML without a "
-			       "readable <target dev=...>");
-	}
-	(void)snprintf(buf + used, len - used, "</disks></domainsnapshot>");
-	*out = buf;
-	return 0;
-}
-
-/*
- * snapshot_save: virDomainSnapshotCreateXML, live, external memory, NO_METADATA: libvirt
- * refuses to migrate a domain that has snapshot metadata ("cannot migrate domain with 1
- * snapshots", qemuMigrationSrcIsAllowed), and libvirt 9.0 cannot revert to an external
- * snapshot anyway ("revert to external snapshot not supported yet"); the file is a save
- * image that `virsh restore` takes.  libvirt migrates QEMU to it (failover: QEMU unplugs
- * its primary first), pauses for the last copy and resumes before returning.
- */
-static void run_snapshot(struct hvl_job *j, virDomainPtr d)
-{
-	virDomainSnapshotPtr s;
-	char *xml = NULL;
-	uint64_t t0 = loop_now_ms();
-
-	if (snapshot_xml(j, d, &xml))
-		return;
-	s = virDomainSnapshotCreateXML(d, xml, VIR_DOMAIN_SNAPSHOT_CREATE_LIVE |
-				       VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA);
-	free(xml);
-	if (!s) {
-		(void)job_lverr(j, "snapshot");
-		return;
-	}
-	(void)virDomainSnapshotFree(s);
-	/* libvirt keeps the snapshot job's statistics (downtime, elapsed) as "completed" */
-	if (job_stats(j, d, VIR_DOMAIN_JOB_STATS_COMPLETED) != VIR_DOMAIN_JOB_COMPLETED) {
-		j->err = 0;
-		j->msg[0] = 0;
-		info_clear(&j->r.mig);
-		j->r.mig.total_time_ms = (int64_t)(loop_now_ms() - t0);
-	}
-	(void)snprintf(j->r.mig.status, sizeof(j->r.mig.status), "completed");
-}
-
-static void job_run(struct hvl_job *j)
-{
-	virConnectPtr c = NULL;
-	virDomainPtr d = NULL;
-
-	if (j->kind == J_CONNECT) {
-		run_connect(j);
-		return;
-	}
-	if (j->kind == J_NOOP)
-		return;
-	d = job_domain(j, &c);
-	if (c && (d || j->kind == J_PROBE || j->kind == J_QMIGRATE || j->kind == J_QSTATUS ||
-		  j->kind == J_QUIT)) {
-		switch (j->kind) {
-		case J_PROBE: run_probe(j, d); break;
-		case J_MIGRATE: run_migrate(j, d); break;
-		case J_JOBINFO: {
-			virDomainJobInfo ji;
-
-			if (virDomainGetJobInfo(d, &ji) < 0)
-				(void)job_lverr(j, "job info");
-			else
-				j->active = ji.type != VIR_DOMAIN_JOB_NONE;
-			break;
-		}
-		case J_CANCEL:
-			if (virDomainAbortJob(d) < 0)
-				(void)job_lverr(j, "abort job");
-			break;
-		case J_QMIGRATE: run_qmigrate(j, d); break;
-		case J_QSTATUS: run_qstatus(j, d); break;
-		case J_UNPLUG: run_unplug(j, d); break;
-		case J_PLUG: run_plug(j, d); break;
-		case J_QVF: run_qvf(j, d); break;
-		case J_CONT:
-			if (virDomainResume(d) < 0)
-				(void)job_lverr(j, "resume");
-			break;
-		case J_QUIT: run_quit(j, d); break;
-		case J_SNAPSHOT: run_snapshot(j, d); break;
-		case J_REPLUG:
-			(void)qmp_passthrough(j, d, "migrate " SNAP_REPLUG_URI " (failover re-plug)",
-					      NULL);
-			break;
-		default: break;
-		}
-	}
-	if (d)
-		(void)virDomainFree(d);
-	if (c)
-		(void)virConnectClose(c);
-	virResetLastError();
-}
-
-static void *worker_main(void *unused)
-{
-	struct hvl_job *j;
-
-	(void)unused;
-	pthread_mutex_lock(&G.mu);
-	for (;;) {
-		while (!G.work_head && !G.stopping) {
-			G.n_idle++;
-			pthread_cond_wait(&G.work_cv, &G.mu);
-			G.n_idle--;
-		}
-		j = G.work_head;
-		if (!j)
-			break;          /* stopping, nothing left */
-		G.work_head = j->next;
-		if (!G.work_head)
-			G.work_tail = &G.work_head;
-		pthread_mutex_unlock(&G.mu);
-		job_run(j);
-		j->done.kind = M_JOB;
-		j->done.job = j;
-		post(&j->done);
-		pthread_mutex_lock(&G.mu);
-	}
-	pthread_mutex_unlock(&G.mu);
-	return NULL;
-}
-
-static void *event_main(void *unused)
-{
-	(void)unused;
-	while (!atomic_load(&G.ev_stop))
-		if (virEventRunDefaultImpl() < 0)
-			break;
-	return NULL;
-}
-
+/* libvirt wants a callback for the timeout that wakes its event loop at hv_libvirt_fini */
 static void event_wake(int timer, void *opaque)
 {
 	(void)timer;
@@ -945,7 +98,7 @@ static struct hvl_job *job_new(enum hvl_job_kind kind, struct hv *h, hv_done_fn 
 	j->kind = kind;
 	j->fn = fn;
 	j->arg = arg;
-	info_clear(&j->r.mig);
+	hvl_info_clear(&j->r.mig);
 	if (h) {
 		j->h = h;
 		hv_ref(h);
@@ -969,26 +122,26 @@ static int job_submit(struct hvl_job *j)
 {
 	int rc = 0;
 
-	pthread_mutex_lock(&G.mu);
-	if (G.stopping) {
+	pthread_mutex_lock(&hvl_g.mu);
+	if (hvl_g.stopping) {
 		rc = -ESHUTDOWN;
 	} else {
 		j->next = NULL;
-		*G.work_tail = j;
-		G.work_tail = &j->next;
-		if (G.n_idle == 0 && G.n_workers < HVL_WORKERS_MAX) {
-			if (pthread_create(&G.workers[G.n_workers], NULL, worker_main, NULL) == 0)
-				G.n_workers++;
-			else if (G.n_workers == 0) {    /* nobody would ever take it */
-				G.work_head = NULL;
-				G.work_tail = &G.work_head;
+		*hvl_g.work_tail = j;
+		hvl_g.work_tail = &j->next;
+		if (hvl_g.n_idle == 0 && hvl_g.n_workers < HVL_WORKERS_MAX) {
+			if (pthread_create(&hvl_g.workers[hvl_g.n_workers], NULL, hvl_worker_main, NULL) == 0)
+				hvl_g.n_workers++;
+			else if (hvl_g.n_workers == 0) {    /* nobody would ever take it */
+				hvl_g.work_head = NULL;
+				hvl_g.work_tail = &hvl_g.work_head;
 				rc = -EAGAIN;
 			}
 		}
 		/* else (limit reached): a busy worker takes it when it is done */
-		pthread_cond_signal(&G.work_cv);
+		pthread_cond_signal(&hvl_g.work_cv);
 	}
-	pthread_mutex_unlock(&G.mu);
+	pthread_mutex_unlock(&hvl_g.mu);
 	if (rc)
 		job_free(j);
 	return rc;
@@ -1005,7 +158,7 @@ static void bind_ready(struct hv *h, int again)
 	if (h->bound && !again)
 		return;
 	h->bound = 1;
-	if (!h->closed && G.up && h->cb->on_ready)
+	if (!h->closed && hvl_g.up && h->cb->on_ready)
 		h->cb->on_ready(h->arg);
 }
 
@@ -1045,7 +198,7 @@ static void mig_accept(struct hv *h, int err, const char *msg)
 	h->mig_accepted = 1;
 	loop_timer_disarm(h->accept_timer);
 	memset(&r, 0, sizeof(r));
-	info_clear(&r.mig);
+	hvl_info_clear(&r.mig);
 	r.err = err;
 	r.msg = err ? msg : NULL;
 	if (!h->closed && h->mig_fn)
@@ -1163,16 +316,16 @@ static void lifecycle(struct hv *h, const struct hvl_msg *m)
 		break;
 	case VIR_DOMAIN_EVENT_SUSPENDED:
 		bind_ready(h, 0);
-		if (!G.have_mon)
+		if (!hvl_g.have_mon)
 			emit(h, HV_EV_STOP, "", m->ts_ms);
 		break;
 	case VIR_DOMAIN_EVENT_RESUMED:
 		bind_ready(h, 0);
-		if (!G.have_mon)
+		if (!hvl_g.have_mon)
 			emit(h, HV_EV_RESUME, "", m->ts_ms);
 		break;
 	case VIR_DOMAIN_EVENT_SHUTDOWN:
-		if (!G.have_mon && m->detail == VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED && h->bound)
+		if (!hvl_g.have_mon && m->detail == VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED && h->bound)
 			emit(h, HV_EV_SHUTDOWN, "", m->ts_ms);
 		break;
 	case VIR_DOMAIN_EVENT_STOPPED:
@@ -1239,10 +392,10 @@ out:
 static void deliver(const struct hvl_msg *m)
 {
 	struct hv *h;
-	unsigned long serial = ++G.serial;
+	unsigned long serial = ++hvl_g.serial;
 
 	for (;;) {
-		for (h = G.hvs; h; h = h->next)
+		for (h = hvl_g.hvs; h; h = h->next)
 			if (h->msg_serial != serial && hv_matches(h, m))
 				break;
 		if (!h)
@@ -1262,15 +415,15 @@ static void conn_lost(int reason)
 	static const char *const why[] = { "libvirtd closed it", "end of file", "keepalive timeout",
 					   "closed by us" };
 
-	if (!G.up || G.connecting)
+	if (!hvl_g.up || hvl_g.connecting)
 		return;
-	G.up = 0;
-	G.retry_logged = 0;
+	hvl_g.up = 0;
+	hvl_g.retry_logged = 0;
 	hlog(HLOG_WARN, "libvirt: the connection to %s was lost (%s): VMs are not ready until "
-	     "it is back; reconnecting", G.uri_default ? "the default URI" : G.uri,
+	     "it is back; reconnecting", hvl_g.uri_default ? "the default URI" : hvl_g.uri,
 	     reason >= 0 && reason < 4 ? why[reason] : "?");
-	G.backoff_ms = HVL_RETRY_FIRST_MS;
-	(void)loop_timer_arm(G.retry, G.backoff_ms);
+	hvl_g.backoff_ms = HVL_RETRY_FIRST_MS;
+	(void)loop_timer_arm(hvl_g.retry, hvl_g.backoff_ms);
 }
 
 static void retry_tick(void *arg)
@@ -1278,37 +431,37 @@ static void retry_tick(void *arg)
 	struct hvl_job *j;
 
 	(void)arg;
-	if (G.up || G.connecting)
+	if (hvl_g.up || hvl_g.connecting)
 		return;
 	j = job_new(J_CONNECT, NULL, NULL, NULL);
 	if (!j || job_submit(j)) {
-		(void)loop_timer_arm(G.retry, G.backoff_ms);
+		(void)loop_timer_arm(hvl_g.retry, hvl_g.backoff_ms);
 		return;
 	}
-	G.connecting = 1;
+	hvl_g.connecting = 1;
 }
 
 static void connect_done(struct hvl_job *j)
 {
 	struct hv *h;
 
-	G.connecting = 0;
+	hvl_g.connecting = 0;
 	if (j->err) {
-		if (!G.retry_logged)
+		if (!hvl_g.retry_logged)
 			hlog(HLOG_WARN, "libvirt: reconnecting to %s failed: %s; retrying every "
-			     "%u ms at most (check that libvirtd runs)", G.uri_default ?
-			     "the default URI" : G.uri, j->msg, HVL_RETRY_MAX_MS);
-		G.retry_logged = 1;
-		G.backoff_ms = G.backoff_ms * 2 > HVL_RETRY_MAX_MS ? HVL_RETRY_MAX_MS :
-								     G.backoff_ms * 2;
-		(void)loop_timer_arm(G.retry, G.backoff_ms);
+			     "%u ms at most (check that libvirtd runs)", hvl_g.uri_default ?
+			     "the default URI" : hvl_g.uri, j->msg, HVL_RETRY_MAX_MS);
+		hvl_g.retry_logged = 1;
+		hvl_g.backoff_ms = hvl_g.backoff_ms * 2 > HVL_RETRY_MAX_MS ? HVL_RETRY_MAX_MS :
+								     hvl_g.backoff_ms * 2;
+		(void)loop_timer_arm(hvl_g.retry, hvl_g.backoff_ms);
 		return;
 	}
-	G.up = 1;
-	G.have_mon = j->active;
-	hlog(HLOG_INFO, "libvirt: connected to %s again", G.uri_default ? "the default URI" :
-	     G.uri);
-	for (h = G.hvs; h; h = h->next)
+	hvl_g.up = 1;
+	hvl_g.have_mon = j->active;
+	hlog(HLOG_INFO, "libvirt: connected to %s again", hvl_g.uri_default ? "the default URI" :
+	     hvl_g.uri);
+	for (h = hvl_g.hvs; h; h = h->next)
 		probe(h, 1);
 }
 
@@ -1335,11 +488,11 @@ static struct hvl_msg *msgs_take(void)
 {
 	struct hvl_msg *m;
 
-	pthread_mutex_lock(&G.mu);
-	m = G.msg_head;
-	G.msg_head = NULL;
-	G.msg_tail = &G.msg_head;
-	pthread_mutex_unlock(&G.mu);
+	pthread_mutex_lock(&hvl_g.mu);
+	m = hvl_g.msg_head;
+	hvl_g.msg_head = NULL;
+	hvl_g.msg_tail = &hvl_g.msg_head;
+	pthread_mutex_unlock(&hvl_g.mu);
 	return m;
 }
 
@@ -1350,7 +503,7 @@ static void efd_ready(void *arg, unsigned events)
 
 	(void)arg;
 	(void)events;
-	if (read(G.efd, &n, sizeof(n)) < 0) {
+	if (read(hvl_g.efd, &n, sizeof(n)) < 0) {
 		/* EAGAIN: drained by an earlier turn */
 	}
 	for (m = msgs_take(); m; m = next) {
@@ -1392,12 +545,12 @@ static void lv_global_init(void)
 
 int hv_libvirt_connected(void)
 {
-	return G.inited && G.up;
+	return hvl_g.inited && hvl_g.up;
 }
 
 void hv_libvirt_reconnect(void)
 {
-	if (G.inited)
+	if (hvl_g.inited)
 		conn_lost(3);
 }
 
@@ -1406,7 +559,7 @@ int hv_libvirt_init(struct loop *l, const char *uri, char *err, size_t errlen)
 	struct hvl_job *j;
 	int rc;
 
-	if (G.inited) {
+	if (hvl_g.inited) {
 		(void)snprintf(err, errlen, "libvirt: already set up");
 		return -EALREADY;
 	}
@@ -1415,36 +568,36 @@ int hv_libvirt_init(struct loop *l, const char *uri, char *err, size_t errlen)
 			       virGetLastErrorMessage());
 		return -EIO;
 	}
-	G.l = l;
-	G.uri_default = !uri || !uri[0];
-	(void)snprintf(G.uri, sizeof(G.uri), "%s", G.uri_default ? "" : uri);
-	G.work_head = NULL;
-	G.work_tail = &G.work_head;
-	G.msg_head = NULL;
-	G.msg_tail = &G.msg_head;
-	G.stopping = 0;
-	G.n_workers = G.n_idle = 0;
-	G.backoff_ms = HVL_RETRY_FIRST_MS;
-	atomic_store(&G.ev_stop, 0);
-	G.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	G.retry = G.efd >= 0 ? loop_timer_new(l, retry_tick, NULL) : NULL;
-	if (!G.retry) {
+	hvl_g.l = l;
+	hvl_g.uri_default = !uri || !uri[0];
+	(void)snprintf(hvl_g.uri, sizeof(hvl_g.uri), "%s", hvl_g.uri_default ? "" : uri);
+	hvl_g.work_head = NULL;
+	hvl_g.work_tail = &hvl_g.work_head;
+	hvl_g.msg_head = NULL;
+	hvl_g.msg_tail = &hvl_g.msg_head;
+	hvl_g.stopping = 0;
+	hvl_g.n_workers = hvl_g.n_idle = 0;
+	hvl_g.backoff_ms = HVL_RETRY_FIRST_MS;
+	atomic_store(&hvl_g.ev_stop, 0);
+	hvl_g.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	hvl_g.retry = hvl_g.efd >= 0 ? loop_timer_new(l, retry_tick, NULL) : NULL;
+	if (!hvl_g.retry) {
 		(void)snprintf(err, errlen, "libvirt: cannot set up: %s", strerror(errno));
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = loop_add_fd(l, G.efd, EPOLLIN, efd_ready, NULL);
+	rc = loop_add_fd(l, hvl_g.efd, EPOLLIN, efd_ready, NULL);
 	if (rc) {
 		(void)snprintf(err, errlen, "libvirt: cannot watch the wake-up fd: %s",
 			       strerror(-rc));
 		goto fail;
 	}
-	if (pthread_create(&G.ev_thread, NULL, event_main, NULL) != 0) {
+	if (pthread_create(&hvl_g.ev_thread, NULL, hvl_event_main, NULL) != 0) {
 		(void)snprintf(err, errlen, "libvirt: cannot start the event thread");
 		rc = -EAGAIN;
 		goto fail;
 	}
-	G.ev_started = 1;
+	hvl_g.ev_started = 1;
 	/* the first connection on this thread: a wrong URI fails the daemon's start */
 	j = job_new(J_CONNECT, NULL, NULL, NULL);
 	if (!j) {
@@ -1452,28 +605,28 @@ int hv_libvirt_init(struct loop *l, const char *uri, char *err, size_t errlen)
 		(void)snprintf(err, errlen, "libvirt: out of memory");
 		goto fail;
 	}
-	run_connect(j);
+	hvl_run_connect(j);
 	rc = j->err;
 	if (rc) {
 		(void)snprintf(err, errlen, "libvirt %s (URI %s): is libvirtd running, is the URI "
-			       "right?", j->msg, G.uri_default ? "default" : G.uri);
+			       "right?", j->msg, hvl_g.uri_default ? "default" : hvl_g.uri);
 		rc = rc == -EIO ? -ECONNREFUSED : rc;
 		job_free(j);
 		goto fail;
 	}
-	G.have_mon = j->active;
-	if (!G.have_mon)
+	hvl_g.have_mon = j->active;
+	if (!hvl_g.have_mon)
 		hlog(HLOG_INFO, "libvirt: no QEMU monitor events on %s (%s): STOP/RESUME come "
-		     "from lifecycle events", G.uri_default ? "the default URI" : G.uri, j->note);
+		     "from lifecycle events", hvl_g.uri_default ? "the default URI" : hvl_g.uri, j->note);
 	if (j->msg[0])
 		hlog(HLOG_WARN, "libvirt: no close callback (%s): a libvirtd restart is only "
 		     "noticed when calls fail", j->msg);
 	job_free(j);
-	G.up = 1;
-	G.inited = 1;
+	hvl_g.up = 1;
+	hvl_g.inited = 1;
 	return 0;
 fail:
-	G.inited = 1;   /* fini undoes what was done */
+	hvl_g.inited = 1;   /* fini undoes what was done */
 	hv_libvirt_fini();
 	return rc;
 }
@@ -1484,31 +637,31 @@ void hv_libvirt_fini(void)
 	struct hv *h;
 	int i, t;
 
-	if (!G.inited)
+	if (!hvl_g.inited)
 		return;
-	if (G.efd >= 0)
-		loop_del_fd(G.l, G.efd);
-	loop_timer_free(G.retry);
-	G.retry = NULL;
+	if (hvl_g.efd >= 0)
+		loop_del_fd(hvl_g.l, hvl_g.efd);
+	loop_timer_free(hvl_g.retry);
+	hvl_g.retry = NULL;
 	/* the workers finish what is queued and end */
-	pthread_mutex_lock(&G.mu);
-	G.stopping = 1;
-	pthread_cond_broadcast(&G.work_cv);
-	pthread_mutex_unlock(&G.mu);
-	for (i = 0; i < G.n_workers; i++)
-		(void)pthread_join(G.workers[i], NULL);
-	G.n_workers = 0;
-	conn_drop();
-	if (G.ev_started) {
-		atomic_store(&G.ev_stop, 1);
+	pthread_mutex_lock(&hvl_g.mu);
+	hvl_g.stopping = 1;
+	pthread_cond_broadcast(&hvl_g.work_cv);
+	pthread_mutex_unlock(&hvl_g.mu);
+	for (i = 0; i < hvl_g.n_workers; i++)
+		(void)pthread_join(hvl_g.workers[i], NULL);
+	hvl_g.n_workers = 0;
+	hvl_conn_drop();
+	if (hvl_g.ev_started) {
+		atomic_store(&hvl_g.ev_stop, 1);
 		t = virEventAddTimeout(0, event_wake, NULL, NULL);
-		(void)pthread_join(G.ev_thread, NULL);
+		(void)pthread_join(hvl_g.ev_thread, NULL);
 		if (t >= 0)
 			(void)virEventRemoveTimeout(t);
-		G.ev_started = 0;
+		hvl_g.ev_started = 0;
 	}
 	/* what is left to the loop: dropped without callbacks */
-	for (h = G.hvs; h; h = h->next) {
+	for (h = hvl_g.hvs; h; h = h->next) {
 		hlog(HLOG_WARN, "vm %s: libvirt backend shut down with the VM still open",
 		     h->name);
 		h->closed = 1;
@@ -1522,15 +675,15 @@ void hv_libvirt_fini(void)
 		free(m->data);
 		free(m);
 	}
-	while (G.hvs) {
-		h = G.hvs;
-		G.hvs = h->next;
+	while (hvl_g.hvs) {
+		h = hvl_g.hvs;
+		hvl_g.hvs = h->next;
 		hv_unref(h);
 	}
-	if (G.efd >= 0)
-		(void)close(G.efd);
-	G.efd = -1;
-	G.up = G.inited = G.connecting = 0;
+	if (hvl_g.efd >= 0)
+		(void)close(hvl_g.efd);
+	hvl_g.efd = -1;
+	hvl_g.up = hvl_g.inited = hvl_g.connecting = 0;
 }
 
 /* ==== the ops ============================================================================ */
@@ -1541,7 +694,7 @@ static struct hv *lv_open(struct loop *l, const char *target, const struct hv_cb
 	struct hv *h;
 
 	(void)l;        /* the loop given to hv_libvirt_init() */
-	if (!G.inited) {
+	if (!hvl_g.inited) {
 		hlog(HLOG_ERR, "vm %s: libvirt backend not set up (hv_libvirt_init)",
 		     name ? name : target);
 		*err = -ENOTCONN;
@@ -1561,15 +714,15 @@ static struct hv *lv_open(struct loop *l, const char *target, const struct hv_cb
 	h->cb = cb ? cb : &hvl_no_cb;
 	h->arg = arg;
 	h->refs = 1;
-	h->accept_timer = loop_timer_new(G.l, accept_tick, h);
+	h->accept_timer = loop_timer_new(hvl_g.l, accept_tick, h);
 	if (!h->accept_timer) {
 		free(h);
 		*err = -ENOMEM;
 		return NULL;
 	}
-	h->next = G.hvs;
-	G.hvs = h;
-	if (G.up)
+	h->next = hvl_g.hvs;
+	hvl_g.hvs = h;
+	if (hvl_g.up)
 		probe(h, 0);    /* else the reconnect looks it up */
 	*err = 0;
 	return h;
@@ -1582,7 +735,7 @@ static void lv_close(struct hv *h)
 
 	if (!h)
 		return;
-	for (pp = &G.hvs; *pp; pp = &(*pp)->next)
+	for (pp = &hvl_g.hvs; *pp; pp = &(*pp)->next)
 		if (*pp == h) {
 			*pp = h->next;
 			break;
@@ -1596,7 +749,7 @@ static void lv_close(struct hv *h)
 
 static int lv_ready(const struct hv *h)
 {
-	return h && h->bound && G.up;
+	return h && h->bound && hvl_g.up;
 }
 
 static const char *lv_last_error(const struct hv *h)
@@ -1674,7 +827,7 @@ static int lv_accept_incoming(struct hv *h, const char *uri, hv_done_fn fn, void
 		return -ENOMEM;
 	j->done.kind = M_JOB;
 	j->done.job = j;
-	post(&j->done);         /* answered from the loop, never from inside this call */
+	hvl_post(&j->done);         /* answered from the loop, never from inside this call */
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-# host-agent/hv_libvirt.mk — the libvirt hypervisor backend (hv_libvirt.c, hv_libvirt.h).
+# host-agent/hv_libvirt.mk — the libvirt hypervisor backend (hv_libvirt.c: the loop side,
+# hv_libvirt_worker.c: the worker and event threads, hv_libvirt_int.h: what they share).
 #
 #   HV_LIBVIRT_OBJS     objects to link into hybond-hostd (with $(HOST_LIB): qmp.o, and
 #                       $(LV_XML_OBJS) + $(LV_XML_LDLIBS): the VF's <interface> XML)
@@ -10,7 +11,7 @@
 # locals) that it never frees; tests/unit/libvirt.supp suppresses those "still reachable"
 # blocks: valgrind --suppressions=tests/unit/libvirt.supp ...
 
-HV_LIBVIRT_SRCS    := host-agent/hv_libvirt.c
+HV_LIBVIRT_SRCS    := host-agent/hv_libvirt.c host-agent/hv_libvirt_worker.c
 HV_LIBVIRT_OBJS    := $(HV_LIBVIRT_SRCS:%.c=$(B)/obj/%.o)
 HV_LIBVIRT_CFLAGS   = $(call pc_cflags,libvirt libvirt-qemu)
 HV_LIBVIRT_LDLIBS   = $(or $(call pc_libs,libvirt libvirt-qemu),-lvirt-qemu -lvirt) -lpthread

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "kmod-shim/hybond_genl.h"
 #include "log.h"
 
 /* Protocol timing (docs/protocol.md section 8) and our own pacing. */
@@ -53,6 +54,13 @@ static bool link_usable(const struct gd_agent *a, int ifindex)
 	return l && gd_link_is_up(l);
 }
 
+/* The pair's VF can carry TX: up with carrier, and not being unplugged (the
+ * kernel shim's UNPLUG_STARTING came before rtnetlink says anything). */
+static bool vf_usable(const struct gd_agent *a, const struct gd_pair *p)
+{
+	return p->l.vf && p->l.vf != p->leaving_vf && link_usable(a, p->l.vf);
+}
+
 struct gd_pair *gd_agent_pair(struct gd_agent *a, uint32_t id)
 {
 	int i;
@@ -68,11 +76,12 @@ uint8_t gd_pair_active(const struct gd_agent *a, const struct gd_pair *p)
 	if (p->l.kind == GD_PAIR_BOND) {
 		const struct gd_link *m = link_of(a, p->l.master);
 
-		return m && p->l.vf && m->bond_active == p->l.vf ? HB_PATH_FAST : HB_PATH_STANDBY;
+		return m && p->l.vf && p->l.vf != p->leaving_vf && m->bond_active == p->l.vf
+		       ? HB_PATH_FAST : HB_PATH_STANDBY;
 	}
 	if (p->pinned && p->pin_applied)
 		return HB_PATH_STANDBY;
-	return p->l.vf && link_usable(a, p->l.vf) ? HB_PATH_FAST : HB_PATH_STANDBY;
+	return vf_usable(a, p) ? HB_PATH_FAST : HB_PATH_STANDBY;
 }
 
 static uint32_t elapsed_us(const struct gd_agent *a, const struct gd_pair *p, uint64_t now_us)
@@ -304,7 +313,7 @@ static bool pin_in_kernel(const struct gd_agent *a, const struct gd_pair *p)
 	if (p->pinned)
 		return m->bond_active == p->l.standby && m->bond_primary == 0;
 	/* not pinned: the VF when it is up, else whatever the bond chose */
-	return !p->l.vf || !link_usable(a, p->l.vf) || m->bond_active == p->l.vf;
+	return !vf_usable(a, p) || m->bond_active == p->l.vf;
 }
 
 static int set_pin(struct gd_agent *a, struct gd_pair *p, bool pinned, uint64_t now_us)
@@ -347,7 +356,7 @@ static void drain_step(struct gd_agent *a, struct gd_pair *p, uint64_t now_us)
 
 static void resume_step(struct gd_agent *a, struct gd_pair *p, uint64_t now_us)
 {
-	bool vf_ready = p->l.vf && link_usable(a, p->l.vf);
+	bool vf_ready = vf_usable(a, p);
 
 	if (vf_ready) {
 		/* announce through the VF, then move TX onto it */
@@ -457,6 +466,8 @@ static void reconcile_pair(struct gd_agent *a, struct gd_pair *p, const struct g
 
 	p->l = *l;
 	p->present = true;
+	if (p->leaving_vf && !link_of(a, p->leaving_vf))
+		p->leaving_vf = 0;      /* gone (VF_VANISHED below): the next VF is another ifindex */
 	if (!was_present || old_master != l->master || old_standby != l->standby) {
 		p->ingress_ok = false;
 		p->pin_known = false;   /* a restarted agent may find a stale pin: set it once */
@@ -480,7 +491,7 @@ static void reconcile_pair(struct gd_agent *a, struct gd_pair *p, const struct g
 	}
 	/* Safety: never hold TX on a standby that cannot carry it. */
 	if (p->pinned && p->state != GD_ST_DRAINING && !link_usable(a, l->standby) &&
-	    l->vf && link_usable(a, l->vf)) {
+	    vf_usable(a, p)) {
 		gd_warn("pair %u: standby lost carrier while the VF is up: TX back to the VF",
 			p->id);
 		p->pinned = false;
@@ -576,7 +587,7 @@ static void on_prepare(struct gd_agent *a, const struct hb_msg *m, uint64_t now_
 	gd_info("pair %u: PREPARE_SWITCH to %s within %u ms", p->id,
 		r->path == HB_PATH_FAST ? "FAST" : "STANDBY", r->deadline_ms);
 	if (r->path == HB_PATH_FAST) {
-		if (!p->l.vf || !link_usable(a, p->l.vf)) {
+		if (!vf_usable(a, p)) {
 			answer_pair_error(a, p, m->type, HB_ERR_SWITCH_FAILED, "no VF with carrier");
 			return;
 		}
@@ -751,6 +762,79 @@ void gd_agent_frame(struct gd_agent *a, int rc, const struct hb_frame *f, uint64
 	gd_debug("rx %s seq %u%s", hb_msg_name(m.type), m.seq,
 		 (m.flags & HB_F_REPLY) ? " (reply)" : "");
 	on_request(a, &m, now_us);
+}
+
+/* ---- kernel shim (hybond_shim.ko) ---------------------------------------- */
+
+void gd_agent_shim(struct gd_agent *a, bool subscribed)
+{
+	if (subscribed)
+		a->caps |= HB_CAP_KMOD_SHIM;
+	else
+		a->caps &= ~(uint32_t)HB_CAP_KMOD_SHIM;
+}
+
+static struct gd_pair *pair_of_master(struct gd_agent *a, int master)
+{
+	int i;
+
+	for (i = 0; i < a->npairs; i++)
+		if (a->pairs[i].present && a->pairs[i].l.master == master)
+			return &a->pairs[i];
+	return NULL;
+}
+
+/* The shim's unplug barrier has moved TX off the VF and holds the unbind
+ * for a few ms while the VF still receives: tell the host first (it moves RX
+ * to the standby), then hold TX on the standby as for a VF that vanished. */
+static void on_unplug_starting(struct gd_agent *a, struct gd_pair *p, int vf, uint64_t now_us)
+{
+	if (!vf)
+		vf = p->l.vf;
+	if (!vf || vf == p->leaving_vf)
+		return;                 /* no VF, or VF_LEAVING already sent for it */
+	if (vf != p->l.vf && !link_of(a, vf)) {
+		gd_debug("pair %u: UNPLUG_STARTING for ifindex %d, already gone", p->id, vf);
+		return;                 /* VF_VANISHED went out already */
+	}
+	p->leaving_vf = vf;
+	gd_info("pair %u: VF %s is being unplugged (kernel shim): VF_LEAVING%s", p->id,
+		link_of(a, vf) ? link_of(a, vf)->name : "?",
+		a->session ? "" : " not sent (no host session)");
+	send_event(a, p, HB_EV_VF_LEAVING, vf);
+	if (!p->pinned && a->session) {
+		gd_info("pair %u: holding TX on the standby until RESUME_FAST_PATH", p->id);
+		p->pinned = true;
+	}
+	if (!pin_in_kernel(a, p))
+		(void)set_pin(a, p, p->pinned, now_us);
+}
+
+void gd_agent_shim_event(struct gd_agent *a, const struct gd_shim_ev *ev, uint64_t now_us)
+{
+	struct gd_pair *p = pair_of_master(a, ev->master);
+
+	if (!p) {
+		gd_debug("kernel shim: %s for master ifindex %d: not a pair of ours",
+			 gd_shim_cmd_name(ev->cmd), ev->master);
+		return;
+	}
+	switch (ev->cmd) {
+	case HYBOND_CMD_UNPLUG_STARTING:
+		on_unplug_starting(a, p, ev->vf, now_us);
+		break;
+	case HYBOND_CMD_DRAINED:
+		gd_info("pair %u: kernel shim drained VF (ifindex %d) in %u us: %u packet(s), "
+			"%u byte(s) left%s", p->id, ev->vf, ev->drain_us, ev->backlog_pkts,
+			ev->backlog_bytes, (ev->flags & HYBOND_F_TIMED_OUT) ?
+			", drain cap expired (module parameter drain_ms)" : "");
+		break;
+	default:
+		/* PRIMARY_ARRIVING, CARRIER_UP: rtnetlink drives the pair */
+		gd_debug("pair %u: kernel shim %s VF ifindex %d flags %#x", p->id,
+			 gd_shim_cmd_name(ev->cmd), ev->vf, ev->flags);
+		break;
+	}
 }
 
 /* ---- channel and timers -------------------------------------------------- */

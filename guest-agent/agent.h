@@ -28,6 +28,7 @@
 #include <hybond/proto.h>
 
 #include "pair.h"
+#include "shim.h"
 
 #define GD_AGENT_NAME "hybond-guestd 0.1.0"
 
@@ -50,6 +51,7 @@ struct gd_pair {
 	/* last reported interface states, for EVENTs */
 	int last_vf;
 	int enslave_tried;         /* VF candidate we last tried to enslave */
+	int leaving_vf;           /* kernel shim: this VF is being unplugged (0 = none) */
 	uint8_t last_up[3], last_carrier[3];
 };
 
@@ -121,6 +123,17 @@ void gd_agent_frame(struct gd_agent *a, int rc, const struct hb_frame *f, uint64
 /* Timers: run what is due; gd_agent_next_us() says when to call again (0: never). */
 void gd_agent_tick(struct gd_agent *a, uint64_t now_us);
 uint64_t gd_agent_next_us(const struct gd_agent *a);
+
+/* The kernel shim's "events" group: subscribed (true) or not.  Sets
+ * HB_CAP_KMOD_SHIM for the next HELLO / HELLO_ACK; a session already open
+ * keeps its capabilities (a HELLO in the middle of a session would make the
+ * host abandon its requests, protocol.md HELLO). */
+void gd_agent_shim(struct gd_agent *a, bool subscribed);
+/* One event of the kernel shim (gd_shim_parse()).  UNPLUG_STARTING of a
+ * pair's VF: EVENT VF_LEAVING at once (once per VF), then TX held on the
+ * standby until RESUME_FAST_PATH, as for a VF that vanished; DRAINED: logged;
+ * the others: debug log only (rtnetlink drives the pairs). */
+void gd_agent_shim_event(struct gd_agent *a, const struct gd_shim_ev *ev, uint64_t now_us);
 
 /* Helpers for status printing. */
 struct gd_pair *gd_agent_pair(struct gd_agent *a, uint32_t id);

@@ -8,7 +8,7 @@ GUESTD_DIR  := guest-agent
 # Pure logic (no syscalls): unit-tested.
 GUESTD_CORE := $(GUESTD_DIR)/link.c $(GUESTD_DIR)/pair.c $(GUESTD_DIR)/agent.c \
                $(GUESTD_DIR)/nlbuild.c $(GUESTD_DIR)/config.c $(GUESTD_DIR)/log.c \
-               $(GUESTD_DIR)/announce.c
+               $(GUESTD_DIR)/announce.c $(GUESTD_DIR)/shim.c
 GUESTD_SRCS := $(GUESTD_CORE) $(GUESTD_DIR)/sys.c $(GUESTD_DIR)/ctl.c $(GUESTD_DIR)/main.c
 GUESTD_OBJS := $(GUESTD_SRCS:%.c=$(B)/obj/%.o)
 GUESTD_CORE_OBJS := $(GUESTD_CORE:%.c=$(B)/obj/%.o)

@@ -7,11 +7,13 @@
  *
  * One loop: rtnetlink monitor, the virtio-serial port, a timerfd for every
  * deadline (the agent says when it next needs to run), the control socket,
- * and a signalfd for SIGTERM/SIGINT.
+ * a signalfd for SIGTERM/SIGINT, and the kernel shim's generic netlink
+ * socket (optional: hybond_shim.ko, docs/kmod-shim.md).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/genetlink.h>
 #include <linux/rtnetlink.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,8 +28,10 @@
 
 #include "agent.h"
 #include "ctl.h"
+#include "kmod-shim/hybond_genl.h"
 #include "log.h"
 #include "nlbuild.h"
+#include "shim.h"
 #include "sys.h"
 
 #define DEFAULT_CHANNEL "/dev/virtio-ports/" HB_PORT_NAME
@@ -44,6 +48,7 @@ struct daemon {
 	uint64_t chan_retry_us;
 	int resync;               /* netlink dropped notifications: dump again */
 	int no_rx_redirect;       /* --debug-no-rx-redirect */
+	int shim_absent_logged;   /* "kernel shim not loaded" said once */
 };
 
 static struct daemon *daemon_alloc(void)
@@ -104,9 +109,109 @@ static int dump_links(struct daemon *d)
 	return rc;
 }
 
+/* ---- the kernel shim (hybond_shim.ko), optional ------------------------------- */
+
+#define SHIM_ABSENT "unannounced unplugs are seen only after the VF is gone"
+
+static void shim_found(struct daemon *d, const struct gd_shim_family *f)
+{
+	int rc;
+
+	d->sys.shim_family = f->id;
+	if (!f->events_grp || f->events_grp == d->sys.shim_grp)
+		return;
+	rc = gd_sys_shim_join(&d->sys, f->events_grp);
+	if (rc < 0) {
+		gd_warn("kernel shim: cannot join its \"%s\" group: %s (needs CAP_NET_ADMIN); "
+			SHIM_ABSENT, HYBOND_GENL_MCGRP_EVENTS, strerror(-rc));
+		return;
+	}
+	d->sys.shim_grp = f->events_grp;
+	gd_agent_shim(&d->agent, true);
+	gd_info("kernel shim loaded: subscribed to its events (family %u, group %u)%s", f->id,
+		f->events_grp, d->agent.session ? "; KMOD_SHIM announced from the next HELLO" : "");
+}
+
+static void shim_lost(struct daemon *d)
+{
+	if (!d->sys.shim_family)
+		return;
+	/* the kernel dropped the membership with the family */
+	d->sys.shim_family = 0;
+	d->sys.shim_grp = 0;
+	gd_agent_shim(&d->agent, false);
+	gd_info("kernel shim unloaded: " SHIM_ABSENT);
+}
+
+static void shim_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct daemon *d = data;
+	struct gd_shim_family f;
+	struct gd_shim_ev ev;
+	int rc;
+
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error == 0)
+			return;         /* the ACK of GETFAMILY */
+		if (e->error == -ENOENT) {
+			if (d->sys.shim_family)
+				shim_lost(d);   /* its DELFAMILY was among lost messages */
+			else if (!d->shim_absent_logged)
+				gd_info("kernel shim not loaded: " SHIM_ABSENT);
+			d->shim_absent_logged = 1;
+		} else {
+			gd_warn("kernel shim: nlctrl answered %s", strerror(-e->error));
+		}
+		return;
+	}
+	if (nlh->nlmsg_type == GENL_ID_CTRL) {
+		rc = gd_shim_parse_ctrl(nlh, &f);
+		if (rc < 0)
+			gd_warn("kernel shim: malformed nlctrl message ignored");
+		if (rc <= 0)
+			return;
+		if (f.cmd == CTRL_CMD_DELFAMILY)
+			shim_lost(d);
+		else if (f.cmd == CTRL_CMD_NEWFAMILY || f.cmd == CTRL_CMD_NEWMCAST_GRP)
+			shim_found(d, &f);
+		return;
+	}
+	if (!d->sys.shim_family || nlh->nlmsg_type != d->sys.shim_family)
+		return;
+	rc = gd_shim_parse(nlh, &ev);
+	if (rc < 0)
+		gd_warn("kernel shim: malformed event ignored (%u bytes)", nlh->nlmsg_len);
+	else if (rc > 0)
+		gd_agent_shim_event(&d->agent, &ev, gd_now_us());
+}
+
+static void on_shim(struct daemon *d)
+{
+	int rc;
+
+	if (!d->sys.shim)
+		return;
+	rc = gd_sys_shim_read(&d->sys, shim_msg, d);
+	if (rc == -ENOBUFS) {
+		gd_warn("kernel shim: events lost (socket overrun): asking for the family again");
+		d->sys.shim_grp = 0;    /* join again: a lost DELFAMILY/NEWFAMILY dropped it */
+		if (gd_sys_shim_query(&d->sys) == 0)
+			(void)gd_sys_shim_read(&d->sys, shim_msg, d);
+	} else if (rc < 0) {
+		gd_err("kernel shim socket: %s", strerror(-rc));
+	}
+}
+
 static void on_netlink(struct daemon *d)
 {
-	int rc = gd_sys_monitor_read(&d->sys, link_cb, d);
+	int rc;
+
+	/* The shim's UNPLUG_STARTING precedes the VF's removal in the kernel:
+	 * read it first, so that VF_LEAVING goes out before VF_VANISHED. */
+	on_shim(d);
+	rc = gd_sys_monitor_read(&d->sys, link_cb, d);
 
 	if (rc == -ENOBUFS) {
 		gd_warn("netlink notifications lost: re-reading all links");
@@ -223,7 +328,7 @@ static int add_fd(struct daemon *d, int fd, int tag)
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
-enum { TAG_NL = 1, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_CHAN = -2 };
+enum { TAG_NL = 1, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_SHIM, TAG_CHAN = -2 };
 
 static int run_daemon(struct daemon *d)
 {
@@ -262,6 +367,14 @@ static int run_daemon(struct daemon *d)
 	if (rc < 0)
 		gd_err("reading links: %s", strerror(-rc));
 	gd_agent_links_complete(&d->agent, gd_now_us());
+	/* before the channel: the first HELLO already says whether the shim is
+	 * there (nlctrl answers within the send, so the answer is queued now) */
+	rc = gd_sys_shim_open(&d->sys);
+	if (rc < 0)
+		gd_warn("generic netlink: %s: kernel shim not used; " SHIM_ABSENT, strerror(-rc));
+	else if (add_fd(d, mnl_socket_get_fd(d->sys.shim), TAG_SHIM) < 0)
+		gd_err("epoll: %s", strerror(errno));
+	on_shim(d);
 	gd_info("%s running: %d pair(s)", GD_AGENT_NAME, d->agent.npairs);
 	channel_open(d);
 	if (d->sys.chan_fd >= 0)
@@ -279,6 +392,7 @@ static int run_daemon(struct daemon *d)
 		}
 		for (i = 0; i < n; i++) {
 			switch (evs[i].data.fd) {
+			case TAG_SHIM: on_shim(d); break;
 			case TAG_NL: on_netlink(d); break;
 			case TAG_TIMER: on_timer(d); break;
 			case TAG_CTL:

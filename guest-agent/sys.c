@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <glob.h>
 #include <linux/gen_stats.h>
+#include <linux/genetlink.h>
 #include <linux/if_addr.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -14,6 +15,7 @@
 #include "announce.h"
 #include "log.h"
 #include "nlbuild.h"
+#include "shim.h"
 #include "sys.h"
 
 #define GD_NL_RXBUF 32768       /* one recv of a dump (libmnl >= 1.0.5 calls it GD_NL_RXBUF) */
@@ -50,7 +52,70 @@ void gd_sys_close(struct gd_sys *s)
 		(void)mnl_socket_close(s->req);
 	if (s->mon)
 		(void)mnl_socket_close(s->mon);
-	s->req = s->mon = NULL;
+	if (s->shim)
+		(void)mnl_socket_close(s->shim);
+	s->req = s->mon = s->shim = NULL;
+}
+
+/* ---- the kernel shim's generic netlink family ------------------------------ */
+
+int gd_sys_shim_query(struct gd_sys *s)
+{
+	char buf[GD_NL_BUFSZ];
+	struct nlmsghdr *nlh = gd_shim_getfamily(buf, ++s->seq);
+
+	if (mnl_socket_sendto(s->shim, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
+int gd_sys_shim_open(struct gd_sys *s)
+{
+	/* nlctrl's one group, "notify", has the id GENL_ID_CTRL (kernel:
+	 * genl_validate_assign_mc_groups(); iproute2's "genl monitor" relies on it) */
+	unsigned int notify = GENL_ID_CTRL;
+	int e;
+
+	s->shim = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!s->shim || mnl_socket_bind(s->shim, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(s->shim, NETLINK_ADD_MEMBERSHIP, &notify, sizeof(notify)) < 0)
+		goto fail;
+	if (gd_sys_shim_query(s) < 0)
+		goto fail;
+	return 0;
+fail:
+	e = errno;
+	if (s->shim)
+		(void)mnl_socket_close(s->shim);
+	s->shim = NULL;
+	return -e;
+}
+
+int gd_sys_shim_join(struct gd_sys *s, uint32_t grp)
+{
+	unsigned int g = grp;
+
+	if (mnl_socket_setsockopt(s->shim, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
+		return -errno;
+	return 0;
+}
+
+int gd_sys_shim_read(struct gd_sys *s, void (*cb)(const struct nlmsghdr *nlh, void *data),
+		     void *data)
+{
+	char buf[GD_NL_RXBUF];
+
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(s->shim, buf, sizeof(buf));
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		/* every message, NLMSG_ERROR included (mnl_cb_run would stop there) */
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+			cb(nlh, data);
+	}
 }
 
 static int run_until_done(struct gd_sys *s, uint32_t seq, mnl_cb_t cb, void *data)

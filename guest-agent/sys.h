@@ -13,6 +13,11 @@ struct gd_sys {
 	struct mnl_socket *mon;   /* RTNLGRP_LINK notifications */
 	uint32_t seq;
 	int chan_fd;              /* the virtio-serial port, -1 when closed */
+	/* NETLINK_GENERIC: nlctrl's "notify" group (the shim's family coming and
+	 * going) and, while resolved, the shim's "events" group */
+	struct mnl_socket *shim;
+	uint16_t shim_family;     /* 0: hybond_shim.ko not loaded (or not yet known) */
+	uint32_t shim_grp;        /* "events" group joined, 0 = none */
 	/* debug (--debug-no-rx-redirect): do NOT make the standby accept RX;
 	 * remove what a previous agent installed.  Only to measure its cost. */
 	int no_rx_redirect;
@@ -29,6 +34,18 @@ int gd_sys_dump(struct gd_sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 /* Reads every pending monitor message into cb (non-blocking).  Returns 0,
  * -ENOBUFS when the kernel dropped notifications (re-dump!), or -errno. */
 int gd_sys_monitor_read(struct gd_sys *s, mnl_cb_t cb, void *data);
+/* Opens the NETLINK_GENERIC socket, joins nlctrl's notifications and asks
+ * for the "hybond" family (the answer comes on the socket, like the
+ * notifications).  Returns 0 or -errno. */
+int gd_sys_shim_open(struct gd_sys *s);
+/* Asks nlctrl for the "hybond" family again (after lost notifications). */
+int gd_sys_shim_query(struct gd_sys *s);
+/* Joins the family's "events" group (0 or -errno, e.g. -EPERM without CAP_NET_ADMIN). */
+int gd_sys_shim_join(struct gd_sys *s, uint32_t grp);
+/* Calls cb for every pending message of the socket (non-blocking).  Returns 0,
+ * -ENOBUFS when the kernel dropped messages (ask again!), or -errno. */
+int gd_sys_shim_read(struct gd_sys *s, void (*cb)(const struct nlmsghdr *nlh, void *data),
+		     void *data);
 /* Monotonic clock in microseconds. */
 uint64_t gd_now_us(void);
 

@@ -6,7 +6,9 @@
  * device_del, QEMU's own failover unplug, sysfs unbind, SR-IOV disable) and
  * one of its netdevs is the primary of a pair, the unplug barrier
  *
- *   1. moves TX off it (net_failover: carrier off; bond: active slave),
+ *   1. moves TX off it (net_failover: carrier off, right after 2., so that
+ *      the event reaches the agent before the carrier change; bond: active
+ *      slave, before 2.),
  *   2. multicasts HYBOND_CMD_UNPLUG_STARTING, so the host can steer RX to
  *      the standby while the VF still delivers,
  *   3. waits until the VF's TX backlog is empty, at most drain_ms (capped
@@ -138,24 +140,30 @@ static void hb_unplug_barrier(struct device *parent)
 	if (!n)
 		return;
 
-	/* 1. TX off the leaving primaries */
+	/* 1. TX off the leaving primaries (bond: now; net_failover: right
+	 * after the event, see 2.)
+	 */
 	for (i = 0; i < n; i++) {
 		struct hb_info *info = &lv[i].info;
 
 		if (!lv[i].is_tx)
 			continue;
-		if (info->kind == HYBOND_KIND_FAILOVER) {
-			netif_carrier_off(lv[i].dev);
+		if (info->kind == HYBOND_KIND_FAILOVER)
 			info->flags &= ~HYBOND_F_CARRIER;
-		} else if (hb_barrier_bond_switch(lv[i].dev, deadline)) {
+		else if (hb_barrier_bond_switch(lv[i].dev, deadline))
 			continue;
-		}
 		info->tx = info->standby;
 	}
-	/* 2. tell the agent at once */
-	for (i = 0; i < n; i++)
+	/* 2. tell the agent at once.  The failover carrier goes off only after
+	 * the event is out: carrier off queues a linkwatch change whose
+	 * rtnetlink message could otherwise reach the agent first.
+	 */
+	for (i = 0; i < n; i++) {
 		hb_event(lv[i].net, HYBOND_CMD_UNPLUG_STARTING, &lv[i].info,
 			 GFP_KERNEL);
+		if (lv[i].is_tx && lv[i].info.kind == HYBOND_KIND_FAILOVER)
+			netif_carrier_off(lv[i].dev);
+	}
 
 	/* 3. let what was queued leave, within the cap */
 	for (i = 0; i < n; i++) {

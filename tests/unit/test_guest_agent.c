@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "guest-agent/agent.h"
+#include "kmod-shim/hybond_genl.h"
 #include "test_guest_util.h"
 
 /* CUnit's _FATAL longjmps, which the analyzer cannot see: return instead. */
@@ -425,6 +426,201 @@ static void test_conf_bond_after_dump(void)
 	tg_free(&bc);
 }
 
+/* ---- the kernel shim's events (gd_agent_shim_event) ------------------------- */
+
+static void shim_ev(uint8_t cmd, int master, int vf, uint64_t now)
+{
+	struct gd_shim_ev ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.cmd = cmd;
+	ev.master = master;
+	ev.vf = vf;
+	ev.standby = 3;
+	gd_agent_shim_event(&ag, &ev, now);
+}
+
+/* index of the first EVENT of that kind that was sent, -1 if none */
+static int event_at(uint8_t kind)
+{
+	int i;
+
+	for (i = 0; i < fk.nsent; i++)
+		if (fk.sent[i].type == HB_MSG_EVENT && fk.sent[i].u.event.kind == kind)
+			return i;
+	return -1;
+}
+
+static int count_events(uint8_t kind)
+{
+	int i, n = 0;
+
+	for (i = 0; i < fk.nsent; i++)
+		n += fk.sent[i].type == HB_MSG_EVENT && fk.sent[i].u.event.kind == kind;
+	return n;
+}
+
+static void test_shim_hello_cap(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+
+	memset(&fk, 0, sizeof(fk));
+	gd_config_defaults(&cfg);
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_NET_FAILOVER | HB_CAP_BONDING);
+	feed(0, 3, 1000);
+	gd_agent_shim(&ag, true);               /* subscribed before the port opens */
+	gd_agent_channel(&ag, true, 1000);
+	r = last_sent(HB_MSG_HELLO);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.hello.caps, HB_CAP_NET_FAILOVER | HB_CAP_BONDING | HB_CAP_KMOD_SHIM);
+	/* the host's HELLO is answered with the same caps */
+	hb_msg_init(&m, HB_MSG_HELLO, 21);
+	m.u.hello.ver_min = HB_VERSION(1, 0);
+	m.u.hello.ver_max = HB_VERSION_CURRENT;
+	m.u.hello.agent = "test-host";
+	host_sends(&m, 2000);
+	r = last_sent(HB_MSG_HELLO_ACK);
+	REQUIRE(r);
+	CU_ASSERT(r->u.hello_ack.caps & HB_CAP_KMOD_SHIM);
+	/* unloaded: the open session is left alone (no HELLO in its middle) ... */
+	gd_agent_shim(&ag, false);
+	CU_ASSERT_EQUAL(count_sent(HB_MSG_HELLO), 1);
+	/* ... and the next session has no KMOD_SHIM */
+	gd_agent_channel(&ag, false, 3000);
+	gd_agent_channel(&ag, true, 4000);
+	CU_ASSERT_EQUAL(count_sent(HB_MSG_HELLO), 2);
+	r = last_sent(HB_MSG_HELLO);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.hello.caps, HB_CAP_NET_FAILOVER | HB_CAP_BONDING);
+}
+
+/* UNPLUG_STARTING of the pair's VF (eth2, ifindex 4; master eth0 2): VF_LEAVING
+ * at once, once, TX held on the standby; rtnetlink's VF_VANISHED follows; the
+ * next VF is not used before RESUME_FAST_PATH. */
+static void test_shim_vf_leaving(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+	int pins;
+
+	start();
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	CU_ASSERT_EQUAL(fk.sent[fk.nsent - 1].type, HB_MSG_EVENT);     /* nothing before it */
+	r = &fk.sent[event_at(HB_EV_VF_LEAVING)];
+	CU_ASSERT_EQUAL(r->u.event.pair_id, 1);
+	CU_ASSERT_EQUAL(r->u.event.ifindex, 4);
+	CU_ASSERT_STRING_EQUAL(r->u.event.ifname, "eth2");
+	CU_ASSERT_EQUAL(r->u.event.active, HB_PATH_STANDBY);   /* the shim took TX off it */
+	CU_ASSERT_TRUE(ag.pairs[0].pinned);
+	CU_ASSERT_EQUAL(fk.pins, 1);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_STANDBY);
+	pins = fk.pins;
+	/* the same VF again (a repeated event): nothing more */
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5100);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 0, 5150);        /* no IFINDEX: the pair's VF */
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	CU_ASSERT_EQUAL(fk.pins, pins);
+	/* DRAINED: logged only */
+	shim_ev(HYBOND_CMD_DRAINED, 2, 4, 5200);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	/* rtnetlink: carrier off, then the VF unregistered: VF_VANISHED after VF_LEAVING */
+	feed(4, 7, 6000);
+	CU_ASSERT(event_at(HB_EV_VF_VANISHED) > event_at(HB_EV_VF_LEAVING));
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_VANISHED), 1);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	CU_ASSERT_EQUAL(fk.pins, pins);         /* already pinned: not again */
+	CU_ASSERT_EQUAL(ag.pairs[0].leaving_vf, 0);
+	/* a new VF comes up: TX stays on the standby until the host asks */
+	feed(8, cap.n - 1, 7000);
+	CU_ASSERT(ag.pairs[0].l.vf > 0);
+	CU_ASSERT_EQUAL(fk.unpins, 0);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_STANDBY);
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 30);
+	m.u.resume_fast_path.pair_id = 1;
+	host_sends(&m, 8000);
+	r = last_sent(HB_MSG_FAST_PATH_UP);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.fast_path_up.path, HB_PATH_FAST);
+	CU_ASSERT_EQUAL(fk.unpins, 1);
+	/* the new VF is unplugged in its turn: VF_LEAVING again, for it */
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, ag.pairs[0].l.vf, 9000);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 2);
+	r = last_sent(HB_MSG_EVENT);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.event.ifindex, (uint32_t)ag.pairs[0].l.vf);
+}
+
+/* A leaving VF is not "up" for RESUME_FAST_PATH, PREPARE_SWITCH(FAST) or the
+ * standby-lost-carrier rule, even while rtnetlink still shows it up. */
+static void test_shim_leaving_vf_not_used(void)
+{
+	struct hb_msg m;
+	const struct hb_msg *r;
+
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, 40);
+	m.u.prepare_switch.pair_id = 1;
+	m.u.prepare_switch.path = HB_PATH_FAST;
+	m.u.prepare_switch.deadline_ms = 100;
+	host_sends(&m, 5100);
+	r = last_sent(HB_MSG_ERROR);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.error.code, HB_ERR_SWITCH_FAILED);
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 41);
+	m.u.resume_fast_path.pair_id = 1;
+	host_sends(&m, 5200);
+	CU_ASSERT_PTR_NULL(last_sent(HB_MSG_FAST_PATH_UP));    /* waits for another VF */
+	CU_ASSERT_EQUAL(fk.unpins, 0);
+	CU_ASSERT_TRUE(ag.pairs[0].pinned);
+}
+
+static void test_shim_unknown_and_other_events(void)
+{
+	int nsent;
+
+	start();
+	gd_agent_tick(&ag, 3000);               /* the STATUS the session made due */
+	nsent = fk.nsent;
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 99, 4, 5000);       /* not our master */
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 3, 4, 5000);        /* the standby, not a master */
+	shim_ev(HYBOND_CMD_PRIMARY_ARRIVING, 2, 4, 5000);
+	shim_ev(HYBOND_CMD_CARRIER_UP, 2, 4, 5000);
+	shim_ev(HYBOND_CMD_DRAINED, 2, 4, 5000);
+	CU_ASSERT_EQUAL(fk.nsent, nsent);
+	CU_ASSERT_EQUAL(fk.pins, 0);
+	CU_ASSERT_FALSE(ag.pairs[0].pinned);
+	CU_ASSERT_EQUAL(ag.pairs[0].leaving_vf, 0);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);
+	/* an UNPLUG_STARTING for a VF rtnetlink already removed: too late, nothing */
+	feed(4, 7, 6000);
+	nsent = count_events(HB_EV_VF_VANISHED);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 6100);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 0);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_VANISHED), nsent);
+}
+
+/* Without a host session: nothing to tell, and the kernel's choice stands. */
+static void test_shim_no_session(void)
+{
+	memset(&fk, 0, sizeof(fk));
+	gd_config_defaults(&cfg);
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_NET_FAILOVER);
+	gd_agent_shim(&ag, true);
+	feed(0, 3, 1000);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 2000);
+	CU_ASSERT_EQUAL(fk.nsent, 0);
+	CU_ASSERT_EQUAL(fk.pins, 0);
+	CU_ASSERT_FALSE(ag.pairs[0].pinned);
+	CU_ASSERT_EQUAL(ag.pairs[0].leaving_vf, 4);
+	feed(4, cap.n - 1, 3000);
+	CU_ASSERT_EQUAL(fk.pins, 0);
+	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);      /* new VF */
+}
+
 static CU_TestInfo tests[] = {
 	{ "discovery and HELLO", test_discovery_and_hello },
 	{ "prepare, migrate, resume", test_prepare_migrate_resume },
@@ -434,6 +630,11 @@ static CU_TestInfo tests[] = {
 	{ "standby unusable", test_standby_unusable },
 	{ "no session: no pin", test_no_session_no_pin },
 	{ "guest.conf bond after the dump", test_conf_bond_after_dump },
+	{ "kernel shim: HELLO capability", test_shim_hello_cap },
+	{ "kernel shim: VF_LEAVING before VF_VANISHED", test_shim_vf_leaving },
+	{ "kernel shim: a leaving VF is not used", test_shim_leaving_vf_not_used },
+	{ "kernel shim: unknown master, other events", test_shim_unknown_and_other_events },
+	{ "kernel shim: no session", test_shim_no_session },
 	CU_TEST_INFO_NULL,
 };
 

@@ -1,10 +1,14 @@
 /* test_guest_msgs.c — the exact bytes of the rtnetlink requests hybond-guestd
  * sends, against what iproute2 sends for the same commands (captured with
  * strace on the Debian 12 host: tests/data/netlink/tc-iproute2-host.strace,
- * ip-bond-host.strace; ifindex mst0=2, sb0=3), and the GARP / NA frames. */
+ * ip-bond-host.strace; ifindex mst0=2, sb0=3), the GARP / NA frames, and the
+ * parsing of the kernel shim's generic netlink messages (hand-built with
+ * libmnl as hybond_shim.ko / nlctrl build them). */
 #include "tests/unit/cu_run.h"
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
+#include <errno.h>
+#include <linux/genetlink.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -12,6 +16,8 @@
 
 #include "guest-agent/announce.h"
 #include "guest-agent/nlbuild.h"
+#include "guest-agent/shim.h"
+#include "kmod-shim/hybond_genl.h"
 
 /* Compares a built message with the expected bytes, ignoring nlmsg_seq. */
 static void check(const struct nlmsghdr *nlh, const uint8_t *want, size_t len)
@@ -199,12 +205,212 @@ static void test_carry_over(void)
 	CU_ASSERT_FALSE(gd_nl_route_carried(d, 2));
 }
 
+/* ---- kernel shim (generic netlink) ------------------------------------------- */
+
+#define SHIM_FAMILY 0x1a        /* whatever nlctrl assigned */
+
+static struct nlmsghdr *genl_start(void *buf, uint16_t type, uint8_t cmd)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+
+	nlh->nlmsg_type = type;
+	g->cmd = cmd;
+	g->version = HYBOND_GENL_VERSION;
+	return nlh;
+}
+
+/* An event as hb_genl.c fills it (pair attributes at the top level). */
+static struct nlmsghdr *shim_event(void *buf, uint8_t cmd, uint32_t master, uint32_t vf)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
+	struct nlmsghdr *nlh = genl_start(buf, SHIM_FAMILY, cmd);
+
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, master);
+	if (vf)
+		mnl_attr_put_u32(nlh, HYBOND_A_IFINDEX, vf);
+	mnl_attr_put_u32(nlh, HYBOND_A_STANDBY_IFINDEX, 3);
+	mnl_attr_put(nlh, HYBOND_A_MAC, sizeof(mac), mac);
+	mnl_attr_put_u8(nlh, HYBOND_A_KIND, HYBOND_KIND_FAILOVER);
+	mnl_attr_put_u32(nlh, HYBOND_A_FLAGS, 0);
+	mnl_attr_put_u32(nlh, HYBOND_A_TX_IFINDEX, 3);
+	mnl_attr_put_u32(nlh, HYBOND_A_CARRIER_UPS, 1);
+	return nlh;
+}
+
+static void test_shim_events(void)
+{
+	uint8_t buf[GD_NL_BUFSZ];
+	struct gd_shim_ev ev;
+	struct nlmsghdr *nlh;
+
+	nlh = shim_event(buf, HYBOND_CMD_UNPLUG_STARTING, 2, 4);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 1);
+	CU_ASSERT_EQUAL(ev.cmd, HYBOND_CMD_UNPLUG_STARTING);
+	CU_ASSERT_EQUAL(ev.master, 2);
+	CU_ASSERT_EQUAL(ev.vf, 4);
+	CU_ASSERT_EQUAL(ev.standby, 3);
+	CU_ASSERT_EQUAL(ev.tx, 3);
+	CU_ASSERT_EQUAL(ev.kind, HYBOND_KIND_FAILOVER);
+	CU_ASSERT_FALSE(ev.has_drain);
+
+	nlh = shim_event(buf, HYBOND_CMD_DRAINED, 2, 4);
+	mnl_attr_put_u32(nlh, HYBOND_A_DRAIN_US, 706);
+	mnl_attr_put_u32(nlh, HYBOND_A_BACKLOG_PKTS, 1);
+	mnl_attr_put_u32(nlh, HYBOND_A_BACKLOG_BYTES, 1514);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 1);
+	CU_ASSERT_TRUE(ev.has_drain);
+	CU_ASSERT_EQUAL(ev.drain_us, 706);
+	CU_ASSERT_EQUAL(ev.backlog_pkts, 1);
+	CU_ASSERT_EQUAL(ev.backlog_bytes, 1514);
+
+	/* a newer module's attribute (beyond HYBOND_A_MAX) is skipped */
+	nlh = shim_event(buf, HYBOND_CMD_CARRIER_UP, 2, 5);
+	mnl_attr_put_u64(nlh, HYBOND_A_MAX + 1, 42);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 1);
+	CU_ASSERT_EQUAL(ev.vf, 5);
+
+	/* STATUS (a reply, not an event): not for the agent */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_STATUS);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 0);
+}
+
+static void test_shim_malformed(void)
+{
+	uint8_t buf[GD_NL_BUFSZ];
+	struct gd_shim_ev ev;
+	struct nlmsghdr *nlh;
+	struct nlattr *at;
+
+	/* shorter than nlmsghdr + genlmsghdr */
+	nlh = shim_event(buf, HYBOND_CMD_UNPLUG_STARTING, 2, 4);
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* no MASTER_IFINDEX */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_UNPLUG_STARTING);
+	mnl_attr_put_u32(nlh, HYBOND_A_IFINDEX, 4);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* MASTER_IFINDEX 0 */
+	nlh = shim_event(buf, HYBOND_CMD_UNPLUG_STARTING, 0, 4);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* an ifindex of 2 bytes instead of 4 */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_UNPLUG_STARTING);
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, 2);
+	mnl_attr_put_u16(nlh, HYBOND_A_IFINDEX, 4);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* a MAC of 4 bytes */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_UNPLUG_STARTING);
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, 2);
+	mnl_attr_put_u32(nlh, HYBOND_A_MAC, 0x00545200);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* the message ends inside MASTER_IFINDEX: that attribute is not seen */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_UNPLUG_STARTING);
+	at = mnl_nlmsg_get_payload_tail(nlh);
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, 2);
+	nlh->nlmsg_len -= 2;
+	CU_ASSERT_EQUAL(at->nla_len, 8);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* an attribute claiming more than the message holds */
+	nlh = shim_event(buf, HYBOND_CMD_UNPLUG_STARTING, 2, 4);
+	at = mnl_nlmsg_get_payload_tail(nlh);
+	mnl_attr_put_u32(nlh, HYBOND_A_DRAIN_US, 1);
+	at->nla_len = 200;
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	/* ... or cut in the middle of the last one */
+	nlh = shim_event(buf, HYBOND_CMD_UNPLUG_STARTING, 2, 4);
+	nlh->nlmsg_len -= 2;
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	CU_ASSERT_EQUAL(ev.master, 0);          /* nothing of a rejected message */
+}
+
+/* nlctrl: the answer to GETFAMILY and the NEWFAMILY/DELFAMILY notifications
+ * carry the same attributes (ctrl_fill_info()). */
+static struct nlmsghdr *ctrl_family(void *buf, uint8_t cmd, const char *name, uint16_t id,
+				    const char *grp, uint32_t grp_id)
+{
+	struct nlmsghdr *nlh = genl_start(buf, GENL_ID_CTRL, cmd);
+	struct nlattr *groups, *g;
+
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, name);
+	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, id);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, 1);
+	if (grp) {
+		groups = mnl_attr_nest_start(nlh, CTRL_ATTR_MCAST_GROUPS);
+		g = mnl_attr_nest_start(nlh, 1);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_MCAST_GRP_ID, grp_id);
+		mnl_attr_put_strz(nlh, CTRL_ATTR_MCAST_GRP_NAME, grp);
+		mnl_attr_nest_end(nlh, g);
+		mnl_attr_nest_end(nlh, groups);
+	}
+	return nlh;
+}
+
+static void test_shim_ctrl(void)
+{
+	uint8_t buf[GD_NL_BUFSZ];
+	struct gd_shim_family f;
+	struct nlmsghdr *nlh;
+	const struct genlmsghdr *g;
+
+	/* the request: GETFAMILY "hybond", answered with an ACK */
+	nlh = gd_shim_getfamily(buf, 9);
+	g = mnl_nlmsg_get_payload(nlh);
+	CU_ASSERT_EQUAL(nlh->nlmsg_type, GENL_ID_CTRL);
+	CU_ASSERT_EQUAL(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	CU_ASSERT_EQUAL(nlh->nlmsg_seq, 9);
+	CU_ASSERT_EQUAL(g->cmd, CTRL_CMD_GETFAMILY);
+	CU_ASSERT_EQUAL(nlh->nlmsg_len, MNL_NLMSG_HDRLEN + 4 + MNL_ALIGN(4 + sizeof("hybond")));
+	CU_ASSERT_STRING_EQUAL((const char *)mnl_nlmsg_get_payload_offset(nlh, 4) + 4, "hybond");
+
+	nlh = ctrl_family(buf, CTRL_CMD_NEWFAMILY, "hybond", SHIM_FAMILY, "events", 9);
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), 1);
+	CU_ASSERT_EQUAL(f.cmd, CTRL_CMD_NEWFAMILY);
+	CU_ASSERT_EQUAL(f.id, SHIM_FAMILY);
+	CU_ASSERT_EQUAL(f.events_grp, 9);
+	/* another group name: no events group */
+	nlh = ctrl_family(buf, CTRL_CMD_NEWFAMILY, "hybond", SHIM_FAMILY, "other", 9);
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), 1);
+	CU_ASSERT_EQUAL(f.events_grp, 0);
+	/* DELFAMILY, no groups */
+	nlh = ctrl_family(buf, CTRL_CMD_DELFAMILY, "hybond", SHIM_FAMILY, NULL, 0);
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), 1);
+	CU_ASSERT_EQUAL(f.cmd, CTRL_CMD_DELFAMILY);
+	/* another family's notification */
+	nlh = ctrl_family(buf, CTRL_CMD_NEWFAMILY, "hybondx", 0x20, "events", 10);
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), 0);
+	/* malformed: a 1-byte family id, a group id of 2 bytes, too short */
+	nlh = genl_start(buf, GENL_ID_CTRL, CTRL_CMD_NEWFAMILY);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, "hybond");
+	mnl_attr_put_u8(nlh, CTRL_ATTR_FAMILY_ID, 1);
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), -EINVAL);
+	nlh = ctrl_family(buf, CTRL_CMD_NEWFAMILY, "hybond", SHIM_FAMILY, NULL, 0);
+	{
+		struct nlattr *groups = mnl_attr_nest_start(nlh, CTRL_ATTR_MCAST_GROUPS);
+		struct nlattr *gr = mnl_attr_nest_start(nlh, 1);
+
+		mnl_attr_put_u16(nlh, CTRL_ATTR_MCAST_GRP_ID, 9);
+		mnl_attr_nest_end(nlh, gr);
+		mnl_attr_nest_end(nlh, groups);
+	}
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), -EINVAL);
+	nlh = ctrl_family(buf, CTRL_CMD_NEWFAMILY, "hybond", SHIM_FAMILY, "events", 9);
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 3;
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), -EINVAL);
+	/* no family id at all */
+	nlh = genl_start(buf, GENL_ID_CTRL, CTRL_CMD_NEWFAMILY);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, "hybond");
+	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), -EINVAL);
+}
+
 static CU_TestInfo tests[] = {
 	{ "clsact", test_clsact },
 	{ "matchall mirred redirects", test_redirects },
 	{ "bond", test_bond },
 	{ "garp and na", test_garp_na },
 	{ "address and route carry-over", test_carry_over },
+	{ "kernel shim events", test_shim_events },
+	{ "kernel shim: malformed events", test_shim_malformed },
+	{ "kernel shim: nlctrl", test_shim_ctrl },
 	CU_TEST_INFO_NULL,
 };
 

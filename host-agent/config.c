@@ -28,6 +28,7 @@ void config_defaults(struct hostd_config *c)
 	(void)snprintf(c->tls_priority, sizeof(c->tls_priority), "%s", CFG_TLS_PRIORITY_DEF);
 	c->libvirt_coordinate = 1;
 	c->hook_wait_ms = CFG_HOOK_WAIT_MS_DEF;
+	c->vf_watch = 1;
 }
 
 void vm_config_defaults(struct vm_config *v, const char *name)
@@ -92,6 +93,20 @@ static int set_u32(uint32_t *dst, const char *val, uint32_t min, uint32_t max,
 		return -EINVAL;
 	}
 	*dst = (uint32_t)v;
+	return 0;
+}
+
+/* on|off (1|0 too, as libvirt_coordinate takes) */
+static int set_onoff(uint32_t *dst, const char *val, const char *key, char *err, size_t errlen)
+{
+	if (!strcmp(val, "on") || !strcmp(val, "1")) {
+		*dst = 1;
+	} else if (!strcmp(val, "off") || !strcmp(val, "0")) {
+		*dst = 0;
+	} else {
+		(void)snprintf(err, errlen, "%s: '%s' (on or off)", key, val);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -231,6 +246,8 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 		return set_u32(&c->prepare_deadline_ms, val, 10, 60000, key, err, errlen);
 	if (!strcmp(key, "resume_deadline_ms"))
 		return set_u32(&c->resume_deadline_ms, val, 10, 600000, key, err, errlen);
+	if (!strcmp(key, "vf_watch"))
+		return set_onoff(&c->vf_watch, val, key, err, errlen);
 	(void)snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }

@@ -96,6 +96,7 @@ struct hostd_config {
 	uint32_t sched_fifo;            /* SCHED_FIFO priority of the daemon, 0 = normal */
 	uint32_t vf_up_timeout_ms;
 	uint32_t prepare_deadline_ms, resume_deadline_ms;
+	uint32_t vf_watch;              /* react to a VF that leaves without notice (1, default) */
 	struct peer_config peers[CFG_MAX_PEERS];
 	size_t n_peers;
 	struct vm_config vms[CFG_MAX_VMS];

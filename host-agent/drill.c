@@ -1100,6 +1100,9 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 			       v->mig ? "a migration" : "a drill or snapshot");
 		return -EBUSY;
 	}
+	rc = vfw_busy(v, err, errlen);
+	if (rc)
+		return rc;
 	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
 		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
 		return -ENOENT;

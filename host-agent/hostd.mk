@@ -15,7 +15,8 @@
 HOSTD_SRCS := host-agent/loop.c host-agent/config.c host-agent/announce.c host-agent/peer.c \
               host-agent/peer_tls.c host-agent/peer_check.c \
               host-agent/hv_qmp.c host-agent/vm.c host-agent/migrate.c host-agent/ctl.c \
-              host-agent/drill.c host-agent/snapshot.c host-agent/evacuate.c
+              host-agent/drill.c host-agent/snapshot.c host-agent/evacuate.c \
+              host-agent/vfwatch.c
 HOSTD_MAIN := host-agent/hostd.c
 # libvirt: the backend (hv_libvirt.mk) and the XML the hook sends (libvirt.mk)
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
@@ -93,6 +94,17 @@ LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
 $(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# unannounced VF loss (vfwatch.c): the same fakes as test_migrate (hypervisor, guest, peer)
+HOSTD_VFW_TEST := $(B)/tests/test_vfwatch
+HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c tests/unit/hostd_stubs.c
+UNIT_TESTS += $(HOSTD_VFW_TEST)
+LINT_SRCS  += $(HOSTD_VFW_TEST_SRCS)
+$(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
+$(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 

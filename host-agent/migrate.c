@@ -1027,6 +1027,13 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 			mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
 		break;
 	case MIG_S_UNPLUG_VF:
+		if (vfw_vf_deleted(v)) {
+			/* someone removed the VF before (vfwatch.c): nothing to unplug; a
+			 * rollback plugs a fresh one */
+			m->unplug_sent = m->vf_unplugged = 1;
+			mig_enter(m, MIG_S_MIGRATING);
+			return;
+		}
 		rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_generic_done, v);
 		if (rc) {
 			mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
@@ -1877,6 +1884,9 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 		(void)snprintf(err, errlen, "vm %s: a migration is already in progress", v->cfg.name);
 		return -EBUSY;
 	}
+	rc = vfw_busy(v, err, errlen);
+	if (rc)
+		return rc;
 	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
 		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
 		return -ENOENT;

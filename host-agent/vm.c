@@ -41,6 +41,7 @@ static void vm_hv_event(void *arg, enum hv_ev ev, const char *detail, uint64_t t
 		vm_vf_forget(v);
 	mig_on_hv_event(v, ev, detail, ts_ms);
 	drill_on_hv_event(v, ev, detail, ts_ms);
+	vfw_on_hv_event(v, ev, detail, ts_ms);  /* after them: an operation may own it now */
 }
 
 static void vm_hv_closed(void *arg, int err)
@@ -91,7 +92,8 @@ static void pair_from_event(struct vm *v, const struct hb_event *e)
 		return;
 	if (HB_PRESENT(e, EVENT, ACTIVE))
 		q->active = e->active;
-	if (e->kind == HB_EV_VF_VANISHED) {
+	/* VF_LEAVING (kernel shim): the VF is being unbound, it is not usable any more */
+	if (e->kind == HB_EV_VF_VANISHED || e->kind == HB_EV_VF_LEAVING) {
 		q->vf_present = q->vf_link = q->vf_carrier = 0;
 		return;
 	}
@@ -130,6 +132,14 @@ int vm_guest_ready(const struct vm *v)
 	return v->session_up && v->pair.valid;
 }
 
+int vm_resume_fast_path(struct vm *v, void *cookie)
+{
+	if (!v->gc || !vm_guest_ready(v))
+		return -ENOTCONN;
+	return gc_resume_fast_path(v->gc, v->pair.id, v->d->cfg.resume_deadline_ms, cookie,
+				   gc_now_ms());
+}
+
 void vm_vf_forget(struct vm *v)
 {
 	v->pair.vf_present = v->pair.vf_link = v->pair.vf_carrier = 0;
@@ -149,10 +159,12 @@ static void vm_gc_message(void *arg, const struct hb_msg *m)
 			}
 		mig_on_guest(v);
 		drill_on_guest(v);
+		vfw_on_guest(v);
 	} else if (m->type == HB_MSG_EVENT) {
 		pair_from_event(v, &m->u.event);
 		mig_on_guest(v);
 		drill_on_guest(v);
+		vfw_on_guest_event(v, &m->u.event);
 	}
 }
 
@@ -163,6 +175,10 @@ static void vm_gc_answer(void *arg, const struct gc_request *req, const struct h
 
 	if (req->type == HB_MSG_STATUS)
 		return;         /* on_message saw it */
+	if (req->cookie == vfw_cookie(v)) {
+		vfw_on_answer(v, ans, (int)res);       /* the watch's own RESUME_FAST_PATH */
+		return;
+	}
 	mig_on_guest_answer(v, req->type, ans, (int)res);
 	drill_on_guest_answer(v, req->type, ans, (int)res);
 }
@@ -177,6 +193,7 @@ static void vm_gc_session(void *arg, int up)
 		(void)gc_status(v->gc, NULL, gc_now_ms());
 	mig_on_guest(v);
 	drill_on_guest(v);
+	vfw_on_guest(v);
 }
 
 static void vm_gc_log(void *arg, enum gc_log_prio prio, const char *line)
@@ -257,8 +274,9 @@ struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
 	v->here = !vm_config_libvirt(cfg) && cfg->qmp[0] != 0;
 	v->rx_steer = -1;
 	v->recover_timer = loop_timer_new(d->l, vm_recover, v);
-	if (!v->recover_timer || loop_add_ticker(d->l, vm_tick, v) < 0) {
+	if (!v->recover_timer || vfw_init(v) || loop_add_ticker(d->l, vm_tick, v) < 0) {
 		loop_timer_free(v->recover_timer);
+		vfw_fini(v);
 		free(v);
 		return NULL;
 	}
@@ -331,6 +349,7 @@ void vm_free(struct vm *v)
 		return;
 	mig_free(v);
 	drill_free(v);
+	vfw_fini(v);
 	loop_timer_free(v->recover_timer);
 	json_decref(v->last_op);
 	vm_detach(v);
@@ -452,6 +471,7 @@ static void vm_status_extra(const struct vm *v, json_t *o)
 		"vf_port", port_counters(v->cfg.vf_port)));
 	if (v->drill)
 		(void)json_object_set_new(o, "operation", drill_to_json(v));
+	(void)json_object_set_new(o, "vf_watch", vfw_to_json(v));
 	(void)json_object_set_new(o, "last_op", v->last_op ? json_incref(v->last_op) : json_null());
 }
 

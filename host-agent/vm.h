@@ -16,6 +16,7 @@
 #include "guestchan.h"
 #include "hv.h"
 #include "hostd.h"
+#include "vfwatch.h"
 
 /* What the guest last told us about its pair (STATUS, EVENT). */
 struct vm_pair {
@@ -61,6 +62,7 @@ struct vm {
 	int rx_steer;                   /* enum esw_target the eswitch was last set to; -1: unknown */
 	struct vm_counters cnt;
 	struct loop_timer *recover_timer;       /* journal recovery of drill/snapshot */
+	struct vfwatch vfw;             /* unannounced VF loss (vfwatch.c) */
 };
 
 struct vm *vm_new(struct hostd *d, const struct vm_config *cfg);
@@ -77,6 +79,10 @@ int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen);
 int vm_vf_up(const struct vm *v);
 /* The guest agent has a session and has reported its pair: it can take requests. */
 int vm_guest_ready(const struct vm *v);
+/* RESUME_FAST_PATH for the VM's pair within resume_deadline_ms (cookie: the request's,
+ * for on_answer); the caller steered RX to the VF port first.  gc_request()'s result,
+ * -ENOTCONN without a guest session. */
+int vm_resume_fast_path(struct vm *v, void *cookie);
 void vm_vf_forget(struct vm *v);
 /* Next fresh VF id (QEMU 7.2 refuses a re-used -device id after device_del). */
 const char *vm_next_vf_id(struct vm *v);

@@ -123,6 +123,25 @@ static void test_config_libvirt(void)
 		   "hv = qmp\n", "needs qmp");
 }
 
+/* vf_watch (global, on by default): on|off, 1|0; anything else names the key */
+static void test_config_vf_watch(void)
+{
+	struct hostd_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(c.vf_watch, 1);
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nvf_watch = off\n", "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.vf_watch, 0);
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nvf_watch = on\n", "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.vf_watch, 1);
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nvf_watch = 0\n", "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.vf_watch, 0);
+	expect_err("host = A\nvf_watch = maybe\n", "t.conf:2: vf_watch: 'maybe' (on or off)");
+	expect_err("host = A\n[vm v]\nvf_watch = on\n", "unknown VM key 'vf_watch'");
+}
+
 static void test_rarp(void)
 {
 	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
@@ -243,6 +262,7 @@ static CU_TestInfo tests[] = {
 	{ "config: a full file", test_config_good },
 	{ "config: errors name file:line and the problem", test_config_errors },
 	{ "config: libvirt keys", test_config_libvirt },
+	{ "config: vf_watch", test_config_vf_watch },
 	{ "announce: RARP frame", test_rarp },
 	{ "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip },
 	CU_TEST_INFO_NULL,

@@ -64,6 +64,7 @@ include host-agent/hostd.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 include tests/lab/libvirt.mk
+include tests/lab/shim.mk
 include kmod-shim/kmod.mk
 
 all: $(LIBS_ALL) $(BINS) $(UNIT_TESTS)

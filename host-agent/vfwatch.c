@@ -6,7 +6,9 @@
  * static sticky FDB entry) keeps sending the VM's MAC to the VF port whether a
  * VF is there or not; every frame until the steering moves is lost.  VF_LEAVING
  * (the guest's kernel shim started its unplug barrier) comes while the VF still
- * receives for ~20 ms: steering then loses nothing.
+ * receives: the shim holds the removal until the host has steered (the daemon sends
+ * PREPARE_SWITCH(STANDBY) after the steer; the agent then releases the shim) or its
+ * rx_wait_ms ran out, so steering then loses nothing.
  *
  * Why the guest decides the return: a VF that QEMU plugged is not usable before
  * the guest enslaved it and saw its carrier (net_failover drops standby RX while
@@ -123,6 +125,23 @@ static void back_off(struct vm *v)
 	(void)loop_timer_arm(w->timer, w->retry_ms);
 }
 
+/* VF_LEAVING: RX is on the standby port now; say so the way every hybond operation
+ * does, with a PREPARE_SWITCH(STANDBY) after the steer.  The guest's kernel shim holds
+ * the VF's removal until then (its agent sends the shim RELEASE when it gets this), so
+ * the VF keeps receiving what the eswitch sent it before the steer. */
+static void confirm_rx_moved(struct vm *v)
+{
+	int rc;
+
+	if (!v->gc || !vm_guest_ready(v))
+		return;         /* no session: the agent releases the shim by itself */
+	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, v->d->cfg.prepare_deadline_ms,
+			       vfw_cookie(v), gc_now_ms());
+	if (rc < 0)
+		hlog(HLOG_WARN, "vm %s: VF leaving: PREPARE_SWITCH not sent (%s): the guest's shim "
+		     "holds the VF until its rx_wait_ms", v->cfg.name, strerror(-rc));
+}
+
 /* A trigger: the VF left (or is leaving) with nobody having moved the datapath. */
 static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 {
@@ -133,8 +152,12 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 		vfw_drop(v);
 		return;
 	}
-	if (w->state == VFW_VF_AWAY)
-		return;         /* steered once already (VF_LEAVING, then VF_VANISHED, ...) */
+	if (w->state == VFW_VF_AWAY) {
+		/* steered once already (VF_LEAVING, then VF_VANISHED, ...) */
+		if (trig == VFW_TRIG_VF_LEAVING && v->rx_steer == ESW_TO_STANDBY)
+			confirm_rx_moved(v);
+		return;
+	}
 	w->trigger = trig;
 	w->t_trigger_us = t0;
 	w->steer_us = -1;
@@ -147,11 +170,15 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 	if (v->rx_steer == ESW_TO_STANDBY) {
 		hlog(HLOG_INFO, "vm %s: VF away (%s); RX is on the standby port already: "
 		     "waiting for a VF to come back", v->cfg.name, trig_text[trig]);
+		if (trig == VFW_TRIG_VF_LEAVING)
+			confirm_rx_moved(v);
 		return;
 	}
 	if (steer_standby(v))
 		return;
 	w->steer_us = (int64_t)(mono_us() - t0);
+	if (trig == VFW_TRIG_VF_LEAVING)
+		confirm_rx_moved(v);
 	if (qemu_ts_ms) {
 		int64_t age = (int64_t)hv_realtime_ms() - (int64_t)qemu_ts_ms;
 
@@ -210,8 +237,14 @@ void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
 	struct vfwatch *w = &v->vfw;
 	const char *why = gc_answer_failure(ans, res);
 
+	if (ans && ans->type == HB_MSG_SWITCH_DONE) {
+		hlog(HLOG_INFO, "vm %s: VF leaving: the guest confirmed TX on the standby "
+		     "(SWITCH_DONE)", v->cfg.name);
+		return;
+	}
 	if (w->state != VFW_RETURNING)
-		return;         /* late: the VF left again, or an operation took over */
+		return;         /* late: the VF left again, or an operation took over; a failed
+				 * PREPARE_SWITCH (the guest's shim then waits out rx_wait_ms) */
 	if (!vfw_eligible(v)) {
 		vfw_drop(v);
 		return;

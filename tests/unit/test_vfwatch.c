@@ -297,6 +297,7 @@ static struct {
 	int resume_no_vf;       /* answer RESUME_FAST_PATH with ERROR NO_VF */
 	int resume_standby;     /* answer it with FAST_PATH_UP path STANDBY */
 	int rx_at_resume;       /* where the eswitch steered when RESUME_FAST_PATH came */
+	int rx_at_prepare;      /* ... and when PREPARE_SWITCH came */
 	uint8_t active;
 	int n_prepare, n_resume;
 } G;
@@ -376,6 +377,7 @@ static void g_msg(const struct hb_msg *req)
 		break;
 	case HB_MSG_PREPARE_SWITCH:
 		G.n_prepare++;
+		G.rx_at_prepare = V->rx_steer;
 		G.active = HB_PATH_STANDBY;
 		hb_msg_init_reply(&m, HB_MSG_SWITCH_DONE, req);
 		m.u.switch_done.pair_id = PAIR_ID;
@@ -710,11 +712,15 @@ static void test_leaving_then_vanished(void)
 	pump(20);
 	expect_away("vf_leaving");
 	CU_ASSERT_FALSE(vm_vf_up(V));
+	/* RX moved, then the guest is told so (its shim holds the VF until then) */
+	CU_ASSERT_EQUAL(G.n_prepare, 1);
+	CU_ASSERT_EQUAL(G.rx_at_prepare, ESW_TO_STANDBY);
 	g_vf_vanished();
 	pump(20);
 	g_status(NULL);
 	pump(20);
 	expect_away("vf_leaving");
+	CU_ASSERT_EQUAL(G.n_prepare, 1);        /* VF_VANISHED asks nothing more */
 	o = vm_to_json(V);
 	w = json_object_get(o, "vf_watch");
 	CU_ASSERT_TRUE(json_is_number(json_object_get(w, "steer_ms")));
@@ -736,6 +742,7 @@ static void test_vanished(void)
 	g_vf_vanished();
 	pump(20);
 	expect_away("vf_vanished");
+	CU_ASSERT_EQUAL(G.n_prepare, 0);        /* gone already: nothing to release */
 	expect_return();
 	teardown();
 }

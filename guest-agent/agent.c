@@ -61,6 +61,14 @@ static bool vf_usable(const struct gd_agent *a, const struct gd_pair *p)
 	return p->l.vf && p->l.vf != p->leaving_vf && link_usable(a, p->l.vf);
 }
 
+/* The carrier reported to the host: none on a VF the kernel shim said is
+ * leaving, whatever rtnetlink still shows during the unplug barrier.  The
+ * host treats a VF with carrier as usable and would steer RX back to it. */
+static uint8_t reported_carrier(const struct gd_pair *p, const struct gd_link *l)
+{
+	return l->ifindex == p->leaving_vf ? 0 : l->carrier;
+}
+
 struct gd_pair *gd_agent_pair(struct gd_agent *a, uint32_t id)
 {
 	int i;
@@ -168,7 +176,7 @@ static void send_event(struct gd_agent *a, const struct gd_pair *p, uint8_t kind
 	if (l) {
 		e->ifname = l->name;
 		e->link = (l->flags & IFF_UP) ? 1 : 0;
-		e->carrier = l->carrier;
+		e->carrier = reported_carrier(p, l);
 		HB_MARK(e, EVENT, LINK);
 		HB_MARK(e, EVENT, CARRIER);
 	}
@@ -217,6 +225,7 @@ int gd_agent_fill_status(struct gd_agent *a, struct hb_msg *m, uint32_t pair_id)
 		fill_iface(sl, &o->standby);
 		if (vl) {
 			fill_iface(vl, &o->vf);
+			o->vf.carrier = reported_carrier(p, vl);
 			HB_MARK(o, PAIR, VF);
 			if (vl->parent_dev[0])
 				o->vf_pci = vl->parent_dev;
@@ -246,6 +255,51 @@ static void send_status(struct gd_agent *a, const struct hb_hdr *req, uint32_t p
 	send_msg(a, m);
 }
 
+/* ---- kernel shim: ending its unplug barrier ------------------------------ */
+
+/* The shim's barrier holds a leaving VF's unbind, while the VF still
+ * receives, until RELEASE (or its rx_wait_ms): sent once RX is off the VF or
+ * nobody will move it.  -ENOENT from the kernel (no barrier waits) is
+ * harmless and comes back on the shim socket (main.c). */
+static void release_master(struct gd_agent *a, int master, uint32_t pair_id, const char *why)
+{
+	int rc;
+
+	if (!a->ops->shim_release)
+		return;
+	rc = a->ops->shim_release(a->ctx, master);
+	if (rc < 0)
+		gd_warn("pair %u: kernel shim RELEASE for master ifindex %d not sent: %s; the unplug "
+			"goes on after the module's rx_wait_ms", pair_id, master, strerror(-rc));
+	else
+		gd_info("pair %u: kernel shim RELEASE: %s", pair_id, why);
+}
+
+static void release_pair(struct gd_agent *a, struct gd_pair *p, const char *why)
+{
+	p->release_pending = false;
+	release_master(a, p->l.master, p->id, why);
+}
+
+/* Every pending release, e.g. the host session ended: nobody will move RX. */
+static void release_all(struct gd_agent *a, const char *why)
+{
+	int i;
+
+	for (i = 0; i < a->npairs; i++)
+		if (a->pairs[i].release_pending)
+			release_pair(a, &a->pairs[i], why);
+}
+
+/* A new session: the host's RX steering is not known any more. */
+static void forget_host_rx(struct gd_agent *a)
+{
+	int i;
+
+	for (i = 0; i < a->npairs; i++)
+		a->pairs[i].host_rx_standby = false;
+}
+
 /* ---- answers to the pending request of a pair ---------------------------- */
 
 static void answer_switch_done(struct gd_agent *a, struct gd_pair *p, uint8_t path,
@@ -259,6 +313,7 @@ static void answer_switch_done(struct gd_agent *a, struct gd_pair *p, uint8_t pa
 	m->u.switch_done.path = path;
 	m->u.switch_done.queued = queued;
 	m->u.switch_done.elapsed_us = elapsed_us(a, p, now_us);
+	p->host_rx_standby = path == HB_PATH_STANDBY;  /* the host moved RX before asking */
 	gd_info("pair %u: SWITCH_DONE path %s queued %u after %u us", p->id,
 		path == HB_PATH_FAST ? "FAST" : "STANDBY", queued, m->u.switch_done.elapsed_us);
 	send_msg(a, m);
@@ -311,7 +366,7 @@ static bool pin_in_kernel(const struct gd_agent *a, const struct gd_pair *p)
 	if (!m)
 		return true;
 	if (p->pinned)
-		return m->bond_active == p->l.standby && m->bond_primary == 0;
+		return m->bond_active == p->l.standby && m->bond_primary == p->l.standby;
 	/* not pinned: the VF when it is up, else whatever the bond chose */
 	return !vf_usable(a, p) || m->bond_active == p->l.vf;
 }
@@ -445,7 +500,7 @@ static void report_changes(struct gd_agent *a, struct gd_pair *p)
 	}
 	for (k = 0; k < 3; k++) {
 		const struct gd_link *l = link_of(a, ifs[k]);
-		uint8_t up = l && (l->flags & IFF_UP), car = l && l->carrier;
+		uint8_t up = l && (l->flags & IFF_UP), car = l && reported_carrier(p, l);
 
 		if (!l)
 			continue;
@@ -468,6 +523,11 @@ static void reconcile_pair(struct gd_agent *a, struct gd_pair *p, const struct g
 	p->present = true;
 	if (p->leaving_vf && !link_of(a, p->leaving_vf))
 		p->leaving_vf = 0;      /* gone (VF_VANISHED below): the next VF is another ifindex */
+	if (p->release_pending && (!p->leaving_vf || l->vf != p->leaving_vf)) {
+		/* the barrier ended before the removal: nothing to release */
+		gd_debug("pair %u: leaving VF gone: no RELEASE pending", p->id);
+		p->release_pending = false;
+	}
 	if (!was_present || old_master != l->master || old_standby != l->standby) {
 		p->ingress_ok = false;
 		p->pin_known = false;   /* a restarted agent may find a stale pin: set it once */
@@ -522,6 +582,8 @@ static void reconcile(struct gd_agent *a, uint64_t now_us)
 	for (i = 0; i < a->npairs; i++) {
 		if (!seen[i] && a->pairs[i].present) {
 			gd_warn("pair %u: master or standby gone", a->pairs[i].id);
+			if (a->pairs[i].release_pending)
+				release_pair(a, &a->pairs[i], "pair gone");
 			a->pairs[i].present = false;
 			a->status_dirty = true;
 		}
@@ -577,8 +639,13 @@ static struct gd_pair *request_pair(struct gd_agent *a, const struct hb_msg *m, 
 static void on_prepare(struct gd_agent *a, const struct hb_msg *m, uint64_t now_us)
 {
 	const struct hb_prepare_switch *r = &m->u.prepare_switch;
-	struct gd_pair *p = request_pair(a, m, r->pair_id);
+	struct gd_pair *p = gd_agent_pair(a, r->pair_id);
 
+	/* The host moves RX first, then asks: a shim barrier waiting for it
+	 * may end now, whatever the answer below (even BUSY). */
+	if (p && p->release_pending && r->path == HB_PATH_STANDBY)
+		release_pair(a, p, "the host moved RX (PREPARE_SWITCH to STANDBY)");
+	p = request_pair(a, m, r->pair_id);
 	if (!p)
 		return;
 	p->req_seq = m->seq;
@@ -630,6 +697,7 @@ static void on_resume(struct gd_agent *a, const struct hb_msg *m, uint64_t now_u
 		return;
 	ms = HB_PRESENT(r, RESUME_FAST_PATH, DEADLINE_MS) ? r->deadline_ms
 							    : a->cfg->resume_deadline_ms;
+	p->host_rx_standby = false;     /* RX goes back to the VF */
 	gd_info("pair %u: RESUME_FAST_PATH within %u ms", p->id, ms);
 	p->req_seq = m->seq;
 	p->req_start_us = now_us;
@@ -654,7 +722,10 @@ static void on_hello(struct gd_agent *a, const struct hb_msg *m)
 			   "major 1, any minor up to ours)");
 		return;
 	}
-	/* A new HELLO resets the session: pending requests are abandoned. */
+	/* A new HELLO resets the session: pending requests are abandoned, and
+	 * a VF_LEAVING of the old session will not be answered. */
+	release_all(a, "host session restarted");
+	forget_host_rx(a);
 	for (i = 0; i < a->npairs; i++) {
 		a->pairs[i].state = GD_ST_IDLE;
 		a->pairs[i].recheck_us = 0;
@@ -683,6 +754,7 @@ static void on_request(struct gd_agent *a, const struct hb_msg *m, uint64_t now_
 	if (m->flags & HB_F_REPLY) {
 		if (m->type == HB_MSG_HELLO_ACK && m->seq == a->hello_seq) {
 			gd_info("HELLO_ACK from %s: session open", m->u.hello_ack.agent);
+			forget_host_rx(a);
 			a->session = true;
 			a->hello_due_us = 0;
 			a->status_dirty = true;
@@ -768,10 +840,15 @@ void gd_agent_frame(struct gd_agent *a, int rc, const struct hb_frame *f, uint64
 
 void gd_agent_shim(struct gd_agent *a, bool subscribed)
 {
-	if (subscribed)
+	int i;
+
+	if (subscribed) {
 		a->caps |= HB_CAP_KMOD_SHIM;
-	else
-		a->caps &= ~(uint32_t)HB_CAP_KMOD_SHIM;
+		return;
+	}
+	a->caps &= ~(uint32_t)HB_CAP_KMOD_SHIM;
+	for (i = 0; i < a->npairs; i++)
+		a->pairs[i].release_pending = false;    /* unloaded: no barrier left */
 }
 
 static struct gd_pair *pair_of_master(struct gd_agent *a, int master)
@@ -785,23 +862,42 @@ static struct gd_pair *pair_of_master(struct gd_agent *a, int master)
 }
 
 /* The shim's unplug barrier has moved TX off the VF and holds the unbind
- * for a few ms while the VF still receives: tell the host first (it moves RX
- * to the standby), then hold TX on the standby as for a VF that vanished. */
+ * while the VF still receives: tell the host first (it moves RX to the
+ * standby, then sends PREPARE_SWITCH(STANDBY), which releases the barrier),
+ * then hold TX on the standby as for a VF that vanished.  Whenever the host
+ * will not move RX because of this event, the barrier is released at once. */
 static void on_unplug_starting(struct gd_agent *a, struct gd_pair *p, int vf, uint64_t now_us)
 {
 	if (!vf)
 		vf = p->l.vf;
-	if (!vf || vf == p->leaving_vf)
-		return;                 /* no VF, or VF_LEAVING already sent for it */
+	if (!vf || vf == p->leaving_vf) {
+		/* no VF, or VF_LEAVING already sent for it (then its release
+		 * stays pending if it is) */
+		if (!p->release_pending)
+			release_pair(a, p, vf ? "VF_LEAVING already sent" : "pair has no VF");
+		return;
+	}
 	if (vf != p->l.vf && !link_of(a, vf)) {
 		gd_debug("pair %u: UNPLUG_STARTING for ifindex %d, already gone", p->id, vf);
+		release_pair(a, p, "VF already gone");
 		return;                 /* VF_VANISHED went out already */
 	}
 	p->leaving_vf = vf;
+	if (vf == p->l.vf)
+		p->last_carrier[2] = 0;         /* reported as such from now on */
 	gd_info("pair %u: VF %s is being unplugged (kernel shim): VF_LEAVING%s", p->id,
 		link_of(a, vf) ? link_of(a, vf)->name : "?",
 		a->session ? "" : " not sent (no host session)");
 	send_event(a, p, HB_EV_VF_LEAVING, vf);
+	if (!a->session) {
+		release_pair(a, p, "no host session to move RX");
+	} else if (p->host_rx_standby) {
+		release_pair(a, p, "the host has RX on the standby already");
+	} else {
+		p->release_pending = true;
+		gd_info("pair %u: unplug held until the host moves RX (PREPARE_SWITCH to STANDBY)",
+			p->id);
+	}
 	if (!p->pinned && a->session) {
 		gd_info("pair %u: holding TX on the standby until RESUME_FAST_PATH", p->id);
 		p->pinned = true;
@@ -817,6 +913,9 @@ void gd_agent_shim_event(struct gd_agent *a, const struct gd_shim_ev *ev, uint64
 	if (!p) {
 		gd_debug("kernel shim: %s for master ifindex %d: not a pair of ours",
 			 gd_shim_cmd_name(ev->cmd), ev->master);
+		/* the barrier waits because we listen: nobody will move RX */
+		if (ev->cmd == HYBOND_CMD_UNPLUG_STARTING)
+			release_master(a, ev->master, 0, "not a pair of ours");
 		return;
 	}
 	switch (ev->cmd) {
@@ -828,6 +927,16 @@ void gd_agent_shim_event(struct gd_agent *a, const struct gd_shim_ev *ev, uint64
 			"%u byte(s) left%s", p->id, ev->vf, ev->drain_us, ev->backlog_pkts,
 			ev->backlog_bytes, (ev->flags & HYBOND_F_TIMED_OUT) ?
 			", drain cap expired (module parameter drain_ms)" : "");
+		if (ev->has_release)
+			gd_info("pair %u: kernel shim: unplug went on %u us after it started, "
+				"on our RELEASE", p->id, ev->release_us);
+		else if (ev->flags & HYBOND_F_RX_TIMED_OUT)
+			gd_warn("pair %u: kernel shim: unplug went on without RELEASE (module "
+				"parameter rx_wait_ms ran out): RX may have been lost", p->id);
+		if (p->release_pending && ev->vf == p->leaving_vf) {
+			gd_debug("pair %u: barrier over: no RELEASE pending", p->id);
+			p->release_pending = false;
+		}
 		break;
 	default:
 		/* PRIMARY_ARRIVING, CARRIER_UP: rtnetlink drives the pair */
@@ -845,6 +954,7 @@ void gd_agent_channel(struct gd_agent *a, bool up, uint64_t now_us)
 		return;
 	a->connected = up;
 	a->session = false;
+	release_all(a, up ? "new host connection" : "host left the channel");
 	if (up) {
 		gd_info("host connected to the channel: HELLO");
 		a->hello_tries = 0;

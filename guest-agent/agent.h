@@ -52,6 +52,10 @@ struct gd_pair {
 	int last_vf;
 	int enslave_tried;         /* VF candidate we last tried to enslave */
 	int leaving_vf;           /* kernel shim: this VF is being unplugged (0 = none) */
+	bool release_pending;     /* kernel shim: its barrier waits for RELEASE, sent
+				   * when the host has moved RX (PREPARE_SWITCH(STANDBY)) */
+	bool host_rx_standby;     /* answered PREPARE_SWITCH(STANDBY), no RESUME since:
+				   * the host has RX on the standby port */
 	uint8_t last_up[3], last_carrier[3];
 };
 
@@ -76,6 +80,9 @@ struct gd_ops {
 		      uint32_t *pkts);
 	/* Gratuitous ARP + unsolicited NA for the master's addresses, out of ifindex. */
 	int (*announce)(void *ctx, const struct gd_agent *a, const struct gd_pair *p, int ifindex);
+	/* Kernel shim: HYBOND_CMD_RELEASE for that master (its unplug barrier
+	 * may end: RX is off the leaving VF, or nobody will move it). */
+	int (*shim_release)(void *ctx, int master);
 	/* Optional: the clock, read again when an answer reports ELAPSED_US (the
 	 * requests above take real time; tests leave it NULL). */
 	uint64_t (*now_us)(void);
@@ -131,8 +138,13 @@ uint64_t gd_agent_next_us(const struct gd_agent *a);
 void gd_agent_shim(struct gd_agent *a, bool subscribed);
 /* One event of the kernel shim (gd_shim_parse()).  UNPLUG_STARTING of a
  * pair's VF: EVENT VF_LEAVING at once (once per VF), then TX held on the
- * standby until RESUME_FAST_PATH, as for a VF that vanished; DRAINED: logged;
- * the others: debug log only (rtnetlink drives the pairs). */
+ * standby until RESUME_FAST_PATH, as for a VF that vanished; the barrier is
+ * released (ops->shim_release) at once when no host will move RX (no
+ * session, not our pair) or the host already has (answered
+ * PREPARE_SWITCH(STANDBY), no RESUME_FAST_PATH since), else when the host's
+ * PREPARE_SWITCH(STANDBY) for the pair arrives (it moves RX first), or the
+ * session ends; DRAINED: logged; the others: debug log only (rtnetlink
+ * drives the pairs). */
 void gd_agent_shim_event(struct gd_agent *a, const struct gd_shim_ev *ev, uint64_t now_us);
 
 /* Helpers for status printing. */

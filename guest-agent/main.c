@@ -153,7 +153,20 @@ static void shim_msg(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type == NLMSG_ERROR) {
 		const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
-		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error == 0)
+		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+			return;
+		if (d->sys.shim_family && e->msg.nlmsg_type == d->sys.shim_family) {
+			/* the answer to a RELEASE (the only request of the family) */
+			if (e->error == 0)
+				gd_debug("kernel shim: RELEASE acknowledged");
+			else if (e->error == -ENOENT)
+				gd_debug("kernel shim: RELEASE: no unplug barrier was waiting "
+					 "(it had ended)");
+			else
+				gd_warn("kernel shim: RELEASE refused: %s", strerror(-e->error));
+			return;
+		}
+		if (e->error == 0)
 			return;         /* the ACK of GETFAMILY */
 		if (e->error == -ENOENT) {
 			if (d->sys.shim_family)

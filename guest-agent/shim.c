@@ -25,6 +25,7 @@ const char *gd_shim_cmd_name(uint8_t cmd)
 	case HYBOND_CMD_STATUS: return "STATUS";
 	case HYBOND_CMD_PIN: return "PIN";
 	case HYBOND_CMD_UNPIN: return "UNPIN";
+	case HYBOND_CMD_RELEASE: return "RELEASE";
 	default: return "?";
 	}
 }
@@ -41,6 +42,24 @@ struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq)
 	g->cmd = CTRL_CMD_GETFAMILY;
 	g->version = GENL_CTRL_VERSION;
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, HYBOND_GENL_NAME);
+	return nlh;
+}
+
+struct nlmsghdr *gd_shim_release_msg(void *buf, uint16_t family, uint32_t seq, int master)
+{
+	struct nlmsghdr *nlh;
+	struct genlmsghdr *g;
+
+	if (!family || master < 1)
+		return NULL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = HYBOND_CMD_RELEASE;
+	g->version = HYBOND_GENL_VERSION;
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, (uint32_t)master);
 	return nlh;
 }
 
@@ -159,6 +178,7 @@ static const enum mnl_attr_data_type ev_policy[HYBOND_A_MAX + 1] = {
 	[HYBOND_A_BACKLOG_PKTS] = MNL_TYPE_U32,
 	[HYBOND_A_BACKLOG_BYTES] = MNL_TYPE_U32,
 	[HYBOND_A_CARRIER_UPS] = MNL_TYPE_U32,
+	[HYBOND_A_RELEASE_US] = MNL_TYPE_U32,
 };
 
 static int ev_attr_cb(const struct nlattr *a, void *data)
@@ -221,6 +241,10 @@ int gd_shim_parse(const struct nlmsghdr *nlh, struct gd_shim_ev *ev)
 				   mnl_attr_get_u32(tb[HYBOND_A_BACKLOG_PKTS]) : 0;
 		ev->backlog_bytes = tb[HYBOND_A_BACKLOG_BYTES] ?
 				    mnl_attr_get_u32(tb[HYBOND_A_BACKLOG_BYTES]) : 0;
+	}
+	if (tb[HYBOND_A_RELEASE_US]) {
+		ev->has_release = true;
+		ev->release_us = mnl_attr_get_u32(tb[HYBOND_A_RELEASE_US]);
 	}
 	return 1;
 }

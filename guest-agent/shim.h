@@ -27,6 +27,8 @@ struct gd_shim_ev {
 	uint32_t flags;           /* HYBOND_F_* */
 	bool has_drain;           /* DRAINED: the three below are meaningful */
 	uint32_t drain_us, backlog_pkts, backlog_bytes;
+	bool has_release;         /* DRAINED with HYBOND_A_RELEASE_US */
+	uint32_t release_us;      /* barrier start to the RELEASE that ended it */
 };
 
 /* What nlctrl says about the family (answer to GETFAMILY, or a notification). */
@@ -38,6 +40,11 @@ struct gd_shim_family {
 
 /* Builds CTRL_CMD_GETFAMILY "hybond" (with NLM_F_ACK) into buf (GD_NL_BUFSZ). */
 struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq);
+
+/* Builds HYBOND_CMD_RELEASE for that master (family id from nlctrl, with
+ * NLM_F_ACK: the answer says whether a barrier was waiting) into buf
+ * (GD_NL_BUFSZ).  Returns NULL when family or master is 0. */
+struct nlmsghdr *gd_shim_release_msg(void *buf, uint16_t family, uint32_t seq, int master);
 
 /*
  * Parses one nlctrl message (nlmsg_type GENL_ID_CTRL).  Returns 1 when it is

@@ -100,6 +100,21 @@ int gd_sys_shim_join(struct gd_sys *s, uint32_t grp)
 	return 0;
 }
 
+int gd_sys_shim_release(struct gd_sys *s, int master)
+{
+	char buf[GD_NL_BUFSZ];
+	struct nlmsghdr *nlh;
+
+	if (!s->shim || !s->shim_family)
+		return -ENOENT;
+	nlh = gd_shim_release_msg(buf, s->shim_family, ++s->seq, master);
+	if (!nlh)
+		return -EINVAL;
+	if (mnl_socket_sendto(s->shim, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	return 0;
+}
+
 int gd_sys_shim_read(struct gd_sys *s, void (*cb)(const struct nlmsghdr *nlh, void *data),
 		     void *data)
 {
@@ -257,18 +272,25 @@ static int apply_pin(void *ctx, const struct gd_agent *a, const struct gd_pair *
 							  GD_TC_EGRESS, p->l.standby), what, EEXIST);
 		return req(s, gd_nl_redirect_del(buf, 0, p->l.master, GD_TC_EGRESS), what, ENOENT);
 	}
+	/* bond: the slave TX goes to is made the primary as well, active slave
+	 * first.  Clearing the primary is not enough: a bond without one
+	 * reselects (on any slave link event or option change, with
+	 * primary_reselect=always) the first slave with link in enslave order,
+	 * often the VF (kernel's bond_choose_primary_or_current(), 6.1 and 6.12);
+	 * seen as TX flapping back to a leaving VF (docs/kmod-shim.md). */
 	if (p->pinned) {
-		(void)snprintf(what, sizeof(what), "%s: clear primary", ifname(a, p->l.master));
-		rc = req(s, gd_nl_bond_primary(buf, 0, p->l.master, 0), what, 0);
-		(void)snprintf(what, sizeof(what), "%s: active_slave %s", ifname(a, p->l.master),
-			       ifname(a, p->l.standby));
-		return rc ? rc : req(s, gd_nl_bond_active(buf, 0, p->l.master, p->l.standby), what, 0);
+		(void)snprintf(what, sizeof(what), "%s: active_slave and primary %s",
+			       ifname(a, p->l.master), ifname(a, p->l.standby));
+		rc = req(s, gd_nl_bond_active(buf, 0, p->l.master, p->l.standby), what, 0);
+		return rc ? rc : req(s, gd_nl_bond_primary(buf, 0, p->l.master, p->l.standby),
+				     what, 0);
 	}
 	if (!p->l.vf)
 		return 0;
-	(void)snprintf(what, sizeof(what), "%s: active_slave %s", ifname(a, p->l.master),
+	(void)snprintf(what, sizeof(what), "%s: active_slave and primary %s", ifname(a, p->l.master),
 		       ifname(a, p->l.vf));
-	return req(s, gd_nl_bond_active(buf, 0, p->l.master, p->l.vf), what, 0);
+	rc = req(s, gd_nl_bond_active(buf, 0, p->l.master, p->l.vf), what, 0);
+	return rc ? rc : req(s, gd_nl_bond_primary(buf, 0, p->l.master, p->l.vf), what, 0);
 }
 
 static int enslave_to(struct gd_sys *s, int master, int ifindex, const char *name)
@@ -543,6 +565,13 @@ static int announce(void *ctx, const struct gd_agent *a, const struct gd_pair *p
 	return rc < 0 ? rc : 0;
 }
 
+/* ---- kernel shim ---------------------------------------------------------- */
+
+static int shim_release(void *ctx, int master)
+{
+	return gd_sys_shim_release(ctx, master);
+}
+
 const struct gd_ops gd_sys_ops = {
 	.send = send_frame,
 	.accept_standby_rx = accept_standby_rx,
@@ -552,5 +581,6 @@ const struct gd_ops gd_sys_ops = {
 	.enslave_standby = enslave_standby,
 	.queued = queued,
 	.announce = announce,
+	.shim_release = shim_release,
 	.now_us = gd_now_us,
 };

@@ -42,6 +42,10 @@ int gd_sys_shim_open(struct gd_sys *s);
 int gd_sys_shim_query(struct gd_sys *s);
 /* Joins the family's "events" group (0 or -errno, e.g. -EPERM without CAP_NET_ADMIN). */
 int gd_sys_shim_join(struct gd_sys *s, uint32_t grp);
+/* Sends HYBOND_CMD_RELEASE for that master (its answer comes on the socket:
+ * see gd_shim_release_msg()).  0, -ENOENT when the family is not known, or
+ * -errno. */
+int gd_sys_shim_release(struct gd_sys *s, int master);
 /* Calls cb for every pending message of the socket (non-blocking).  Returns 0,
  * -ENOBUFS when the kernel dropped messages (ask again!), or -errno. */
 int gd_sys_shim_read(struct gd_sys *s, void (*cb)(const struct nlmsghdr *nlh, void *data),

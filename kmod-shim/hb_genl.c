@@ -49,6 +49,17 @@ static int hb_fill_info(struct sk_buff *skb, const struct hb_info *info)
 }
 
 /**
+ * hb_listening - does anyone listen to the events group in @net?
+ * @net: the netns of a pair's devices
+ *
+ * The unplug barrier waits for a RELEASE only when someone could send one.
+ */
+bool hb_listening(struct net *net)
+{
+	return genl_has_listeners(&hb_genl_family, net, HB_MCGRP_EVENTS) > 0;
+}
+
+/**
  * hb_event - multicast one event about a pair
  * @net: the netns of the pair's devices
  * @cmd: HYBOND_CMD_PRIMARY_ARRIVING, _CARRIER_UP, _UNPLUG_STARTING, _DRAINED
@@ -75,7 +86,9 @@ void hb_event(struct net *net, u8 cmd, const struct hb_info *info, gfp_t gfp)
 	if (cmd == HYBOND_CMD_DRAINED &&
 	    (nla_put_u32(skb, HYBOND_A_DRAIN_US, info->drain_us) ||
 	     nla_put_u32(skb, HYBOND_A_BACKLOG_PKTS, info->backlog_pkts) ||
-	     nla_put_u32(skb, HYBOND_A_BACKLOG_BYTES, info->backlog_bytes)))
+	     nla_put_u32(skb, HYBOND_A_BACKLOG_BYTES, info->backlog_bytes) ||
+	     ((info->flags & HYBOND_F_RELEASED) &&
+	      nla_put_u32(skb, HYBOND_A_RELEASE_US, info->release_us))))
 		goto err;
 	genlmsg_end(skb, hdr);
 	genlmsg_multicast_netns(&hb_genl_family, net, skb, 0, HB_MCGRP_EVENTS,
@@ -110,6 +123,25 @@ static int hb_cmd_unpin(struct sk_buff *skb, struct genl_info *info)
 		       nla_get_u32(info->attrs[HYBOND_A_MASTER_IFINDEX]),
 		       info->extack);
 	rtnl_unlock();
+	return err;
+}
+
+/* The host moved RX of the pair's leaving primary: wake its barrier.  Only
+ * a spinlock is taken (hb_release()), never rtnl: the barrier may hold the
+ * device lock that an rtnl holder could be waiting for.
+ */
+static int hb_cmd_release(struct sk_buff *skb, struct genl_info *info)
+{
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, HYBOND_A_MASTER_IFINDEX))
+		return -EINVAL;
+	err = hb_release(genl_info_net(info),
+			 nla_get_u32(info->attrs[HYBOND_A_MASTER_IFINDEX]));
+	if (err == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[HYBOND_A_MASTER_IFINDEX],
+				    "no unplug barrier waits for this master");
 	return err;
 }
 
@@ -173,6 +205,11 @@ static const struct genl_small_ops hb_genl_ops[] = {
 	{
 		.cmd = HYBOND_CMD_STATUS,
 		.doit = hb_cmd_status,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = HYBOND_CMD_RELEASE,
+		.doit = hb_cmd_release,
 		.flags = GENL_ADMIN_PERM,
 	},
 };

@@ -37,7 +37,6 @@ struct hb_pin {
 	possible_net_t net;
 	int master;
 	bool took_carrier;	/* failover: the primary's carrier is ours */
-	bool had_primary;	/* bond: a primary slave was configured */
 };
 
 static LIST_HEAD(hb_pins);
@@ -226,17 +225,26 @@ static int hb_bond_changelink(struct net_device *bond, int primary, int active,
 	return err;
 }
 
-/* Make @slave the active slave of @bond (the unplug barrier). rtnl held. */
-int hb_bond_set_active(struct net_device *bond, struct net_device *slave)
+/* TX to @standby (PIN, the unplug barrier) and make it the bond's primary
+ * as well.  Neither keeping the VF as the primary nor clearing the primary
+ * holds: the bond reselects on its own (slave link events, option changes)
+ * and, with primary_reselect=always (the default), picks the primary if it
+ * is up, or with no primary the first slave with link in enslave order
+ * (bond_choose_primary_or_current(), 6.1 and 6.12: the per-slave prio
+ * logic) — the VF whenever it was enslaved before the standby.  Seen in the
+ * lab as the guest's TX flapping between VF and standby during the barrier,
+ * and up to 95 replies lost on the VF as it went.  rtnl held.
+ */
+int hb_bond_to_standby(struct net_device *bond, struct net_device *standby,
+		       struct netlink_ext_ack *extack)
 {
-	return hb_bond_changelink(bond, -1, slave->ifindex, NULL);
+	return hb_bond_changelink(bond, standby->ifindex, standby->ifindex,
+				  extack);
 }
 
 static int hb_pin_apply(struct hb_pin *pin, const struct hb_pair *p,
 			struct netlink_ext_ack *extack)
 {
-	struct bonding *bond;
-
 	if (p->kind == HYBOND_KIND_FAILOVER) {
 		if (p->primary && netif_carrier_ok(p->primary)) {
 			netif_carrier_off(p->primary);
@@ -244,11 +252,10 @@ static int hb_pin_apply(struct hb_pin *pin, const struct hb_pair *p,
 		}
 		return 0;
 	}
-	/* bond: clear the primary so the bond does not reselect the VF */
-	bond = netdev_priv(p->master);
-	pin->had_primary = rtnl_dereference(bond->primary_slave) ||
-			   bond->params.primary[0];
-	return hb_bond_changelink(p->master, 0, p->standby->ifindex, extack);
+	/* bond: the standby as primary too, so the bond does not reselect
+	 * the VF (hb_bond_to_standby())
+	 */
+	return hb_bond_to_standby(p->master, p->standby, extack);
 }
 
 /* Give TX back to the primary.  For net_failover the carrier is returned
@@ -273,7 +280,8 @@ static void hb_pin_release(struct hb_pin *pin, const struct hb_pair *p)
 			netif_carrier_on(vf);
 		return;
 	}
-	hb_bond_changelink(p->master, pin->had_primary ? vf->ifindex : -1,
+	/* the VF as primary: TX on it whenever it has link */
+	hb_bond_changelink(p->master, vf->ifindex,
 			   hb_xmit_ready(vf) ? vf->ifindex : 0, NULL);
 }
 

@@ -43,6 +43,7 @@ struct hb_info {
 	u32 drain_us;
 	u32 backlog_pkts;
 	u32 backlog_bytes;
+	u32 release_us;		/* with HYBOND_F_RELEASED */
 };
 
 /* hb_pair.c; callers hold rcu_read_lock() (and may hold rtnl as well) */
@@ -59,9 +60,14 @@ bool hb_pinned(struct net_device *master);
 void hb_pin_forget(struct net_device *master);
 bool hb_pin_reassert(const struct hb_pair *p);
 void hb_unpin_all(void);
-int hb_bond_set_active(struct net_device *bond, struct net_device *slave);
+int hb_bond_to_standby(struct net_device *bond, struct net_device *standby,
+		       struct netlink_ext_ack *extack);
+
+/* hb_main.c: HYBOND_CMD_RELEASE; any context that may take a spinlock */
+int hb_release(struct net *net, int master_ifindex);
 
 /* hb_genl.c */
+bool hb_listening(struct net *net);
 int hb_genl_init(void);
 void hb_genl_exit(void);
 void hb_event(struct net *net, u8 cmd, const struct hb_info *info, gfp_t gfp);

@@ -10,6 +10,10 @@
  *   HYBOND_CMD_UNPIN   HYBOND_A_MASTER_IFINDEX: give TX back to the primary
  *   HYBOND_CMD_STATUS  [HYBOND_A_MASTER_IFINDEX]: reply with one
  *                      HYBOND_A_PAIR nest per pair the shim sees
+ *   HYBOND_CMD_RELEASE HYBOND_A_MASTER_IFINDEX: the host has moved RX of
+ *                      this pair's leaving primary to the standby (or
+ *                      nobody will): the unplug barrier may let the
+ *                      removal go on; -ENOENT if no barrier waits for it
  *
  * Events (multicast group HYBOND_GENL_MCGRP_EVENTS, same attributes as a
  * HYBOND_A_PAIR nest, at the top level):
@@ -19,8 +23,10 @@
  *   HYBOND_CMD_UNPLUG_STARTING   a primary is being unbound from its
  *                                driver; TX is already off it
  *   HYBOND_CMD_DRAINED           its TX backlog is empty (or the drain cap
- *                                expired: HYBOND_F_TIMED_OUT); the
- *                                removal goes on right after this event
+ *                                expired: HYBOND_F_TIMED_OUT) and RX is
+ *                                off it (HYBOND_F_RELEASED, or
+ *                                HYBOND_F_RX_TIMED_OUT); the removal goes
+ *                                on right after this event
  */
 #ifndef _UAPI_LINUX_HYBOND_GENL_H
 #define _UAPI_LINUX_HYBOND_GENL_H
@@ -38,6 +44,7 @@ enum hybond_cmd {
 	HYBOND_CMD_CARRIER_UP,
 	HYBOND_CMD_UNPLUG_STARTING,
 	HYBOND_CMD_DRAINED,
+	HYBOND_CMD_RELEASE,
 
 	__HYBOND_CMD_MAX,
 	HYBOND_CMD_MAX = __HYBOND_CMD_MAX - 1
@@ -55,6 +62,8 @@ enum hybond_flags {
 	HYBOND_F_CARRIER = 1 << 1,	/* the primary has carrier */
 	HYBOND_F_TIMED_OUT = 1 << 2,	/* DRAINED: the cap expired first */
 	HYBOND_F_NOT_ENSLAVED = 1 << 3,	/* PRIMARY_ARRIVING: MAC match only */
+	HYBOND_F_RELEASED = 1 << 4,	/* DRAINED: RELEASE came (RX moved) */
+	HYBOND_F_RX_TIMED_OUT = 1 << 5,	/* DRAINED: no RELEASE in rx_wait_ms */
 };
 
 enum hybond_attr {
@@ -71,6 +80,7 @@ enum hybond_attr {
 	HYBOND_A_BACKLOG_PKTS,		/* u32: packets still queued (qdisc) */
 	HYBOND_A_BACKLOG_BYTES,		/* u32: bytes in the driver (BQL) */
 	HYBOND_A_CARRIER_UPS,		/* u32: the primary's carrier_up_count */
+	HYBOND_A_RELEASE_US,		/* u32: DRAINED: barrier start to RELEASE */
 
 	__HYBOND_A_MAX,
 	HYBOND_A_MAX = __HYBOND_A_MAX - 1

@@ -6,6 +6,8 @@
  *   hybond-shimctl status [IFINDEX]     one line per pair
  *   hybond-shimctl pin IFINDEX          pin the pair of that master to its standby
  *   hybond-shimctl unpin IFINDEX
+ *   hybond-shimctl release IFINDEX      let that master's unplug barrier end
+ *                                       (RX moved; what hybond-guestd sends)
  *
  * A test and diagnosis tool for the lab guest (packed into its initramfs);
  * hybond-guestd will speak the same family with its own code.  Exit status:
@@ -178,6 +180,8 @@ static void print_pair(const char *what, const struct nlattr *const *tb)
 		printf(" drain_us=%u backlog_pkts=%u backlog_bytes=%u",
 		       u32_of(tb[HYBOND_A_DRAIN_US]), u32_of(tb[HYBOND_A_BACKLOG_PKTS]),
 		       u32_of(tb[HYBOND_A_BACKLOG_BYTES]));
+	if (tb[HYBOND_A_RELEASE_US])
+		printf(" release_us=%u", u32_of(tb[HYBOND_A_RELEASE_US]));
 	printf("\n");
 }
 
@@ -258,7 +262,7 @@ static int do_request(struct shim *s, uint8_t cmd, long ifindex)
 static int usage(void)
 {
 	(void)fprintf(stderr, "usage: hybond-shimctl monitor [-n COUNT] | status [IFINDEX] | "
-		"pin IFINDEX | unpin IFINDEX\n");
+		"pin IFINDEX | unpin IFINDEX | release IFINDEX\n");
 	return 2;
 }
 
@@ -282,6 +286,8 @@ int main(int argc, char **argv)
 		rc = do_request(&s, HYBOND_CMD_PIN, arg);
 	else if (strcmp(argv[1], "unpin") == 0 && arg > 0)
 		rc = do_request(&s, HYBOND_CMD_UNPIN, arg);
+	else if (strcmp(argv[1], "release") == 0 && arg > 0)
+		rc = do_request(&s, HYBOND_CMD_RELEASE, arg);
 	else
 		rc = usage();
 	mnl_socket_close(s.nl);

@@ -3,6 +3,8 @@
  * (tests/data/netlink/failover-migrate) and by protocol frames, with a
  * recording fake instead of the system. */
 #include "tests/unit/cu_run.h"
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 
 #include "guest-agent/agent.h"
@@ -20,6 +22,8 @@ static struct fake {
 	int pins, unpins, accepts, announces, announce_if;
 	int queued_left;          /* queued() reports "not drained" this many times */
 	int pin_fails;
+	int releases, release_master;   /* kernel shim RELEASEs, master of the last */
+	int release_nsent;        /* frames sent before the last RELEASE */
 } fk;
 
 static uint8_t rxbuf[HB_FRAME_MAX];
@@ -101,10 +105,19 @@ static int f_announce(void *ctx, const struct gd_agent *a, const struct gd_pair 
 	return 0;
 }
 
+static int f_release(void *ctx, int master)
+{
+	(void)ctx;
+	fk.releases++;
+	fk.release_master = master;
+	fk.release_nsent = fk.nsent;
+	return 0;
+}
+
 static const struct gd_ops fake_ops = {
 	.send = f_send, .accept_standby_rx = f_accept, .apply_pin = f_pin, .enslave = f_enslave,
 	.create_bond = f_create, .enslave_standby = f_enslave_sb, .queued = f_queued,
-	.announce = f_announce,
+	.announce = f_announce, .shim_release = f_release,
 };
 
 static struct gd_agent ag;
@@ -139,6 +152,14 @@ static int count_sent(uint16_t type)
 	for (i = 0; i < fk.nsent; i++)
 		n += fk.sent[i].type == type;
 	return n;
+}
+
+static void feed_from(const struct tg_capture *c, int from, int to, uint64_t now)
+{
+	int i;
+
+	for (i = from; i <= to && i < c->n; i++)
+		gd_agent_link_msg(&ag, c->msgs[i], now);
 }
 
 static void feed(int from, int to, uint64_t now)
@@ -514,18 +535,34 @@ static void test_shim_vf_leaving(void)
 	CU_ASSERT_EQUAL(r->u.event.ifindex, 4);
 	CU_ASSERT_STRING_EQUAL(r->u.event.ifname, "eth2");
 	CU_ASSERT_EQUAL(r->u.event.active, HB_PATH_STANDBY);   /* the shim took TX off it */
+	/* rtnetlink still says carrier, but a leaving VF is reported without:
+	 * the host must not take it for a VF that is back */
+	CU_ASSERT_EQUAL(r->u.event.carrier, 0);
+	gd_agent_tick(&ag, 5050);
+	r = last_sent(HB_MSG_STATUS);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->u.status.n_pairs, 1);
+	CU_ASSERT(HB_PRESENT(&r->u.status.pairs[0], PAIR, VF));
+	CU_ASSERT_EQUAL(r->u.status.pairs[0].vf.ifindex, 4);
+	CU_ASSERT_EQUAL(r->u.status.pairs[0].vf.carrier, 0);
+	CU_ASSERT_EQUAL(r->u.status.pairs[0].active, HB_PATH_STANDBY);
 	CU_ASSERT_TRUE(ag.pairs[0].pinned);
 	CU_ASSERT_EQUAL(fk.pins, 1);
 	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_STANDBY);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);   /* until the host moved RX */
+	CU_ASSERT_EQUAL(fk.releases, 0);
 	pins = fk.pins;
 	/* the same VF again (a repeated event): nothing more */
 	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5100);
 	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 0, 5150);        /* no IFINDEX: the pair's VF */
 	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
 	CU_ASSERT_EQUAL(fk.pins, pins);
-	/* DRAINED: logged only */
+	CU_ASSERT_EQUAL(fk.releases, 0);        /* still pending */
+	/* DRAINED: the barrier is over (the module's rx_wait_ms ran out) */
 	shim_ev(HYBOND_CMD_DRAINED, 2, 4, 5200);
 	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	CU_ASSERT_EQUAL(fk.releases, 0);
 	/* rtnetlink: carrier off, then the VF unregistered: VF_VANISHED after VF_LEAVING */
 	feed(4, 7, 6000);
 	CU_ASSERT(event_at(HB_EV_VF_VANISHED) > event_at(HB_EV_VF_LEAVING));
@@ -591,6 +628,10 @@ static void test_shim_unknown_and_other_events(void)
 	shim_ev(HYBOND_CMD_CARRIER_UP, 2, 4, 5000);
 	shim_ev(HYBOND_CMD_DRAINED, 2, 4, 5000);
 	CU_ASSERT_EQUAL(fk.nsent, nsent);
+	/* the barriers of masters that are not ours are released at once (they
+	 * wait because the agent listens); the other events release nothing */
+	CU_ASSERT_EQUAL(fk.releases, 2);
+	CU_ASSERT_EQUAL(fk.release_master, 3);
 	CU_ASSERT_EQUAL(fk.pins, 0);
 	CU_ASSERT_FALSE(ag.pairs[0].pinned);
 	CU_ASSERT_EQUAL(ag.pairs[0].leaving_vf, 0);
@@ -601,6 +642,9 @@ static void test_shim_unknown_and_other_events(void)
 	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 6100);
 	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 0);
 	CU_ASSERT_EQUAL(count_events(HB_EV_VF_VANISHED), nsent);
+	CU_ASSERT_EQUAL(fk.releases, 3);        /* released: no VF_LEAVING for it */
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
 }
 
 /* Without a host session: nothing to tell, and the kernel's choice stands. */
@@ -613,12 +657,273 @@ static void test_shim_no_session(void)
 	feed(0, 3, 1000);
 	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 2000);
 	CU_ASSERT_EQUAL(fk.nsent, 0);
+	/* nobody will move RX: the barrier is released at once */
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
 	CU_ASSERT_EQUAL(fk.pins, 0);
 	CU_ASSERT_FALSE(ag.pairs[0].pinned);
 	CU_ASSERT_EQUAL(ag.pairs[0].leaving_vf, 4);
 	feed(4, cap.n - 1, 3000);
 	CU_ASSERT_EQUAL(fk.pins, 0);
 	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);      /* new VF */
+}
+
+static void host_prepare(uint32_t seq, uint8_t path, uint64_t now)
+{
+	struct hb_msg m;
+
+	hb_msg_init(&m, HB_MSG_PREPARE_SWITCH, seq);
+	m.u.prepare_switch.pair_id = 1;
+	m.u.prepare_switch.path = path;
+	m.u.prepare_switch.deadline_ms = 100;
+	host_sends(&m, now);
+}
+
+static int sent_index(uint16_t type)
+{
+	int i;
+
+	for (i = fk.nsent - 1; i >= 0; i--)
+		if (fk.sent[i].type == type)
+			return i;
+	return -1;
+}
+
+/* The host answers VF_LEAVING with PREPARE_SWITCH(STANDBY) once it moved RX:
+ * RELEASE first, then the usual answer (TX is already pinned). */
+static void test_shim_release_on_prepare(void)
+{
+	const struct hb_msg *r;
+
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	CU_ASSERT_EQUAL(fk.releases, 0);
+	/* PREPARE_SWITCH to FAST is not the host moving RX off the VF */
+	host_prepare(50, HB_PATH_FAST, 5050);
+	CU_ASSERT_EQUAL(fk.releases, 0);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	host_prepare(51, HB_PATH_STANDBY, 5100);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	r = last_sent(HB_MSG_SWITCH_DONE);
+	REQUIRE(r);
+	CU_ASSERT_EQUAL(r->seq, 51);
+	CU_ASSERT_EQUAL(r->u.switch_done.path, HB_PATH_STANDBY);
+	CU_ASSERT(sent_index(HB_MSG_SWITCH_DONE) >= fk.release_nsent);  /* RELEASE first */
+	CU_ASSERT_EQUAL(fk.pins, 1);            /* pinned at UNPLUG_STARTING, not again */
+	/* a second PREPARE_SWITCH: nothing left to release */
+	host_prepare(52, HB_PATH_STANDBY, 5200);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(count_sent(HB_MSG_SWITCH_DONE), 2);
+}
+
+/* Released even when the request itself is refused (BUSY): the host moved RX. */
+static void test_shim_release_on_busy_prepare(void)
+{
+	start();
+	fk.queued_left = 100;                   /* the agent's own drain takes a while */
+	host_prepare(60, HB_PATH_STANDBY, 3000);
+	CU_ASSERT_EQUAL(ag.pairs[0].state, GD_ST_DRAINING);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 3100);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);    /* not answered yet */
+	host_prepare(61, HB_PATH_STANDBY, 3200);
+	REQUIRE(last_sent(HB_MSG_ERROR));
+	CU_ASSERT_EQUAL(last_sent(HB_MSG_ERROR)->u.error.code, HB_ERR_BUSY);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+}
+
+/* RX already on the standby (PREPARE_SWITCH(STANDBY) answered, e.g. hybond
+ * migrate before QEMU's own unplug): released at once; after
+ * RESUME_FAST_PATH the next unplug waits for the host again. */
+static void test_shim_release_already_switched(void)
+{
+	struct hb_msg m;
+
+	start();
+	host_prepare(70, HB_PATH_STANDBY, 3000);
+	REQUIRE(last_sent(HB_MSG_SWITCH_DONE));
+	CU_ASSERT_TRUE(ag.pairs[0].host_rx_standby);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 4000);
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_LEAVING), 1);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT(fk.release_nsent > event_at(HB_EV_VF_LEAVING));   /* VF_LEAVING first */
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	/* the VF goes, a new one comes, the host resumes the fast path */
+	feed(4, cap.n - 1, 5000);
+	hb_msg_init(&m, HB_MSG_RESUME_FAST_PATH, 71);
+	m.u.resume_fast_path.pair_id = 1;
+	host_sends(&m, 6000);
+	REQUIRE(last_sent(HB_MSG_FAST_PATH_UP));
+	CU_ASSERT_FALSE(ag.pairs[0].host_rx_standby);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, ag.pairs[0].l.vf, 7000);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+}
+
+/* The host goes away (or restarts its session) with a release pending. */
+static void test_shim_release_on_session_end(void)
+{
+	struct hb_msg m;
+
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	gd_agent_channel(&ag, false, 5100);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	gd_agent_channel(&ag, false, 5200);     /* no change: nothing more */
+	CU_ASSERT_EQUAL(fk.releases, 1);
+
+	/* a HELLO in the middle of a session: the old session's VF_LEAVING
+	 * will not be answered */
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_EQUAL(fk.releases, 0);
+	hb_msg_init(&m, HB_MSG_HELLO, 80);
+	m.u.hello.ver_min = HB_VERSION(1, 0);
+	m.u.hello.ver_max = HB_VERSION_CURRENT;
+	m.u.hello.agent = "test-host";
+	host_sends(&m, 5100);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+}
+
+/* The VF vanishes while the release is pending: the barrier ended (the
+ * removal only goes on after it), nothing to send, a later PREPARE_SWITCH
+ * releases nothing; shim unloaded likewise. */
+static void test_shim_release_vf_vanished(void)
+{
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	feed(4, 7, 6000);                       /* carrier off ... eth2 deleted */
+	CU_ASSERT_EQUAL(count_events(HB_EV_VF_VANISHED), 1);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	host_prepare(90, HB_PATH_STANDBY, 6100);
+	CU_ASSERT_EQUAL(fk.releases, 0);
+	REQUIRE(last_sent(HB_MSG_SWITCH_DONE));
+
+	start();
+	gd_agent_shim(&ag, true);
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	gd_agent_shim(&ag, false);              /* rmmod: no barrier left */
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+	CU_ASSERT_EQUAL(fk.releases, 0);
+}
+
+/* RTM_DELLINK of one interface, as the kernel sends it. */
+static void del_link(int ifindex, uint64_t now)
+{
+	uint8_t buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+
+	nlh->nlmsg_type = RTM_DELLINK;
+	ifi->ifi_index = ifindex;
+	gd_agent_link_msg(&ag, nlh, now);
+}
+
+/* The pair disappears (its standby is gone) with a release pending. */
+static void test_shim_release_pair_gone(void)
+{
+	start();
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 5000);
+	CU_ASSERT_TRUE(ag.pairs[0].release_pending);
+	del_link(3, 5100);
+	CU_ASSERT_FALSE(ag.pairs[0].present);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+}
+
+/* bond0's RTM_NEWLINK of the capture, with its IFLA_LINKINFO replaced by one
+ * that says active slave @active and primary @primary (0: none). */
+static const struct nlmsghdr *bond_msg(void *buf, const struct nlmsghdr *orig, int active,
+				       int primary)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	const struct ifinfomsg *oi = mnl_nlmsg_get_payload(orig);
+	struct ifinfomsg *ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	const struct nlattr *a;
+	struct nlattr *li, *data;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	*ifi = *oi;
+	mnl_attr_for_each(a, orig, sizeof(*oi)) {
+		if (mnl_attr_get_type(a) != IFLA_LINKINFO)
+			mnl_attr_put(nlh, a->nla_type, mnl_attr_get_payload_len(a),
+				     mnl_attr_get_payload(a));
+	}
+	li = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "bond");
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u8(nlh, IFLA_BOND_MODE, 1);
+	mnl_attr_put_u32(nlh, IFLA_BOND_ACTIVE_SLAVE, (uint32_t)active);
+	if (primary)
+		mnl_attr_put_u32(nlh, IFLA_BOND_PRIMARY, (uint32_t)primary);
+	mnl_attr_put_u8(nlh, IFLA_BOND_ALL_SLAVES_ACTIVE, 1);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, li);
+	return nlh;
+}
+
+/* A pinned bond is the standby as active slave AND as primary: with no
+ * primary (or the VF as primary) the bond reselects the VF on its own (the
+ * kernel shim's unplug barrier saw TX flap back to a leaving VF), so such a
+ * state is pinned again. */
+static void test_bond_pin_primary(void)
+{
+	struct tg_capture bc;
+	uint8_t buf[4096];
+	struct hb_msg m;
+	const struct hb_msg *hello;
+	int pins;
+
+	CU_ASSERT_TRUE(tg_load(&bc, "bond-migrate") >= 4);
+	if (bc.n < 4) {
+		tg_free(&bc);
+		return;
+	}
+	memset(&fk, 0, sizeof(fk));
+	gd_config_defaults(&cfg);
+	gd_agent_init(&ag, &cfg, &fake_ops, NULL, HB_CAP_BONDING);
+	feed_from(&bc, 0, 3, 1000);             /* lo, eth0 (virtio 2), eth1 (e1000e 3), bond0 4 */
+	REQUIRE(gd_agent_pair(&ag, 1));
+	CU_ASSERT_EQUAL(ag.pairs[0].l.kind, GD_PAIR_BOND);
+	CU_ASSERT_EQUAL(ag.pairs[0].l.standby, 2);
+	CU_ASSERT_EQUAL(ag.pairs[0].l.vf, 3);
+	gd_agent_channel(&ag, true, 1000);
+	hello = last_sent(HB_MSG_HELLO);
+	REQUIRE(hello);
+	hb_msg_init(&m, HB_MSG_HELLO_ACK, hello->seq);
+	m.flags = HB_F_REPLY;
+	m.u.hello_ack.ver_min = m.u.hello_ack.ver_max = m.u.hello_ack.ver_use = HB_VERSION_CURRENT;
+	m.u.hello_ack.agent = "test-host";
+	host_sends(&m, 2000);
+	host_prepare(100, HB_PATH_STANDBY, 3000);
+	REQUIRE(last_sent(HB_MSG_SWITCH_DONE));
+	CU_ASSERT_TRUE(ag.pairs[0].pinned);
+	pins = fk.pins;
+	CU_ASSERT(pins >= 1);
+	/* the kernel: standby active, but no primary: pinned again */
+	gd_agent_link_msg(&ag, bond_msg(buf, bc.msgs[3], 2, 0), 4000);
+	CU_ASSERT_EQUAL(fk.pins, pins + 1);
+	/* the VF as primary: the same */
+	gd_agent_link_msg(&ag, bond_msg(buf, bc.msgs[3], 2, 3), 4100);
+	CU_ASSERT_EQUAL(fk.pins, pins + 2);
+	/* standby active and primary: nothing to do */
+	gd_agent_link_msg(&ag, bond_msg(buf, bc.msgs[3], 2, 2), 4200);
+	CU_ASSERT_EQUAL(fk.pins, pins + 2);
+	/* the bond reselected the VF: pinned again */
+	gd_agent_link_msg(&ag, bond_msg(buf, bc.msgs[3], 3, 2), 4300);
+	CU_ASSERT_EQUAL(fk.pins, pins + 3);
+	tg_free(&bc);
 }
 
 static CU_TestInfo tests[] = {
@@ -635,6 +940,13 @@ static CU_TestInfo tests[] = {
 	{ "kernel shim: a leaving VF is not used", test_shim_leaving_vf_not_used },
 	{ "kernel shim: unknown master, other events", test_shim_unknown_and_other_events },
 	{ "kernel shim: no session", test_shim_no_session },
+	{ "kernel shim: RELEASE on PREPARE_SWITCH", test_shim_release_on_prepare },
+	{ "kernel shim: RELEASE on a BUSY PREPARE_SWITCH", test_shim_release_on_busy_prepare },
+	{ "kernel shim: RELEASE when already switched", test_shim_release_already_switched },
+	{ "kernel shim: RELEASE when the session ends", test_shim_release_on_session_end },
+	{ "kernel shim: VF vanished, shim unloaded", test_shim_release_vf_vanished },
+	{ "kernel shim: RELEASE when the pair goes", test_shim_release_pair_gone },
+	{ "bond: pinned means standby active and primary", test_bond_pin_primary },
 	CU_TEST_INFO_NULL,
 };
 

@@ -207,6 +207,9 @@ static void test_carry_over(void)
 
 /* ---- kernel shim (generic netlink) ------------------------------------------- */
 
+/* CUnit's _FATAL longjmps, which the analyzer cannot see: return instead. */
+#define REQUIRE(p) do { CU_ASSERT_PTR_NOT_NULL(p); if (!(p)) return; } while (0)
+
 #define SHIM_FAMILY 0x1a        /* whatever nlctrl assigned */
 
 static struct nlmsghdr *genl_start(void *buf, uint16_t type, uint8_t cmd)
@@ -263,6 +266,28 @@ static void test_shim_events(void)
 	CU_ASSERT_EQUAL(ev.drain_us, 706);
 	CU_ASSERT_EQUAL(ev.backlog_pkts, 1);
 	CU_ASSERT_EQUAL(ev.backlog_bytes, 1514);
+	CU_ASSERT_FALSE(ev.has_release);
+
+	/* DRAINED after a RELEASE: flag and time */
+	nlh = shim_event(buf, HYBOND_CMD_DRAINED, 2, 4);
+	mnl_attr_put_u32(nlh, HYBOND_A_DRAIN_US, 650);
+	mnl_attr_put_u32(nlh, HYBOND_A_BACKLOG_PKTS, 0);
+	mnl_attr_put_u32(nlh, HYBOND_A_BACKLOG_BYTES, 0);
+	mnl_attr_put_u32(nlh, HYBOND_A_RELEASE_US, 41234);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 1);
+	CU_ASSERT_TRUE(ev.has_release);
+	CU_ASSERT_EQUAL(ev.release_us, 41234);
+	CU_ASSERT_EQUAL(ev.drain_us, 650);
+	/* ... of the wrong size: the whole message is rejected */
+	nlh = shim_event(buf, HYBOND_CMD_DRAINED, 2, 4);
+	mnl_attr_put_u16(nlh, HYBOND_A_RELEASE_US, 7);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), -EINVAL);
+	CU_ASSERT_FALSE(ev.has_release);
+
+	/* RELEASE is a request, not an event */
+	nlh = genl_start(buf, SHIM_FAMILY, HYBOND_CMD_RELEASE);
+	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, 2);
+	CU_ASSERT_EQUAL(gd_shim_parse(nlh, &ev), 0);
 
 	/* a newer module's attribute (beyond HYBOND_A_MAX) is skipped */
 	nlh = shim_event(buf, HYBOND_CMD_CARRIER_UP, 2, 5);
@@ -402,6 +427,38 @@ static void test_shim_ctrl(void)
 	CU_ASSERT_EQUAL(gd_shim_parse_ctrl(nlh, &f), -EINVAL);
 }
 
+/* HYBOND_CMD_RELEASE as hb_genl.c's policy wants it: one u32 MASTER_IFINDEX. */
+static void test_shim_release_msg(void)
+{
+	uint8_t buf[GD_NL_BUFSZ];
+	const struct genlmsghdr *g;
+	const struct nlattr *a;
+	struct nlmsghdr *nlh;
+	int n = 0;
+
+	nlh = gd_shim_release_msg(buf, SHIM_FAMILY, 17, 2);
+	REQUIRE(nlh);
+	g = mnl_nlmsg_get_payload(nlh);
+	CU_ASSERT_EQUAL(nlh->nlmsg_type, SHIM_FAMILY);
+	CU_ASSERT_EQUAL(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	CU_ASSERT_EQUAL(nlh->nlmsg_seq, 17);
+	CU_ASSERT_EQUAL(g->cmd, HYBOND_CMD_RELEASE);
+	CU_ASSERT_EQUAL(g->version, HYBOND_GENL_VERSION);
+	CU_ASSERT_EQUAL(nlh->nlmsg_len, MNL_NLMSG_HDRLEN + 4 + 8);
+	mnl_attr_for_each(a, nlh, sizeof(*g)) {
+		CU_ASSERT_EQUAL(mnl_attr_get_type(a), HYBOND_A_MASTER_IFINDEX);
+		CU_ASSERT_EQUAL(mnl_attr_validate(a, MNL_TYPE_U32), 0);
+		CU_ASSERT_EQUAL(mnl_attr_get_u32(a), 2);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, 1);
+	/* family unknown (module not loaded) or no master: nothing to send */
+	CU_ASSERT_PTR_NULL(gd_shim_release_msg(buf, 0, 18, 2));
+	CU_ASSERT_PTR_NULL(gd_shim_release_msg(buf, SHIM_FAMILY, 18, 0));
+	CU_ASSERT_PTR_NULL(gd_shim_release_msg(buf, SHIM_FAMILY, 18, -1));
+	CU_ASSERT_STRING_EQUAL(gd_shim_cmd_name(HYBOND_CMD_RELEASE), "RELEASE");
+}
+
 static CU_TestInfo tests[] = {
 	{ "clsact", test_clsact },
 	{ "matchall mirred redirects", test_redirects },
@@ -411,6 +468,7 @@ static CU_TestInfo tests[] = {
 	{ "kernel shim events", test_shim_events },
 	{ "kernel shim: malformed events", test_shim_malformed },
 	{ "kernel shim: nlctrl", test_shim_ctrl },
+	{ "kernel shim: RELEASE request", test_shim_release_msg },
 	CU_TEST_INFO_NULL,
 };
 

@@ -206,6 +206,8 @@ static void vfw_try_return(struct vm *v)
 
 	if (w->state != VFW_VF_AWAY || !vm_vf_up(v) || !vm_guest_ready(v))
 		return;
+	if (w->leaving[0] && !strcmp(v->pair.vf, w->leaving))
+		return;         /* the VF that is leaving, still listed: not a VF that is back */
 	if (v->rx_steer != ESW_TO_STANDBY)
 		return;         /* the steering to the standby is still being retried */
 	if (now < w->retry_at_ms) {
@@ -315,12 +317,18 @@ void vfw_on_guest_event(struct vm *v, const struct hb_event *e)
 		vfw_on_guest(v);
 		return;
 	}
-	if (e->kind == HB_EV_VF_LEAVING)
+	if (e->kind == HB_EV_VF_LEAVING) {
+		(void)snprintf(v->vfw.leaving, sizeof(v->vfw.leaving), "%s",
+			       HB_PRESENT(e, EVENT, IFNAME) && e->ifname ? e->ifname : "");
 		vfw_lost(v, VFW_TRIG_VF_LEAVING, 0);
-	else if (e->kind == HB_EV_VF_VANISHED)
+	} else if (e->kind == HB_EV_VF_VANISHED) {
+		v->vfw.leaving[0] = 0;
 		vfw_lost(v, VFW_TRIG_VF_VANISHED, 0);
-	else
+	} else {
+		if (e->kind == HB_EV_VF_APPEARED)
+			v->vfw.leaving[0] = 0;  /* a new VF (it may reuse the name) */
 		vfw_on_guest(v);
+	}
 }
 
 void vfw_on_guest(struct vm *v)

@@ -50,6 +50,8 @@ struct vfwatch {
 	uint64_t retry_at_ms;           /* monotonic: no return attempt before (back-off) */
 	unsigned retry_ms;
 	int vf_deleted;                 /* QEMU said DEVICE_DELETED for v->vf_id, no VF since */
+	char leaving[16];               /* the VF named in VF_LEAVING, until it vanished: a
+					 * STATUS may still show it up, it is not "back" */
 	unsigned losses, returns, resume_failures;
 	struct loop_timer *timer;       /* steering retry, return back-off */
 };

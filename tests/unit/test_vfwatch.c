@@ -735,6 +735,26 @@ static void test_leaving_then_vanished(void)
 	teardown();
 }
 
+/* A STATUS that still lists the leaving VF up (rtnetlink shows it until it is
+ * removed; agents before the carrier-0 rule sent that) is not a VF that is back. */
+static void test_leaving_still_listed(void)
+{
+	setup(VM_MODE_FAILOVER, 1);
+	g_event(HB_EV_VF_LEAVING);
+	pump(20);
+	expect_away("vf_leaving");
+	G.vf_present = G.vf_up = 1;     /* eth2, link and carrier: the one leaving */
+	g_status(NULL);
+	pump(50);
+	CU_ASSERT_STRING_EQUAL(wstate(), "vf_away");
+	CU_ASSERT_EQUAL(G.n_resume, 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	g_vf_vanished();
+	pump(20);
+	expect_return();                /* a VF named eth2 again, after it vanished: back */
+	teardown();
+}
+
 /* Each of the other triggers alone steers once. */
 static void test_vanished(void)
 {
@@ -964,6 +984,7 @@ static void test_migration_while_away(void)
 static CU_TestInfo tests[] = {
 	{ "VF_LEAVING then VF_VANISHED: steered once; VF back: RX to VF, RESUME_FAST_PATH",
 	  test_leaving_then_vanished },
+	{ "a STATUS still listing the leaving VF up: not back", test_leaving_still_listed },
 	{ "trigger: guest VF_VANISHED", test_vanished },
 	{ "trigger: guest STATUS without the VF", test_status },
 	{ "trigger: QEMU DEVICE_DELETED of the VF", test_device_deleted },

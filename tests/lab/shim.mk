@@ -13,6 +13,10 @@
 #                         decides when the bar (0 lost at the unplug with the shim) holds.
 #   make demo-shim        one unplug with and one without the shim, failover guest, 6.1,
 #                         and one plain migration each way: $(B)/lab/shim
+#   make check-lab        also: one unannounced unplug per guest kind (failover, bond; 6.1
+#                         guest) with the shim — fails unless 0 are lost at the unplug in
+#                         each direction — and one without it (loss reported; fails if
+#                         hybond-hostd does not take the VM back to its fast path)
 #
 # The 6.12 guest image is built by the script (once, cached) in $(B)/lab-612
 # (HBL_OUT_612) with HBL_KERNEL_META=linux-image-6.12-amd64; `make kmod` (a dependency
@@ -24,6 +28,10 @@ SHIM_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe \
 SHIM_BENCH   := /usr/bin/python3 tests/lab/shim_unplug.py
 
 .PHONY: bench-shim demo-shim
+
+check-lab:: deps-auto lab-build $(SHIM_LAB_BINS)
+	B=$(B) $(SHIM_BENCH) --scenarios unplug --modes failover,bond --kernels 6.1 \
+		--shim on,off --runs 1 --check --report $(B)/lab/shim-check
 
 bench-shim: deps-auto lab-build $(SHIM_LAB_BINS)
 	B=$(B) $(SHIM_BENCH) --runs $(R) --report $(B)/bench/shim

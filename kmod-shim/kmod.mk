@@ -6,6 +6,15 @@
 #   make check-kmod   the same with warnings as errors (Kbuild's ccflags), sparse
 #                     (C=2; any sparse warning fails) and checkpatch --strict;
 #                     part of `make check` (check-net)
+#   make check-dkms   kmod-shim/dkms-check.sh: dkms.conf used as a distribution
+#                     package would (sources in /usr/src/NAME-VERSION, dkms add,
+#                     build and install for both guest kernels, modinfo -k checks),
+#                     then everything removed and restored; root, Debian's dkms
+#                     (apt-get install dkms), ~25 s. NOT part of `make check`: it
+#                     writes to /usr/src, /var/lib/dkms and /lib/modules/KVER (put
+#                     back afterwards) and needs a package whose kernel hooks
+#                     rebuild DKMS modules on every kernel install. Logs in
+#                     $(B)/kmod/dkms
 #   $(B)/bin/hybond-shimctl   genetlink test tool (monitor, status, pin, unpin),
 #                     packed into the lab guest
 #
@@ -33,7 +42,7 @@ $(SHIMCTL_BIN): $(SHIMCTL_SRCS:%.c=$(B)/obj/%.o)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(or $(call pc_libs,libmnl),-lmnl)
 
-.PHONY: kmod check-kmod kmod-clean
+.PHONY: kmod check-kmod check-dkms kmod-clean
 
 # kmod_build EXTRA: one Kbuild run per guest kernel; EXTRA goes to Kbuild's make.
 # make's own lines ("make[1]: warning: jobserver unavailable" under -j) are not
@@ -73,6 +82,9 @@ check-kmod:
 		echo "kmod-shim: checkpatch --strict clean"; \
 	else echo "kmod-shim: $(KMOD_LINUX_SRC_TAR) missing (linux-source-6.12): checkpatch skipped"; fi
 	@command -v sparse >/dev/null || echo "kmod-shim: sparse not installed: C=2 ran no checker"
+
+check-dkms:
+	DKMS_LOG=$(KMOD_OUT)/dkms $(KMOD_DIR)/dkms-check.sh
 
 kmod-clean:
 	rm -rf $(KMOD_OUT)

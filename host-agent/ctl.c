@@ -329,14 +329,20 @@ static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		cc->busy = 0;
 		reply_err(cc, err);
 	} else if (answered) {
-		json_t *o = json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", "hybond", "msg", err);
-
 		cc->busy = 0;
-		if (o && newxml)
-			(void)json_object_set_new(o, "xml", json_string(newxml));
-		ctl_finish(cc, o);
+		ctl_finish(cc, ctl_hook_reply(1, "hybond", err, newxml));
 	}
 	free(newxml);
+}
+
+json_t *ctl_hook_reply(int ok, const char *mode, const char *msg, const char *xml)
+{
+	json_t *o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
+		       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+
+	if (o && ok && xml)
+		(void)json_object_set_new(o, "xml", json_string(xml));
+	return o;
 }
 
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)

@@ -68,7 +68,7 @@ check-net:: $(B)/bin/hybond-hostd
 
 # drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects, hostd.c stubbed
 HOSTD_DRILL_TEST := $(B)/tests/test_hostd_drill
-HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hostd_stubs.c
+HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_DRILL_TEST)
 LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
 $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -78,7 +78,7 @@ $(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(G
 
 # hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
 HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
-HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hostd_stubs.c
+HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_EVAC_TEST)
 LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
 $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -88,7 +88,7 @@ $(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUE
 
 # the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
 HOSTD_MIG_TEST := $(B)/tests/test_migrate
-HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c tests/unit/hostd_stubs.c
+HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_MIG_TEST)
 LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -99,7 +99,7 @@ $(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUEST
 
 # unannounced VF loss (vfwatch.c): the same fakes as test_migrate (hypervisor, guest, peer)
 HOSTD_VFW_TEST := $(B)/tests/test_vfwatch
-HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c tests/unit/hostd_stubs.c
+HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_VFW_TEST)
 LINT_SRCS  += $(HOSTD_VFW_TEST_SRCS)
 $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)

@@ -16,7 +16,7 @@ HV_LIBVIRT_OBJS    := $(HV_LIBVIRT_SRCS:%.c=$(B)/obj/%.o)
 HV_LIBVIRT_CFLAGS   = $(call pc_cflags,libvirt libvirt-qemu)
 HV_LIBVIRT_LDLIBS   = $(or $(call pc_libs,libvirt libvirt-qemu),-lvirt-qemu -lvirt) -lpthread
 HV_LIBVIRT_TEST    := $(B)/tests/test_hv_libvirt
-HV_LIBVIRT_TEST_SRCS := tests/unit/test_hv_libvirt.c
+HV_LIBVIRT_TEST_SRCS := tests/unit/test_hv_libvirt.c tests/unit/hlog_stub.c
 
 UNIT_TESTS += $(HV_LIBVIRT_TEST)
 LINT_SRCS  += $(HV_LIBVIRT_SRCS) $(HV_LIBVIRT_TEST_SRCS)

@@ -567,17 +567,11 @@ static void send_stopped(struct mig *m)
 /* libvirt: answer the destination's qemu hook, which waits (bounded) at Prepare. */
 static void hook_answer(struct mig *m, int ok, const char *mode, const char *msg)
 {
-	json_t *o;
-
 	if (!m->hook_cc)
 		return;
 	(void)snprintf(m->hook_mode, sizeof(m->hook_mode), "%s", mode);
-	o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
-	       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 	/* libvirt takes the hook's XML: the domain now names this host as its own */
-	if (o && ok && m->hook_xml)
-		(void)json_object_set_new(o, "xml", json_string(m->hook_xml));
-	ctl_finish(m->hook_cc, o);
+	ctl_finish(m->hook_cc, ctl_hook_reply(ok, mode, msg, m->hook_xml));
 	m->hook_cc = NULL;
 }
 

@@ -41,7 +41,6 @@
 static int json_out;
 /* hybond migrate: the VM a first SIGINT cancels (a second one leaves the CLI) */
 static const char *cancel_vm;
-static volatile sig_atomic_t mig_sigints;
 
 static void usage(FILE *f)
 {
@@ -184,12 +183,6 @@ static void print_obj(json_t *o)
 	(void)fflush(stdout);
 }
 
-static void mig_on_sigint(int sig)
-{
-	(void)sig;
-	mig_sigints++;
-}
-
 /* The first Ctrl-C of `hybond migrate`: {"cmd":"cancel"} on a second connection. */
 static void send_cancel(const char *sock, const char *vm)
 {
@@ -231,14 +224,33 @@ out:
 	free(line);
 }
 
-static int talk(const char *sock, json_t *req)
+/* How one exchange with the daemon prints its lines and what Ctrl-C does. */
+struct talk_mode {
+	void (*print)(json_t *o);
+	/* The n-th Ctrl-C while waiting (fd: the request's connection); 1: leave (exit
+	 * 130, the operation goes on in the daemon).  NULL: Ctrl-C is not caught. */
+	int (*on_sigint)(int fd, const char *sock, int n);
+};
+
+static volatile sig_atomic_t talk_sigints;
+
+static void talk_on_sigint(int sig)
+{
+	(void)sig;
+	talk_sigints++;
+}
+
+/* Send req (stolen), print every answer line until the one without "progress".  With
+ * tm->on_sigint, SIGINT is blocked except inside ppoll(): none is missed.  0 if the
+ * final answer says ok, 130 if Ctrl-C left, else 1. */
+static int talk_with(const char *sock, json_t *req, const struct talk_mode *tm)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(CLI_LINE_MAX);
-	struct sigaction act = { .sa_handler = mig_on_sigint };
+	struct sigaction act = { .sa_handler = talk_on_sigint };
 	sigset_t block, wait_mask;
 	size_t len = 0;
-	int fd, rc = 1, done = 0, handled = 0;
+	int fd = -1, rc = 1, done = 0, handled = 0;
 
 	json_decref(req);
 	if (!line || !buf || strlen(sock) >= sizeof(sa.sun_path))
@@ -247,38 +259,30 @@ static int talk(const char *sock, json_t *req)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		(void)fprintf(stderr, "hybond: %s: %s (is hybond-hostd running?)\n", sock, strerror(errno));
-		if (fd >= 0)
-			(void)close(fd);
 		goto out;
 	}
-	if (dprintf(fd, "%s\n", line) < 0) {
-		(void)close(fd);
-		goto out;
-	}
-	if (cancel_vm) {        /* SIGINT blocked except inside ppoll(): none is missed */
+	if (tm->on_sigint) {
 		(void)sigemptyset(&block);
 		(void)sigaddset(&block, SIGINT);
 		(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
 		(void)sigdelset(&wait_mask, SIGINT);
 		(void)sigaction(SIGINT, &act, NULL);    /* no SA_RESTART: ppoll returns EINTR */
 	}
+	if (dprintf(fd, "%s\n", line) < 0)
+		goto out;
 	while (!done) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 		char *nl;
 
-		if (cancel_vm && mig_sigints > handled) {
-			handled = mig_sigints;
-			if (handled >= 2) {
-				(void)fprintf(stderr, "hybond: left; the migration of %s goes on in "
-					      "hybond-hostd (hybond status; hybond cancel %s)\n",
-					      cancel_vm, cancel_vm);
+		if (tm->on_sigint && talk_sigints > handled) {
+			handled = talk_sigints;
+			if (tm->on_sigint(fd, sock, handled)) {
 				rc = 130;
 				break;
 			}
-			send_cancel(sock, cancel_vm);
 		}
-		if (cancel_vm && ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
+		if (tm->on_sigint && ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -292,7 +296,7 @@ static int talk(const char *sock, json_t *req)
 			json_t *o = json_loadb(buf, (size_t)(nl - buf), 0, &je);
 
 			if (o) {
-				print_obj(o);
+				tm->print(o);
 				if (!json_object_get(o, "progress")) {
 					done = 1;
 					rc = json_is_true(json_object_get(o, "ok")) ? 0 : 1;
@@ -307,11 +311,33 @@ static int talk(const char *sock, json_t *req)
 	}
 	if (!done && rc != 130)
 		(void)fprintf(stderr, "hybond: the daemon closed the connection without an answer\n");
-	(void)close(fd);
 out:
+	if (fd >= 0)
+		(void)close(fd);
 	free(line);
 	free(buf);
 	return rc;
+}
+
+/* `hybond migrate` in text mode: the first Ctrl-C cancels, the second leaves. */
+static int mig_sigint(int fd, const char *sock, int n)
+{
+	(void)fd;
+	if (n >= 2) {
+		(void)fprintf(stderr, "hybond: left; the migration of %s goes on in hybond-hostd "
+			      "(hybond status; hybond cancel %s)\n", cancel_vm, cancel_vm);
+		return 1;
+	}
+	send_cancel(sock, cancel_vm);
+	return 0;
+}
+
+static int talk(const char *sock, json_t *req)
+{
+	const struct talk_mode tm = { .print = print_obj,
+				      .on_sigint = cancel_vm ? mig_sigint : NULL };
+
+	return talk_with(sock, req, &tm);
 }
 
 /* drill VM [--cycles N] [--unplug] [PROBE] | snapshot VM FILE [PROBE] */
@@ -382,14 +408,6 @@ static int cmd_drill(const char *sock, int argc, char **argv)
  * Ctrl-C leaves; the evacuation goes on in the daemon (hybond evacuate --status, --stop).
  */
 #define EVAC_K_MAX 8            /* the daemon's EVAC_PARALLEL_MAX */
-
-static volatile sig_atomic_t evac_sigints;
-
-static void evac_on_sigint(int sig)
-{
-	(void)sig;
-	evac_sigints++;
-}
 
 static const char *jstr(json_t *o, const char *k, const char *dflt)
 {
@@ -475,87 +493,27 @@ static void evac_print(json_t *o)
 	(void)fflush(stdout);
 }
 
-/* Like talk(), plus Ctrl-C: SIGINT is blocked except inside ppoll(), so none is missed. */
+/* The first Ctrl-C stops new migrations, the second leaves. */
+static int evac_sigint(int fd, const char *sock, int n)
+{
+	(void)sock;
+	if (n >= 2) {
+		(void)fprintf(stderr, "hybond: left; the evacuation goes on in hybond-hostd "
+			      "(hybond evacuate --status, --stop)\n");
+		return 1;
+	}
+	(void)send(fd, "{\"cmd\":\"stop\"}\n", 15, MSG_NOSIGNAL);
+	(void)fprintf(stderr, "hybond: Ctrl-C: no new migration will start; the running ones go "
+		      "on (Ctrl-C again to leave them without this CLI)\n");
+	return 0;
+}
+
 static int evac_talk(const char *sock, json_t *req)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct sigaction act = { .sa_handler = evac_on_sigint };
-	char *line = json_dumps(req, JSON_COMPACT), *buf = malloc(CLI_LINE_MAX);
-	sigset_t block, wait_mask;
-	size_t len = 0;
-	int fd = -1, rc = 1, done = 0, handled = 0;
+	const struct talk_mode tm = { .print = json_out ? print_obj : evac_print,
+				      .on_sigint = evac_sigint };
 
-	json_decref(req);
-	if (!line || !buf || strlen(sock) >= sizeof(sa.sun_path))
-		goto out;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		(void)fprintf(stderr, "hybond: %s: %s (is hybond-hostd running?)\n", sock, strerror(errno));
-		goto out;
-	}
-	(void)sigemptyset(&block);
-	(void)sigaddset(&block, SIGINT);
-	(void)sigprocmask(SIG_BLOCK, &block, &wait_mask);
-	(void)sigdelset(&wait_mask, SIGINT);
-	(void)sigaction(SIGINT, &act, NULL);    /* no SA_RESTART: ppoll returns EINTR */
-	if (dprintf(fd, "%s\n", line) < 0)
-		goto out;
-	while (!done) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-		char *nl;
-
-		if (evac_sigints > handled) {
-			handled = evac_sigints;
-			if (handled >= 2) {
-				(void)fprintf(stderr, "hybond: left; the evacuation goes on in "
-					      "hybond-hostd (hybond evacuate --status, --stop)\n");
-				rc = 130;
-				break;
-			}
-			(void)send(fd, "{\"cmd\":\"stop\"}\n", 15, MSG_NOSIGNAL);
-			(void)fprintf(stderr, "hybond: Ctrl-C: no new migration will start; the running "
-				      "ones go on (Ctrl-C again to leave them without this CLI)\n");
-		}
-		if (ppoll(&pfd, 1, NULL, &wait_mask) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		n = read(fd, buf + len, CLI_LINE_MAX - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		while (!done && (nl = memchr(buf, '\n', len))) {
-			json_error_t je;
-			json_t *o = json_loadb(buf, (size_t)(nl - buf), 0, &je);
-
-			if (o) {
-				if (json_out)
-					print_obj(o);
-				else
-					evac_print(o);
-				if (!json_object_get(o, "progress")) {
-					done = 1;
-					rc = json_is_true(json_object_get(o, "ok")) ? 0 : 1;
-				}
-				json_decref(o);
-			}
-			len -= (size_t)(nl + 1 - buf);
-			(void)memmove(buf, nl + 1, len);
-		}
-		if (len == CLI_LINE_MAX)
-			break;
-	}
-	if (!done && rc != 130)
-		(void)fprintf(stderr, "hybond: the daemon closed the connection without an answer\n");
-out:
-	if (fd >= 0)
-		(void)close(fd);
-	free(line);
-	free(buf);
-	return rc;
+	return talk_with(sock, req, &tm);
 }
 
 /* evacuate --to HOST [--parallel K] [--force] | evacuate --status | evacuate --stop */

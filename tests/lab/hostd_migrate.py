@@ -130,14 +130,27 @@ class Daemons:
     started again (the failures cases).  peer="tls": the daemons talk TCP + mutual TLS
     over a veth (tls_setup) instead of unix sockets."""
 
+    HOSTS = ("A", "B")
+    START_TIMEOUT_S = 10
+
     def __init__(self, peer="unix"):
         self.procs = {}
         self.peer = peer
         self.pki = os.path.join(HD_DIR, "pki")
         if peer == "tls":
             tls_setup(self.pki)
-        for h in ("A", "B"):
+        for h in self.HOSTS:
             self.start(h)
+
+    # where a daemon runs, listens and logs (libvirt_migrate.Daemons names them otherwise)
+    def netns(self, h):
+        return PFX + "h" + h
+
+    def ctl(self, h):
+        return ctl(h)
+
+    def log_path(self, h):
+        return os.path.join(LOGS, "hostd-%s.log" % h)
 
     def conf(self, h):
         other = "B" if h == "A" else "A"
@@ -163,20 +176,20 @@ class Daemons:
     def start(self, h):
         conf = self.conf(h)
         try:
-            os.unlink(ctl(h))           # a killed daemon's socket: wait for the new one
+            os.unlink(self.ctl(h))      # a killed daemon's socket: wait for the new one
         except OSError:
             pass
-        os.makedirs(LOGS, exist_ok=True)
-        log = open(os.path.join(LOGS, "hostd-%s.log" % h), "a")
+        logp = self.log_path(h)
+        os.makedirs(os.path.dirname(logp), exist_ok=True)
+        log = open(logp, "a")
         self.procs[h] = subprocess.Popen(
-            ["ip", "netns", "exec", PFX + "h" + h, HOSTD, "-c", conf], stdout=log,
+            ["ip", "netns", "exec", self.netns(h), HOSTD, "-c", conf], stdout=log,
             stderr=log, env=dict(os.environ, B=B))
         log.close()
-        deadline = time.monotonic() + 10
-        while not os.path.exists(ctl(h)):
+        deadline = time.monotonic() + self.START_TIMEOUT_S
+        while not os.path.exists(self.ctl(h)):
             if self.procs[h].poll() is not None or time.monotonic() > deadline:
-                raise Fail("hybond-hostd on %s did not start (see %s/hostd-%s.log)"
-                           % (h, LOGS, h))
+                raise Fail("hybond-hostd on %s did not start (see %s)" % (h, logp))
             time.sleep(0.05)
 
     def kill(self, h):

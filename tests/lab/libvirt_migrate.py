@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, HERE)
 import bench  # noqa: E402  (probe, events, milestones, outage causes)
+import hostd_migrate as hm  # noqa: E402  (Daemons)
 from bench import (collect_events, milestones, num, outages, sh, start_probe,  # noqa: E402
                    vm_ip, CAUSES)
 
@@ -112,14 +113,33 @@ def cli(h, *args, check=True, timeout=None):
     return lines[-1] if lines else {}
 
 
-class Daemons:
-    """hybond-hostd in hA and hB (`ip netns exec`), libvirt backend, unix peer sockets."""
+class Daemons(hm.Daemons):
+    """hybond-hostd in hA and hB (`ip netns exec`), libvirt backend, unix peer sockets:
+    hostd_migrate's daemons with this script's configuration, sockets and logs."""
 
-    def __init__(self, coordinate=True):
+    HOSTS = HOSTS
+    START_TIMEOUT_S = 15
+
+    def __init__(self, coordinate=True):     # pylint: disable=super-init-not-called
         self.procs = {}
         self.coordinate = coordinate
-        for h in HOSTS:
+        for h in self.HOSTS:
             self.start(h)
+
+    def netns(self, h):
+        return bench.PFX + h
+
+    def ctl(self, h):
+        return ctl(h)
+
+    def log_path(self, h):
+        return os.path.join(OUT_DIR, "run", "hostd-lv-%s.log" % h)
+
+    def start(self, h):
+        try:
+            super().start(h)
+        except hm.Fail as e:            # this script's callers catch RuntimeError
+            raise RuntimeError(str(e)) from e
 
     def conf(self, h):
         other = "hB" if h == "hA" else "hA"
@@ -138,35 +158,6 @@ class Daemons:
                         lvlab("uri", other[1]).stdout.strip(),
                         os.path.join(LV_DIR, "mig", "hybond.sock")))
         return conf
-
-    def start(self, h):
-        conf = self.conf(h)
-        try:
-            os.unlink(ctl(h))
-        except OSError:
-            pass
-        os.makedirs(os.path.join(OUT_DIR, "run"), exist_ok=True)
-        log = open(os.path.join(OUT_DIR, "run", "hostd-lv-%s.log" % h), "a")
-        self.procs[h] = subprocess.Popen(
-            ["ip", "netns", "exec", bench.PFX + h, HOSTD, "-c", conf], stdout=log, stderr=log,
-            env=dict(os.environ, B=B))
-        log.close()
-        deadline = time.monotonic() + 15
-        while not os.path.exists(ctl(h)):
-            if self.procs[h].poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hybond-hostd on %s did not start (%s/run/hostd-lv-%s.log)"
-                                   % (h, OUT_DIR, h))
-            time.sleep(0.05)
-
-    def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 DAEMONS = {}

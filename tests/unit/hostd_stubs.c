@@ -2,7 +2,7 @@
 /*
  * tests/unit/hostd_stubs.c — hostd.c's registry for unit tests that link the
  * daemon's objects without hostd.c (test_hostd_drill, test_hostd_evacuate,
- * test_migrate).  Each test keeps its own hlog().
+ * test_migrate, test_vfwatch); hlog() is in tests/unit/hlog_stub.c.
  */
 #include <errno.h>
 #include <string.h>

@@ -18,14 +18,8 @@
 #include "host-agent/hostd.h"
 #include "host-agent/snapshot.h"
 
-/* ---- stubs for hostd.c ---- */
-void hlog(enum hostd_prio prio, const char *fmt, ...)
-{
-	(void)prio;
-	(void)fmt;
-}
-
-/* hostd_vm, hostd_vm_add/del, hostd_peer_msg: tests/unit/hostd_stubs.c */
+/* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
+ * tests/unit/hostd_stubs.c */
 
 /* Walk the plan from PREFLIGHT to DONE; the RESUME -> next-cycle step bumps the cycle
  * the way drill.c does after its dwell. */

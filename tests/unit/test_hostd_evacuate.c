@@ -24,14 +24,8 @@
 #include "host-agent/migrate.h"
 #include "host-agent/vm.h"
 
-/* ---- stubs for hostd.c ---- */
-void hlog(enum hostd_prio prio, const char *fmt, ...)
-{
-	(void)prio;
-	(void)fmt;
-}
-
-/* hostd_vm, hostd_vm_add/del, hostd_peer_msg: tests/unit/hostd_stubs.c */
+/* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
+ * tests/unit/hostd_stubs.c */
 
 /* ---- the scheduler with fakes ---------------------------------------------------------- */
 struct fake {

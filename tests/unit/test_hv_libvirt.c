@@ -34,19 +34,6 @@
 	"<os><type>hvm</type></os></domain>"
 #define WAIT_MS 3000u
 
-void hlog(enum hostd_prio prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!getenv("HB_TEST_VERBOSE"))
-		return;
-	va_start(ap, fmt);
-	(void)fprintf(stderr, "[%d] ", (int)prio);
-	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
-	(void)fputc('\n', stderr);
-	va_end(ap);
-}
-
 static const struct hv_ops *O = &hv_libvirt_ops;
 static struct loop *L;
 static virConnectPtr TC;        /* the test's own connection */

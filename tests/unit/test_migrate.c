@@ -40,21 +40,8 @@
 #define MAC_S "52:54:00:18:00:10"
 #define PAIR_ID 7u
 
-/* ---- stubs for hostd.c ---- */
-void hlog(enum hostd_prio prio, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!getenv("HB_TEST_VERBOSE"))
-		return;
-	va_start(ap, fmt);
-	(void)fprintf(stderr, "[%d] ", (int)prio);
-	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
-	(void)fputc('\n', stderr);
-	va_end(ap);
-}
-
-/* hostd_vm, hostd_vm_add/del, hostd_peer_msg: tests/unit/hostd_stubs.c */
+/* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
+ * tests/unit/hostd_stubs.c */
 
 /* ---- the fake hypervisor ---- */
 struct fcall {

@@ -87,8 +87,10 @@ $(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUE
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
+# (tests/unit/hostd_harness.c, shared with test_vfwatch)
+HOSTD_HARNESS_SRCS := tests/unit/hostd_harness.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
 HOSTD_MIG_TEST := $(B)/tests/test_migrate
-HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c $(HOSTD_HARNESS_SRCS)
 UNIT_TESTS += $(HOSTD_MIG_TEST)
 LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
@@ -99,7 +101,7 @@ $(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUEST
 
 # unannounced VF loss (vfwatch.c): the same fakes as test_migrate (hypervisor, guest, peer)
 HOSTD_VFW_TEST := $(B)/tests/test_vfwatch
-HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c $(HOSTD_HARNESS_SRCS)
 UNIT_TESTS += $(HOSTD_VFW_TEST)
 LINT_SRCS  += $(HOSTD_VFW_TEST_SRCS)
 $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)

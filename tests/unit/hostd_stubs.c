@@ -2,7 +2,8 @@
 /*
  * tests/unit/hostd_stubs.c — hostd.c's registry for unit tests that link the
  * daemon's objects without hostd.c (test_hostd_drill, test_hostd_evacuate,
- * test_migrate, test_vfwatch); hlog() is in tests/unit/hlog_stub.c.
+ * test_migrate, test_vfwatch; the last two through tests/unit/hostd_harness.c);
+ * hlog() is in tests/unit/hlog_stub.c.
  */
 #include <errno.h>
 #include <string.h>

@@ -12,7 +12,9 @@ file (libvirt's save image); libvirt's view after (domstate running, no job, no
 snapshot metadata: libvirt would refuse to migrate the domain otherwise); the VM back
 on the fast path. Restore: `virsh destroy` + `virsh restore FILE` on hA's libvirtd,
 then the guest must answer again (ping from the peer namespace), hybond-hostd must
-find the restored domain and its agent, and the guest must report its VF up again. --check: exit 1 when any of that fails.
+find the restored domain and its agent, and the guest must report its VF up again.
+--check: exit 1 when any of that fails, or when anything is lost outside the save's
+pause, or more than rate x (pause + 20 ms) inside it.
 JSON: $HBL_OUT/libvirt-snapshot.json (or --out).
 """
 import argparse
@@ -145,9 +147,23 @@ def run(a):
             fails.append("snapshot failed: %s" % final.get("error"))
         if final.get("switch_lost", 1) != 0:
             fails.append("lost at the switch steps: %s" % json.dumps(final.get("phases")))
-        if pr.get("lost_total", 1) != 0:
-            fails.append("lost %s/%s (to/from the guest)" % (pr.get("lost_to_guest"),
-                                                             pr.get("lost_from_guest")))
+        # The bar of hostd_ops.py's QMP snapshot and of a migration's stop-and-copy: 0 lost
+        # outside the save's pause; inside it at most rate x (pause + 20 ms): QEMU purges
+        # the frames queued for the NIC when it stops the VM (docs/benchmarks.md, "Why
+        # 0-2 packets remain"); measured 0 in 3 runs, 1 once in a CI run.
+        phases = final.get("phases") or {}
+        pause = ("save", "paused")
+        outside = sum((v or {}).get("lost", 0) for k, v in phases.items() if k not in pause)
+        inside = sum((phases.get(k) or {}).get("lost", 0) for k in pause)
+        snap = final.get("snapshot") or {}
+        floor = -(-RATE_PPS * (int(snap.get("paused_ms") or 0) + 20) // 1000)
+        res["pause_lost"], res["pause_floor"] = inside, floor
+        if not phases or outside != 0 or pr.get("lost_total", 1) != inside + outside:
+            fails.append("lost %s/%s (to/from the guest) outside the save's pause: %s" % (
+                pr.get("lost_to_guest"), pr.get("lost_from_guest"), json.dumps(phases)))
+        elif inside > floor:
+            fails.append("lost %d in the save's pause, more than rate x (pause + 20 ms) = %d"
+                         % (inside, floor))
         size = os.path.getsize(path) if os.path.exists(path) else 0
         res["file_bytes"] = size
         if size < 1 << 20:

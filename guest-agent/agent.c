@@ -734,6 +734,7 @@ static void on_hello(struct gd_agent *a, const struct hb_msg *m)
 	r->u.hello_ack.ver_min = GD_VER_MIN;
 	r->u.hello_ack.ver_max = HB_VERSION_CURRENT;
 	r->u.hello_ack.ver_use = h->ver_max < HB_VERSION_CURRENT ? h->ver_max : HB_VERSION_CURRENT;
+	a->host_ver = r->u.hello_ack.ver_use;
 	r->u.hello_ack.caps = a->caps;
 	r->u.hello_ack.agent = GD_AGENT_NAME;
 	gd_info("HELLO from %s: session open", h->agent);
@@ -754,6 +755,7 @@ static void on_request(struct gd_agent *a, const struct hb_msg *m, uint64_t now_
 	if (m->flags & HB_F_REPLY) {
 		if (m->type == HB_MSG_HELLO_ACK && m->seq == a->hello_seq) {
 			gd_info("HELLO_ACK from %s: session open", m->u.hello_ack.agent);
+			a->host_ver = m->u.hello_ack.ver_use;
 			forget_host_rx(a);
 			a->session = true;
 			a->hello_due_us = 0;
@@ -891,6 +893,9 @@ static void on_unplug_starting(struct gd_agent *a, struct gd_pair *p, int vf, ui
 	send_event(a, p, HB_EV_VF_LEAVING, vf);
 	if (!a->session) {
 		release_pair(a, p, "no host session to move RX");
+	} else if (a->host_ver < HB_VERSION(1, 3)) {
+		/* VF_LEAVING is 1.3: an older host ignores it and will not answer */
+		release_pair(a, p, "the host's protocol predates VF_LEAVING");
 	} else if (p->host_rx_standby) {
 		release_pair(a, p, "the host has RX on the standby already");
 	} else {

@@ -103,6 +103,7 @@ struct gd_agent {
 	/* session with the host */
 	bool connected;           /* the port has a peer */
 	bool session;             /* HELLO / HELLO_ACK exchanged */
+	uint16_t host_ver;        /* the session's protocol version (HELLO_ACK ver_use) */
 	uint32_t seq;             /* our request counter */
 	uint32_t hello_seq;
 	uint64_t hello_due_us;    /* next HELLO (re)try, 0 = none */

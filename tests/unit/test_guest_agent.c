@@ -669,6 +669,27 @@ static void test_shim_no_session(void)
 	CU_ASSERT_EQUAL(gd_pair_active(&ag, &ag.pairs[0]), HB_PATH_FAST);      /* new VF */
 }
 
+/* A host of protocol 1.2 does not know VF_LEAVING: it will not move RX for it, so
+ * the barrier is released at once (the event still goes out: it may be logged). */
+static void test_shim_old_host(void)
+{
+	struct hb_msg m;
+
+	start();
+	gd_agent_shim(&ag, true);
+	hb_msg_init(&m, HB_MSG_HELLO, 30);
+	m.u.hello.ver_min = HB_VERSION(1, 0);
+	m.u.hello.ver_max = HB_VERSION(1, 2);
+	m.u.hello.agent = "host-1.2";
+	host_sends(&m, 3000);
+	CU_ASSERT_EQUAL(ag.host_ver, HB_VERSION(1, 2));
+	shim_ev(HYBOND_CMD_UNPLUG_STARTING, 2, 4, 4000);
+	CU_ASSERT_EQUAL(count_sent(HB_MSG_EVENT) > 0, 1);
+	CU_ASSERT_EQUAL(fk.releases, 1);
+	CU_ASSERT_EQUAL(fk.release_master, 2);
+	CU_ASSERT_FALSE(ag.pairs[0].release_pending);
+}
+
 static void host_prepare(uint32_t seq, uint8_t path, uint64_t now)
 {
 	struct hb_msg m;
@@ -940,6 +961,7 @@ static CU_TestInfo tests[] = {
 	{ "kernel shim: a leaving VF is not used", test_shim_leaving_vf_not_used },
 	{ "kernel shim: unknown master, other events", test_shim_unknown_and_other_events },
 	{ "kernel shim: no session", test_shim_no_session },
+	{ "kernel shim: a 1.2 host (no VF_LEAVING): released at once", test_shim_old_host },
 	{ "kernel shim: RELEASE on PREPARE_SWITCH", test_shim_release_on_prepare },
 	{ "kernel shim: RELEASE on a BUSY PREPARE_SWITCH", test_shim_release_on_busy_prepare },
 	{ "kernel shim: RELEASE when already switched", test_shim_release_already_switched },

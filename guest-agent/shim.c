@@ -30,17 +30,26 @@ const char *gd_shim_cmd_name(uint8_t cmd)
 	}
 }
 
-struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq)
+struct nlmsghdr *gd_shim_put_req(void *buf, uint16_t type, uint8_t cmd, uint8_t version,
+				 uint32_t seq)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct genlmsghdr *g;
 
-	nlh->nlmsg_type = GENL_ID_CTRL;
+	nlh->nlmsg_type = type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = seq;
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = CTRL_CMD_GETFAMILY;
-	g->version = GENL_CTRL_VERSION;
+	g->cmd = cmd;
+	g->version = version;
+	return nlh;
+}
+
+struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = gd_shim_put_req(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
+					       GENL_CTRL_VERSION, seq);
+
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, HYBOND_GENL_NAME);
 	return nlh;
 }
@@ -48,17 +57,10 @@ struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq)
 struct nlmsghdr *gd_shim_release_msg(void *buf, uint16_t family, uint32_t seq, int master)
 {
 	struct nlmsghdr *nlh;
-	struct genlmsghdr *g;
 
 	if (!family || master < 1)
 		return NULL;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = family;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = HYBOND_CMD_RELEASE;
-	g->version = HYBOND_GENL_VERSION;
+	nlh = gd_shim_put_req(buf, family, HYBOND_CMD_RELEASE, HYBOND_GENL_VERSION, seq);
 	mnl_attr_put_u32(nlh, HYBOND_A_MASTER_IFINDEX, (uint32_t)master);
 	return nlh;
 }

@@ -38,6 +38,11 @@ struct gd_shim_family {
 	uint32_t events_grp;      /* id of the "events" group, 0 when not listed */
 };
 
+/* Puts a genetlink request header (NLM_F_REQUEST | NLM_F_ACK, cmd, version) for
+ * family id type into buf; the caller adds the attributes.  hybond-shimctl too. */
+struct nlmsghdr *gd_shim_put_req(void *buf, uint16_t type, uint8_t cmd, uint8_t version,
+				 uint32_t seq);
+
 /* Builds CTRL_CMD_GETFAMILY "hybond" (with NLM_F_ACK) into buf (GD_NL_BUFSZ). */
 struct nlmsghdr *gd_shim_getfamily(void *buf, uint32_t seq);
 

@@ -38,7 +38,8 @@ LINT_SRCS += $(SHIMCTL_SRCS)
 
 $(SHIMCTL_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,libmnl)
 
-$(SHIMCTL_BIN): $(SHIMCTL_SRCS:%.c=$(B)/obj/%.o)
+# guest-agent/shim.o: the request builder and nlctrl parser hybond-guestd uses
+$(SHIMCTL_BIN): $(SHIMCTL_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/guest-agent/shim.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(or $(call pc_libs,libmnl),-lmnl)
 

@@ -10,7 +10,8 @@
  *                                       (RX moved; what hybond-guestd sends)
  *
  * A test and diagnosis tool for the lab guest (packed into its initramfs);
- * hybond-guestd will speak the same family with its own code.  Exit status:
+ * it shares guest-agent/shim.c's request builder and nlctrl parser with
+ * hybond-guestd.  Exit status:
  * 0 ok, 1 the kernel refused (its reason is printed), 2 usage, 3 no module.
  */
 #include <errno.h>
@@ -22,6 +23,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 
+#include "guest-agent/shim.h"
 #include "kmod-shim/hybond_genl.h"
 
 /* MNL_SOCKET_BUFFER_SIZE is a run-time value (a VLA); genetlink answers fit here */
@@ -34,69 +36,21 @@ struct shim {
 	unsigned int seq;
 };
 
-static const char *const cmd_names[] = {
-	[HYBOND_CMD_STATUS] = "STATUS",
-	[HYBOND_CMD_PRIMARY_ARRIVING] = "PRIMARY_ARRIVING",
-	[HYBOND_CMD_CARRIER_UP] = "CARRIER_UP",
-	[HYBOND_CMD_UNPLUG_STARTING] = "UNPLUG_STARTING",
-	[HYBOND_CMD_DRAINED] = "DRAINED",
-};
-
-/* --- family resolution (nlctrl) --------------------------------------------- */
-
-static int ctrl_grp_cb(const struct nlattr *a, void *data)
-{
-	struct shim *s = data;
-	const struct nlattr *g;
-	const char *name = NULL;
-	uint32_t id = 0;
-
-	mnl_attr_for_each_nested(g, a) {
-		if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_NAME &&
-		    mnl_attr_validate(g, MNL_TYPE_NUL_STRING) == 0)
-			name = mnl_attr_get_str(g);
-		else if (mnl_attr_get_type(g) == CTRL_ATTR_MCAST_GRP_ID &&
-			 mnl_attr_validate(g, MNL_TYPE_U32) == 0)
-			id = mnl_attr_get_u32(g);
-	}
-	if (name && strcmp(name, HYBOND_GENL_MCGRP_EVENTS) == 0)
-		s->mcgrp = id;
-	return MNL_CB_OK;
-}
-
-static int ctrl_attr_cb(const struct nlattr *a, void *data)
-{
-	struct shim *s = data;
-	const struct nlattr *grp;
-
-	if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
-	    mnl_attr_validate(a, MNL_TYPE_U16) == 0)
-		s->family = mnl_attr_get_u16(a);
-	else if (mnl_attr_get_type(a) == CTRL_ATTR_MCAST_GROUPS) {
-		mnl_attr_for_each_nested(grp, a) {
-			ctrl_grp_cb(grp, s);
-		}
-	}
-	return MNL_CB_OK;
-}
+/* --- family resolution (nlctrl): guest-agent/shim.c's parser --------------- */
 
 static int ctrl_cb(const struct nlmsghdr *nlh, void *data)
 {
-	return mnl_attr_parse(nlh, sizeof(struct genlmsghdr), ctrl_attr_cb, data);
-}
+	struct shim *s = data;
+	struct gd_shim_family f;
+	int rc = gd_shim_parse_ctrl(nlh, &f);
 
-static struct nlmsghdr *put_req(char *buf, uint16_t type, uint8_t cmd, unsigned int seq)
-{
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct genlmsghdr *g;
-
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->cmd = cmd;
-	g->version = HYBOND_GENL_VERSION;	/* nlctrl's is 1 as well */
-	return nlh;
+	if (rc < 0)
+		return MNL_CB_ERROR;
+	if (rc == 1) {
+		s->family = f.id;
+		s->mcgrp = f.events_grp;
+	}
+	return MNL_CB_OK;
 }
 
 /* Sends one request and runs cb on every answer until the ACK. */
@@ -131,8 +85,7 @@ static int shim_open(struct shim *s)
 		perror("hybond-shimctl: netlink");
 		return -1;
 	}
-	nlh = put_req(buf, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, ++s->seq);
-	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, HYBOND_GENL_NAME);
+	nlh = gd_shim_getfamily(buf, ++s->seq);
 	err = transact(s, nlh, ctrl_cb, s);
 	if (err || !s->family) {
 		(void)fprintf(stderr, "hybond-shimctl: no \"%s\" genetlink family (hybond_shim.ko not loaded?)\n",
@@ -208,8 +161,7 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_parse(nlh, sizeof(*g), pair_attr_cb, tb);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	(void)snprintf(what, sizeof(what), "%lld.%06ld %s", (long long)ts.tv_sec, ts.tv_nsec / 1000,
-		 g->cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) && cmd_names[g->cmd] ?
-		 cmd_names[g->cmd] : "?");
+		 gd_shim_cmd_name(g->cmd));
 	print_pair(what, tb);
 	(void)fflush(stdout);
 	return MNL_CB_OK;
@@ -246,7 +198,7 @@ static int do_monitor(struct shim *s, long count)
 static int do_request(struct shim *s, uint8_t cmd, long ifindex)
 {
 	char buf[SHIMCTL_BUF_SIZE];
-	struct nlmsghdr *nlh = put_req(buf, s->family, cmd, ++s->seq);
+	struct nlmsghdr *nlh = gd_shim_put_req(buf, s->family, cmd, HYBOND_GENL_VERSION, ++s->seq);
 	int err;
 
 	if (ifindex > 0)

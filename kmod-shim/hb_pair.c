@@ -285,6 +285,23 @@ static void hb_pin_release(struct hb_pin *pin, const struct hb_pair *p)
 			   hb_xmit_ready(vf) ? vf->ifindex : 0, NULL);
 }
 
+/* Give TX back for a pin taken off the list (UNPIN, module exit), if its
+ * master is still a pair.  rtnl held.
+ */
+static void hb_pin_undo(struct net *net, struct hb_pin *pin)
+{
+	struct net_device *master = __dev_get_by_index(net, pin->master);
+	struct hb_pair p;
+
+	rcu_read_lock();
+	if (master && hb_pair_of_master(master, &p)) {
+		rcu_read_unlock();
+		hb_pin_release(pin, &p);
+	} else {
+		rcu_read_unlock();
+	}
+}
+
 int hb_pin(struct net *net, int master_ifindex, struct netlink_ext_ack *extack)
 {
 	struct net_device *master;
@@ -330,9 +347,7 @@ int hb_pin(struct net *net, int master_ifindex, struct netlink_ext_ack *extack)
 
 int hb_unpin(struct net *net, int master_ifindex, struct netlink_ext_ack *extack)
 {
-	struct net_device *master;
 	struct hb_pin *pin;
-	struct hb_pair p;
 
 	ASSERT_RTNL();
 	spin_lock_bh(&hb_pins_lock);
@@ -344,14 +359,7 @@ int hb_unpin(struct net *net, int master_ifindex, struct netlink_ext_ack *extack
 		NL_SET_ERR_MSG(extack, "pair not pinned");
 		return -ENOENT;
 	}
-	master = __dev_get_by_index(net, master_ifindex);
-	rcu_read_lock();
-	if (master && hb_pair_of_master(master, &p)) {
-		rcu_read_unlock();
-		hb_pin_release(pin, &p);
-	} else {
-		rcu_read_unlock();
-	}
+	hb_pin_undo(net, pin);
 	kfree(pin);
 	return 0;
 }
@@ -397,8 +405,6 @@ bool hb_pin_reassert(const struct hb_pair *p)
 void hb_unpin_all(void)
 {
 	struct hb_pin *pin, *tmp;
-	struct net_device *master;
-	struct hb_pair p;
 	LIST_HEAD(all);
 
 	rtnl_lock();
@@ -406,14 +412,7 @@ void hb_unpin_all(void)
 	list_splice_init(&hb_pins, &all);
 	spin_unlock_bh(&hb_pins_lock);
 	list_for_each_entry_safe(pin, tmp, &all, list) {
-		master = __dev_get_by_index(read_pnet(&pin->net), pin->master);
-		rcu_read_lock();
-		if (master && hb_pair_of_master(master, &p)) {
-			rcu_read_unlock();
-			hb_pin_release(pin, &p);
-		} else {
-			rcu_read_unlock();
-		}
+		hb_pin_undo(read_pnet(&pin->net), pin);
 		list_del(&pin->list);
 		kfree(pin);
 	}

@@ -22,8 +22,8 @@ CHECK_FUZZ_SECONDS ?= 20
 PKGS     := jansson libmnl libnl-route-3.0 cunit zlib gnutls
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla
-# Tests and tools include module headers by repository path ("host-agent/esw.h"),
-# so same-named headers of the guest and host agents never shadow each other.
+# Headers from another folder are included by repository path
+# ("host-agent/hostd/esw/esw.h"), so same-named headers never shadow each other.
 CPPFLAGS += -D_GNU_SOURCE -Iproto/include -I.
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-common
@@ -55,12 +55,15 @@ include proto/proto.mk
 include guest-agent/guestd.mk
 include tests/unit/unit.mk
 include tests/fuzz/fuzz.mk
-include host-agent/probe/probe.mk
-include host-agent/hostagent.mk
-include host-agent/core.mk
-include host-agent/libvirt.mk
-include host-agent/hv_libvirt.mk
-include host-agent/hostd.mk
+include host-agent/probe/hybond-probe.mk
+include host-agent/common/common.mk
+include host-agent/guestctl/hybond-guestctl.mk
+include host-agent/hostd/libhybond-host.mk
+include host-agent/hostd/hv/lv_xml.mk
+include host-agent/libvirt-hook/hybond-libvirt-hook.mk
+include host-agent/hostd/hv/hv_libvirt.mk
+include host-agent/hostd/hybond-hostd.mk
+include host-agent/cli/hybond.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 include tests/lab/libvirt.mk

@@ -33,7 +33,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-#include "host-agent/lv_xml.h"
+#include "host-agent/hostd/hv/lv_xml.h"
 
 #define HYBOND_DEFAULT_SOCK "/run/hybond/hostd.sock"
 #define CLI_LINE_MAX (1u << 20)

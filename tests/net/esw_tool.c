@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host-agent/esw.h"
+#include "host-agent/hostd/esw/esw.h"
 
 static int usage(const char *why)
 {

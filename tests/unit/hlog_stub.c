@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "host-agent/hostd.h"
+#include "host-agent/hostd/hostd.h"
 
 void hlog(enum hostd_prio prio, const char *fmt, ...)
 {

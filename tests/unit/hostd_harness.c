@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "host-agent/migrate.h"
+#include "host-agent/hostd/ops/migrate.h"
 
 #ifndef HB_TESTDATA
 #define HB_TESTDATA "tests/data"

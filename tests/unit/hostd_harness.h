@@ -20,9 +20,9 @@
 
 #include <stdint.h>
 
-#include "host-agent/hostd.h"
-#include "host-agent/hv.h"
-#include "host-agent/vm.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/hv/hv.h"
+#include "host-agent/hostd/vm.h"
 #include "hybond/proto.h"
 
 #define MAC_S "52:54:00:18:00:10"

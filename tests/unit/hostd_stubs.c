@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "host-agent/hostd.h"
-#include "host-agent/vm.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/vm.h"
 
 struct vm *hostd_vm(struct hostd *d, const char *name)
 {

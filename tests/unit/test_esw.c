@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host-agent/esw.h"
+#include "host-agent/hostd/esw/esw.h"
 
 #ifndef HB_TESTDATA
 #define HB_TESTDATA "tests/data"

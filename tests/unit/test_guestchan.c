@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "host-agent/guestchan.h"
+#include "host-agent/hostd/guest/guestchan.h"
 
 #define T0 1000000u     /* arbitrary monotonic start, ms */
 #define MAXRX 64

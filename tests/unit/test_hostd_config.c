@@ -10,10 +10,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "host-agent/announce.h"
-#include "host-agent/config.h"
-#include "host-agent/loop.h"
-#include "host-agent/peer.h"
+#include "host-agent/hostd/esw/announce.h"
+#include "host-agent/hostd/config.h"
+#include "host-agent/common/loop.h"
+#include "host-agent/hostd/peer/peer.h"
 
 static const char good[] =
 	"# lab host A\n"

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host-agent/drill.h"
-#include "host-agent/hostd.h"
-#include "host-agent/snapshot.h"
+#include "host-agent/hostd/ops/drill.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/ops/snapshot.h"
 
 /* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
  * tests/unit/hostd_stubs.c */

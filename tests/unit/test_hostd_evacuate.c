@@ -19,10 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "host-agent/evacuate.h"
-#include "host-agent/hostd.h"
-#include "host-agent/migrate.h"
-#include "host-agent/vm.h"
+#include "host-agent/hostd/ops/evacuate.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/ops/migrate.h"
+#include "host-agent/hostd/vm.h"
 
 /* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
  * tests/unit/hostd_stubs.c */

@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host-agent/hostd.h"
-#include "host-agent/hv.h"
-#include "host-agent/hv_libvirt.h"
-#include "host-agent/lv_xml.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/hv/hv.h"
+#include "host-agent/hostd/hv/hv_libvirt.h"
+#include "host-agent/hostd/hv/lv_xml.h"
 
 #define URI "test:///default"
 #define LATE "hvl-late"

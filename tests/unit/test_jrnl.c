@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "host-agent/jrnl.h"
+#include "host-agent/hostd/jrnl.h"
 
 static char Dir[256];
 static struct jrnl *J;

@@ -31,7 +31,7 @@
 
 #include <libxml/parser.h>
 
-#include "host-agent/lv_xml.h"
+#include "host-agent/hostd/hv/lv_xml.h"
 
 #ifndef LV_TESTDATA
 #define LV_TESTDATA "tests/unit/data/libvirt"

@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "cu_run.h"
-#include "host-agent/config.h"
-#include "host-agent/loop.h"
-#include "host-agent/peer.h"
+#include "host-agent/hostd/config.h"
+#include "host-agent/common/loop.h"
+#include "host-agent/hostd/peer/peer.h"
 
 #define DAY ((time_t)24 * 3600)
 #define A_WHERE "198.19.250.1:40000"

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "host-agent/qmp.h"
+#include "host-agent/hostd/hv/qmp.h"
 
 #ifndef HB_TESTDATA
 #define HB_TESTDATA "tests/data"

@@ -19,12 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host-agent/ctl.h"
-#include "host-agent/drill.h"
-#include "host-agent/hostd.h"
-#include "host-agent/migrate.h"
-#include "host-agent/peer.h"
-#include "host-agent/vm.h"
+#include "host-agent/hostd/ctl/ctl.h"
+#include "host-agent/hostd/ops/drill.h"
+#include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/ops/migrate.h"
+#include "host-agent/hostd/peer/peer.h"
+#include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
 
 /* ---- the guest agent: G (hostd_harness.c) and this test's additions ---- */

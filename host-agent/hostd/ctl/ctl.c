@@ -1,0 +1,539 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* host-agent/hostd/ctl/ctl.c — the control socket (see ctl.h). */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "host-agent/hostd/hv/lv_xml.h"
+#include "host-agent/hostd/ops/drill.h"
+#include "host-agent/hostd/ops/evacuate.h"
+#include "host-agent/hostd/ops/migrate.h"
+#include "host-agent/hostd/peer/peer_check.h"
+#include "host-agent/hostd/vm.h"
+
+#define CTL_OUT_MAX (1u << 20)
+
+struct ctl_conn {
+	struct hostd *d;
+	int fd;
+	char in[CTL_LINE_MAX];
+	size_t in_len;
+	char *out;
+	size_t out_len;
+	int closing, dead, busy;        /* busy: a migration reports to us */
+	char mig_vm[CFG_NAME_MAX + 1];  /* the migration's final answer becomes its last_op */
+};
+
+static struct hostd *ctl_d;
+static int ctl_lfd = -1;
+static gid_t ctl_gid = (gid_t)-1;
+
+static void cc_free(struct ctl_conn *cc)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (cc->d->vms[i]) {
+			mig_on_ctl_gone(cc->d->vms[i], cc);
+			drill_on_ctl_gone(cc->d->vms[i], cc);
+		}
+	pcheck_ctl_gone(cc->d, cc);
+	loop_del_fd(cc->d->l, cc->fd);
+	(void)close(cc->fd);
+	free(cc->out);
+	free(cc);
+}
+
+static void cc_flush(struct ctl_conn *cc)
+{
+	while (cc->out_len) {
+		ssize_t n = send(cc->fd, cc->out, cc->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			cc->dead = 1;
+			return;
+		}
+		(void)memmove(cc->out, cc->out + n, cc->out_len - (size_t)n);
+		cc->out_len -= (size_t)n;
+	}
+	if (!cc->out_len && cc->closing)
+		cc->dead = 1;
+	else
+		(void)loop_mod_fd(cc->d->l, cc->fd, EPOLLIN | (cc->out_len ? EPOLLOUT : 0));
+}
+
+void ctl_send(struct ctl_conn *cc, json_t *o)
+{
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n;
+
+	json_decref(o);
+	if (!s)
+		return;
+	n = strlen(s);
+	if (cc->out_len + n + 1 <= CTL_OUT_MAX) {
+		char *nb = realloc(cc->out, cc->out_len + n + 1);
+
+		if (nb) {
+			cc->out = nb;
+			memcpy(cc->out + cc->out_len, s, n);
+			cc->out[cc->out_len + n] = '\n';
+			cc->out_len += n + 1;
+		}
+	}
+	free(s);
+	cc_flush(cc);
+}
+
+void ctl_finish(struct ctl_conn *cc, json_t *o)
+{
+	struct vm *v = cc->mig_vm[0] ? hostd_vm(cc->d, cc->mig_vm) : NULL;
+
+	/* a migration's figures for `hybond status` (only while its CLI listened) */
+	if (v && o && json_object_get(o, "ok")) {
+		json_t *c = json_deep_copy(o);
+
+		(void)json_object_set_new(c, "op", json_string("migrate"));
+		vm_set_last_op(v, c);
+	}
+	cc->mig_vm[0] = 0;
+	cc->closing = 1;
+	cc->busy = 0;
+	ctl_send(cc, o);
+}
+
+static void reply_err(struct ctl_conn *cc, const char *msg)
+{
+	ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
+}
+
+static json_t *status_json(struct hostd *d)
+{
+	json_t *vms = json_array();
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i])
+			(void)json_array_append_new(vms, vm_to_json(d->vms[i]));
+	return json_pack("{s:b, s:s, s:s, s:o}", "ok", 1, "host", d->cfg.host, "version",
+			 HOSTD_VERSION, "vms", vms);
+}
+
+static void do_vm_add(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	json_t *o = json_object_get(req, "vm"), *val;
+	const char *name = json_string_value(json_object_get(o, "name")), *key;
+	struct vm_config vc;
+	char err[512];
+
+	if (!json_is_object(o) || !name) {
+		reply_err(cc, "vm-add: want {\"vm\": {\"name\": …, key: value…}}");
+		return;
+	}
+	vm_config_defaults(&vc, name);
+	json_object_foreach(o, key, val) {
+		if (!strcmp(key, "name"))
+			continue;
+		if (!json_is_string(val)) {
+			(void)snprintf(err, sizeof(err), "vm-add: %s must be a string", key);
+			reply_err(cc, err);
+			return;
+		}
+		if (vm_config_set(&vc, key, json_string_value(val), err, sizeof(err))) {
+			reply_err(cc, err);
+			return;
+		}
+	}
+	if (hostd_vm_add(d, &vc, err, sizeof(err))) {
+		reply_err(cc, err);
+		return;
+	}
+	ctl_finish(cc, json_pack("{s:b, s:o}", "ok", 1, "vm", vm_to_json(hostd_vm(d, name))));
+}
+
+static int req_str(json_t *o, const char *key, char *dst, size_t len)
+{
+	json_t *s = json_object_get(o, key);
+
+	if (!s)
+		return 0;
+	if (!json_is_string(s) || json_string_length(s) >= len)
+		return -1;
+	(void)snprintf(dst, len, "%s", json_string_value(s));
+	return 0;
+}
+
+/* {"cmd":"drill","vm":N,"cycles":1,"unplug":false,
+ *  "probe":{"kind":"udp","target":"IP:PORT","rate":1000,"netns":"NAME"}}
+ * {"cmd":"snapshot","vm":N,"file":"/abs/path","probe":{…}} */
+static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap)
+{
+	const char *vmn = json_string_value(json_object_get(req, "vm"));
+	json_t *pr = json_object_get(req, "probe"), *cy = json_object_get(req, "cycles");
+	json_t *rate = json_object_get(pr, "rate");
+	struct drill_req rq = { .kind = snap ? DRILL_KIND_SNAPSHOT : DRILL_KIND_DRILL,
+				.cycles = 1, .rate_pps = 1000 };
+	char err[512];
+	struct vm *v;
+
+	(void)snprintf(rq.probe_kind, sizeof(rq.probe_kind), "udp");
+	if (!vmn || (cy && !json_is_integer(cy)) || (pr && !json_is_object(pr)) ||
+	    (rate && !json_is_integer(rate)) || req_str(req, "file", rq.file, sizeof(rq.file)) ||
+	    req_str(pr, "kind", rq.probe_kind, sizeof(rq.probe_kind)) ||
+	    req_str(pr, "target", rq.probe_target, sizeof(rq.probe_target)) ||
+	    req_str(pr, "netns", rq.probe_netns, sizeof(rq.probe_netns)) || (snap && !rq.file[0])) {
+		reply_err(cc, snap ? "snapshot: want \"vm\", \"file\" [, \"probe\": {kind, target, rate, netns}]"
+			  : "drill: want \"vm\" [, \"cycles\", \"unplug\", \"probe\": {kind, target, rate, netns}]");
+		return;
+	}
+	if (cy)
+		rq.cycles = json_integer_value(cy) < 0 || json_integer_value(cy) > 100000 ? 0 :
+			    (unsigned)json_integer_value(cy);
+	if (rate)
+		rq.rate_pps = json_integer_value(rate) < 0 || json_integer_value(rate) > 1000000 ? 0 :
+			      (unsigned)json_integer_value(rate);
+	rq.unplug = json_is_true(json_object_get(req, "unplug"));
+	v = hostd_vm(d, vmn);
+	if (!v) {
+		(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+		reply_err(cc, err);
+		return;
+	}
+	cc->busy = 1;
+	if (drill_start(v, &rq, cc, err, sizeof(err))) {
+		cc->busy = 0;
+		reply_err(cc, err);
+	}
+}
+
+/* {"cmd":"evacuate","to":HOST,"parallel":K,"force":false}: evacuate.c takes the connection
+ * over (a duplicate of its fd: the evacuation outlives this request and the CLI may leave)
+ * and streams {"progress":…} lines and the final {"ok":…}; this ctl_conn goes quietly.
+ * {"cmd":"evacuate","status":true} / {…,"stop":true}: the running evacuation, answered here. */
+static void do_evacuate(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	json_t *to = json_object_get(req, "to"), *k = json_object_get(req, "parallel"), *st;
+	struct evac_req rq = { .parallel = 1, .force = json_is_true(json_object_get(req, "force")) };
+	int stop = json_is_true(json_object_get(req, "stop"));
+	char err[512];
+
+	if (stop || json_is_true(json_object_get(req, "status"))) {
+		if (evac_query(d, stop, &st, err, sizeof(err)))
+			reply_err(cc, err);
+		else
+			ctl_finish(cc, st);
+		return;
+	}
+	if (!json_is_string(to) || json_string_length(to) >= sizeof(rq.to) ||
+	    (k && !json_is_integer(k))) {
+		reply_err(cc, "evacuate: want \"to\" [, \"parallel\": K, \"force\": true], "
+			  "or \"status\" / \"stop\": true");
+		return;
+	}
+	(void)snprintf(rq.to, sizeof(rq.to), "%s", json_string_value(to));
+	if (k)
+		rq.parallel = json_integer_value(k) < 0 || json_integer_value(k) > 1000 ? -1 :
+			      (int)json_integer_value(k);
+	if (evac_start(d, &rq, cc->fd, err, sizeof(err)))
+		reply_err(cc, err);
+	else
+		cc->dead = 1;
+}
+
+static struct vm *vm_by_domain(struct hostd *d, const char *dom)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && vm_config_libvirt(&d->vms[i]->cfg) &&
+		    !strcmp(vm_config_domain(&d->vms[i]->cfg), dom))
+			return d->vms[i];
+	return NULL;
+}
+
+/*
+ * {"cmd":"libvirt-hook","domain":D,"op":OP,"sub":SUB,"uuid":U,"xml":X} from
+ * hybond-libvirt-hook (libvirt's qemu hook; docs/libvirt.md).  Only `migrate begin`
+ * matters (the destination's Prepare): the answer may come later, once the source
+ * daemon moved RX and TX to the standby; the hook's own deadline bounds the wait.
+ * Every other operation is acknowledged at once.
+ */
+static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	const char *dom = json_string_value(json_object_get(req, "domain"));
+	const char *op = json_string_value(json_object_get(req, "op"));
+	const char *sub = json_string_value(json_object_get(req, "sub"));
+	const char *xml = json_string_value(json_object_get(req, "xml"));
+	struct lv_domain *ld;
+	char err[512], *newxml = NULL;
+	struct vm *v;
+	int answered = 0, rc;
+
+	if (!dom || !op || !sub) {
+		reply_err(cc, "libvirt-hook: want \"domain\", \"op\" and \"sub\"");
+		return;
+	}
+	v = vm_by_domain(d, dom);
+	hlog(HLOG_INFO, "libvirt hook: domain %.64s %.16s %.16s%s", dom, op, sub,
+	     v ? "" : " (not a hybond VM here)");
+	if (!v || strcmp(op, "migrate") != 0 || strcmp(sub, "begin") != 0) {
+		ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 1, "mode", v ? "none" : "unknown"));
+		return;
+	}
+	ld = calloc(1, sizeof(*ld));    /* (large: fixed-size arrays of interfaces) */
+	if (!ld || !xml || lv_domain_parse(xml, ld, err, sizeof(err))) {
+		/* the migration must not fail for us: QEMU's order, the source reacts */
+		hlog(HLOG_WARN, "libvirt hook: domain %s: %s: not coordinated", dom,
+		     !ld ? "out of memory" : xml ? err : "no XML");
+		free(ld);
+		ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 1, "mode", "reactive"));
+		return;
+	}
+	/* the answer's XML names this host: the next `virsh migrate` asks us */
+	if (lv_domain_set_host(xml, d->cfg.host, &newxml, err, sizeof(err)))
+		hlog(HLOG_WARN, "libvirt hook: domain %s: %s (its metadata keeps host '%s')", dom,
+		     err, ld->meta_host);
+	/* and takes this host's VF: the source's VF address means nothing here */
+	if (newxml && v->cfg.vf_pci[0]) {
+		char *vfxml = NULL;
+		unsigned i;
+
+		for (i = 0; i < ld->n_pairs && ld->pairs[i].kind != LV_VF_HOSTDEV; i++)
+			;
+		if (i < ld->n_pairs && lv_domain_rewrite_vf(newxml, ld->pairs[i].standby_alias,
+							   v->cfg.vf_pci, &vfxml, err,
+							   sizeof(err)) == 0) {
+			hlog(HLOG_INFO, "libvirt hook: domain %s: its VF here is %s", dom,
+			     v->cfg.vf_pci);
+			free(newxml);
+			newxml = vfxml;
+		} else if (i < ld->n_pairs) {
+			hlog(HLOG_WARN, "libvirt hook: domain %s: VF %s not set: %s", dom,
+			     v->cfg.vf_pci, err);
+		}
+	}
+	cc->busy = 1;
+	rc = mig_hook_incoming(v, cc, ld->meta_host, &newxml, err, sizeof(err), &answered);
+	free(ld);
+	if (rc) {
+		cc->busy = 0;
+		reply_err(cc, err);
+	} else if (answered) {
+		cc->busy = 0;
+		ctl_finish(cc, ctl_hook_reply(1, "hybond", err, newxml));
+	}
+	free(newxml);
+}
+
+json_t *ctl_hook_reply(int ok, const char *mode, const char *msg, const char *xml)
+{
+	json_t *o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
+		       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+
+	if (o && ok && xml)
+		(void)json_object_set_new(o, "xml", json_string(xml));
+	return o;
+}
+
+void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
+{
+	const char *cmd = json_string_value(json_object_get(req, "cmd"));
+	const char *vmn = json_string_value(json_object_get(req, "vm"));
+	char err[512];
+	struct vm *v;
+
+	if (!cmd) {
+		reply_err(cc, "request without \"cmd\"");
+	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "vm-list")) {
+		ctl_finish(cc, status_json(d));
+	} else if (!strcmp(cmd, "vm-add")) {
+		do_vm_add(d, cc, req);
+	} else if (!strcmp(cmd, "vm-del")) {
+		if (!vmn || hostd_vm_del(d, vmn, err, sizeof(err)))
+			reply_err(cc, vmn ? err : "vm-del: want \"vm\"");
+		else
+			ctl_finish(cc, json_pack("{s:b}", "ok", 1));
+	} else if (!strcmp(cmd, "migrate")) {
+		const char *to = json_string_value(json_object_get(req, "to"));
+		int force = json_is_true(json_object_get(req, "force"));
+
+		if (!vmn || !to) {
+			reply_err(cc, "migrate: want \"vm\" and \"to\"");
+			return;
+		}
+		v = hostd_vm(d, vmn);
+		if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+			reply_err(cc, err);
+			return;
+		}
+		if (v->drill) {
+			(void)snprintf(err, sizeof(err), "vm %s: busy (a drill or snapshot in progress)",
+				       vmn);
+			reply_err(cc, err);
+			return;
+		}
+		cc->busy = 1;
+		if (mig_start_source(v, to, force, cc, err, sizeof(err))) {
+			cc->busy = 0;
+			reply_err(cc, err);
+		} else {
+			(void)snprintf(cc->mig_vm, sizeof(cc->mig_vm), "%s", vmn);
+		}
+	} else if (!strcmp(cmd, "cancel")) {
+		/* {"cmd":"cancel","vm":N}: the migrate request's CLI gets the final result */
+		v = vmn ? hostd_vm(d, vmn) : NULL;
+		if (!vmn) {
+			reply_err(cc, "cancel: want \"vm\"");
+		} else if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
+			reply_err(cc, err);
+		} else if (mig_cancel(v, err, sizeof(err))) {
+			reply_err(cc, err);
+		} else {
+			ctl_finish(cc, json_pack("{s:b, s:s, s:s}", "ok", 1, "vm", vmn, "action", err));
+		}
+	} else if (!strcmp(cmd, "drill") || !strcmp(cmd, "snapshot")) {
+		do_drill(d, cc, req, !strcmp(cmd, "snapshot"));
+	} else if (!strcmp(cmd, "evacuate")) {
+		do_evacuate(d, cc, req);
+	} else if (!strcmp(cmd, "peer-check")) {
+		pcheck_ctl(d, cc, req);
+	} else if (!strcmp(cmd, "libvirt-hook")) {
+		do_libvirt_hook(d, cc, req);
+	} else {
+		(void)snprintf(err, sizeof(err), "unknown command '%.64s'", cmd);
+		reply_err(cc, err);
+	}
+}
+
+static void cc_io(void *arg, unsigned events)
+{
+	struct ctl_conn *cc = arg;
+	char *nl;
+	ssize_t n;
+
+	if (events & EPOLLOUT)
+		cc_flush(cc);
+	if (!cc->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		n = recv(cc->fd, cc->in + cc->in_len, sizeof(cc->in) - cc->in_len, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			cc->dead = 1;
+		} else if (n > 0 && !cc->busy && !cc->closing) {
+			cc->in_len += (size_t)n;
+			nl = memchr(cc->in, '\n', cc->in_len);
+			if (nl) {
+				json_error_t je;
+				json_t *req = json_loadb(cc->in, (size_t)(nl - cc->in), 0, &je);
+
+				cc->in_len = 0;
+				if (!json_is_object(req))
+					reply_err(cc, "request is not a JSON object");
+				else
+					ctl_dispatch(cc->d, cc, req);
+				json_decref(req);
+			} else if (cc->in_len == sizeof(cc->in)) {
+				reply_err(cc, "request line too long");
+			}
+		}
+	}
+	if (cc->dead)
+		cc_free(cc);
+}
+
+/* root, or a member of ctl_group (primary group of the peer process) */
+static int cred_ok(int fd)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return 0;
+	return uc.uid == 0 || (ctl_gid != (gid_t)-1 && uc.gid == ctl_gid);
+}
+
+static void ctl_accept(void *arg, unsigned events)
+{
+	struct hostd *d = arg;
+	struct ctl_conn *cc;
+	int fd = accept4(ctl_lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+	(void)events;
+	if (fd < 0)
+		return;
+	if (!cred_ok(fd)) {
+		static const char deny[] = "{\"ok\":false,\"error\":\"permission denied (root or ctl_group)\"}\n";
+
+		(void)!send(fd, deny, sizeof(deny) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)close(fd);
+		hlog(HLOG_WARN, "control: refused a client that is neither root nor in ctl_group");
+		return;
+	}
+	cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		(void)close(fd);
+		return;
+	}
+	cc->d = d;
+	cc->fd = fd;
+	if (loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc)) {
+		(void)close(fd);
+		free(cc);
+	}
+}
+
+void ctl_close(struct hostd *d)
+{
+	if (ctl_lfd < 0)
+		return;
+	loop_del_fd(d->l, ctl_lfd);
+	(void)close(ctl_lfd);
+	ctl_lfd = -1;
+}
+
+int ctl_listen(struct hostd *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.ctl_socket;
+	int rc;
+
+	ctl_d = d;
+	if (d->cfg.ctl_group[0]) {
+		struct group *g = getgrnam(d->cfg.ctl_group);
+
+		if (!g) {
+			(void)snprintf(err, errlen, "ctl_group '%s': no such group", d->cfg.ctl_group);
+			return -ENOENT;
+		}
+		ctl_gid = g->gr_gid;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		(void)snprintf(err, errlen, "ctl_socket %s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	ctl_lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ctl_lfd < 0)
+		return -errno;
+	(void)unlink(path);
+	if (bind(ctl_lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, ctl_gid != (gid_t)-1 ? 0660 : 0600) < 0 ||
+	    (ctl_gid != (gid_t)-1 && chown(path, 0, ctl_gid) < 0) || listen(ctl_lfd, 8) < 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "ctl_socket %s: %s", path, strerror(errno));
+		(void)close(ctl_lfd);
+		ctl_lfd = -1;
+		return rc;
+	}
+	return loop_add_fd(d->l, ctl_lfd, EPOLLIN, ctl_accept, d);
+}

@@ -1,0 +1,137 @@
+# host-agent/hostd/hybond-hostd.mk — hybond-hostd, the host daemon, and its tests.
+#
+#   $(B)/bin/hybond-hostd        the daemon (docs/host-agent.md, hybond-hostd.8, hostd.conf.5)
+#   $(B)/tests/test_hostd_config CUnit: configuration parser, RARP frame, peer messages
+#   $(B)/tests/test_peer_tls     CUnit: the peer channel over mutual TLS (GnuTLS), certificates
+#                                made by the test; make check-net: tests/net/test_peer_tls.sh
+#   make check-lab               also: tests/lab/hostd_migrate.py check (one hybond
+#                                migration per guest mode, 1000 pps each way) and
+#                                hostd_migrate.py failures (cancel, rollback, no agent,
+#                                SIGKILL recovery; $(B)/lab-failures.json)
+#   make bench-hostd R=5         R hybond migrations per mode + the plain-QEMU baseline:
+#                                $(B)/bench/hostd.json and the docs/benchmarks.md section
+
+HD := host-agent/hostd
+# the peer channel (peer/), what is common to the daemon (config, vm)
+HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c
+HOSTD_SRCS := $(HD)/config.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
+              $(HD)/hv/hv_qmp.c $(HD)/vm.c $(HD)/ops/migrate.c $(HD)/ctl/ctl.c \
+              $(HD)/ops/drill.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \
+              $(HD)/ops/vfwatch.c
+HOSTD_MAIN := $(HD)/main.c
+# libvirt: the backend (hv/hv_libvirt.mk) and the XML the hook sends (hv/lv_xml.mk)
+HOSTD_OBJS := $(COMMON_OBJS) $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
+HOSTD_LV_LDLIBS = $(LV_XML_LDLIBS) $(HV_LIBVIRT_LDLIBS)
+$(B)/obj/$(HD)/ctl/ctl.o: CFLAGS += $(LV_XML_CFLAGS)
+HOSTD_TEST_SRCS := tests/unit/test_hostd_config.c
+HOSTD_TEST := $(B)/tests/test_hostd_config
+
+BINS       += $(B)/bin/hybond-hostd
+UNIT_TESTS += $(HOSTD_TEST)
+LINT_SRCS  += $(HOSTD_SRCS) $(HOSTD_MAIN) $(HOSTD_TEST_SRCS)
+
+$(HOSTD_OBJS) $(HOSTD_MAIN:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS)
+$(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+# the peer channel's TLS (peer_int.h includes gnutls.h)
+PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
+$(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,gnutls)
+
+$(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+HOSTD_TEST_OBJS := $(COMMON_OBJS) $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) \
+		   $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o)
+$(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# the peer channel over mutual TLS: certificates generated in the test (GnuTLS x509 API)
+PEER_TLS_TEST := $(B)/tests/test_peer_tls
+PEER_TLS_TEST_SRCS := tests/unit/test_peer_tls.c
+UNIT_TESTS += $(PEER_TLS_TEST)
+LINT_SRCS  += $(PEER_TLS_TEST_SRCS)
+$(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit) \
+	$(call pc_cflags,gnutls)
+$(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
+		  $(COMMON_OBJS) $(B)/obj/$(HD)/config.o $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# two hybond-hostd in namespaces hB-* (198.19.250.0/30), certificates made by certtool
+check-net:: $(B)/bin/hybond-hostd
+	tests/net/test_peer_tls.sh $(B)/bin/hybond-hostd
+
+# drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects, main.c stubbed
+HOSTD_DRILL_TEST := $(B)/tests/test_hostd_drill
+HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+UNIT_TESTS += $(HOSTD_DRILL_TEST)
+LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
+$(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
+HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
+HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+UNIT_TESTS += $(HOSTD_EVAC_TEST)
+LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
+$(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
+# (tests/unit/hostd_harness.c, shared with test_vfwatch)
+HOSTD_HARNESS_SRCS := tests/unit/hostd_harness.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_MIG_TEST := $(B)/tests/test_migrate
+HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c $(HOSTD_HARNESS_SRCS)
+UNIT_TESTS += $(HOSTD_MIG_TEST)
+LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
+$(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
+$(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+# unannounced VF loss (vfwatch.c): the same fakes as test_migrate (hypervisor, guest, peer)
+HOSTD_VFW_TEST := $(B)/tests/test_vfwatch
+HOSTD_VFW_TEST_SRCS := tests/unit/test_vfwatch.c $(HOSTD_HARNESS_SRCS)
+UNIT_TESTS += $(HOSTD_VFW_TEST)
+LINT_SRCS  += $(HOSTD_VFW_TEST_SRCS)
+$(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
+$(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
+$(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+
+HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
+
+.PHONY: bench-hostd bench
+# lab-build (tests/lab/lab.mk) packs the guest agent into the guest image first.
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py check
+
+# the failure paths (issue 6), ~4 min: cancel (hybond cancel, Ctrl-C, QEMU's migrate_cancel),
+# destination QEMU killed, no VF on the destination, no guest agent (--force), either daemon
+# SIGKILLed mid-migration and restarted; each ends on ONE host's fast path, nothing left.
+# Per-case JSON: $(B)/lab-failures.json; the verdicts go to stderr.
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py failures > $(B)/lab-failures.json
+
+# hybond evacuate (two VMs at once, an agentless VM skipped then forced, Ctrl-C, unknown
+# peer), ~2 min: tests/lab/hostd_evacuate.py
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_evacuate.py check > $(B)/lab-evacuate.json
+
+# drill (2 cycles, both guest modes) + snapshot and restore (failover): tests/lab/hostd_ops.py
+check-lab:: deps-auto
+	@[ -x $(B)/bin/hybond-guestd ] || echo "check-lab: SKIPPED hostd_ops: $(B)/bin/hybond-guestd does not exist"
+	@[ ! -x $(B)/bin/hybond-guestd ] || $(MAKE) --no-print-directory $(HOSTD_LAB_BINS)
+	@[ ! -x $(B)/bin/hybond-guestd ] || B=$(B) /usr/bin/python3 tests/lab/hostd_ops.py check
+
+bench-hostd: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py bench --runs $(R) --out $(B)/bench
+
+bench: bench-hostd

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/main.c — hybond-hostd: configuration, the event loop, the
+ * control socket, the peer listener, the VMs and the journal recovery.
+ * See hybond-hostd.8 and docs/host-agent.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host-agent/hostd/ctl/ctl.h"
+#include "hostd.h"
+#include "host-agent/hostd/hv/hv_libvirt.h"
+#include "host-agent/hostd/ops/migrate.h"
+#include "host-agent/hostd/peer/peer.h"
+#include "host-agent/hostd/peer/peer_check.h"
+#include "vm.h"
+
+static int log_verbose;
+
+void hlog(enum hostd_prio prio, const char *fmt, ...)
+{
+	static const char *const tag[] = { "debug", "info", "warn", "error" };
+	struct timespec ts;
+	va_list ap;
+
+	if (prio == HLOG_DEBUG && !log_verbose)
+		return;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
+		ts.tv_nsec / 1000000L, tag[prio]);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
+	va_end(ap);
+	(void)fputc('\n', stderr);
+}
+
+struct vm *hostd_vm(struct hostd *d, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name))
+			return d->vms[i];
+	return NULL;
+}
+
+int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t errlen)
+{
+	struct vm *v;
+	size_t i;
+	int rc;
+
+	rc = vm_config_check(vc, err, errlen);
+	if (rc)
+		return rc;
+	if (hostd_vm(d, vc->name)) {
+		(void)snprintf(err, errlen, "VM %s exists (hybond vm del first)", vc->name);
+		return -EEXIST;
+	}
+	for (i = 0; i < CFG_MAX_VMS && d->vms[i]; i++)
+		;
+	if (i == CFG_MAX_VMS) {
+		(void)snprintf(err, errlen, "more than %d VMs", CFG_MAX_VMS);
+		return -ENOSPC;
+	}
+	if (vm_config_libvirt(vc) && !d->libvirt_up) {
+		/* one libvirt connection (and its event thread) for every libvirt VM */
+		rc = hv_libvirt_init(d->l, d->cfg.libvirt_uri, err, errlen);
+		if (rc)
+			return rc;
+		d->libvirt_up = 1;
+	}
+	v = vm_new(d, vc);
+	if (!v)
+		return -ENOMEM;
+	if (v->here || vm_config_libvirt(vc)) {
+		rc = vm_attach(v, err, errlen);
+		if (rc) {
+			vm_free(v);
+			return rc;
+		}
+	}
+	d->vms[i] = v;
+	hlog(HLOG_INFO, "vm %s: registered (%s, %s)", vc->name, vm_mode_name(vc->mode),
+	     vm_config_libvirt(vc) ? "libvirt domain" : v->here ? "runs here" : "may arrive here");
+	return 0;
+}
+
+int hostd_vm_del(struct hostd *d, const char *name, char *err, size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name)) {
+			if (d->vms[i]->mig) {
+				(void)snprintf(err, errlen, "vm %s: a migration is in progress", name);
+				return -EBUSY;
+			}
+			vm_free(d->vms[i]);
+			d->vms[i] = NULL;
+			return 0;
+		}
+	(void)snprintf(err, errlen, "no VM '%s'", name);
+	return -ENOENT;
+}
+
+/* ---- peers: connections accepted from other daemons ------------------------ */
+static struct hostd *g_d;
+
+static void reply_error(struct peer_conn *pc, const struct hb_msg *req, uint32_t code,
+			const char *text)
+{
+	struct hb_msg e;
+
+	hb_msg_init_reply(&e, HB_MSG_ERROR, req);
+	e.u.error.code = code;
+	e.u.error.text = text;
+	e.u.error.req_type = req->type;
+	HB_MARK(&e.u.error, ERROR, REQ_TYPE);
+	peer_send(pc, &e);
+}
+
+static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
+{
+	struct vm *v = arg;
+	char err[PEER_ERR_MAX];
+
+	if (m->type == HB_MSG_PING && !(m->flags & HB_F_REPLY)) {      /* peer-check */
+		struct hb_msg r;
+
+		hb_msg_init_reply(&r, HB_MSG_PONG, m);
+		r.u.pong.token = m->u.ping.token;
+		(void)peer_send(pc, &r);
+		return;
+	}
+	if (v) {
+		mig_on_peer_msg(v, pc, m);
+		return;
+	}
+	if (m->type == HB_MSG_MIGRATE_INCOMING) {
+		/* libvirt: the destination's qemu hook runs at Prepare; we are the source */
+		if (peer_check_source(pc, m->type, m->u.migrate_incoming.dest, err, sizeof(err))) {
+			hlog(HLOG_WARN, "refused: %s", err);
+			reply_error(pc, m, HB_ERR_UNEXPECTED, err);
+			return;
+		}
+		v = hostd_vm(g_d, m->u.migrate_incoming.vm);
+		if (!v) {
+			(void)snprintf(err, sizeof(err), "no VM '%s' registered on %s",
+				       m->u.migrate_incoming.vm, g_d->cfg.host);
+			reply_error(pc, m, HB_ERR_UNKNOWN_PAIR, err);
+			return;
+		}
+		if (mig_start_source_incoming(v, pc, m, err, sizeof(err))) {
+			hlog(HLOG_WARN, "refused MIGRATE_INCOMING from %s: %s",
+			     m->u.migrate_incoming.dest, err);
+			reply_error(pc, m, HB_ERR_BUSY, err);
+		}
+		return;
+	}
+	if (m->type != HB_MSG_MIGRATE_PREPARE) {
+		if (!(m->flags & HB_F_REPLY) && m->type != HB_MSG_ERROR)
+			reply_error(pc, m, HB_ERR_UNEXPECTED, "MIGRATE_PREPARE first");
+		return;
+	}
+	/* TLS: the certificate says who the peer is; SOURCE must not claim another host */
+	if (peer_check_source(pc, m->type, m->u.migrate_prepare.source, err, sizeof(err))) {
+		hlog(HLOG_WARN, "refused: %s", err);
+		reply_error(pc, m, HB_ERR_UNEXPECTED, err);
+		return;
+	}
+	v = hostd_vm(g_d, m->u.migrate_prepare.vm);
+	if (!v) {
+		(void)snprintf(err, sizeof(err), "no VM '%s' registered on %s", m->u.migrate_prepare.vm,
+			 g_d->cfg.host);
+		reply_error(pc, m, HB_ERR_UNKNOWN_PAIR, err);
+		return;
+	}
+	if (mig_start_dest(v, pc, m, err, sizeof(err))) {
+		hlog(HLOG_WARN, "refused MIGRATE_PREPARE from %s: %s", m->u.migrate_prepare.source, err);
+		reply_error(pc, m, HB_ERR_BUSY, err);
+	}
+}
+
+static void hd_peer_closed(void *arg, struct peer_conn *pc, int err)
+{
+	struct vm *v = arg;
+	const char *who = peer_conn_peer(pc), *why = peer_conn_error(pc);
+
+	if (v)
+		mig_on_peer_closed(v, pc, err);
+	else if (!who && why[0])        /* never authenticated: connect / TLS refused */
+		hlog(HLOG_WARN, "peer channel: %s", why);
+	else
+		hlog(HLOG_DEBUG, "peer %s: connection closed (%s)", peer_conn_name(pc),
+		     why[0] ? why : strerror(err < 0 ? -err : 0));
+}
+
+static void hd_peer_ready(void *arg, struct peer_conn *pc)
+{
+	(void)arg;
+	hlog(HLOG_INFO, "peer %s authenticated: %s", peer_conn_name(pc), peer_conn_tls_info(pc));
+}
+
+static void hd_peer_log(void *arg, const char *msg)
+{
+	(void)arg;
+	hlog(HLOG_WARN, "peer channel: %s", msg);
+}
+
+static const struct peer_ops hd_peer_ops = { .on_msg = hd_peer_msg, .on_closed = hd_peer_closed,
+					     .on_ready = hd_peer_ready, .on_log = hd_peer_log };
+
+void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m)
+{
+	g_d = d;
+	hd_peer_msg(NULL, pc, m);
+}
+
+/* ---- journal recovery --------------------------------------------------------- */
+static void jr_ok(void *arg, struct jrnl_op *op)
+{
+	struct hostd *d = arg;
+	struct vm *v = hostd_vm(d, op->vm);
+
+	if (op->kind != JRNL_MIGRATE)
+		return;
+	if (!v) {
+		hlog(HLOG_WARN, "journal: migration of unknown VM %s left in %s", op->vm, op->phase);
+		return;
+	}
+	mig_recover(v, op);
+}
+
+static void jr_bad(void *arg, const char *file, const char *why, const char *moved_to)
+{
+	(void)arg;
+	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
+}
+
+/* ---- signals --------------------------------------------------------------------- */
+static int sig_fd = -1;
+
+static void on_signal(void *arg, unsigned events)
+{
+	struct hostd *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		hlog(HLOG_INFO, "signal %u", si.ssi_signo);
+	loop_quit(d->l);
+}
+
+/*
+ * The STOP -> announce path is the one place where the daemon's own latency turns
+ * into lost packets: every ms between the source's STOP and the destination's RARP,
+ * frames land in the stopped source's tap and die with it (1 per ms at 1000 pps).
+ * On a host whose CPUs are busy (QEMU vCPUs, TCG in the lab) a normal-priority
+ * daemon waits for a time slice; SCHED_FIFO makes it run at once.  The daemon
+ * sleeps in epoll otherwise, so a real-time priority costs nothing.
+ */
+static void set_sched(uint32_t prio)
+{
+	struct sched_param sp = { .sched_priority = (int)prio };
+
+	if (!prio)
+		return;
+	/* RESET_ON_FORK: what the daemon starts (the launcher, hence the incoming QEMU and
+	 * its vCPU threads; cleanup hooks; the drill prober) runs SCHED_OTHER: a real-time
+	 * vCPU thread that spins (TCG, a busy guest) starves the daemons and the host */
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp))
+		hlog(HLOG_WARN, "sched_fifo %u: %s; running at normal priority "
+		     "(announce at STOP may come late on a busy host)", prio, strerror(errno));
+	else
+		hlog(HLOG_INFO, "running with SCHED_FIFO priority %u", prio);
+}
+
+static void usage(FILE *f)
+{
+	(void)fprintf(f, "usage: hybond-hostd [-c FILE] [-v] [-t | --peer-check PEER]\n"
+		"  -c, --config FILE   configuration (default /etc/hybond/hostd.conf; hostd.conf(5))\n"
+		"  -t, --check         parse the configuration (and load the TLS files) and exit\n"
+		"      --peer-check PEER  connect to PEER's daemon (TLS or unix), PING it, print the\n"
+		"                      channel or the error, exit 0 / 1 (no daemon is started)\n"
+		"  -v, --verbose       debug log lines\n");
+}
+
+/* The TLS credentials, when a [peer] has an address or peer_listen is set. */
+static int tls_setup(struct hostd *d)
+{
+	char err[PEER_ERR_MAX], warn[PEER_ERR_MAX];
+
+	if (!config_uses_tls(&d->cfg))
+		return 0;
+	if (peer_tls_new(&d->cfg, &d->tls, err, sizeof(err), warn, sizeof(warn))) {
+		(void)fprintf(stderr, "hybond-hostd: peer TLS: %s\n", err);
+		return -1;
+	}
+	if (warn[0])
+		hlog(HLOG_WARN, "peer TLS: %s", warn);
+	return 0;
+}
+
+static int peer_check_main(struct hostd *d, const char *peer)
+{
+	char out[PEER_ERR_MAX + PEER_INFO_MAX + 64];
+	int rc;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	d->l = loop_new();
+	if (!d->l || tls_setup(d))
+		return 1;
+	rc = pcheck_run(d, peer, out, sizeof(out));
+	if (rc)
+		(void)fprintf(stderr, "hybond-hostd: peer-check %s: %s\n", peer, out);
+	else
+		(void)printf("peer-check %s: %s\n", peer, out);
+	peer_tls_free(d->tls);
+	loop_free(d->l);
+	return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+		{ "peer-check", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+	};
+	const char *conf = "/etc/hybond/hostd.conf", *check_peer = NULL;
+	struct peer_listener *tcp_listener = NULL;
+	static struct hostd d;
+	struct vm_config vms[CFG_MAX_VMS];
+	char err[512];
+	sigset_t ss;
+	size_t i, n_vms;
+	int c, check = 0, sfd, rc;
+
+	while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 't': check = 1; break;
+		case 'v': log_verbose = 1; break;
+		case 'P': check_peer = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	config_defaults(&d.cfg);
+	if (config_load(&d.cfg, conf, err, sizeof(err))) {
+		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
+		return 1;
+	}
+	if (check_peer)
+		return peer_check_main(&d, check_peer);
+	if (check) {
+		if (tls_setup(&d))
+			return 1;
+		(void)printf("%s: OK (host %s, %zu peers, %zu VMs%s)\n", conf, d.cfg.host,
+			     d.cfg.n_peers, d.cfg.n_vms, d.tls ? ", TLS credentials loaded" : "");
+		peer_tls_free(d.tls);
+		return 0;
+	}
+	g_d = &d;
+	set_sched(d.cfg.sched_fifo);
+	(void)signal(SIGPIPE, SIG_IGN);
+	d.l = loop_new();
+	if (!d.l)
+		return 1;
+	(void)sigemptyset(&ss);
+	(void)sigaddset(&ss, SIGTERM);
+	(void)sigaddset(&ss, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &ss, NULL);
+	sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+	sig_fd = sfd;
+	if (sfd < 0 || loop_add_fd(d.l, sfd, EPOLLIN, on_signal, &d)) {
+		(void)fprintf(stderr, "hybond-hostd: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (tls_setup(&d))
+		return 1;
+	if (jrnl_open(d.cfg.state_dir, &d.j, err, sizeof(err))) {
+		(void)fprintf(stderr, "hybond-hostd: journal: %s\n", err);
+		return 1;
+	}
+	if (ctl_listen(&d, err, sizeof(err))) {
+		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
+		return 1;
+	}
+	if (d.cfg.peer_socket[0]) {
+		rc = peer_listen(d.l, d.cfg.peer_socket, &hd_peer_ops, NULL);
+		if (rc) {
+			(void)fprintf(stderr, "hybond-hostd: peer_socket %s: %s\n", d.cfg.peer_socket,
+				strerror(-rc));
+			return 1;
+		}
+	}
+	if (d.cfg.peer_listen[0] && peer_listen_tcp(d.l, d.tls, d.cfg.peer_listen, &hd_peer_ops,
+						    NULL, &tcp_listener, err, sizeof(err))) {
+		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
+		return 1;
+	}
+	n_vms = d.cfg.n_vms;
+	memcpy(vms, d.cfg.vms, sizeof(vms[0]) * n_vms);
+	for (i = 0; i < n_vms; i++)
+		if (hostd_vm_add(&d, &vms[i], err, sizeof(err)))
+			hlog(HLOG_ERR, "%s", err);
+	(void)jrnl_load(d.j, &(struct jrnl_load_cb){ .ok = jr_ok, .bad = jr_bad, .arg = &d });
+	hlog(HLOG_INFO, "%s: host %s, control %s, peers %s%s%s", HOSTD_VERSION, d.cfg.host,
+	     d.cfg.ctl_socket, d.cfg.peer_socket[0] ? d.cfg.peer_socket : "",
+	     d.cfg.peer_listen[0] ? (d.cfg.peer_socket[0] ? " and TLS " : "TLS ") : "",
+	     d.cfg.peer_listen[0] ? d.cfg.peer_listen :
+	     d.cfg.peer_socket[0] ? "" : "(not listening)");
+	rc = loop_run(d.l);
+	hlog(HLOG_INFO, "exiting");
+	for (i = 0; i < CFG_MAX_VMS; i++)
+		vm_free(d.vms[i]);
+	if (d.libvirt_up)
+		hv_libvirt_fini();
+	peer_listener_free(tcp_listener);
+	peer_tls_free(d.tls);
+	(void)unlink(d.cfg.ctl_socket);
+	if (d.cfg.peer_socket[0])
+		(void)unlink(d.cfg.peer_socket);
+	jrnl_close(d.j);
+	loop_free(d.l);
+	(void)close(sfd);
+	return rc ? 1 : 0;
+}

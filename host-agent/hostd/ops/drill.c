@@ -1,0 +1,1252 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/ops/drill.c — drill and snapshot: the switch steps on ONE host, as an
+ * explicit state machine (same steps and order as migrate.c's source side and
+ * tests/lab/agent_switch.py's proven cycle).  The order (docs/host-agent.md):
+ *
+ *  PREFLIGHT      agent session, standby with link+carrier, VF up, eswitch ports
+ *  PROBE_START    hybond-probe (udp to the guest's echo responder, or icmp) in
+ *                 the given netns; a clean stretch before the first step
+ *  per cycle:
+ *  STEER_STANDBY  RX: the MAC's entry VF port -> standby port (one atomic replace)
+ *  SWITCH_TX      PREPARE_SWITCH -> SWITCH_DONE: guest TX pinned to the standby
+ *  ON_STANDBY     dwell on the standby (drill), so outages fall into one window
+ *  UNPLUG_VF      drill --unplug, snapshot of a bond (or a re-plugged plain VF):
+ *                 device_del, DEVICE_DELETED
+ *  SAVE           snapshot: migrate "exec:cat > FILE" (failover: QEMU unplugs its
+ *                 primary itself); MIGRATION completed -> paused (postmigrate).
+ *                 libvirt: the backend's snapshot_save (an external memory snapshot,
+ *                 live: libvirt pauses for the last copy and resumes) -> its answer
+ *  CONT           snapshot: cont -> RESUME (frames waited in the standby tap);
+ *                 libvirt resumed it already: only checked
+ *  REPLUG_VF      device_add with a fresh id (plain e1000e: QEMU 7.2 refuses the
+ *                 old id and a second primary) or, for a failover primary QEMU
+ *                 hid at SAVE, a migration that fails at once (snapshot.h)
+ *  WAIT_VF        until the GUEST reports the VF up (never steer before)
+ *  STEER_VF       RX: the MAC's entry -> VF port
+ *  RESUME         RESUME_FAST_PATH -> FAST_PATH_UP; next cycle after a dwell
+ *  SETTLE         a quiet stretch, then the probe is stopped (SIGINT)
+ *  REPORT         the probe's JSON; outages attributed to each cycle's windows
+ *                 (to_standby, on_standby, [paused], back_to_vf)
+ *  DONE
+ * Failure: ROLLBACK (cont if paused) -> RB_REPLUG (VF gone) -> RB_WAIT_VF ->
+ * RB_STEER_VF -> RB_RESUME -> FAILED: the VM ends on the fast path whenever
+ * the guest brings its VF up.  Every phase is journalled (VM.drill.json /
+ * VM.snapshot.json) before its action; the final record stays as the "last
+ * operation" (phase DONE/FAILED with the figures), and a daemon that finds an
+ * unfinished one at start rolls it back to the fast path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host-agent/hostd/esw/announce.h"
+#include "host-agent/hostd/ctl/ctl.h"
+#include "drill.h"
+#include "snapshot.h"
+#include "host-agent/hostd/vm.h"
+
+#define DRILL_PROBE_LEAD_MS      1000u  /* clean stretch before the first step */
+#define DRILL_DWELL_MS           1000u  /* on the standby, and after FAST_PATH_UP */
+#define DRILL_SETTLE_MS          1000u  /* after the last step, before SIGINT */
+#define DRILL_PROBE_GRACE_MS     1000u  /* late replies still count as delayed */
+#define DRILL_PROBE_MAX_S        3600u  /* the probe's --duration: we stop it */
+#define DRILL_REPORT_TIMEOUT_MS 10000u  /* SIGINT -> JSON on stdout */
+#define DRILL_UNPLUG_TIMEOUT_MS 30000u
+#define DRILL_SAVE_TIMEOUT_MS  300000u
+#define DRILL_RECOVER_WAIT_MS   20000u  /* agent session after a restart */
+#define DRILL_PROBE_OUT_MAX   (1u << 20)
+#define DRILL_MAX_WINDOWS     ((size_t)DRILL_MAX_CYCLES * 4u)
+
+#define DRILL_NAME_(n) #n,
+static const char *const drill_names[] = { DRILL_PHASES(DRILL_NAME_) };
+#undef DRILL_NAME_
+
+const char *drill_phase_name(enum drill_phase p)
+{
+	return (unsigned)p < DRILL_N_PHASES ? drill_names[p] : "?";
+}
+
+int drill_phase_from_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < DRILL_N_PHASES; i++)
+		if (!strcmp(name, drill_names[i]))
+			return i;
+	return -1;
+}
+
+/* ---- the plan: the way through when nothing fails (unit-tested) ------------ */
+enum drill_phase drill_next(const struct drill_plan *p, enum drill_phase cur)
+{
+	int snap = p->kind == DRILL_KIND_SNAPSHOT;
+
+	switch (cur) {
+	case DRILL_PREFLIGHT:
+		return p->probe ? DRILL_PROBE_START : DRILL_STEER_STANDBY;
+	case DRILL_PROBE_START:
+		return DRILL_STEER_STANDBY;
+	case DRILL_STEER_STANDBY:
+		return DRILL_SWITCH_TX;
+	case DRILL_SWITCH_TX:
+		return DRILL_ON_STANDBY;
+	case DRILL_ON_STANDBY:
+		if (snap)       /* QEMU unplugs a failover primary it owns itself at SAVE */
+			return p->bond || !p->qemu_primary ? DRILL_UNPLUG_VF : DRILL_SAVE;
+		return p->unplug ? DRILL_UNPLUG_VF : DRILL_WAIT_VF;
+	case DRILL_UNPLUG_VF:
+		return snap ? DRILL_SAVE : DRILL_REPLUG_VF;
+	case DRILL_SAVE:
+		return DRILL_CONT;
+	case DRILL_CONT:
+		return DRILL_REPLUG_VF;
+	case DRILL_REPLUG_VF:
+		return DRILL_WAIT_VF;
+	case DRILL_WAIT_VF:
+		return DRILL_STEER_VF;
+	case DRILL_STEER_VF:
+		return DRILL_RESUME;
+	case DRILL_RESUME:
+		if (!snap && p->cycle < p->cycles)
+			return DRILL_STEER_STANDBY;
+		return p->probe ? DRILL_SETTLE : DRILL_DONE;
+	case DRILL_SETTLE:
+		return DRILL_REPORT;
+	case DRILL_REPORT:
+		return DRILL_DONE;
+	case DRILL_ROLLBACK:
+		return DRILL_RB_REPLUG;
+	case DRILL_RB_REPLUG:
+		return DRILL_RB_WAIT_VF;
+	case DRILL_RB_WAIT_VF:
+		return DRILL_RB_STEER_VF;
+	case DRILL_RB_STEER_VF:
+		return DRILL_RB_RESUME;
+	case DRILL_RB_RESUME:
+	case DRILL_FAILED:
+		return DRILL_FAILED;
+	case DRILL_DONE:
+	case DRILL_N_PHASES:
+		break;
+	}
+	return DRILL_DONE;
+}
+
+/* ---- attribution of the probe's outages (unit-tested) ---------------------- */
+/* d rounded to 0.1 (ms figures; no libm) */
+static double r1(double d)
+{
+	return (double)(long long)(d * 10 + (d >= 0 ? 0.5 : -0.5)) / 10;
+}
+
+static json_t *bucket_new(void)
+{
+	return json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "lost_to_guest", 0, "lost_from_guest", 0,
+			 "lost", 0, "outages", 0, "outage_ms", 0.0, "longest_outage_ms", 0.0);
+}
+
+static void bucket_add(json_t *b, json_t *o)
+{
+	static const char *const ints[] = { "lost_to_guest", "lost_from_guest", "lost" };
+	double d = json_number_value(json_object_get(o, "duration_ms"));
+	size_t i;
+
+	for (i = 0; i < 3; i++)
+		(void)json_object_set_new(b, ints[i], json_integer(
+			json_integer_value(json_object_get(b, ints[i])) +
+			json_integer_value(json_object_get(o, ints[i]))));
+	(void)json_object_set_new(b, "outages", json_integer(
+		json_integer_value(json_object_get(b, "outages")) + 1));
+	(void)json_object_set_new(b, "outage_ms", json_real(
+		r1(json_number_value(json_object_get(b, "outage_ms")) + d)));
+	if (d > json_number_value(json_object_get(b, "longest_outage_ms")))
+		(void)json_object_set_new(b, "longest_outage_ms", json_real(r1(d)));
+}
+
+json_t *drill_attribute(json_t *probe, const struct drill_win *w, size_t n)
+{
+	json_t *wins = json_array(), *before = bucket_new(), *outs = json_object_get(probe, "outages");
+	json_t *o, *res;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		json_t *b = bucket_new();
+
+		(void)json_object_set_new(b, "cycle", json_integer(w[i].cycle));
+		(void)json_object_set_new(b, "phase", json_string(w[i].phase));
+		(void)json_object_set_new(b, "start_ms", json_real(
+			r1((w[i].start_s - w[0].start_s) * 1e3)));
+		(void)json_array_append_new(wins, b);
+	}
+	json_array_foreach(outs, k, o) {
+		double t = json_number_value(json_object_get(o, "start_realtime"));
+		json_t *b = before;
+
+		for (i = 0; i < n; i++)
+			if (t >= w[i].start_s)
+				b = json_array_get(wins, i);
+		bucket_add(b, o);
+	}
+	res = json_pack("{s:o, s:o}", "windows", wins, "before", before);
+	return res;
+}
+
+/* ---- the operation ---------------------------------------------------------- */
+struct drill {
+	struct vm *v;
+	struct drill_req rq;
+	struct drill_plan plan;
+	enum drill_phase phase;
+	struct ctl_conn *cc;
+	struct loop_timer *timer;
+	uint64_t t0;                    /* monotonic ms */
+	/* facts for the rollback (journalled in extra) */
+	int steered_standby, switched, vf_out, primary_hidden, paused, save_sent;
+	int fast_up, recovering;
+	int hv_save;                    /* SAVE through the backend's snapshot_save (libvirt) */
+	int hv_save_pending;            /* ... and its answer has not come yet */
+	/* the timeline: per step, realtime (for the probe) */
+	struct drill_win win[DRILL_MAX_WINDOWS];
+	size_t n_win;
+	json_t *timeline;               /* [{cycle, phase, t_ms}] */
+	/* the probe */
+	pid_t probe_pid;
+	int probe_fd;
+	char *probe_out;
+	size_t probe_len;
+	json_t *probe;                  /* its JSON result */
+	/* snapshot figures */
+	struct qmp_migrate_info info;
+	uint64_t t_pause_rt, t_resume_rt;
+	char err[512];
+	struct jrnl_op op;
+};
+
+static void drill_enter(struct drill *x, enum drill_phase p);
+static void drill_fail(struct drill *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static const char *kind_name(const struct drill *x)
+{
+	return x->rq.kind == DRILL_KIND_SNAPSHOT ? "snapshot" : "drill";
+}
+
+static uint64_t since_ms(const struct drill *x)
+{
+	return loop_now_ms() - x->t0;
+}
+
+static void add_window_at(struct drill *x, const char *phase, uint64_t rt_ms)
+{
+	if (x->n_win >= DRILL_MAX_WINDOWS)
+		return;
+	x->win[x->n_win].cycle = x->plan.cycle;
+	x->win[x->n_win].phase = phase;
+	x->win[x->n_win].start_s = (double)rt_ms / 1e3;
+	x->n_win++;
+}
+
+static void add_window(struct drill *x, const char *phase)
+{
+	add_window_at(x, phase, hv_realtime_ms());
+}
+
+/* ---- journal ------------------------------------------------------------------ */
+static json_t *facts_json(const struct drill *x)
+{
+	return json_pack("{s:i, s:i, s:b, s:s, s:s, s:i, s:b, s:b, s:b, s:b, s:b}",
+			 "cycle", (int)x->plan.cycle, "cycles", (int)x->plan.cycles,
+			 "unplug", x->rq.unplug, "file", x->rq.file, "vf_id", x->v->vf_id,
+			 "vf_seq", (int)x->v->vf_seq, "vf_out", x->vf_out,
+			 "primary_hidden", x->primary_hidden, "paused", x->paused,
+			 "steered_standby", x->steered_standby, "switched", x->switched);
+}
+
+static void drill_journal(struct drill *x, json_t *result)
+{
+	struct vm *v = x->v;
+	int rc;
+
+	if (!v->d->j) {
+		json_decref(result);
+		return;
+	}
+	(void)snprintf(x->op.phase, sizeof(x->op.phase), "%s", drill_names[x->phase]);
+	json_decref(x->op.extra);
+	x->op.extra = facts_json(x);
+	if (result)
+		(void)json_object_set_new(x->op.extra, "result", result);
+	rc = jrnl_write(v->d->j, &x->op);
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: journal write (%s %s): %s", v->cfg.name, kind_name(x),
+		     x->op.phase, strerror(-rc));
+}
+
+static void drill_journal_init(struct drill *x)
+{
+	struct vm *v = x->v;
+
+	jrnl_op_init(&x->op);
+	(void)snprintf(x->op.vm, sizeof(x->op.vm), "%s", v->cfg.name);
+	x->op.kind = x->rq.kind == DRILL_KIND_SNAPSHOT ? JRNL_SNAPSHOT : JRNL_DRILL;
+	x->op.started_ms = (int64_t)hv_realtime_ms();
+	(void)snprintf(x->op.source, sizeof(x->op.source), "%.63s", v->d->cfg.host);
+	(void)snprintf(x->op.mac, sizeof(x->op.mac), "%s", v->cfg.mac);
+	(void)snprintf(x->op.vf_src, sizeof(x->op.vf_src), "%s", v->cfg.vf_port);
+	(void)snprintf(x->op.standby_src, sizeof(x->op.standby_src), "%s", v->cfg.standby_port);
+	x->op.pair_id = v->pair.id;
+	x->op.steer_src = JRNL_STEER_VF;
+	x->op.steer_dst = JRNL_STEER_UNKNOWN;
+}
+
+/* ---- reporting ------------------------------------------------------------------ */
+static void drill_report(struct drill *x, json_t *progress)
+{
+	if (!x->cc) {
+		json_decref(progress);
+		return;
+	}
+	(void)json_object_set_new(progress, "op", json_string(kind_name(x)));
+	(void)json_object_set_new(progress, "phase", json_string(drill_names[x->phase]));
+	(void)json_object_set_new(progress, "cycle", json_integer(x->plan.cycle));
+	(void)json_object_set_new(progress, "t_ms", json_integer((json_int_t)since_ms(x)));
+	ctl_send(x->cc, json_pack("{s:o}", "progress", progress));
+}
+
+json_t *drill_to_json(const struct vm *v)
+{
+	const struct drill *x = v->drill;
+
+	if (!x)
+		return json_null();
+	return json_pack("{s:s, s:s, s:i, s:i, s:I}", "op", kind_name(x), "phase",
+			 drill_names[x->phase], "cycle", (int)x->plan.cycle, "cycles",
+			 (int)x->plan.cycles, "t_ms", (json_int_t)since_ms(x));
+}
+
+/* Sum the attributed windows per phase name: the short form kept for status. */
+static json_t *per_phase(json_t *att)
+{
+	static const char *const ints[] = { "lost_to_guest", "lost_from_guest", "lost", "outages" };
+	json_t *sum = json_object(), *w;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(att, "windows"), i, w) {
+		const char *ph = json_string_value(json_object_get(w, "phase"));
+		json_t *b = json_object_get(sum, ph);
+		double lo;
+
+		if (!b) {
+			b = bucket_new();
+			(void)json_object_set_new(sum, ph, b);
+		}
+		for (k = 0; k < 4; k++)
+			(void)json_object_set_new(b, ints[k], json_integer(
+				json_integer_value(json_object_get(b, ints[k])) +
+				json_integer_value(json_object_get(w, ints[k]))));
+		(void)json_object_set_new(b, "outage_ms", json_real(r1(
+			json_number_value(json_object_get(b, "outage_ms")) +
+			json_number_value(json_object_get(w, "outage_ms")))));
+		lo = json_number_value(json_object_get(w, "longest_outage_ms"));
+		if (lo > json_number_value(json_object_get(b, "longest_outage_ms")))
+			(void)json_object_set_new(b, "longest_outage_ms", json_real(lo));
+	}
+	return sum;
+}
+
+/* The result: full (to the CLI) or short (status, the journal's last record). */
+static json_t *drill_result(struct drill *x, int ok, int full)
+{
+	struct vm *v = x->v;
+	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:b}", "ok", ok,
+			      "op", kind_name(x), "vm", v->cfg.name, "mode", vm_mode_name(v->cfg.mode),
+			      "host", v->d->cfg.host, "started_ms", (json_int_t)x->op.started_ms,
+			      "total_ms", (json_int_t)since_ms(x), "cycles", (int)x->plan.cycles,
+			      "cycles_done", (int)(x->phase == DRILL_DONE ? x->plan.cycles :
+						   x->plan.cycle - 1), "unplug", x->rq.unplug);
+
+	if (!ok || x->err[0])
+		(void)json_object_set_new(o, "error", json_string(x->err));
+	(void)json_object_set_new(o, "final_phase", json_string(drill_names[x->phase]));
+	if (x->probe) {
+		json_t *att = drill_attribute(x->probe, x->win, x->n_win);
+		json_t *pp = per_phase(att), *rtt = json_object_get(x->probe, "rtt_ms");
+		json_t *ts = json_object_get(pp, "to_standby"), *bv = json_object_get(pp, "back_to_vf");
+
+		(void)json_object_set_new(o, "probe", json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O}", "kind", x->rq.probe_kind,
+			"target", x->rq.probe_target, "rate_pps", (json_int_t)x->rq.rate_pps,
+			"sent", json_integer_value(json_object_get(x->probe, "sent")),
+			"received", json_integer_value(json_object_get(x->probe, "received")),
+			"lost_to_guest", json_integer_value(json_object_get(x->probe, "lost_to_guest")),
+			"lost_from_guest", json_integer_value(json_object_get(x->probe, "lost_from_guest")),
+			"lost_total", json_integer_value(json_object_get(x->probe, "lost_total")),
+			"longest_outage_ms", json_object_get(x->probe, "longest_outage_ms") ?
+			json_object_get(x->probe, "longest_outage_ms") : json_null(),
+			"rtt_max_ms", json_object_get(rtt, "max") ? json_object_get(rtt, "max") : json_null()));
+		(void)json_object_set_new(o, "switch_lost", json_integer(
+			json_integer_value(json_object_get(ts, "lost")) +
+			json_integer_value(json_object_get(bv, "lost"))));
+		(void)json_object_set_new(o, "phases", pp);
+		if (full) {
+			(void)json_object_set(o, "windows", json_object_get(att, "windows"));
+			(void)json_object_set(o, "before", json_object_get(att, "before"));
+		}
+		json_decref(att);
+	}
+	if (x->rq.kind == DRILL_KIND_SNAPSHOT) {
+		struct stat st;
+		json_t *s = json_pack("{s:s}", "file", x->rq.file);
+
+		if (stat(x->rq.file, &st) == 0)
+			(void)json_object_set_new(s, "bytes", json_integer((json_int_t)st.st_size));
+		if (x->info.downtime_ms >= 0)
+			(void)json_object_set_new(s, "qemu_downtime_ms", json_integer(x->info.downtime_ms));
+		if (x->info.total_time_ms >= 0)
+			(void)json_object_set_new(s, "qemu_total_ms", json_integer(x->info.total_time_ms));
+		if (x->t_pause_rt && x->t_resume_rt > x->t_pause_rt)
+			(void)json_object_set_new(s, "paused_ms",
+						  json_integer((json_int_t)(x->t_resume_rt - x->t_pause_rt)));
+		if (x->hv_save) {       /* libvirt's save image: restored by libvirt */
+			char how[300];
+
+			(void)snprintf(how, sizeof(how), "virsh restore %s", x->rq.file);
+			(void)json_object_set_new(s, "saved_by", json_string(v->hvo->kind));
+			(void)json_object_set_new(s, "restore", json_string(how));
+		}
+		(void)json_object_set_new(o, "snapshot", s);
+	}
+	if (full && x->timeline)
+		(void)json_object_set(o, "timeline", x->timeline);
+	return o;
+}
+
+/* ---- the probe: hybond-probe as a child, in the requested netns ------------------ */
+static void probe_path(char *buf, size_t len)
+{
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = 0;
+		(void)snprintf(buf, len, "%s/hybond-probe", dirname(self));
+		if (access(buf, X_OK) == 0)
+			return;
+	}
+	(void)snprintf(buf, len, "hybond-probe");      /* $PATH */
+}
+
+static void probe_io(void *arg, unsigned events);
+
+static int probe_start(struct drill *x)
+{
+	char path[600], ns[128], rate[16], dur[16], grace[16];
+	char *argv[] = { path, x->rq.probe_kind, "--target", x->rq.probe_target, "--rate", rate,
+			 "--duration", dur, "--grace-ms", grace, "-j", "-q", NULL };
+	int p[2], nsfd = -1;
+	pid_t pid;
+
+	probe_path(path, sizeof(path));
+	(void)snprintf(rate, sizeof(rate), "%u", x->rq.rate_pps);
+	(void)snprintf(dur, sizeof(dur), "%u", DRILL_PROBE_MAX_S);
+	(void)snprintf(grace, sizeof(grace), "%u", DRILL_PROBE_GRACE_MS);
+	if (x->rq.probe_netns[0]) {
+		(void)snprintf(ns, sizeof(ns), "/run/netns/%s", x->rq.probe_netns);
+		nsfd = open(ns, O_RDONLY | O_CLOEXEC);
+		if (nsfd < 0)
+			return -errno;
+	}
+	x->probe_out = malloc(DRILL_PROBE_OUT_MAX);
+	if (!x->probe_out || pipe2(p, O_CLOEXEC) < 0) {
+		if (nsfd >= 0)
+			(void)close(nsfd);
+		return -ENOMEM;
+	}
+	pid = fork();
+	if (pid < 0) {
+		(void)close(p[0]);
+		(void)close(p[1]);
+		if (nsfd >= 0)
+			(void)close(nsfd);
+		return -errno;
+	}
+	if (pid == 0) {
+		struct sched_param sp = { .sched_priority = 0 };
+		sigset_t none;
+		int dn = open("/dev/null", O_WRONLY);
+
+		(void)sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		/* the daemon may run SCHED_FIFO; the prober must not */
+		(void)sched_setscheduler(0, SCHED_OTHER, &sp);
+		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0)
+			_exit(126);
+		(void)dup2(p[1], 1);
+		if (dn >= 0)
+			(void)dup2(dn, 2);
+		execvp(path, argv);
+		_exit(127);
+	}
+	if (nsfd >= 0)
+		(void)close(nsfd);
+	(void)close(p[1]);
+	x->probe_pid = pid;
+	x->probe_fd = p[0];
+	x->probe_len = 0;
+	return loop_add_fd(x->v->d->l, p[0], EPOLLIN, probe_io, x);
+}
+
+static void probe_close(struct drill *x)
+{
+	int status;
+
+	if (x->probe_fd >= 0) {
+		loop_del_fd(x->v->d->l, x->probe_fd);
+		(void)close(x->probe_fd);
+		x->probe_fd = -1;
+	}
+	if (x->probe_pid > 0) {
+		(void)kill(x->probe_pid, SIGKILL);     /* our own child, by pid */
+		(void)waitpid(x->probe_pid, &status, 0);
+		x->probe_pid = -1;
+	}
+	free(x->probe_out);
+	x->probe_out = NULL;
+}
+
+static void probe_io(void *arg, unsigned events)
+{
+	struct drill *x = arg;
+	ssize_t n;
+	int status = 0;
+
+	(void)events;
+	n = read(x->probe_fd, x->probe_out + x->probe_len, DRILL_PROBE_OUT_MAX - 1 - x->probe_len);
+	if (n > 0) {
+		x->probe_len += (size_t)n;
+		if (x->probe_len < DRILL_PROBE_OUT_MAX - 1)
+			return;
+	} else if (n < 0 && errno == EINTR) {
+		return;
+	}
+	/* EOF: the probe finished (after our SIGINT) or died */
+	loop_del_fd(x->v->d->l, x->probe_fd);
+	(void)close(x->probe_fd);
+	x->probe_fd = -1;
+	if (x->probe_pid > 0 && waitpid(x->probe_pid, &status, 0) > 0)
+		x->probe_pid = -1;
+	x->probe_out[x->probe_len] = 0;
+	json_decref(x->probe);
+	x->probe = json_loads(x->probe_out, 0, NULL);
+	if (!json_is_object(x->probe)) {
+		json_decref(x->probe);
+		x->probe = NULL;
+		hlog(HLOG_WARN, "vm %s: %s: hybond-probe ended without a result (status %d)",
+		     x->v->cfg.name, kind_name(x), status);
+	}
+	free(x->probe_out);
+	x->probe_out = NULL;
+	if (x->phase == DRILL_REPORT)
+		drill_enter(x, DRILL_DONE);
+	else if (x->phase < DRILL_SETTLE)
+		hlog(HLOG_WARN, "vm %s: %s: hybond-probe exited early (no loss figures)",
+		     x->v->cfg.name, kind_name(x));
+}
+
+/* ---- life ------------------------------------------------------------------------ */
+static void drill_timeout(void *arg);
+
+static struct drill *drill_new(struct vm *v, const struct drill_req *rq)
+{
+	struct drill *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->v = v;
+	x->rq = *rq;
+	x->probe_pid = -1;
+	x->probe_fd = -1;
+	x->t0 = loop_now_ms();
+	x->info.downtime_ms = x->info.total_time_ms = -1;
+	x->timeline = json_array();
+	x->plan.kind = rq->kind;
+	x->plan.bond = v->cfg.mode == VM_MODE_BOND;
+	x->plan.unplug = rq->unplug;
+	x->plan.qemu_primary = !x->plan.bond && !strcmp(v->vf_id, v->cfg.vf_id);
+	x->plan.probe = rq->probe_target[0] != 0;
+	x->plan.cycle = 1;
+	x->plan.cycles = rq->kind == DRILL_KIND_SNAPSHOT ? 1 : rq->cycles;
+	x->timer = loop_timer_new(v->d->l, drill_timeout, x);
+	if (!x->timer) {
+		json_decref(x->timeline);
+		free(x);
+		return NULL;
+	}
+	v->drill = x;
+	return x;
+}
+
+void drill_free(struct vm *v)
+{
+	struct drill *x = v->drill;
+
+	if (!x)
+		return;
+	v->drill = NULL;
+	loop_timer_free(x->timer);
+	probe_close(x);
+	json_decref(x->probe);
+	json_decref(x->timeline);
+	jrnl_op_clear(&x->op);
+	free(x);
+}
+
+/* Over: the last record stays in the journal, the CLI gets the figures. */
+static void drill_end(struct drill *x, int ok)
+{
+	struct vm *v = x->v;
+
+	if (x->rq.kind == DRILL_KIND_SNAPSHOT) {
+		v->cnt.snapshots++;
+		v->cnt.snapshots_failed += !ok;
+	} else {
+		v->cnt.drills++;
+		v->cnt.drills_failed += !ok;
+	}
+	vm_set_last_op(v, drill_result(x, ok, 0));
+	drill_journal(x, json_incref(v->last_op));
+	if (x->cc) {
+		ctl_finish(x->cc, drill_result(x, ok, 1));
+		x->cc = NULL;
+	}
+	hlog(ok ? HLOG_INFO : HLOG_WARN, "vm %s: %s %s after %llu ms%s%s", v->cfg.name,
+	     kind_name(x), ok ? "done" : "failed", (unsigned long long)since_ms(x),
+	     x->err[0] ? ": " : "", x->err);
+	drill_free(v);
+}
+
+/* ---- hypervisor answers ---------------------------------------------------------- */
+static void hv_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct drill *x = v->drill;
+
+	if (!x || !r->err)
+		return;
+	switch (x->phase) {
+	case DRILL_UNPLUG_VF:
+	case DRILL_SAVE:
+		drill_fail(x, "QEMU refused (%s): %s", drill_names[x->phase], r->msg);
+		break;
+	default:
+		hlog(HLOG_WARN, "vm %s: %s %s: QEMU: %s", v->cfg.name, kind_name(x),
+		     drill_names[x->phase], r->msg);
+		break;
+	}
+}
+
+static void cont_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct drill *x = v->drill;
+
+	if (!x || x->phase != DRILL_CONT)
+		return;
+	if (r->err) {
+		drill_fail(x, "cont: %s", r->msg);
+		return;
+	}
+	x->paused = 0;
+	drill_enter(x, drill_next(&x->plan, x->phase));
+}
+
+static void stats_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct drill *x = v->drill;
+
+	if (x && !r->err && r->mig.status[0])
+		x->info = r->mig;
+}
+
+/* snapshot_save's answer: the file is written and the hypervisor runs the VM again. */
+static void save_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct drill *x = v->drill;
+
+	if (!x || !x->hv_save_pending)
+		return;
+	x->hv_save_pending = 0;
+	if (x->phase != DRILL_SAVE)
+		return;         /* failed meanwhile (timeout): the rollback goes on */
+	if (r->err) {
+		drill_fail(x, "%s snapshot to %s: %s", v->hvo->kind, x->rq.file, r->msg);
+		return;
+	}
+	x->info = r->mig;
+	drill_enter(x, DRILL_CONT);
+}
+
+static void status_done(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+
+	if (!r->err && !r->running && v->hv) {
+		hlog(HLOG_WARN, "vm %s: QEMU is %s: cont", v->cfg.name, r->status);
+		v->hvo->cont(v->hv, NULL, NULL);
+	}
+}
+
+/* ---- the state machine ------------------------------------------------------------- */
+static void vf_plug_fresh(struct drill *x)
+{
+	struct vm *v = x->v;
+	struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
+			    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL, .mac = v->cfg.mac,
+			    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL, .romfile = "" };
+
+	if (v->hvo->vf_plug(v->hv, &vf, hv_done, v))
+		hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
+}
+
+/* Re-plug the VF: a failover primary QEMU hid at SAVE comes back through a
+ * migration that fails at once (snapshot.h); anything else: device_add. */
+static void vf_replug(struct drill *x)
+{
+	struct vm *v = x->v;
+
+	vm_vf_forget(v);
+	if (x->primary_hidden) {
+		if (v->hvo->failover_replug ? v->hvo->failover_replug(v->hv, hv_done, v) :
+		    v->hvo->migrate_out(v->hv, SNAP_REPLUG_URI, NULL, NULL))
+			hlog(HLOG_WARN, "vm %s: re-plug migration not sent", v->cfg.name);
+		x->primary_hidden = 0;
+	} else {
+		vf_plug_fresh(x);
+	}
+	x->vf_out = 0;
+}
+
+static void timeline_add(struct drill *x)
+{
+	(void)json_array_append_new(x->timeline, json_pack(
+		"{s:i, s:s, s:I}", "cycle", (int)x->plan.cycle, "phase", drill_names[x->phase],
+		"t_ms", (json_int_t)since_ms(x)));
+}
+
+/* Enter phase p: journal it, report it, run its action.  The only place phases change. */
+static void drill_enter(struct drill *x, enum drill_phase p)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &v->d->cfg;
+	char err[512], uri[300];
+	int rc;
+
+	x->phase = p;
+	timeline_add(x);
+	if (p != DRILL_DONE && p != DRILL_FAILED)
+		drill_journal(x, NULL);
+	hlog(HLOG_INFO, "vm %s: %s cycle %u: %s (+%llu ms)", v->cfg.name, kind_name(x),
+	     x->plan.cycle, drill_names[p], (unsigned long long)since_ms(x));
+	drill_report(x, json_object());
+	loop_timer_disarm(x->timer);
+
+	switch (p) {
+	case DRILL_PREFLIGHT:
+		return;
+	case DRILL_PROBE_START:
+		rc = probe_start(x);
+		if (rc) {
+			drill_fail(x, "hybond-probe %s %s%s%s: %s", x->rq.probe_kind, x->rq.probe_target,
+				   x->rq.probe_netns[0] ? " in netns " : "", x->rq.probe_netns,
+				   strerror(-rc));
+			return;
+		}
+		loop_timer_arm(x->timer, DRILL_PROBE_LEAD_MS);
+		return;
+	case DRILL_STEER_STANDBY:
+		add_window(x, "to_standby");
+		rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+		if (rc) {
+			drill_fail(x, "%s", err);
+			return;
+		}
+		x->steered_standby = 1;
+		x->op.steer_src = JRNL_STEER_STANDBY;
+		drill_enter(x, drill_next(&x->plan, p));
+		return;
+	case DRILL_SWITCH_TX:
+		x->switched = 1;
+		rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
+				       NULL, gc_now_ms());
+		if (rc < 0)
+			drill_fail(x, "PREPARE_SWITCH: %s", strerror(-rc));
+		return;
+	case DRILL_ON_STANDBY:
+		add_window(x, "on_standby");
+		if (x->rq.kind == DRILL_KIND_DRILL)
+			loop_timer_arm(x->timer, DRILL_DWELL_MS);
+		else
+			drill_enter(x, drill_next(&x->plan, p));
+		return;
+	case DRILL_UNPLUG_VF:
+		rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_done, v);
+		if (rc) {
+			drill_fail(x, "device_del %s: %s", v->vf_id, strerror(-rc));
+			return;
+		}
+		loop_timer_arm(x->timer, DRILL_UNPLUG_TIMEOUT_MS);
+		return;
+	case DRILL_SAVE:
+		add_window(x, "save");
+		/* frames for the paused VM wait in its standby tap: size the queue */
+		rc = link_set_txqlen(v->cfg.standby_port, c->txqueuelen, err, sizeof(err));
+		if (rc)
+			hlog(HLOG_WARN, "vm %s: %s (frames beyond the tap's queue are lost while "
+			     "paused)", v->cfg.name, err);
+		rc = snap_save_uri(x->rq.file, uri, sizeof(uri));
+		if (!rc) {
+			if (x->plan.qemu_primary && !x->vf_out)
+				x->primary_hidden = 1;  /* QEMU unplugs it at the migration's start */
+			x->save_sent = 1;
+			x->hv_save = v->hvo->snapshot_save != NULL;
+			if (x->hv_save) {
+				(void)snprintf(uri, sizeof(uri), "%s snapshot", v->hvo->kind);
+				rc = v->hvo->snapshot_save(v->hv, x->rq.file, save_done, v);
+				x->hv_save_pending = !rc;
+			} else {
+				rc = v->hvo->migrate_out(v->hv, uri, hv_done, v);
+			}
+		}
+		if (rc) {
+			drill_fail(x, "migrate %s: %s", uri, strerror(-rc));
+			return;
+		}
+		loop_timer_arm(x->timer, DRILL_SAVE_TIMEOUT_MS);
+		return;
+	case DRILL_CONT:
+		if (x->hv_save) {
+			/* the hypervisor ran the VM again before answering; if not: cont */
+			x->paused = 0;
+			v->hvo->query_status(v->hv, status_done, v);
+			drill_enter(x, drill_next(&x->plan, p));
+			return;
+		}
+		x->paused = 1;
+		v->hvo->query_migrate(v->hv, stats_done, v);
+		if (v->hvo->cont(v->hv, cont_done, v))
+			drill_fail(x, "cont not sent");
+		return;
+	case DRILL_REPLUG_VF:
+		vf_replug(x);
+		drill_enter(x, drill_next(&x->plan, p));
+		return;
+	case DRILL_WAIT_VF:
+		if (v->gc && v->session_up)
+			(void)gc_status(v->gc, NULL, gc_now_ms());
+		loop_timer_arm(x->timer, c->vf_up_timeout_ms);
+		if (vm_vf_up(v) && vm_guest_ready(v))
+			drill_enter(x, drill_next(&x->plan, p));
+		return;
+	case DRILL_STEER_VF:
+	case DRILL_RB_STEER_VF:
+		if (p == DRILL_STEER_VF)
+			add_window(x, "back_to_vf");
+		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+		if (rc) {
+			if (p == DRILL_STEER_VF) {
+				drill_fail(x, "%s", err);
+			} else {
+				(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
+					       "; rollback: %s", err);
+				drill_enter(x, DRILL_FAILED);
+			}
+			return;
+		}
+		x->steered_standby = 0;
+		x->op.steer_src = JRNL_STEER_VF;
+		drill_enter(x, p == DRILL_STEER_VF ? DRILL_RESUME : DRILL_RB_RESUME);
+		return;
+	case DRILL_RESUME:
+	case DRILL_RB_RESUME:
+		x->fast_up = 0;
+		rc = vm_guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+							  NULL, gc_now_ms()) : -ENOTCONN;
+		if (rc < 0) {
+			if (p == DRILL_RESUME)
+				drill_fail(x, "RESUME_FAST_PATH: %s", strerror(-rc));
+			else
+				drill_enter(x, DRILL_FAILED);
+		}
+		return;
+	case DRILL_SETTLE:
+		loop_timer_arm(x->timer, DRILL_SETTLE_MS);
+		return;
+	case DRILL_REPORT:
+		if (x->probe_pid > 0 && x->probe_fd >= 0) {
+			(void)kill(x->probe_pid, SIGINT);       /* our own child, by pid */
+			loop_timer_arm(x->timer, DRILL_REPORT_TIMEOUT_MS);
+			return;
+		}
+		drill_enter(x, DRILL_DONE);
+		return;
+	case DRILL_DONE:
+		drill_end(x, 1);
+		return;
+
+	case DRILL_ROLLBACK:
+		if (x->hv_save_pending)         /* the hypervisor's save still runs: abort it */
+			v->hvo->migrate_cancel(v->hv, NULL, NULL);
+		if (x->save_sent || x->paused)
+			v->hvo->query_status(v->hv, status_done, v);
+		if (!x->steered_standby && !x->switched) {
+			drill_enter(x, DRILL_FAILED);
+			return;
+		}
+		if (x->vf_out || x->primary_hidden) {
+			drill_enter(x, DRILL_RB_REPLUG);
+			return;
+		}
+		drill_enter(x, DRILL_RB_WAIT_VF);
+		return;
+	case DRILL_RB_REPLUG:
+		vf_replug(x);
+		drill_enter(x, DRILL_RB_WAIT_VF);
+		return;
+	case DRILL_RB_WAIT_VF:
+		if (v->gc && v->session_up)
+			(void)gc_status(v->gc, NULL, gc_now_ms());
+		loop_timer_arm(x->timer, c->vf_up_timeout_ms +
+			       (x->recovering ? DRILL_RECOVER_WAIT_MS : 0));
+		if (vm_vf_up(v) && vm_guest_ready(v))
+			drill_enter(x, DRILL_RB_STEER_VF);
+		return;
+	case DRILL_FAILED:
+		drill_end(x, 0);
+		return;
+	case DRILL_N_PHASES:
+		break;
+	}
+}
+
+static void drill_fail(struct drill *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!x->err[0]) {
+		va_start(ap, fmt);
+		(void)vsnprintf(x->err, sizeof(x->err), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
+		va_end(ap);
+	}
+	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_names[x->phase],
+	     x->err);
+	/* from SETTLE on the VM is back on the fast path: nothing to roll back */
+	drill_enter(x, x->phase >= DRILL_SETTLE ? DRILL_FAILED : DRILL_ROLLBACK);
+}
+
+static void drill_timeout(void *arg)
+{
+	struct drill *x = arg;
+
+	switch (x->phase) {
+	case DRILL_PROBE_START:
+	case DRILL_ON_STANDBY:
+	case DRILL_SETTLE:
+		drill_enter(x, drill_next(&x->plan, x->phase));
+		break;
+	case DRILL_RESUME:
+		if (x->fast_up) {               /* the dwell after FAST_PATH_UP is over */
+			x->plan.cycle++;
+			drill_enter(x, x->plan.cycle <= x->plan.cycles ? DRILL_STEER_STANDBY :
+				    x->plan.probe ? DRILL_SETTLE : DRILL_DONE);
+		} else {
+			drill_fail(x, "timed out in RESUME");
+		}
+		break;
+	case DRILL_REPORT:
+		hlog(HLOG_WARN, "vm %s: hybond-probe gave no result within %u ms", x->v->cfg.name,
+		     DRILL_REPORT_TIMEOUT_MS);
+		probe_close(x);
+		drill_enter(x, DRILL_DONE);
+		break;
+	case DRILL_WAIT_VF:
+		drill_fail(x, "the guest did not report its VF up within %u ms",
+			   x->v->d->cfg.vf_up_timeout_ms);
+		break;
+	case DRILL_RB_WAIT_VF:
+		(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
+			       "; rolled back, but the VF did not come back: the VM stays on the standby");
+		drill_enter(x, DRILL_FAILED);
+		break;
+	default:
+		drill_fail(x, "timed out in %s", drill_names[x->phase]);
+		break;
+	}
+}
+
+/* ---- inputs ------------------------------------------------------------------------ */
+void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+{
+	struct drill *x = v->drill;
+
+	if (!x)
+		return;
+	if (ev == HV_EV_DEVICE_DELETED && x->phase == DRILL_UNPLUG_VF && !strcmp(detail, v->vf_id)) {
+		x->vf_out = 1;
+		drill_enter(x, drill_next(&x->plan, x->phase));
+	} else if (ev == HV_EV_STOP && x->phase == DRILL_SAVE) {
+		x->t_pause_rt = ts_ms;
+		add_window_at(x, "paused", ts_ms);
+	} else if (ev == HV_EV_RESUME && x->t_pause_rt && !x->t_resume_rt) {
+		x->t_resume_rt = ts_ms;
+		add_window_at(x, "resumed_on_standby", ts_ms);
+	} else if (ev == HV_EV_MIGRATION && x->phase == DRILL_SAVE) {
+		if (!strcmp(detail, "completed")) {
+			x->paused = 1;
+			if (!x->hv_save)        /* else: the hypervisor resumes it, then answers */
+				drill_enter(x, DRILL_CONT);
+		} else if (!strcmp(detail, "failed") || !strcmp(detail, "cancelled")) {
+			/* a failed migration re-plugs the failover primary itself */
+			x->primary_hidden = 0;
+			if (!x->hv_save)        /* else: its answer has the hypervisor's reason */
+				drill_fail(x, "QEMU reports the save to %s %s", x->rq.file, detail);
+		}
+	}
+}
+
+void drill_on_hv_closed(struct vm *v, int err)
+{
+	(void)err;
+	if (v->drill && v->drill->phase < DRILL_SETTLE)
+		drill_fail(v->drill, "the QEMU monitor closed");
+}
+
+void drill_on_guest(struct vm *v)
+{
+	struct drill *x = v->drill;
+
+	if (!x || !vm_vf_up(v) || !vm_guest_ready(v))
+		return;
+	if (x->phase == DRILL_WAIT_VF)
+		drill_enter(x, drill_next(&x->plan, x->phase));
+	else if (x->phase == DRILL_RB_WAIT_VF)
+		drill_enter(x, DRILL_RB_STEER_VF);
+}
+
+void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
+{
+	struct drill *x = v->drill;
+	const char *why = gc_answer_failure(ans, res);
+
+	if (!x)
+		return;
+	if (req_type == HB_MSG_PREPARE_SWITCH && x->phase == DRILL_SWITCH_TX) {
+		if (why || !ans) {
+			drill_fail(x, "PREPARE_SWITCH: %s", why ? why : "no answer");
+			return;
+		}
+		drill_report(x, json_pack("{s:i, s:i}", "switch_elapsed_us",
+					  (int)ans->u.switch_done.elapsed_us, "queued",
+					  (int)ans->u.switch_done.queued));
+		drill_enter(x, drill_next(&x->plan, x->phase));
+	} else if (req_type == HB_MSG_RESUME_FAST_PATH && x->phase == DRILL_RESUME) {
+		if (why || !ans || ans->u.fast_path_up.path != HB_PATH_FAST) {
+			char err[256];
+
+			/* the guest does not use the VF: RX back to the standby it listens on */
+			(void)vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+			x->steered_standby = 1;
+			drill_fail(x, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
+			return;
+		}
+		x->fast_up = 1;
+		if (x->plan.cycle < x->plan.cycles) {
+			loop_timer_arm(x->timer, DRILL_DWELL_MS);
+		} else {
+			drill_enter(x, drill_next(&x->plan, x->phase));
+		}
+	} else if (req_type == HB_MSG_RESUME_FAST_PATH && x->phase == DRILL_RB_RESUME) {
+		drill_enter(x, DRILL_FAILED);
+	}
+}
+
+void drill_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
+{
+	if (v->drill && v->drill->cc == cc)
+		v->drill->cc = NULL;    /* goes on without its CLI: status shows it */
+}
+
+/* ---- starting ------------------------------------------------------------------------ */
+int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
+		char *err, size_t errlen)
+{
+	struct drill *x;
+	int rc;
+
+	if (v->drill || v->mig) {
+		(void)snprintf(err, errlen, "vm %s: busy (%s in progress)", v->cfg.name,
+			       v->mig ? "a migration" : "a drill or snapshot");
+		return -EBUSY;
+	}
+	rc = vfw_busy(v, err, errlen);
+	if (rc)
+		return rc;
+	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
+		(void)snprintf(err, errlen, "vm %s: not running here (no QMP session)", v->cfg.name);
+		return -ENOENT;
+	}
+	if (rq->kind == DRILL_KIND_SNAPSHOT && vm_config_libvirt(&v->cfg) &&
+	    !v->hvo->snapshot_save) {
+		/* a QEMU that libvirt runs is saved through libvirt (its job, its lock) */
+		(void)snprintf(err, errlen, "vm %s is a libvirt domain and the %s backend has no "
+			       "snapshot: use `virsh snapshot-create` after `hybond drill`",
+			       v->cfg.name, v->hvo->kind);
+		return -EOPNOTSUPP;
+	}
+	if (!vm_guest_ready(v)) {
+		(void)snprintf(err, errlen, "vm %s: no guest agent session (no HELLO/STATUS): the "
+			       "switch steps need it", v->cfg.name);
+		return -ENOTCONN;
+	}
+	if (!v->pair.sb_link || !v->pair.sb_carrier) {
+		(void)snprintf(err, errlen, "vm %s: the guest's standby %s has no %s: it cannot "
+			       "carry the traffic", v->cfg.name, v->pair.standby,
+			       v->pair.sb_link ? "carrier" : "link");
+		return -ENETDOWN;
+	}
+	if (!vm_vf_up(v)) {
+		(void)snprintf(err, errlen, "vm %s: the guest's VF is not up: the VM is not on the "
+			       "fast path (nothing to drill)", v->cfg.name);
+		return -ENETDOWN;
+	}
+	if (rq->kind == DRILL_KIND_DRILL && (rq->cycles < 1 || rq->cycles > DRILL_MAX_CYCLES)) {
+		(void)snprintf(err, errlen, "cycles: 1..%u", DRILL_MAX_CYCLES);
+		return -EINVAL;
+	}
+	if (rq->probe_target[0] && (rq->rate_pps < 1 || rq->rate_pps > 100000 ||
+				    (strcmp(rq->probe_kind, "udp") != 0 && strcmp(rq->probe_kind, "icmp") != 0))) {
+		(void)snprintf(err, errlen, "probe: kind udp|icmp, rate 1..100000 pps");
+		return -EINVAL;
+	}
+	if (rq->probe_netns[0] && (strchr(rq->probe_netns, '/') || rq->probe_netns[0] == '.')) {
+		(void)snprintf(err, errlen, "probe netns: a name under /run/netns");
+		return -EINVAL;
+	}
+	if (rq->kind == DRILL_KIND_SNAPSHOT) {
+		rc = snap_check_file(rq->file, err, errlen);
+		if (rc)
+			return rc;
+	}
+	rc = vm_esw_ready(v, err, errlen);
+	if (rc)
+		return rc;
+	x = drill_new(v, rq);
+	if (!x)
+		return -ENOMEM;
+	x->cc = cc;
+	drill_journal_init(x);
+	drill_enter(x, DRILL_PREFLIGHT);
+	drill_enter(x, drill_next(&x->plan, DRILL_PREFLIGHT));
+	return 0;
+}
+
+/* ---- recovery ------------------------------------------------------------------------ */
+struct recover_ctx {
+	struct vm *v;
+};
+
+static int extra_int(const struct jrnl_op *op, const char *k)
+{
+	json_t *e = json_object_get(op->extra, k);
+
+	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
+}
+
+static void recover_one(struct vm *v, struct jrnl_op *op)
+{
+	struct drill_req rq = { .kind = op->kind == JRNL_SNAPSHOT ? DRILL_KIND_SNAPSHOT :
+						     DRILL_KIND_DRILL, .cycles = 1 };
+	const char *vf_id = json_string_value(json_object_get(op->extra, "vf_id"));
+	const char *file = json_string_value(json_object_get(op->extra, "file"));
+	int phase = drill_phase_from_name(op->phase);
+	struct drill *x;
+
+	if (phase == DRILL_DONE || phase == DRILL_FAILED) {
+		json_t *r = json_object_get(op->extra, "result");
+
+		if (json_is_object(r) && (!v->last_op ||
+		    json_integer_value(json_object_get(v->last_op, "started_ms")) <
+		    json_integer_value(json_object_get(r, "started_ms")))) {
+			vm_set_last_op(v, json_incref(r));
+		}
+		return;
+	}
+	if (phase < 0 || v->drill || v->mig) {
+		hlog(HLOG_WARN, "vm %s: journal: %s left in %s: not recoverable here", v->cfg.name,
+		     jrnl_kind_name(op->kind), op->phase);
+		return;
+	}
+	if (vf_id && vf_id[0])
+		(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", vf_id);
+	v->vf_seq = (unsigned)extra_int(op, "vf_seq");
+	if (file)
+		(void)snprintf(rq.file, sizeof(rq.file), "%s", file);
+	rq.unplug = extra_int(op, "unplug");
+	rq.cycles = (unsigned)extra_int(op, "cycles");
+	x = drill_new(v, &rq);
+	if (!x)
+		return;
+	x->op = *op;
+	x->op.extra = NULL;
+	x->op.started_ms = op->started_ms;
+	x->plan.cycle = (unsigned)extra_int(op, "cycle");
+	x->vf_out = extra_int(op, "vf_out");
+	x->primary_hidden = extra_int(op, "primary_hidden");
+	x->paused = extra_int(op, "paused") || phase == DRILL_SAVE || phase == DRILL_CONT;
+	x->save_sent = phase == DRILL_SAVE || phase == DRILL_CONT;
+	x->steered_standby = op->steer_src != JRNL_STEER_VF || phase >= DRILL_STEER_STANDBY;
+	x->switched = extra_int(op, "switched") || phase > DRILL_SWITCH_TX;
+	x->recovering = 1;
+	x->phase = (enum drill_phase)phase;
+	(void)snprintf(x->err, sizeof(x->err), "daemon restarted in %s: rolled back", op->phase);
+	hlog(HLOG_WARN, "vm %s: recovering a %s left in %s", v->cfg.name, kind_name(x), op->phase);
+	if (phase >= DRILL_ROLLBACK)
+		x->phase = DRILL_ROLLBACK;
+	drill_enter(x, DRILL_ROLLBACK);
+}
+
+static void recover_cb(void *arg, struct jrnl_op *op)
+{
+	struct recover_ctx *rc = arg;
+
+	if ((op->kind == JRNL_DRILL || op->kind == JRNL_SNAPSHOT) &&
+	    !strcmp(op->vm, rc->v->cfg.name))
+		recover_one(rc->v, op);
+}
+
+static void recover_bad(void *arg, const char *file, const char *why, const char *moved_to)
+{
+	(void)arg;
+	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
+}
+
+void drill_recover_vm(struct vm *v)
+{
+	struct recover_ctx rc = { .v = v };
+
+	if (v->d->j)
+		(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_cb,
+								.bad = recover_bad, .arg = &rc });
+}

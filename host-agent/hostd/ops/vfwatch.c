@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/ops/vfwatch.c — unannounced VF loss (see vfwatch.h for the states).
+ *
+ * Why RX first, at once: the eswitch (a real NIC, and the lab's bridge with its
+ * static sticky FDB entry) keeps sending the VM's MAC to the VF port whether a
+ * VF is there or not; every frame until the steering moves is lost.  VF_LEAVING
+ * (the guest's kernel shim started its unplug barrier) comes while the VF still
+ * receives: the shim holds the removal until the host has steered (the daemon sends
+ * PREPARE_SWITCH(STANDBY) after the steer; the agent then releases the shim) or its
+ * rx_wait_ms ran out, so steering then loses nothing.
+ *
+ * Why the guest decides the return: a VF that QEMU plugged is not usable before
+ * the guest enslaved it and saw its carrier (net_failover drops standby RX while
+ * a primary is registered — the agent's tc redirect covers that — but frames
+ * steered to a VF the guest has not enslaved are lost).  So, as in migrate.c's
+ * D_FAST_PATH and drill.c's STEER_VF/RESUME: the guest reports the VF up, RX
+ * moves to the VF port, then RESUME_FAST_PATH unpins the guest's TX.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "vfwatch.h"
+#include "host-agent/hostd/vm.h"
+
+#define VFW_STEER_RETRY_MS   1000u      /* RX to the standby failed: again after */
+#define VFW_RETRY_MIN_MS      500u      /* RESUME_FAST_PATH refused: first back-off */
+#define VFW_RETRY_MAX_MS    10000u
+#define VFW_EVENT_AGE_MAX_MS 60000      /* older QEMU timestamps are not a latency */
+
+static const char *const state_names[] = {
+	[VFW_IDLE] = "idle", [VFW_VF_AWAY] = "vf_away", [VFW_RETURNING] = "returning",
+};
+
+static const char *const trig_names[] = {
+	[VFW_TRIG_NONE] = "", [VFW_TRIG_VF_LEAVING] = "vf_leaving",
+	[VFW_TRIG_VF_VANISHED] = "vf_vanished", [VFW_TRIG_STATUS] = "status",
+	[VFW_TRIG_DEVICE_DELETED] = "device_deleted",
+	[VFW_TRIG_UNPLUG_PRIMARY] = "unplug_primary",
+};
+
+/* for log lines: who told us */
+static const char *const trig_text[] = {
+	[VFW_TRIG_NONE] = "?", [VFW_TRIG_VF_LEAVING] = "guest EVENT VF_LEAVING",
+	[VFW_TRIG_VF_VANISHED] = "guest EVENT VF_VANISHED",
+	[VFW_TRIG_STATUS] = "guest STATUS without the VF",
+	[VFW_TRIG_DEVICE_DELETED] = "QEMU DEVICE_DELETED",
+	[VFW_TRIG_UNPLUG_PRIMARY] = "QEMU UNPLUG_PRIMARY",
+};
+
+const char *vfw_state_name(enum vfw_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+const char *vfw_trigger_name(enum vfw_trigger t)
+{
+	return (unsigned)t < sizeof(trig_names) / sizeof(trig_names[0]) ? trig_names[t] : "?";
+}
+
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The watch may act: on, the VM runs here, no operation owns the datapath. */
+static int vfw_eligible(const struct vm *v)
+{
+	return v->d->cfg.vf_watch && v->here && !v->mig && !v->drill;
+}
+
+static void vfw_set(struct vm *v, enum vfw_state s)
+{
+	v->vfw.state = s;
+	v->vfw.since_ms = loop_now_ms();
+}
+
+/* Not ours any more (an operation runs, the VM left, the watch is off): forget the
+ * episode; whoever owns the datapath now decides where RX goes. */
+static void vfw_drop(struct vm *v)
+{
+	const char *who = v->mig ? "the migration" : v->drill ? "the drill/snapshot" :
+			  !v->here ? "nobody (the VM does not run here)" : "nobody (vf_watch = off)";
+
+	if (v->vfw.state == VFW_IDLE)
+		return;
+	hlog(HLOG_INFO, "vm %s: VF watch: %s episode handed over to %s", v->cfg.name,
+	     vfw_state_name(v->vfw.state), who);
+	loop_timer_disarm(v->vfw.timer);
+	vfw_set(v, VFW_IDLE);
+}
+
+/* RX to the standby port unless it is there already; a failure is retried. */
+static int steer_standby(struct vm *v)
+{
+	char err[256];
+	int rc;
+
+	if (v->rx_steer == ESW_TO_STANDBY)
+		return 0;
+	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	if (rc) {
+		hlog(HLOG_ERR, "%s: RX for the VM is lost while its VF is away; retrying every "
+		     "%u ms (check the eswitch: hybond status, esw_kind/ports in hostd.conf)", err,
+		     VFW_STEER_RETRY_MS);
+		(void)loop_timer_arm(v->vfw.timer, VFW_STEER_RETRY_MS);
+	}
+	return rc;
+}
+
+/* The next return attempt waits (the guest refused, or steering failed). */
+static void back_off(struct vm *v)
+{
+	struct vfwatch *w = &v->vfw;
+
+	w->retry_ms = w->retry_ms ? w->retry_ms * 2 : VFW_RETRY_MIN_MS;
+	if (w->retry_ms > VFW_RETRY_MAX_MS)
+		w->retry_ms = VFW_RETRY_MAX_MS;
+	w->retry_at_ms = loop_now_ms() + w->retry_ms;
+	(void)loop_timer_arm(w->timer, w->retry_ms);
+}
+
+/* VF_LEAVING: RX is on the standby port now; say so the way every hybond operation
+ * does, with a PREPARE_SWITCH(STANDBY) after the steer.  The guest's kernel shim holds
+ * the VF's removal until then (its agent sends the shim RELEASE when it gets this), so
+ * the VF keeps receiving what the eswitch sent it before the steer. */
+static void confirm_rx_moved(struct vm *v)
+{
+	int rc;
+
+	if (!v->gc || !vm_guest_ready(v))
+		return;         /* no session: the agent releases the shim by itself */
+	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, v->d->cfg.prepare_deadline_ms,
+			       vfw_cookie(v), gc_now_ms());
+	if (rc < 0)
+		hlog(HLOG_WARN, "vm %s: VF leaving: PREPARE_SWITCH not sent (%s): the guest's shim "
+		     "holds the VF until its rx_wait_ms", v->cfg.name, strerror(-rc));
+}
+
+/* A trigger: the VF left (or is leaving) with nobody having moved the datapath. */
+static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
+{
+	struct vfwatch *w = &v->vfw;
+	uint64_t t0 = mono_us();
+
+	if (!vfw_eligible(v)) {
+		vfw_drop(v);
+		return;
+	}
+	if (w->state == VFW_VF_AWAY) {
+		/* steered once already (VF_LEAVING, then VF_VANISHED, ...) */
+		if (trig == VFW_TRIG_VF_LEAVING && v->rx_steer == ESW_TO_STANDBY)
+			confirm_rx_moved(v);
+		return;
+	}
+	w->trigger = trig;
+	w->t_trigger_us = t0;
+	w->steer_us = -1;
+	w->event_age_ms = -1;
+	w->retry_ms = 0;
+	w->retry_at_ms = 0;
+	w->losses++;
+	loop_timer_disarm(w->timer);
+	vfw_set(v, VFW_VF_AWAY);
+	if (v->rx_steer == ESW_TO_STANDBY) {
+		hlog(HLOG_INFO, "vm %s: VF away (%s); RX is on the standby port already: "
+		     "waiting for a VF to come back", v->cfg.name, trig_text[trig]);
+		if (trig == VFW_TRIG_VF_LEAVING)
+			confirm_rx_moved(v);
+		return;
+	}
+	if (steer_standby(v))
+		return;
+	w->steer_us = (int64_t)(mono_us() - t0);
+	if (trig == VFW_TRIG_VF_LEAVING)
+		confirm_rx_moved(v);
+	if (qemu_ts_ms) {
+		int64_t age = (int64_t)hv_realtime_ms() - (int64_t)qemu_ts_ms;
+
+		if (age >= 0 && age < VFW_EVENT_AGE_MAX_MS)
+			w->event_age_ms = age;
+	}
+	if (w->event_age_ms >= 0)
+		hlog(HLOG_WARN, "vm %s: VF left without notice (%s): RX steered to the standby port "
+		     "%.3f ms after the trigger (%lld ms after QEMU's event)", v->cfg.name,
+		     trig_text[trig], (double)w->steer_us / 1000.0, (long long)w->event_age_ms);
+	else
+		hlog(HLOG_WARN, "vm %s: VF left without notice (%s): RX steered to the standby port "
+		     "%.3f ms after the trigger", v->cfg.name, trig_text[trig],
+		     (double)w->steer_us / 1000.0);
+}
+
+/* The VF is back and up in the guest: RX to the VF port, then RESUME_FAST_PATH (the
+ * order of migrate.c's D_FAST_PATH and drill.c's STEER_VF -> RESUME). */
+static void vfw_try_return(struct vm *v)
+{
+	struct vfwatch *w = &v->vfw;
+	uint64_t now = loop_now_ms();
+	char err[256];
+	int rc;
+
+	if (w->state != VFW_VF_AWAY || !vm_vf_up(v) || !vm_guest_ready(v))
+		return;
+	if (w->leaving[0] && !strcmp(v->pair.vf, w->leaving))
+		return;         /* the VF that is leaving, still listed: not a VF that is back */
+	if (v->rx_steer != ESW_TO_STANDBY)
+		return;         /* the steering to the standby is still being retried */
+	if (now < w->retry_at_ms) {
+		(void)loop_timer_arm(w->timer, w->retry_at_ms - now);
+		return;
+	}
+	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+	if (rc) {
+		hlog(HLOG_ERR, "%s: the VF is back in the guest but the VM stays on the standby; "
+		     "retrying", err);
+		back_off(v);
+		return;
+	}
+	rc = vm_resume_fast_path(v, vfw_cookie(v));
+	if (rc < 0) {
+		hlog(HLOG_WARN, "vm %s: VF back, but RESUME_FAST_PATH not sent (%s): RX back to the "
+		     "standby port", v->cfg.name, strerror(-rc));
+		(void)steer_standby(v);
+		back_off(v);
+		return;
+	}
+	hlog(HLOG_INFO, "vm %s: VF %s back in the guest: RX steered to the VF port, "
+	     "RESUME_FAST_PATH sent", v->cfg.name, v->pair.vf);
+	vfw_set(v, VFW_RETURNING);
+}
+
+void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
+{
+	struct vfwatch *w = &v->vfw;
+	const char *why = gc_answer_failure(ans, res);
+
+	if (ans && ans->type == HB_MSG_SWITCH_DONE) {
+		hlog(HLOG_INFO, "vm %s: VF leaving: the guest confirmed TX on the standby "
+		     "(SWITCH_DONE)", v->cfg.name);
+		return;
+	}
+	if (w->state != VFW_RETURNING)
+		return;         /* late: the VF left again, or an operation took over; a failed
+				 * PREPARE_SWITCH (the guest's shim then waits out rx_wait_ms) */
+	if (!vfw_eligible(v)) {
+		vfw_drop(v);
+		return;
+	}
+	if (!why && ans && ans->type == HB_MSG_FAST_PATH_UP &&
+	    ans->u.fast_path_up.path == HB_PATH_FAST) {
+		w->returns++;
+		w->retry_ms = 0;
+		w->retry_at_ms = 0;
+		w->vf_deleted = 0;
+		v->pair.active = HB_PATH_FAST;  /* its STATUS follows */
+		hlog(HLOG_INFO, "vm %s: fast path resumed after an unannounced VF loss (%.0f ms "
+		     "away)", v->cfg.name, (double)(mono_us() - w->t_trigger_us) / 1000.0);
+		vfw_set(v, VFW_IDLE);
+		return;
+	}
+	/* the guest stays on the standby (no VF, not usable before the deadline, busy, no
+	 * session): RX back to the standby it listens on, and wait for the VF again */
+	w->resume_failures++;
+	vfw_set(v, VFW_VF_AWAY);
+	(void)steer_standby(v);
+	hlog(HLOG_WARN, "vm %s: RESUME_FAST_PATH after an unannounced VF loss: %s: RX back on "
+	     "the standby port; trying again once the guest reports its VF up", v->cfg.name,
+	     why ? why : "the guest stays on the standby");
+	if (res == GC_ABANDONED) {
+		w->retry_at_ms = 0;     /* session down: retried as soon as it is up again */
+		return;
+	}
+	back_off(v);
+}
+
+static void vfw_timer(void *arg)
+{
+	struct vm *v = arg;
+
+	if (!vfw_eligible(v)) {
+		vfw_drop(v);
+		return;
+	}
+	if (v->vfw.state != VFW_VF_AWAY)
+		return;
+	if (v->rx_steer != ESW_TO_STANDBY) {
+		(void)steer_standby(v);
+		return;
+	}
+	if (v->gc && v->session_up)
+		(void)gc_status(v->gc, NULL, gc_now_ms());      /* fresh view; its answer retries */
+	vfw_try_return(v);
+}
+
+/* ---- inputs ------------------------------------------------------------------ */
+void vfw_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+{
+	if (ev == HV_EV_DEVICE_DELETED && detail && !strcmp(detail, v->vf_id)) {
+		v->vfw.vf_deleted = 1;
+		vfw_lost(v, VFW_TRIG_DEVICE_DELETED, ts_ms);
+	} else if (ev == HV_EV_UNPLUG_PRIMARY && v->cfg.mode == VM_MODE_FAILOVER) {
+		vfw_lost(v, VFW_TRIG_UNPLUG_PRIMARY, ts_ms);
+	} else if (ev == HV_EV_SHUTDOWN && v->vfw.state != VFW_IDLE) {
+		loop_timer_disarm(v->vfw.timer);
+		vfw_set(v, VFW_IDLE);
+	}
+}
+
+void vfw_on_guest_event(struct vm *v, const struct hb_event *e)
+{
+	if (!v->pair.valid || e->pair_id != v->pair.id) {
+		vfw_on_guest(v);
+		return;
+	}
+	if (e->kind == HB_EV_VF_LEAVING) {
+		(void)snprintf(v->vfw.leaving, sizeof(v->vfw.leaving), "%s",
+			       HB_PRESENT(e, EVENT, IFNAME) && e->ifname ? e->ifname : "");
+		vfw_lost(v, VFW_TRIG_VF_LEAVING, 0);
+	} else if (e->kind == HB_EV_VF_VANISHED) {
+		v->vfw.leaving[0] = 0;
+		vfw_lost(v, VFW_TRIG_VF_VANISHED, 0);
+	} else {
+		if (e->kind == HB_EV_VF_APPEARED)
+			v->vfw.leaving[0] = 0;  /* a new VF (it may reuse the name) */
+		vfw_on_guest(v);
+	}
+}
+
+void vfw_on_guest(struct vm *v)
+{
+	if (!vfw_eligible(v)) {
+		vfw_drop(v);
+		return;
+	}
+	if (v->pair.valid && v->pair.vf_present)
+		v->vfw.vf_deleted = 0;          /* a VF is in the VM again */
+	if (!vm_guest_ready(v))
+		return;                         /* no view: wait for the session and its STATUS */
+	if (!v->pair.vf_present)
+		vfw_lost(v, VFW_TRIG_STATUS, 0);
+	else
+		vfw_try_return(v);
+}
+
+/* ---- for operations and status ---------------------------------------------------- */
+void *vfw_cookie(struct vm *v)
+{
+	return &v->vfw;
+}
+
+int vfw_busy(const struct vm *v, char *err, size_t errlen)
+{
+	if (v->vfw.state != VFW_RETURNING)
+		return 0;
+	(void)snprintf(err, errlen, "vm %s: busy: its VF came back after an unannounced loss and "
+		       "the fast path is being resumed (at most resume_deadline_ms = %u ms): "
+		       "retry then", v->cfg.name, v->d->cfg.resume_deadline_ms);
+	return -EBUSY;
+}
+
+int vfw_vf_deleted(const struct vm *v)
+{
+	return v->vfw.vf_deleted;
+}
+
+json_t *vfw_to_json(const struct vm *v)
+{
+	const struct vfwatch *w = &v->vfw;
+	/* an operation that started owns the datapath: the episode is over (vfw_drop()
+	 * runs at the watch's next input) */
+	enum vfw_state st = vfw_eligible(v) ? w->state : VFW_IDLE;
+
+	if (!v->d->cfg.vf_watch)
+		return json_pack("{s:s}", "state", "off");
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:b, s:i, s:i, s:i}",
+			 "state", vfw_state_name(st),
+			 "since_ms", (json_int_t)(loop_now_ms() - w->since_ms),
+			 "trigger", vfw_trigger_name(w->trigger),
+			 "steer_ms", w->steer_us >= 0 ? json_real((double)w->steer_us / 1000.0) :
+			 json_null(),
+			 "event_age_ms", w->event_age_ms >= 0 ? json_integer(w->event_age_ms) :
+			 json_null(),
+			 "vf_deleted", w->vf_deleted, "losses", (int)w->losses,
+			 "returns", (int)w->returns, "resume_failures", (int)w->resume_failures);
+}
+
+int vfw_init(struct vm *v)
+{
+	memset(&v->vfw, 0, sizeof(v->vfw));
+	v->vfw.steer_us = -1;
+	v->vfw.event_age_ms = -1;
+	v->vfw.since_ms = loop_now_ms();
+	v->vfw.timer = loop_timer_new(v->d->l, vfw_timer, v);
+	return v->vfw.timer ? 0 : -ENOMEM;
+}
+
+void vfw_fini(struct vm *v)
+{
+	/* the guest channel is freed after us: its abandoned RESUME_FAST_PATH is ignored */
+	v->vfw.state = VFW_IDLE;
+	loop_timer_free(v->vfw.timer);
+	v->vfw.timer = NULL;
+}

@@ -43,7 +43,7 @@ UNIT_TESTS :=
 FUZZERS    :=
 LINT_SRCS  :=
 
-.PHONY: all deps deps-auto run-unit check check-build check-unit check-asan check-valgrind \
+.PHONY: all deps deps-auto run-unit check check-build check-layout check-unit check-asan check-valgrind \
         check-fuzz check-net check-lab lint fuzz demo clean bench-baseline
 .DEFAULT_GOAL := all
 
@@ -90,10 +90,13 @@ check: deps-auto
 	$(MAKE) check-lab
 	@echo "hybond: make check passed"
 
-# Both compilers must build the tree warning-free.
-check-build:
+# Both compilers must build the tree warning-free; no include cycle among the modules.
+check-build: check-layout
 	$(MAKE) all
 	$(MAKE) B=build/clang CC=clang all
+
+check-layout:
+	tools/include-cycles.py host-agent guest-agent proto
 
 # Unit tests print CUnit's summary; any failure makes the binary exit non-zero.
 run-unit: $(UNIT_TESTS)
@@ -118,7 +121,7 @@ check-fuzz:
 check-net::
 check-lab::
 
-lint:
+lint: check-layout
 	tools/lint.sh $(sort $(LINT_SRCS))
 
 clean:

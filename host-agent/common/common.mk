@@ -1,10 +1,18 @@
 # host-agent/common/common.mk — what every host-side program shares (no daemon state):
 #
-#   COMMON_OBJS   the event loop (loop.c: epoll, timerfd timers, one monotonic clock)
+#   $(B)/lib/libhybond-common.a   the event loop (loop.c: epoll, timerfd timers, one
+#                                 monotonic clock) and the log (log.c: hlog)
 #
-# Link them into a program with its own objects; nothing here needs a library.
+# A static library, so a unit test's own hlog() (tests/unit/hlog_stub.c, linked first)
+# keeps log.o out.
 
-COMMON_SRCS := host-agent/common/loop.c
-COMMON_OBJS := $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+COMMON_SRCS := host-agent/common/loop.c host-agent/common/log.c
+COMMON_LIB  := $(B)/lib/libhybond-common.a
 
+LIBS_ALL   += $(COMMON_LIB)
 LINT_SRCS  += $(COMMON_SRCS)
+
+$(COMMON_LIB): $(COMMON_SRCS:%.c=$(B)/obj/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^

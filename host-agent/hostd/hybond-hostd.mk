@@ -14,13 +14,13 @@
 HD := host-agent/hostd
 # the peer channel (peer/), what is common to the daemon (config, vm)
 HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c
-HOSTD_SRCS := $(HD)/config.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
+HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
               $(HD)/hv/hv_qmp.c $(HD)/vm.c $(HD)/ops/migrate.c $(HD)/ctl/ctl.c \
               $(HD)/ops/drill.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \
               $(HD)/ops/vfwatch.c
 HOSTD_MAIN := $(HD)/main.c
 # libvirt: the backend (hv/hv_libvirt.mk) and the XML the hook sends (hv/lv_xml.mk)
-HOSTD_OBJS := $(COMMON_OBJS) $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
+HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
 HOSTD_LV_LDLIBS = $(LV_XML_LDLIBS) $(HV_LIBVIRT_LDLIBS)
 $(B)/obj/$(HD)/ctl/ctl.o: CFLAGS += $(LV_XML_CFLAGS)
 HOSTD_TEST_SRCS := tests/unit/test_hostd_config.c
@@ -36,13 +36,13 @@ $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,c
 PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
 $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,gnutls)
 
-$(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+$(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
-HOSTD_TEST_OBJS := $(COMMON_OBJS) $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) \
+HOSTD_TEST_OBJS := $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) \
 		   $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o)
-$(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB)
+$(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
@@ -54,7 +54,7 @@ LINT_SRCS  += $(PEER_TLS_TEST_SRCS)
 $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit) \
 	$(call pc_cflags,gnutls)
 $(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
-		  $(COMMON_OBJS) $(B)/obj/$(HD)/config.o $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o) $(PROTO_LIB)
+		  $(B)/obj/$(HD)/config.o $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
@@ -62,36 +62,36 @@ $(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
 check-net:: $(B)/bin/hybond-hostd
 	tests/net/test_peer_tls.sh $(B)/bin/hybond-hostd
 
-# drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects, main.c stubbed
+# drill / snapshot state machine (drill.c, snapshot.c): the daemon's objects without main.c
 HOSTD_DRILL_TEST := $(B)/tests/test_hostd_drill
-HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_DRILL_TEST_SRCS := tests/unit/test_hostd_drill.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_DRILL_TEST)
 LINT_SRCS  += $(HOSTD_DRILL_TEST_SRCS)
 $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
-$(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+$(HOSTD_DRILL_TEST): $(HOSTD_DRILL_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # hybond evacuate (evacuate.c): the scheduler with a fake start, the daemon side on a loop
 HOSTD_EVAC_TEST := $(B)/tests/test_hostd_evacuate
-HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_EVAC_TEST_SRCS := tests/unit/test_hostd_evacuate.c tests/unit/hlog_stub.c
 UNIT_TESTS += $(HOSTD_EVAC_TEST)
 LINT_SRCS  += $(HOSTD_EVAC_TEST_SRCS)
 $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
-$(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+$(HOSTD_EVAC_TEST): $(HOSTD_EVAC_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
 # the migration state machine (migrate.c): fake hypervisor, guest and peer on sockets
 # (tests/unit/hostd_harness.c, shared with test_vfwatch)
-HOSTD_HARNESS_SRCS := tests/unit/hostd_harness.c tests/unit/hostd_stubs.c tests/unit/hlog_stub.c
+HOSTD_HARNESS_SRCS := tests/unit/hostd_harness.c tests/unit/hlog_stub.c
 HOSTD_MIG_TEST := $(B)/tests/test_migrate
 HOSTD_MIG_TEST_SRCS := tests/unit/test_migrate.c $(HOSTD_HARNESS_SRCS)
 UNIT_TESTS += $(HOSTD_MIG_TEST)
 LINT_SRCS  += $(HOSTD_MIG_TEST_SRCS)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
-$(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+$(HOSTD_MIG_TEST): $(HOSTD_MIG_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
@@ -102,7 +102,7 @@ UNIT_TESTS += $(HOSTD_VFW_TEST)
 LINT_SRCS  += $(HOSTD_VFW_TEST_SRCS)
 $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o): CPPFLAGS += -DHB_TESTDATA='"$(CURDIR)/tests/data"'
-$(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB)
+$(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 

@@ -19,99 +19,12 @@
 #include "host-agent/hostd/ctl/ctl.h"
 #include "hostd.h"
 #include "host-agent/hostd/hv/hv_libvirt.h"
+#include "host-agent/hostd/ops/idle.h"
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/peer/peer_check.h"
+#include "registry.h"
 #include "vm.h"
-
-static int log_verbose;
-
-void hlog(enum hostd_prio prio, const char *fmt, ...)
-{
-	static const char *const tag[] = { "debug", "info", "warn", "error" };
-	struct timespec ts;
-	va_list ap;
-
-	if (prio == HLOG_DEBUG && !log_verbose)
-		return;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
-		ts.tv_nsec / 1000000L, tag[prio]);
-	va_start(ap, fmt);
-	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
-	va_end(ap);
-	(void)fputc('\n', stderr);
-}
-
-struct vm *hostd_vm(struct hostd *d, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < CFG_MAX_VMS; i++)
-		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name))
-			return d->vms[i];
-	return NULL;
-}
-
-int hostd_vm_add(struct hostd *d, const struct vm_config *vc, char *err, size_t errlen)
-{
-	struct vm *v;
-	size_t i;
-	int rc;
-
-	rc = vm_config_check(vc, err, errlen);
-	if (rc)
-		return rc;
-	if (hostd_vm(d, vc->name)) {
-		(void)snprintf(err, errlen, "VM %s exists (hybond vm del first)", vc->name);
-		return -EEXIST;
-	}
-	for (i = 0; i < CFG_MAX_VMS && d->vms[i]; i++)
-		;
-	if (i == CFG_MAX_VMS) {
-		(void)snprintf(err, errlen, "more than %d VMs", CFG_MAX_VMS);
-		return -ENOSPC;
-	}
-	if (vm_config_libvirt(vc) && !d->libvirt_up) {
-		/* one libvirt connection (and its event thread) for every libvirt VM */
-		rc = hv_libvirt_init(d->l, d->cfg.libvirt_uri, err, errlen);
-		if (rc)
-			return rc;
-		d->libvirt_up = 1;
-	}
-	v = vm_new(d, vc);
-	if (!v)
-		return -ENOMEM;
-	if (v->here || vm_config_libvirt(vc)) {
-		rc = vm_attach(v, err, errlen);
-		if (rc) {
-			vm_free(v);
-			return rc;
-		}
-	}
-	d->vms[i] = v;
-	hlog(HLOG_INFO, "vm %s: registered (%s, %s)", vc->name, vm_mode_name(vc->mode),
-	     vm_config_libvirt(vc) ? "libvirt domain" : v->here ? "runs here" : "may arrive here");
-	return 0;
-}
-
-int hostd_vm_del(struct hostd *d, const char *name, char *err, size_t errlen)
-{
-	size_t i;
-
-	for (i = 0; i < CFG_MAX_VMS; i++)
-		if (d->vms[i] && !strcmp(d->vms[i]->cfg.name, name)) {
-			if (d->vms[i]->mig) {
-				(void)snprintf(err, errlen, "vm %s: a migration is in progress", name);
-				return -EBUSY;
-			}
-			vm_free(d->vms[i]);
-			d->vms[i] = NULL;
-			return 0;
-		}
-	(void)snprintf(err, errlen, "no VM '%s'", name);
-	return -ENOENT;
-}
 
 /* ---- peers: connections accepted from other daemons ------------------------ */
 static struct hostd *g_d;
@@ -142,8 +55,9 @@ static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 		(void)peer_send(pc, &r);
 		return;
 	}
-	if (v) {
-		mig_on_peer_msg(v, pc, m);
+	if (v) {        /* the connection of the VM's migration */
+		if (v->op && v->op->ops->on_peer_msg)
+			v->op->ops->on_peer_msg(v, pc, m);
 		return;
 	}
 	if (m->type == HB_MSG_MIGRATE_INCOMING) {
@@ -196,9 +110,10 @@ static void hd_peer_closed(void *arg, struct peer_conn *pc, int err)
 	struct vm *v = arg;
 	const char *who = peer_conn_peer(pc), *why = peer_conn_error(pc);
 
-	if (v)
-		mig_on_peer_closed(v, pc, err);
-	else if (!who && why[0])        /* never authenticated: connect / TLS refused */
+	if (v) {        /* the connection of the VM's migration (if it still runs) */
+		if (v->op && v->op->ops->on_peer_closed)
+			v->op->ops->on_peer_closed(v, pc, err);
+	} else if (!who && why[0])        /* never authenticated: connect / TLS refused */
 		hlog(HLOG_WARN, "peer channel: %s", why);
 	else
 		hlog(HLOG_DEBUG, "peer %s: connection closed (%s)", peer_conn_name(pc),
@@ -220,31 +135,16 @@ static void hd_peer_log(void *arg, const char *msg)
 static const struct peer_ops hd_peer_ops = { .on_msg = hd_peer_msg, .on_closed = hd_peer_closed,
 					     .on_ready = hd_peer_ready, .on_log = hd_peer_log };
 
-void hostd_peer_msg(struct hostd *d, struct peer_conn *pc, const struct hb_msg *m)
-{
-	g_d = d;
-	hd_peer_msg(NULL, pc, m);
-}
-
-/* ---- journal recovery --------------------------------------------------------- */
-static void jr_ok(void *arg, struct jrnl_op *op)
+/* ---- journal: what recovery cannot reach --------------------------------------- */
+/* Each registered VM recovers its own entries (ops/idle.c, at its first loop turn);
+ * an entry whose VM is not in hostd.conf waits for `hybond vm add`: say so. */
+static void jr_orphan(void *arg, struct jrnl_op *op)
 {
 	struct hostd *d = arg;
-	struct vm *v = hostd_vm(d, op->vm);
 
-	if (op->kind != JRNL_MIGRATE)
-		return;
-	if (!v) {
-		hlog(HLOG_WARN, "journal: migration of unknown VM %s left in %s", op->vm, op->phase);
-		return;
-	}
-	mig_recover(v, op);
-}
-
-static void jr_bad(void *arg, const char *file, const char *why, const char *moved_to)
-{
-	(void)arg;
-	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
+	if (!hostd_vm(d, op->vm) && op->kind == JRNL_MIGRATE)
+		hlog(HLOG_WARN, "journal: migration of unknown VM %s left in %s", op->vm,
+		     op->phase);
 }
 
 /* ---- signals --------------------------------------------------------------------- */
@@ -350,7 +250,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 't': check = 1; break;
-		case 'v': log_verbose = 1; break;
+		case 'v': hlog_verbose(1); break;
 		case 'P': check_peer = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -415,7 +315,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < n_vms; i++)
 		if (hostd_vm_add(&d, &vms[i], err, sizeof(err)))
 			hlog(HLOG_ERR, "%s", err);
-	(void)jrnl_load(d.j, &(struct jrnl_load_cb){ .ok = jr_ok, .bad = jr_bad, .arg = &d });
+	(void)jrnl_load(d.j, &(struct jrnl_load_cb){ .ok = jr_orphan, .bad = idle_journal_bad,
+						    .arg = &d });
 	hlog(HLOG_INFO, "%s: host %s, control %s, peers %s%s%s", HOSTD_VERSION, d.cfg.host,
 	     d.cfg.ctl_socket, d.cfg.peer_socket[0] ? d.cfg.peer_socket : "",
 	     d.cfg.peer_listen[0] ? (d.cfg.peer_socket[0] ? " and TLS " : "TLS ") : "",

@@ -6,9 +6,23 @@
 #include <string.h>
 #include <sys/epoll.h>
 
-#include "host-agent/hostd/ops/drill.h"
-#include "host-agent/hostd/ops/migrate.h"
 #include "vm.h"
+
+/* The operation's input first, then the background's (it may start an operation). */
+#define OP_CALL(v, fn, ...) do { \
+		if ((v)->op && (v)->op->ops->fn) \
+			(v)->op->ops->fn((v), __VA_ARGS__); \
+	} while (0)
+#define BG_CALL(v, fn, ...) do { \
+		if ((v)->bg && (v)->bg->fn) \
+			(v)->bg->fn((v), __VA_ARGS__); \
+	} while (0)
+
+/* A migration decides where the VM runs; nothing else moves it. */
+static int vm_migrating(const struct vm *v)
+{
+	return v->op && v->op->ops->places_vm;
+}
 
 /* ---- hypervisor callbacks ------------------------------------------------ */
 /* libvirt: the domain is active here; it runs here unless it is an incoming one. */
@@ -16,7 +30,7 @@ static void vm_here_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
 
-	if (r->err || v->mig)
+	if (r->err || vm_migrating(v))
 		return;
 	v->here = strcmp(r->status, "inmigrate") != 0;
 	hlog(HLOG_INFO, "vm %s: domain %s is %s here", v->cfg.name, vm_config_domain(&v->cfg),
@@ -28,9 +42,12 @@ static void vm_hv_ready(void *arg)
 	struct vm *v = arg;
 
 	hlog(HLOG_INFO, "vm %s: %s connected", v->cfg.name, v->hvo->kind);
-	if (vm_config_libvirt(&v->cfg) && !v->mig && v->hv)
+	if (vm_config_libvirt(&v->cfg) && !vm_migrating(v) && v->hv)
 		(void)v->hvo->query_status(v->hv, vm_here_done, v);
-	mig_on_hv_ready(v);
+	if (v->op && v->op->ops->on_hv_ready)
+		v->op->ops->on_hv_ready(v);
+	if (v->bg && v->bg->on_hv_ready)
+		v->bg->on_hv_ready(v);
 }
 
 static void vm_hv_event(void *arg, enum hv_ev ev, const char *detail, uint64_t ts_ms)
@@ -39,9 +56,8 @@ static void vm_hv_event(void *arg, enum hv_ev ev, const char *detail, uint64_t t
 
 	if (ev == HV_EV_DEVICE_DELETED || ev == HV_EV_UNPLUG_PRIMARY)
 		vm_vf_forget(v);
-	mig_on_hv_event(v, ev, detail, ts_ms);
-	drill_on_hv_event(v, ev, detail, ts_ms);
-	vfw_on_hv_event(v, ev, detail, ts_ms);  /* after them: an operation may own it now */
+	OP_CALL(v, on_hv_event, ev, detail, ts_ms);
+	BG_CALL(v, on_hv_event, ev, detail, ts_ms);  /* after it: an operation may own it now */
 }
 
 static void vm_hv_closed(void *arg, int err)
@@ -49,8 +65,9 @@ static void vm_hv_closed(void *arg, int err)
 	struct vm *v = arg;
 
 	hlog(HLOG_INFO, "vm %s: QMP closed (%s)", v->cfg.name, strerror(-err));
-	mig_on_hv_closed(v, err);
-	drill_on_hv_closed(v, err);
+	if (!vm_migrating(v) && vm_config_libvirt(&v->cfg))
+		v->here = 0;    /* the domain stopped (or left) here */
+	OP_CALL(v, on_hv_closed, err);
 }
 
 static const struct hv_cb vm_hv_cb = {
@@ -157,14 +174,15 @@ static void vm_gc_message(void *arg, const struct hb_msg *m)
 				pair_from_status(v, &m->u.status.pairs[i]);
 				break;
 			}
-		mig_on_guest(v);
-		drill_on_guest(v);
-		vfw_on_guest(v);
+		if (v->op && v->op->ops->on_guest)
+			v->op->ops->on_guest(v);
+		if (v->bg && v->bg->on_status)
+			v->bg->on_status(v);
 	} else if (m->type == HB_MSG_EVENT) {
 		pair_from_event(v, &m->u.event);
-		mig_on_guest(v);
-		drill_on_guest(v);
-		vfw_on_guest_event(v, &m->u.event);
+		if (v->op && v->op->ops->on_guest)
+			v->op->ops->on_guest(v);
+		BG_CALL(v, on_event, &m->u.event);
 	}
 }
 
@@ -175,12 +193,10 @@ static void vm_gc_answer(void *arg, const struct gc_request *req, const struct h
 
 	if (req->type == HB_MSG_STATUS)
 		return;         /* on_message saw it */
-	if (req->cookie == vfw_cookie(v)) {
-		vfw_on_answer(v, ans, (int)res);       /* the watch's own RESUME_FAST_PATH */
-		return;
-	}
-	mig_on_guest_answer(v, req->type, ans, (int)res);
-	drill_on_guest_answer(v, req->type, ans, (int)res);
+	if (req->cookie && v->bg && v->bg->on_answer &&
+	    v->bg->on_answer(v, req->cookie, ans, (int)res))
+		return;         /* the background's own request (the watch's RESUME_FAST_PATH) */
+	OP_CALL(v, on_guest_answer, req->type, ans, (int)res);
 }
 
 static void vm_gc_session(void *arg, int up)
@@ -191,9 +207,10 @@ static void vm_gc_session(void *arg, int up)
 	hlog(HLOG_INFO, "vm %s: guest agent session %s", v->cfg.name, up ? "up" : "down");
 	if (up)
 		(void)gc_status(v->gc, NULL, gc_now_ms());
-	mig_on_guest(v);
-	drill_on_guest(v);
-	vfw_on_guest(v);
+	if (v->op && v->op->ops->on_guest)
+		v->op->ops->on_guest(v);
+	if (v->bg && v->bg->on_status)
+		v->bg->on_status(v);
 }
 
 static void vm_gc_log(void *arg, enum gc_log_prio prio, const char *line)
@@ -248,17 +265,17 @@ static int vm_tick(void *arg, uint64_t now)
 }
 
 /* ---- life ------------------------------------------------------------------ */
-/* First loop turn after the VM was registered (after hostd's own journal load):
- * a drill or snapshot a previous daemon left is rolled back, the last one's
- * figures are loaded for status; a migration left is recovered (a VM added by
- * `hybond vm add` after a restart too, not only one from hostd.conf). */
+/* First loop turn after the VM was registered: what a previous daemon left in the
+ * journal for it (a VM added by `hybond vm add` after a restart too). */
 static void vm_recover(void *arg)
 {
-	drill_recover_vm(arg);
-	mig_recover_vm(arg);
+	struct vm *v = arg;
+
+	if (v->bg && v->bg->recover)
+		v->bg->recover(v);
 }
 
-struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
+struct vm *vm_new(struct hostd *d, const struct vm_config *cfg, const struct vm_bg_ops *bg)
 {
 	struct vm *v = calloc(1, sizeof(*v));
 
@@ -273,10 +290,13 @@ struct vm *vm_new(struct hostd *d, const struct vm_config *cfg)
 	/* libvirt: known once the domain is seen active here (vm_hv_ready) */
 	v->here = !vm_config_libvirt(cfg) && cfg->qmp[0] != 0;
 	v->rx_steer = -1;
+	v->bg = bg;
 	v->recover_timer = loop_timer_new(d->l, vm_recover, v);
-	if (!v->recover_timer || vfw_init(v) || loop_add_ticker(d->l, vm_tick, v) < 0) {
+	if (!v->recover_timer || (bg && bg->init && bg->init(v)) ||
+	    loop_add_ticker(d->l, vm_tick, v) < 0) {
 		loop_timer_free(v->recover_timer);
-		vfw_fini(v);
+		if (bg && bg->fini)
+			bg->fini(v);
 		free(v);
 		return NULL;
 	}
@@ -347,9 +367,10 @@ void vm_free(struct vm *v)
 {
 	if (!v)
 		return;
-	mig_free(v);
-	drill_free(v);
-	vfw_fini(v);
+	if (v->op && v->op->ops->free)
+		v->op->ops->free(v);
+	if (v->bg && v->bg->fini)
+		v->bg->fini(v);
 	loop_timer_free(v->recover_timer);
 	json_decref(v->last_op);
 	vm_detach(v);
@@ -469,9 +490,8 @@ static void vm_status_extra(const struct vm *v, json_t *o)
 		"steer_errors", (int)v->cnt.steer_errors,
 		"standby_port", port_counters(v->cfg.standby_port),
 		"vf_port", port_counters(v->cfg.vf_port)));
-	if (v->drill)
-		(void)json_object_set_new(o, "operation", drill_to_json(v));
-	(void)json_object_set_new(o, "vf_watch", vfw_to_json(v));
+	if (v->bg && v->bg->to_json)
+		v->bg->to_json(v, o);
 	(void)json_object_set_new(o, "last_op", v->last_op ? json_incref(v->last_op) : json_null());
 }
 
@@ -502,8 +522,8 @@ json_t *vm_to_json(const struct vm *v)
 			"carrier", v->pair.sb_carrier,
 			"vf", "name", v->pair.vf, "present", v->pair.vf_present,
 			"link", v->pair.vf_link, "carrier", v->pair.vf_carrier));
-	if (o && v->mig)
-		(void)json_object_set_new(o, "migration", mig_to_json(v));
+	if (o && v->op && v->op->ops->to_json)
+		(void)json_object_set_new(o, v->op->ops->json_key, v->op->ops->to_json(v));
 	if (o)
 		vm_status_extra(v, o);
 	return o;
@@ -513,4 +533,23 @@ void vm_set_last_op(struct vm *v, json_t *o)
 {
 	json_decref(v->last_op);
 	v->last_op = o;
+}
+
+void vm_op_begin(struct vm *v, struct vm_op *op)
+{
+	v->op = op;
+}
+
+void vm_op_end(struct vm *v, const struct vm_op *op)
+{
+	if (v->op == op)
+		v->op = NULL;
+}
+
+int vm_op_busy(const struct vm *v, char *err, size_t errlen)
+{
+	if (!v->op)
+		return 0;
+	(void)snprintf(err, errlen, "vm %s: busy with another %s", v->cfg.name, v->op->ops->what);
+	return -EBUSY;
 }

@@ -2,8 +2,9 @@
 /*
  * host-agent/hostd/vm.h — one VM as this host sees it: its hypervisor handle, its
  * guest channel, its eswitch ports and the failover pair the guest reported.
- * The migration state machine (migrate.c) drives it; vm.c only keeps the
- * connections alive and the guest's view up to date.
+ * The operations (ops/) drive it; vm.c keeps the connections alive, the guest's
+ * view up to date, and routes every input to the running operation (v->op) and
+ * then to the background handler (v->bg: ops/idle.c) — ops/op.h.
  */
 #ifndef HYBOND_VM_H
 #define HYBOND_VM_H
@@ -16,7 +17,7 @@
 #include "host-agent/hostd/guest/guestchan.h"
 #include "host-agent/hostd/hv/hv.h"
 #include "hostd.h"
-#include "host-agent/hostd/ops/vfwatch.h"
+#include "host-agent/hostd/ops/op.h"
 
 /* What the guest last told us about its pair (STATUS, EVENT). */
 struct vm_pair {
@@ -29,8 +30,7 @@ struct vm_pair {
 	uint64_t vf_up_ms;              /* monotonic: when the guest last reported it up */
 };
 
-struct mig;
-struct drill;
+struct vfwatch;
 
 /* What happened to a VM here (status "counters"). */
 struct vm_counters {
@@ -52,20 +52,20 @@ struct vm {
 	struct esw_port vf_port, sb_port;
 	int ports_ok;
 	struct vm_pair pair;
-	struct mig *mig;                /* the migration in progress (either role) */
+	struct vm_op *op;               /* the operation in progress (migration, drill, snapshot) */
+	const struct vm_bg_ops *bg;     /* what runs when none does (ops/idle.c) */
 	unsigned vf_seq;                /* fresh VF ids: vf0, hb-vf1, hb-vf2, … */
 	char vf_id[32];                 /* the VF device id in the current QEMU */
 	int here;                       /* the VM runs on this host */
-	/* drill / snapshot (drill.c), status */
-	struct drill *drill;            /* the drill or snapshot in progress */
 	json_t *last_op;                /* the last drill/snapshot/migration's figures (owned) */
 	int rx_steer;                   /* enum esw_target the eswitch was last set to; -1: unknown */
 	struct vm_counters cnt;
-	struct loop_timer *recover_timer;       /* journal recovery of drill/snapshot */
-	struct vfwatch vfw;             /* unannounced VF loss (vfwatch.c) */
+	struct loop_timer *recover_timer;       /* journal recovery (bg->recover) */
+	struct vfwatch *vfw;            /* unannounced VF loss (ops/vfwatch.c, owned by bg) */
 };
 
-struct vm *vm_new(struct hostd *d, const struct vm_config *cfg);
+/* bg: the background handler (NULL: none, unit tests of one operation). */
+struct vm *vm_new(struct hostd *d, const struct vm_config *cfg, const struct vm_bg_ops *bg);
 void vm_free(struct vm *v);
 /* Connect QMP and the guest channel (paths from the config or the launcher). */
 int vm_attach(struct vm *v, char *err, size_t errlen);
@@ -89,5 +89,10 @@ const char *vm_next_vf_id(struct vm *v);
 json_t *vm_to_json(const struct vm *v);
 /* Remember a finished operation's figures for status (o stolen). */
 void vm_set_last_op(struct vm *v, json_t *o);
+/* The operation op (embedded in its state) owns the VM's datapath from now on / no more. */
+void vm_op_begin(struct vm *v, struct vm_op *op);
+void vm_op_end(struct vm *v, const struct vm_op *op);
+/* -EBUSY with err saying which operation runs, else 0. */
+int vm_op_busy(const struct vm *v, char *err, size_t errlen);
 
 #endif

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * tests/unit/hlog_stub.c — hostd.c's hlog() for unit tests that link the daemon's
- * objects without hostd.c: silent, or to stderr with HB_TEST_VERBOSE set.
+ * tests/unit/hlog_stub.c — common/log.c's hlog() for unit tests that link the daemon's
+ * objects without log.c: silent, or to stderr with HB_TEST_VERBOSE set.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "host-agent/hostd/hostd.h"
+#include "host-agent/common/log.h"
 
 void hlog(enum hostd_prio prio, const char *fmt, ...)
 {

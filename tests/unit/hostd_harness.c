@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "host-agent/hostd/ops/idle.h"
 #include "host-agent/hostd/ops/migrate.h"
 
 #ifndef HB_TESTDATA
@@ -468,7 +469,7 @@ const char *phase(void)
 	static char buf[32];
 	json_t *o;
 
-	if (!V->mig)
+	if (!V->op)
 		return "none";
 	o = mig_to_json(V);
 	(void)snprintf(buf, sizeof(buf), "%s", json_string_value(json_object_get(o, "phase")));
@@ -558,7 +559,7 @@ void setup(enum vm_mode mode, int here)
 		(void)snprintf(vc.qmp, sizeof(vc.qmp), "%s/qmp.sock", dir);
 		(void)snprintf(vc.agent, sizeof(vc.agent), "%s", path_agent);
 	}
-	V = vm_new(&D, &vc);
+	V = vm_new(&D, &vc, &idle_bg_ops);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(V);
 	if (!V)
 		return;

@@ -13,7 +13,7 @@
  *     tree (HB_TESTDATA), a journal in a fresh directory dir; setup()/teardown() per test,
  *     pump() runs the loop and serves G and P, until() waits for a migration phase.
  * Each test provides g_hooks (its additions to the guest fake, members may be NULL); and
- * links tests/unit/hostd_stubs.c and tests/unit/hlog_stub.c (hostd.c is not linked).
+ * links tests/unit/hlog_stub.c (main.c is not linked).
  */
 #ifndef HB_TEST_HOSTD_HARNESS_H
 #define HB_TEST_HOSTD_HARNESS_H

@@ -18,8 +18,7 @@
 #include "host-agent/hostd/hostd.h"
 #include "host-agent/hostd/ops/snapshot.h"
 
-/* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
- * tests/unit/hostd_stubs.c */
+/* hlog: tests/unit/hlog_stub.c; the VM table: the daemon's registry.c */
 
 /* Walk the plan from PREFLIGHT to DONE; the RESUME -> next-cycle step bumps the cycle
  * the way drill.c does after its dwell. */

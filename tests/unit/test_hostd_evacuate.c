@@ -24,8 +24,7 @@
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/vm.h"
 
-/* hlog: tests/unit/hlog_stub.c; hostd_vm, hostd_vm_add/del, hostd_peer_msg:
- * tests/unit/hostd_stubs.c */
+/* hlog: tests/unit/hlog_stub.c; the VM table: the daemon's registry.c */
 
 /* ---- the scheduler with fakes ---------------------------------------------------------- */
 struct fake {
@@ -478,7 +477,7 @@ static void test_daemon_refusals(void)
 	expect_refused(&t, "C", 1, -ENOENT, "peer C unreachable");
 	expect_refused(&t, "B", 0, -EINVAL, "--parallel 0: must be 1 to 8");
 	expect_refused(&t, "B", 9, -EINVAL, "--parallel 9");
-	CU_ASSERT_PTR_NULL(t.vms[0].mig);       /* no VM touched */
+	CU_ASSERT_PTR_NULL(t.vms[0].op);        /* no VM touched */
 	dtest_clear(&t);
 }
 
@@ -513,7 +512,11 @@ static void test_daemon_run(void)
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(fin, "summary"),
 							   "skipped")), 2);
 	CU_ASSERT_EQUAL(evac_query(&t.d, 0, &st, err, sizeof(err)), -ENOENT);   /* over */
-	evac_on_mig_end(&t.vms[0], 1, json_object());   /* no evacuation: freed, ignored */
+	{       /* a migration's end with no evacuation running: freed, ignored */
+		struct op_sink late = evac_mig_sink;
+
+		op_finish(&late, 1, json_pack("{s:s}", "vm", "vm0"));
+	}
 	CU_ASSERT_PTR_NULL(t.vms[0].last_op);
 	dtest_clear(&t);
 }

@@ -13,7 +13,7 @@
  * back after the first answer); cancel refused in stop-and-copy and after completion; a
  * cancel that comes too late; the peer lost in MIGRATING; recovery from the journal (waits
  * for the QMP session; QEMU's answer decides: cancel, cleanup, rollback); a destination
- * told there is no guest agent.  hostd.c is replaced by tests/unit/hostd_stubs.c.
+ * told there is no guest agent.  main.c is not linked (registry.c is).
  */
 #include "tests/unit/cu_run.h"
 #include <errno.h>
@@ -27,6 +27,7 @@
 
 #include "host-agent/hostd/ctl/ctl.h"
 #include "host-agent/hostd/hostd.h"
+#include "host-agent/hostd/ops/idle.h"
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
@@ -241,9 +242,9 @@ static void recover_case(enum vm_mode mode, const char *jphase, const char *msta
 			     moved && strcmp(jphase, "S_UNPLUG_VF") != 0, "vf_seq", 3);
 	CU_ASSERT_EQUAL_FATAL(jrnl_write(D.j, &op), 0);
 	jrnl_op_clear(&op);
-	mig_recover_vm(V);
+	idle_bg_ops.recover(V);
 	CU_ASSERT_STRING_EQUAL(phase(), "S_RECOVER");
-	mig_recover_vm(V);              /* hostd.c's pass and the VM's: once */
+	idle_bg_ops.recover(V);         /* a second pass: recovered once */
 	pump(50);
 	CU_ASSERT_EQUAL(called("query-migrate"), 0);    /* nothing before QMP is up */
 	CU_ASSERT_TRUE(journal_has(jphase));            /* RECOVER is not journalled */
@@ -621,14 +622,14 @@ static void test_lv_dest_unannounced(void)
 	H.cb->on_ready(H.arg);
 	CU_ASSERT_EQUAL(answer_status(0, "inmigrate"), 1);
 	CU_ASSERT_FALSE(V->here);
-	CU_ASSERT_PTR_NULL(V->mig);
+	CU_ASSERT_PTR_NULL(V->op);
 	pump(50);
 	G.vf_present = G.vf_up = 0;
 	G.active = HB_PATH_STANDBY;
 	(void)close(G.s.fd);    /* the daemon starts a new session at RESUME */
 	G.s.fd = -1;
 	hv_event(HV_EV_RESUME, "");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(V->mig);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
 	CU_ASSERT_TRUE(V->here);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
 	CU_ASSERT_EQUAL(until("D_WAIT_VF", 1000), 0);
@@ -675,7 +676,7 @@ static void test_lv_reactive(void)
 	setup_lv = 1;
 	setup(VM_MODE_FAILOVER, 1);
 	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(V->mig);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* before the agent answers */
 	CU_ASSERT_EQUAL(until("S_MIGRATING", 1000), 0);
 	CU_ASSERT_EQUAL(G.n_prepare, 1);
@@ -691,7 +692,7 @@ static void test_lv_reactive(void)
 	/* a QMP (non-libvirt) VM does not react: hybond migrate or nothing */
 	setup(VM_MODE_FAILOVER, 1);
 	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
-	CU_ASSERT_PTR_NULL(V->mig);
+	CU_ASSERT_PTR_NULL(V->op);
 	teardown();
 }
 

@@ -23,6 +23,7 @@
 #include "host-agent/hostd/ops/drill.h"
 #include "host-agent/hostd/hostd.h"
 #include "host-agent/hostd/ops/migrate.h"
+#include "host-agent/hostd/ops/vfwatch.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
@@ -246,7 +247,7 @@ static void test_unplug_primary(void)
 	setup(VM_MODE_FAILOVER, 1);
 	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
 	expect_away("unplug_primary");
-	CU_ASSERT_PTR_NULL(V->mig);
+	CU_ASSERT_PTR_NULL(V->op);
 	g_vf_vanished();
 	pump(20);
 	expect_away("unplug_primary");
@@ -278,7 +279,7 @@ static void test_resume_refused(void)
 	CU_ASSERT_STRING_EQUAL(wstate(), "vf_away");
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
 	CU_ASSERT_EQUAL(V->cnt.steer_standby, 2);
-	CU_ASSERT_EQUAL(V->vfw.resume_failures, 1);
+	CU_ASSERT_EQUAL(V->vfw->resume_failures, 1);
 	/* the guest's STATUS that follows does not make it ask again at once (back-off) */
 	g_status(NULL);
 	pump(20);
@@ -286,9 +287,9 @@ static void test_resume_refused(void)
 	/* then FAST_PATH_UP path STANDBY: the same */
 	GW.resume_no_vf = 0;
 	GW.resume_standby = 1;
-	for (t = 0; t < 5000 && V->vfw.resume_failures < 2; t += 10)
+	for (t = 0; t < 5000 && V->vfw->resume_failures < 2; t += 10)
 		pump(10);
-	CU_ASSERT_EQUAL(V->vfw.resume_failures, 2);
+	CU_ASSERT_EQUAL(V->vfw->resume_failures, 2);
 	CU_ASSERT_EQUAL(G.n_resume, 2);
 	CU_ASSERT_STRING_EQUAL(wstate(), "vf_away");
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
@@ -303,8 +304,7 @@ static void test_resume_refused(void)
 		CU_ASSERT_EQUAL(drill_start(V, &rq, NULL, err, sizeof(err)), -EBUSY);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "unannounced"));
 		CU_ASSERT_EQUAL(mig_start_source(V, "B", 0, NULL, err, sizeof(err)), -EBUSY);
-		CU_ASSERT_PTR_NULL(V->mig);
-		CU_ASSERT_PTR_NULL(V->drill);
+		CU_ASSERT_PTR_NULL(V->op);      /* neither a migration nor a drill */
 	}
 	teardown();
 }
@@ -350,7 +350,7 @@ static void test_not_during_migration(void)
 	pump(20);
 	CU_ASSERT_STRING_EQUAL(wstate(), "idle");
 	CU_ASSERT_EQUAL(V->cnt.steer_standby, sb);
-	CU_ASSERT_EQUAL(V->vfw.losses, 0);
+	CU_ASSERT_EQUAL(V->vfw->losses, 0);
 	teardown();
 }
 
@@ -364,7 +364,8 @@ static void test_not_during_drill(void)
 	setup(VM_MODE_BOND, 1);
 	CU_ASSERT_EQUAL_FATAL(drill_start(V, &rq, NULL, err, sizeof(err)), 0);
 	pump(50);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(V->drill);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
+	CU_ASSERT_STRING_EQUAL(V->op->ops->what, "drill or snapshot");
 	sb = V->cnt.steer_standby;
 	hv_event(HV_EV_DEVICE_DELETED, "vf0");
 	g_event(HB_EV_VF_LEAVING);
@@ -372,7 +373,7 @@ static void test_not_during_drill(void)
 	pump(20);
 	CU_ASSERT_STRING_EQUAL(wstate(), "idle");
 	CU_ASSERT_EQUAL(V->cnt.steer_standby, sb);
-	CU_ASSERT_EQUAL(V->vfw.losses, 0);
+	CU_ASSERT_EQUAL(V->vfw->losses, 0);
 	teardown();
 }
 

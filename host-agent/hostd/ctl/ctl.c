@@ -17,6 +17,7 @@
 #include "host-agent/hostd/ops/evacuate.h"
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/peer/peer_check.h"
+#include "host-agent/hostd/registry.h"
 #include "host-agent/hostd/vm.h"
 
 #define CTL_OUT_MAX (1u << 20)
@@ -28,8 +29,7 @@ struct ctl_conn {
 	size_t in_len;
 	char *out;
 	size_t out_len;
-	int closing, dead, busy;        /* busy: a migration reports to us */
-	char mig_vm[CFG_NAME_MAX + 1];  /* the migration's final answer becomes its last_op */
+	int closing, dead, busy;        /* busy: an operation reports to us */
 };
 
 static struct hostd *ctl_d;
@@ -40,12 +40,13 @@ static void cc_free(struct ctl_conn *cc)
 {
 	size_t i;
 
-	for (i = 0; i < CFG_MAX_VMS; i++)
-		if (cc->d->vms[i]) {
-			mig_on_ctl_gone(cc->d->vms[i], cc);
-			drill_on_ctl_gone(cc->d->vms[i], cc);
-		}
-	pcheck_ctl_gone(cc->d, cc);
+	for (i = 0; i < CFG_MAX_VMS; i++) {
+		struct vm *v = cc->d->vms[i];
+
+		if (v && v->op && v->op->ops->sink_gone)
+			v->op->ops->sink_gone(v, cc);
+	}
+	pcheck_sink_gone(cc);
 	loop_del_fd(cc->d->l, cc->fd);
 	(void)close(cc->fd);
 	free(cc->out);
@@ -97,16 +98,6 @@ void ctl_send(struct ctl_conn *cc, json_t *o)
 
 void ctl_finish(struct ctl_conn *cc, json_t *o)
 {
-	struct vm *v = cc->mig_vm[0] ? hostd_vm(cc->d, cc->mig_vm) : NULL;
-
-	/* a migration's figures for `hybond status` (only while its CLI listened) */
-	if (v && o && json_object_get(o, "ok")) {
-		json_t *c = json_deep_copy(o);
-
-		(void)json_object_set_new(c, "op", json_string("migrate"));
-		vm_set_last_op(v, c);
-	}
-	cc->mig_vm[0] = 0;
 	cc->closing = 1;
 	cc->busy = 0;
 	ctl_send(cc, o);
@@ -116,6 +107,44 @@ static void reply_err(struct ctl_conn *cc, const char *msg)
 {
 	ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 0, "error", msg));
 }
+
+/* ---- sinks: operations and checks report to the connection that started them ---- */
+static void sink_progress(void *arg, json_t *line)
+{
+	ctl_send(arg, line);
+}
+
+static void sink_finish(void *arg, int ok, json_t *result)
+{
+	(void)ok;       /* the result says it ("ok") */
+	ctl_finish(arg, result);
+}
+
+static const struct op_sink_ops cc_sink_ops = { .progress = sink_progress,
+						 .finish = sink_finish };
+
+/* The answer to hybond-libvirt-hook: {"ok":true,"mode":MODE,"msg":MSG[,"xml":XML]} or
+ * {"ok":false,"error":MSG}; XML is the domain XML libvirt takes (ok only; may be NULL). */
+static json_t *hook_reply(int ok, const char *mode, const char *msg, const char *xml)
+{
+	json_t *o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
+		       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+
+	if (o && ok && xml)
+		(void)json_object_set_new(o, "xml", json_string(xml));
+	return o;
+}
+
+/* migrate.c answers the hook with {"mode", "msg"[, "xml"]} (migrate.h) */
+static void hook_finish(void *arg, int ok, json_t *a)
+{
+	ctl_finish(arg, hook_reply(ok, json_string_value(json_object_get(a, "mode")),
+				   json_string_value(json_object_get(a, "msg")),
+				   json_string_value(json_object_get(a, "xml"))));
+	json_decref(a);
+}
+
+static const struct op_sink_ops hook_sink_ops = { .finish = hook_finish };
 
 static json_t *status_json(struct hostd *d)
 {
@@ -210,7 +239,8 @@ static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap
 		return;
 	}
 	cc->busy = 1;
-	if (drill_start(v, &rq, cc, err, sizeof(err))) {
+	if (drill_start(v, &rq, &(struct op_sink){ .ops = &cc_sink_ops, .arg = cc }, err,
+			sizeof(err))) {
 		cc->busy = 0;
 		reply_err(cc, err);
 	}
@@ -323,26 +353,17 @@ static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		}
 	}
 	cc->busy = 1;
-	rc = mig_hook_incoming(v, cc, ld->meta_host, &newxml, err, sizeof(err), &answered);
+	rc = mig_hook_incoming(v, &(struct op_sink){ .ops = &hook_sink_ops, .arg = cc },
+			       ld->meta_host, &newxml, err, sizeof(err), &answered);
 	free(ld);
 	if (rc) {
 		cc->busy = 0;
 		reply_err(cc, err);
 	} else if (answered) {
 		cc->busy = 0;
-		ctl_finish(cc, ctl_hook_reply(1, "hybond", err, newxml));
+		ctl_finish(cc, hook_reply(1, "hybond", err, newxml));
 	}
 	free(newxml);
-}
-
-json_t *ctl_hook_reply(int ok, const char *mode, const char *msg, const char *xml)
-{
-	json_t *o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
-		       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
-
-	if (o && ok && xml)
-		(void)json_object_set_new(o, "xml", json_string(xml));
-	return o;
 }
 
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
@@ -377,18 +398,12 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 			reply_err(cc, err);
 			return;
 		}
-		if (v->drill) {
-			(void)snprintf(err, sizeof(err), "vm %s: busy (a drill or snapshot in progress)",
-				       vmn);
-			reply_err(cc, err);
-			return;
-		}
 		cc->busy = 1;
-		if (mig_start_source(v, to, force, cc, err, sizeof(err))) {
+		if (mig_start_source(v, to, force, &(struct op_sink){ .ops = &cc_sink_ops,
+								      .arg = cc },
+				     err, sizeof(err))) {
 			cc->busy = 0;
 			reply_err(cc, err);
-		} else {
-			(void)snprintf(cc->mig_vm, sizeof(cc->mig_vm), "%s", vmn);
 		}
 	} else if (!strcmp(cmd, "cancel")) {
 		/* {"cmd":"cancel","vm":N}: the migrate request's CLI gets the final result */
@@ -408,7 +423,12 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 	} else if (!strcmp(cmd, "evacuate")) {
 		do_evacuate(d, cc, req);
 	} else if (!strcmp(cmd, "peer-check")) {
-		pcheck_ctl(d, cc, req);
+		const char *peer = json_string_value(json_object_get(req, "peer"));
+
+		if (!peer)
+			reply_err(cc, "peer-check: want \"peer\": NAME");
+		else
+			pcheck_start(d, peer, &(struct op_sink){ .ops = &cc_sink_ops, .arg = cc });
 	} else if (!strcmp(cmd, "libvirt-hook")) {
 		do_libvirt_hook(d, cc, req);
 	} else {

@@ -25,9 +25,6 @@ void ctl_close(struct hostd *d);
 void ctl_send(struct ctl_conn *cc, json_t *o);
 /* Final answer (stolen): sent, then the connection closes once flushed. */
 void ctl_finish(struct ctl_conn *cc, json_t *o);
-/* The answer to hybond-libvirt-hook: {"ok":true,"mode":MODE,"msg":MSG[,"xml":XML]} or
- * {"ok":false,"error":MSG}; XML is the domain XML libvirt takes (ok only; may be NULL). */
-json_t *ctl_hook_reply(int ok, const char *mode, const char *msg, const char *xml);
 /* Handle one decoded request (exposed for tests). */
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req);
 

@@ -43,7 +43,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "host-agent/hostd/hostd.h"
+#include "host-agent/common/log.h"
 #include "hv.h"
 #include "hv_libvirt.h"
 #include "lv_xml.h"

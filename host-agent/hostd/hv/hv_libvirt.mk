@@ -29,7 +29,7 @@ $(HV_LIBVIRT_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(HV_LIBVIRT_
 # hv_qmp.o: hv_realtime_ms(); loop.o: the daemon's loop the test drives; lv_xml.o: vf_plug's
 # <interface type='hostdev'>
 $(HV_LIBVIRT_TEST): $(HV_LIBVIRT_TEST_SRCS:%.c=$(B)/obj/%.o) $(HV_LIBVIRT_OBJS) $(LV_XML_OBJS) \
-		    $(COMMON_OBJS) $(B)/obj/host-agent/hostd/hv/hv_qmp.o $(HOST_LIB)
+		    $(B)/obj/host-agent/hostd/hv/hv_qmp.o $(HOST_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(HV_LIBVIRT_LDLIBS) \
 		$(LV_XML_LDLIBS)

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "host-agent/hostd/hostd.h"
+#include "host-agent/common/log.h"
 #include "hv.h"
 #include "hv_libvirt.h"
 #include "host-agent/hostd/ops/snapshot.h"

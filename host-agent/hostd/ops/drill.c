@@ -51,10 +51,10 @@
 #include <unistd.h>
 
 #include "host-agent/hostd/esw/announce.h"
-#include "host-agent/hostd/ctl/ctl.h"
+#include "host-agent/hostd/vm.h"
 #include "drill.h"
 #include "snapshot.h"
-#include "host-agent/hostd/vm.h"
+#include "vfwatch.h"
 
 #define DRILL_PROBE_LEAD_MS      1000u  /* clean stretch before the first step */
 #define DRILL_DWELL_MS           1000u  /* on the standby, and after FAST_PATH_UP */
@@ -203,12 +203,15 @@ json_t *drill_attribute(json_t *probe, const struct drill_win *w, size_t n)
 }
 
 /* ---- the operation ---------------------------------------------------------- */
+static const struct op_ops drill_op_ops;
+
 struct drill {
+	struct vm_op base;              /* first: v->op while it runs */
 	struct vm *v;
 	struct drill_req rq;
 	struct drill_plan plan;
 	enum drill_phase phase;
-	struct ctl_conn *cc;
+	struct op_sink sink;            /* who started it: progress and the result */
 	struct loop_timer *timer;
 	uint64_t t0;                    /* monotonic ms */
 	/* facts for the rollback (journalled in extra) */
@@ -232,6 +235,12 @@ struct drill {
 	char err[512];
 	struct jrnl_op op;
 };
+
+/* The VM's drill or snapshot, if the operation it runs is one. */
+static struct drill *drill_of(const struct vm *v)
+{
+	return v->op && v->op->ops == &drill_op_ops ? (struct drill *)v->op : NULL;
+}
 
 static void drill_enter(struct drill *x, enum drill_phase p);
 static void drill_fail(struct drill *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -312,7 +321,7 @@ static void drill_journal_init(struct drill *x)
 /* ---- reporting ------------------------------------------------------------------ */
 static void drill_report(struct drill *x, json_t *progress)
 {
-	if (!x->cc) {
+	if (!op_sink_listens(&x->sink)) {
 		json_decref(progress);
 		return;
 	}
@@ -320,12 +329,12 @@ static void drill_report(struct drill *x, json_t *progress)
 	(void)json_object_set_new(progress, "phase", json_string(drill_names[x->phase]));
 	(void)json_object_set_new(progress, "cycle", json_integer(x->plan.cycle));
 	(void)json_object_set_new(progress, "t_ms", json_integer((json_int_t)since_ms(x)));
-	ctl_send(x->cc, json_pack("{s:o}", "progress", progress));
+	op_progress(&x->sink, json_pack("{s:o}", "progress", progress));
 }
 
 json_t *drill_to_json(const struct vm *v)
 {
-	const struct drill *x = v->drill;
+	const struct drill *x = drill_of(v);
 
 	if (!x)
 		return json_null();
@@ -593,17 +602,18 @@ static struct drill *drill_new(struct vm *v, const struct drill_req *rq)
 		free(x);
 		return NULL;
 	}
-	v->drill = x;
+	x->base.ops = &drill_op_ops;
+	vm_op_begin(v, &x->base);
 	return x;
 }
 
 void drill_free(struct vm *v)
 {
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x)
 		return;
-	v->drill = NULL;
+	vm_op_end(v, &x->base);
 	loop_timer_free(x->timer);
 	probe_close(x);
 	json_decref(x->probe);
@@ -626,10 +636,7 @@ static void drill_end(struct drill *x, int ok)
 	}
 	vm_set_last_op(v, drill_result(x, ok, 0));
 	drill_journal(x, json_incref(v->last_op));
-	if (x->cc) {
-		ctl_finish(x->cc, drill_result(x, ok, 1));
-		x->cc = NULL;
-	}
+	op_finish(&x->sink, ok, drill_result(x, ok, 1));
 	hlog(ok ? HLOG_INFO : HLOG_WARN, "vm %s: %s %s after %llu ms%s%s", v->cfg.name,
 	     kind_name(x), ok ? "done" : "failed", (unsigned long long)since_ms(x),
 	     x->err[0] ? ": " : "", x->err);
@@ -640,7 +647,7 @@ static void drill_end(struct drill *x, int ok)
 static void hv_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x || !r->err)
 		return;
@@ -659,7 +666,7 @@ static void hv_done(void *arg, const struct hv_result *r)
 static void cont_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x || x->phase != DRILL_CONT)
 		return;
@@ -674,7 +681,7 @@ static void cont_done(void *arg, const struct hv_result *r)
 static void stats_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (x && !r->err && r->mig.status[0])
 		x->info = r->mig;
@@ -684,7 +691,7 @@ static void stats_done(void *arg, const struct hv_result *r)
 static void save_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x || !x->hv_save_pending)
 		return;
@@ -997,9 +1004,9 @@ static void drill_timeout(void *arg)
 }
 
 /* ---- inputs ------------------------------------------------------------------------ */
-void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+static void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
 {
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x)
 		return;
@@ -1026,16 +1033,18 @@ void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t
 	}
 }
 
-void drill_on_hv_closed(struct vm *v, int err)
+static void drill_on_hv_closed(struct vm *v, int err)
 {
 	(void)err;
-	if (v->drill && v->drill->phase < DRILL_SETTLE)
-		drill_fail(v->drill, "the QEMU monitor closed");
+	struct drill *x = drill_of(v);
+
+	if (x && x->phase < DRILL_SETTLE)
+		drill_fail(x, "the QEMU monitor closed");
 }
 
-void drill_on_guest(struct vm *v)
+static void drill_on_guest(struct vm *v)
 {
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 
 	if (!x || !vm_vf_up(v) || !vm_guest_ready(v))
 		return;
@@ -1045,9 +1054,10 @@ void drill_on_guest(struct vm *v)
 		drill_enter(x, DRILL_RB_STEER_VF);
 }
 
-void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
+static void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans,
+				  int res)
 {
-	struct drill *x = v->drill;
+	struct drill *x = drill_of(v);
 	const char *why = gc_answer_failure(ans, res);
 
 	if (!x)
@@ -1065,9 +1075,14 @@ void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg 
 		if (why || !ans || ans->u.fast_path_up.path != HB_PATH_FAST) {
 			char err[256];
 
-			/* the guest does not use the VF: RX back to the standby it listens on */
-			(void)vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
-			x->steered_standby = 1;
+			/* the guest does not use the VF: RX back to the standby it listens on
+			 * (only a steer that happened is remembered and journalled) */
+			if (vm_steer(v, ESW_TO_STANDBY, err, sizeof(err))) {
+				hlog(HLOG_ERR, "%s", err);
+			} else {
+				x->steered_standby = 1;
+				x->op.steer_src = JRNL_STEER_STANDBY;
+			}
 			drill_fail(x, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
 			return;
 		}
@@ -1082,22 +1097,24 @@ void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg 
 	}
 }
 
-void drill_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
+static void drill_sink_gone(struct vm *v, const void *arg)
 {
-	if (v->drill && v->drill->cc == cc)
-		v->drill->cc = NULL;    /* goes on without its CLI: status shows it */
+	struct drill *x = drill_of(v);
+
+	if (x)
+		op_sink_forget(&x->sink, arg);  /* goes on without its CLI: status shows it */
 }
 
 /* ---- starting ------------------------------------------------------------------------ */
-int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
+int drill_start(struct vm *v, const struct drill_req *rq, const struct op_sink *sink,
 		char *err, size_t errlen)
 {
 	struct drill *x;
 	int rc;
 
-	if (v->drill || v->mig) {
-		(void)snprintf(err, errlen, "vm %s: busy (%s in progress)", v->cfg.name,
-			       v->mig ? "a migration" : "a drill or snapshot");
+	if (v->op) {
+		(void)snprintf(err, errlen, "vm %s: busy (a %s in progress)", v->cfg.name,
+			       v->op->ops->what);
 		return -EBUSY;
 	}
 	rc = vfw_busy(v, err, errlen);
@@ -1155,7 +1172,8 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 	x = drill_new(v, rq);
 	if (!x)
 		return -ENOMEM;
-	x->cc = cc;
+	if (sink)
+		x->sink = *sink;
 	drill_journal_init(x);
 	drill_enter(x, DRILL_PREFLIGHT);
 	drill_enter(x, drill_next(&x->plan, DRILL_PREFLIGHT));
@@ -1163,10 +1181,6 @@ int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
 }
 
 /* ---- recovery ------------------------------------------------------------------------ */
-struct recover_ctx {
-	struct vm *v;
-};
-
 static int extra_int(const struct jrnl_op *op, const char *k)
 {
 	json_t *e = json_object_get(op->extra, k);
@@ -1174,7 +1188,7 @@ static int extra_int(const struct jrnl_op *op, const char *k)
 	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
 }
 
-static void recover_one(struct vm *v, struct jrnl_op *op)
+void drill_recover(struct vm *v, const struct jrnl_op *op)
 {
 	struct drill_req rq = { .kind = op->kind == JRNL_SNAPSHOT ? DRILL_KIND_SNAPSHOT :
 						     DRILL_KIND_DRILL, .cycles = 1 };
@@ -1193,7 +1207,7 @@ static void recover_one(struct vm *v, struct jrnl_op *op)
 		}
 		return;
 	}
-	if (phase < 0 || v->drill || v->mig) {
+	if (phase < 0 || v->op) {
 		hlog(HLOG_WARN, "vm %s: journal: %s left in %s: not recoverable here", v->cfg.name,
 		     jrnl_kind_name(op->kind), op->phase);
 		return;
@@ -1227,26 +1241,10 @@ static void recover_one(struct vm *v, struct jrnl_op *op)
 	drill_enter(x, DRILL_ROLLBACK);
 }
 
-static void recover_cb(void *arg, struct jrnl_op *op)
-{
-	struct recover_ctx *rc = arg;
-
-	if ((op->kind == JRNL_DRILL || op->kind == JRNL_SNAPSHOT) &&
-	    !strcmp(op->vm, rc->v->cfg.name))
-		recover_one(rc->v, op);
-}
-
-static void recover_bad(void *arg, const char *file, const char *why, const char *moved_to)
-{
-	(void)arg;
-	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
-}
-
-void drill_recover_vm(struct vm *v)
-{
-	struct recover_ctx rc = { .v = v };
-
-	if (v->d->j)
-		(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_cb,
-								.bad = recover_bad, .arg = &rc });
-}
+static const struct op_ops drill_op_ops = {
+	.what = "drill or snapshot",
+	.on_hv_event = drill_on_hv_event, .on_hv_closed = drill_on_hv_closed,
+	.on_guest = drill_on_guest, .on_guest_answer = drill_on_guest_answer,
+	.sink_gone = drill_sink_gone, .json_key = "operation", .to_json = drill_to_json,
+	.free = drill_free,
+};

@@ -15,10 +15,9 @@
 
 #include <hybond/proto.h>
 
-#include "host-agent/hostd/hv/hv.h"
+#include "op.h"
 
 struct vm;
-struct ctl_conn;
 
 #define DRILL_PHASES(P) \
 	P(PREFLIGHT) P(PROBE_START) P(STEER_STANDBY) P(SWITCH_TX) P(ON_STANDBY) \
@@ -75,17 +74,12 @@ struct drill_win {
 json_t *drill_attribute(json_t *probe, const struct drill_win *w, size_t n);
 
 /* Starting, from the control socket.  0, or negative errno with err set. */
-int drill_start(struct vm *v, const struct drill_req *rq, struct ctl_conn *cc,
+int drill_start(struct vm *v, const struct drill_req *rq, const struct op_sink *sink,
 		char *err, size_t errlen);
-/* Inputs (vm.c routes them; all no-ops when no operation runs). */
-void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
-void drill_on_hv_closed(struct vm *v, int err);
-void drill_on_guest(struct vm *v);
-void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res);
-void drill_on_ctl_gone(struct vm *v, struct ctl_conn *cc);
-/* After the VM was registered: finish or roll back what a previous daemon left
- * (journal VM.drill.json / VM.snapshot.json), and load the last operation. */
-void drill_recover_vm(struct vm *v);
+/* Journal recovery (ops/idle.c's one pass): roll back what a previous daemon left
+ * (VM.drill.json / VM.snapshot.json), or load the last finished one's figures. */
+struct jrnl_op;
+void drill_recover(struct vm *v, const struct jrnl_op *op);
 json_t *drill_to_json(const struct vm *v);      /* the operation in progress or null */
 void drill_free(struct vm *v);
 

@@ -8,7 +8,7 @@
  *  PUMP       while fewer than K run and one waits: mig_start_source(VM, DEST,
  *             no CLI); a refusal (pre-flight: no agent session, no standby
  *             link, busy, …) is reported with its reason and the next one tried
- *  ENDED      migrate.c's mig_end() calls evac_on_mig_end(): the VM's figures
+ *  ENDED      the migration's sink (evac_mig_finished) gets its result: the VM's figures
  *             from the migration's result; the next turn pumps again
  *  STOP       Ctrl-C in the CLI or `hybond evacuate --stop`: no new migration
  *             starts, the running ones go on
@@ -31,6 +31,7 @@
 #include "host-agent/hostd/hostd.h"
 #include "migrate.h"
 #include "host-agent/hostd/peer/peer.h"
+#include "host-agent/hostd/registry.h"
 #include "host-agent/hostd/vm.h"
 
 #define EVAC_OUT_MAX (1u << 20)         /* queued output to a CLI that does not read */
@@ -457,6 +458,10 @@ static void evac_emit(void *arg, json_t *line)
 		json_decref(line);
 }
 
+static void evac_mig_finished(void *arg, int ok, json_t *result);
+static const struct op_sink_ops evac_sink_ops = { .finish = evac_mig_finished };
+const struct op_sink evac_mig_sink = { .ops = &evac_sink_ops };
+
 static int evac_start_vm(void *arg, const char *name, char *err, size_t errlen)
 {
 	struct evac *e = arg;
@@ -467,13 +472,8 @@ static int evac_start_vm(void *arg, const char *name, char *err, size_t errlen)
 			       "evacuation)", name);
 		return -ENOENT;
 	}
-	if (v->drill) {
-		(void)snprintf(err, errlen, "vm %s: busy (a drill or snapshot in progress): migrate it "
-			       "when that is done", name);
-		return -EBUSY;
-	}
-	/* no CLI: the evacuation aggregates the results (evac_on_mig_end) */
-	return mig_start_source(v, e->rq.to, e->rq.force, NULL, err, errlen);
+	/* no CLI: the evacuation aggregates the results (evac_mig_finished) */
+	return mig_start_source(v, e->rq.to, e->rq.force, &evac_mig_sink, err, errlen);
 }
 
 static const struct evac_core_ops evac_ops = { .start = evac_start_vm, .emit = evac_emit };
@@ -674,25 +674,23 @@ int evac_query(struct hostd *d, int stop, json_t **out, char *err, size_t errlen
 	return 0;
 }
 
-void evac_on_mig_end(struct vm *v, int ok, json_t *result)
+/* The sink of every migration an evacuation starts: its end (result stolen). */
+static void evac_mig_finished(void *arg, int ok, json_t *result)
 {
 	struct evac *e = evac_cur;
+	const char *name = json_string_value(json_object_get(result, "vm"));
+	struct vm *v;
 
-	if (!e) {
+	(void)arg;      /* the evacuation may have ended (hybond evacuate --stop) */
+	if (!e || !name) {
 		json_decref(result);
 		return;
 	}
-	json_incref(result);    /* the scheduler takes one reference, status gets a copy */
-	if (evac_core_ended(&e->core, v->cfg.name, ok, result, loop_now_ms())) {
-		json_t *last = result ? json_deep_copy(result) : NULL;
-
-		/* its figures for `hybond status`, as a migration with a CLI gets them (ctl.c) */
-		if (last) {
-			(void)json_object_set_new(last, "op", json_string("migrate"));
-			(void)json_object_set_new(last, "evacuation", json_true());
-			vm_set_last_op(v, last);
-		}
+	v = hostd_vm(e->d, name);
+	if (evac_core_ended(&e->core, name, ok, result, loop_now_ms())) {
+		/* its figures for `hybond status` (migrate.c kept them) say so */
+		if (v && v->last_op)
+			(void)json_object_set_new(v->last_op, "evacuation", json_true());
 		(void)loop_timer_arm(e->kick, 0);
 	}
-	json_decref(result);
 }

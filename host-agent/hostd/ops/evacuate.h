@@ -8,10 +8,10 @@
  * refusal, an end or a stop means, and builds the per-VM figures and the
  * summary; it knows nothing of the daemon (a start function pointer, an emit
  * function pointer, the clock passed in), so the unit test drives it with
- * fakes.  The daemon side (evac_start, evac_query, evac_on_mig_end) refuses
+ * fakes.  The daemon side (evac_start, evac_query) refuses
  * before touching any VM when DEST is unknown or does not answer, starts each
  * migration through mig_start_source() with no CLI attached, learns its end
- * from migrate.c's mig_end() and streams the scheduler's lines to the CLI.
+ * from the sink it passes (op.h) and streams the scheduler's lines to the CLI.
  */
 #ifndef HYBOND_EVACUATE_H
 #define HYBOND_EVACUATE_H
@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "host-agent/hostd/config.h"
+#include "op.h"
 
 #define EVAC_PARALLEL_MAX 8     /* migrations at once: each is a QEMU stream + a launcher on DEST */
 
@@ -102,7 +103,8 @@ int evac_start(struct hostd *d, const struct evac_req *rq, int conn_fd, char *er
 /* `hybond evacuate --status|--stop`: the running evacuation's state; stop: start no more
  * migrations (the running ones go on).  0 with *out set, or -ENOENT (none running). */
 int evac_query(struct hostd *d, int stop, json_t **out, char *err, size_t errlen);
-/* From migrate.c's mig_end(): a migration of V ended (result stolen, may be NULL). */
-void evac_on_mig_end(struct vm *v, int ok, json_t *result);
+
+/* The sink of every migration an evacuation starts (its end reaches the scheduler). */
+extern const struct op_sink evac_mig_sink;
 
 #endif

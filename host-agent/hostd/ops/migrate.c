@@ -73,11 +73,10 @@
 #include <unistd.h>
 
 #include "host-agent/hostd/esw/announce.h"
-#include "host-agent/hostd/ctl/ctl.h"
-#include "evacuate.h"
-#include "migrate.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
+#include "migrate.h"
+#include "vfwatch.h"
 
 #define MIG_DEST_PREPARE_TIMEOUT_MS 120000u   /* launcher + QEMU start */
 #define MIG_UNPLUG_TIMEOUT_MS        30000u
@@ -117,13 +116,14 @@ static const char *const mig_phase_names[] = { MIG_PHASES(MIG_NAME_) };
 enum mig_role { MIG_SOURCE, MIG_DEST };
 
 struct mig {
+	struct vm_op base;      /* first: v->op while it runs */
 	struct vm *v;
 	enum mig_role role;
 	enum mig_phase phase;
 	char peer[CFG_NAME_MAX + 1];
 	int force;
 	int force_no_agent;     /* --force without a guest agent: plain QEMU order, a warning */
-	struct ctl_conn *cc;
+	struct op_sink sink;    /* who started it: progress and the result */
 	struct peer_conn *pc;
 	struct loop_timer *timer, *progress;
 	char uri[2 * CFG_PATH_MAX + 8];         /* QEMU's, or libvirt's "DCONNURI [MIGRATEURI]" */
@@ -165,7 +165,7 @@ struct mig {
 	 * migration (`virsh migrate`), hybond only moves the datapath around it; reactive:
 	 * the source learnt of it from QEMU's UNPLUG_PRIMARY (nobody warned it) */
 	int lv, external, reactive, ready_sent;
-	struct ctl_conn *hook_cc;       /* destination: the qemu hook waiting for its answer */
+	struct op_sink hook;            /* destination: the qemu hook waiting for its answer */
 	char *hook_xml;                 /* its domain XML naming this host (owned) */
 	char hook_mode[32];
 	/* STOP -> announce: the socket is ready before STOP; CLOCK_REALTIME µs stamps */
@@ -173,6 +173,14 @@ struct mig {
 	uint64_t tr_seen_us, tr_sent_us;        /* source: STOP read, MIGRATE_STOPPED sent */
 	uint64_t tr_recv_us, tr_rarp_us;        /* dest: MIGRATE_STOPPED read, sendto() back */
 };
+
+static const struct op_ops mig_op_ops;
+
+/* The VM's migration, if the operation it runs is one. */
+static struct mig *mig_of(const struct vm *v)
+{
+	return v->op && v->op->ops == &mig_op_ops ? (struct mig *)v->op : NULL;
+}
 
 static void mig_enter(struct mig *m, enum mig_phase p);
 static void mig_fail(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -254,18 +262,18 @@ static json_t *phases_json(const struct mig *m)
 
 static void mig_report(struct mig *m, json_t *progress)
 {
-	if (!m->cc) {
+	if (!op_sink_listens(&m->sink)) {
 		json_decref(progress);
 		return;
 	}
 	(void)json_object_set_new(progress, "phase", json_string(mig_phase_names[m->phase]));
 	(void)json_object_set_new(progress, "t_ms", json_integer((json_int_t)since_ms(m)));
-	ctl_send(m->cc, json_pack("{s:o}", "progress", progress));
+	op_progress(&m->sink, json_pack("{s:o}", "progress", progress));
 }
 
 json_t *mig_to_json(const struct vm *v)
 {
-	const struct mig *m = v->mig;
+	const struct mig *m = mig_of(v);
 
 	json_t *o;
 
@@ -340,6 +348,7 @@ static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 
 	if (!m)
 		return NULL;
+	m->base.ops = &mig_op_ops;
 	m->v = v;
 	m->role = role;
 	m->lv = vm_config_libvirt(&v->cfg);
@@ -361,17 +370,17 @@ static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 		free(m);
 		return NULL;
 	}
-	v->mig = m;
+	vm_op_begin(v, &m->base);
 	return m;
 }
 
 void mig_free(struct vm *v)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m)
 		return;
-	v->mig = NULL;
+	vm_op_end(v, &m->base);
 	loop_timer_free(m->timer);
 	loop_timer_free(m->progress);
 	if (m->child_fd >= 0) {
@@ -388,22 +397,24 @@ void mig_free(struct vm *v)
 	free(m);
 }
 
-/* The operation is over: journal entry removed, CLI answered, object freed. */
+/* The operation is over: journal entry removed, its figures kept for status (either
+ * role, whoever started it), the starter answered, object freed. */
 static void mig_end(struct mig *m, int ok)
 {
 	struct vm *v = m->v;
+	json_t *last = mig_result_json(m, ok);
 
 	if (v->d->j)
 		(void)jrnl_remove(v->d->j, v->cfg.name, JRNL_MIGRATE);
-	if (m->cc) {
-		ctl_finish(m->cc, mig_result_json(m, ok));
-		m->cc = NULL;
-	}
+	(void)json_object_set_new(last, "op", json_string("migrate"));
+	(void)json_object_set_new(last, "role", json_string(m->role == MIG_SOURCE ? "source" :
+							       "destination"));
+	vm_set_last_op(v, last);
 	hlog(ok ? HLOG_INFO : HLOG_WARN, "vm %s: migration %s %s (%s) after %llu ms%s%s",
 	     v->cfg.name, m->role == MIG_SOURCE ? "to" : "from", m->peer,
 	     mig_phase_names[m->phase], (unsigned long long)since_ms(m), m->err[0] ? ": " : "",
 	     m->err);
-	evac_on_mig_end(v, ok, mig_result_json(m, ok));
+	op_finish(&m->sink, ok, mig_result_json(m, ok));
 	mig_free(v);
 }
 
@@ -567,12 +578,16 @@ static void send_stopped(struct mig *m)
 /* libvirt: answer the destination's qemu hook, which waits (bounded) at Prepare. */
 static void hook_answer(struct mig *m, int ok, const char *mode, const char *msg)
 {
-	if (!m->hook_cc)
+	json_t *o;
+
+	if (!op_sink_listens(&m->hook))
 		return;
 	(void)snprintf(m->hook_mode, sizeof(m->hook_mode), "%s", mode);
 	/* libvirt takes the hook's XML: the domain now names this host as its own */
-	ctl_finish(m->hook_cc, ctl_hook_reply(ok, mode, msg, m->hook_xml));
-	m->hook_cc = NULL;
+	o = json_pack("{s:s, s:s}", "mode", mode, "msg", msg);
+	if (o && m->hook_xml)
+		(void)json_object_set_new(o, "xml", json_string(m->hook_xml));
+	op_finish(&m->hook, ok, o);
 }
 
 /* Source of a `virsh migrate`: RX and TX are on the standby, libvirt may go on. */
@@ -616,7 +631,7 @@ static void hook_uncoordinated(struct mig *m, const char *why)
 static void hv_generic_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || !r->err)
 		return;
@@ -644,7 +659,7 @@ static void hv_generic_done(void *arg, const struct hv_result *r)
 static void incoming_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 	struct hb_msg rep, req;
 
 	if (!m || m->phase != MIG_D_INCOMING)
@@ -680,7 +695,7 @@ static void mig_completed(struct mig *m)
 static void stats_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m)
 		return;
@@ -789,7 +804,7 @@ static void cancel_ended(struct mig *m, const char *status)
 static void cancel_query_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || m->phase != MIG_S_CANCEL || r->err)
 		return;
@@ -802,7 +817,7 @@ static void cancel_query_done(void *arg, const struct hv_result *r)
 static void cancel_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || m->phase != MIG_S_CANCEL)
 		return;
@@ -819,7 +834,7 @@ static void rb_plug(struct mig *m);
 static void rb_plug_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!r->err)
 		return;
@@ -847,7 +862,7 @@ static void rb_plug(struct mig *m)
 static void rb_vf_query_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || m->phase != MIG_S_RB_REPLUG)
 		return;
@@ -895,7 +910,7 @@ static void rec_decide(struct mig *m, int running);
 static void rec_status_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || (m->phase != MIG_S_RECOVER && m->phase != MIG_D_RECOVER))
 		return;
@@ -912,7 +927,7 @@ static void rec_status_done(void *arg, const struct hv_result *r)
 static void rec_migrate_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || m->phase != MIG_S_RECOVER)
 		return;
@@ -1314,7 +1329,7 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		rc = gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms, NULL, gc_now_ms());
 		if (rc < 0) {
 			(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", strerror(-rc));
-			vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+			rx_to_standby(m);
 			mig_enter(m, MIG_D_ON_STANDBY);
 		}
 		return;
@@ -1323,7 +1338,10 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 		mig_end(m, 1);
 		return;
 	case MIG_D_ON_STANDBY:
-		mig_set_steer(m, JRNL_STEER_STANDBY);
+		/* the journal says where RX is: a steer back that failed left it on the VF */
+		if (v->rx_steer == ESW_TO_STANDBY || v->rx_steer == ESW_TO_VF)
+			mig_set_steer(m, v->rx_steer == ESW_TO_STANDBY ? JRNL_STEER_STANDBY :
+				      JRNL_STEER_VF);
 		send_finished(m, HB_PATH_STANDBY, m->err[0] ? m->err : "VF not up in the guest");
 		m->retry_ms = m->retry_ms ? m->retry_ms * 2 : MIG_RETRY_MIN_MS;
 		if (m->retry_ms > MIG_RETRY_MAX_MS)
@@ -1480,30 +1498,36 @@ static void mig_timeout(void *arg)
 /* ---- inputs ------------------------------------------------------------------------ */
 static void mig_start_reactive(struct vm *v, const char *why);
 static void mig_start_dest_unannounced(struct vm *v);
+static void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
 
-void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+/* No operation runs: QEMU's events may show a migration nobody announced here
+ * (ops/idle.c calls this before the VF watch). */
+void mig_watch_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
 {
-	struct mig *m = v->mig;
-
-	if (!m && v->here && vm_config_libvirt(&v->cfg) && !v->drill &&
-	    v->cfg.mode == VM_MODE_FAILOVER &&
-	    (ev == HV_EV_UNPLUG_PRIMARY ||
-	     (ev == HV_EV_MIGRATION && (!strcmp(detail, "setup") || !strcmp(detail, "wait-unplug") ||
-					!strcmp(detail, "active"))))) {
+	if (v->op || !vm_config_libvirt(&v->cfg) || v->cfg.mode != VM_MODE_FAILOVER)
+		return;
+	if (v->here && (ev == HV_EV_UNPLUG_PRIMARY ||
+			(ev == HV_EV_MIGRATION && (!strcmp(detail, "setup") ||
+						   !strcmp(detail, "wait-unplug") ||
+						   !strcmp(detail, "active"))))) {
 		/* a migration nobody told us about (`virsh migrate` whose hook could not
 		 * reach us, or none installed): move what we can, as fast as we can */
 		mig_start_reactive(v, ev == HV_EV_UNPLUG_PRIMARY ? "UNPLUG_PRIMARY" : detail);
-		m = v->mig;
-		if (!m || ev == HV_EV_UNPLUG_PRIMARY || strcmp(detail, "active") != 0)
-			return;
+		if (mig_of(v) && ev == HV_EV_MIGRATION && !strcmp(detail, "active"))
+			mig_on_hv_event(v, ev, detail, ts_ms);
+		return;
 	}
-	if (!m && ev == HV_EV_RESUME && !v->here && vm_config_libvirt(&v->cfg) && !v->drill &&
-	    v->cfg.mode == VM_MODE_FAILOVER) {
+	if (ev == HV_EV_RESUME && !v->here) {
 		/* an incoming domain nobody announced (no hook installed here) now runs
 		 * here: the fast path is ours to finish */
 		mig_start_dest_unannounced(v);
-		return;
 	}
+}
+
+static void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
+{
+	struct mig *m = mig_of(v);
+
 	if (!m)
 		return;
 	if (ev == HV_EV_MIGRATION)
@@ -1587,16 +1611,12 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 		hlog(HLOG_INFO, "vm %s: FAILOVER_NEGOTIATED: QEMU re-plugs the VF", v->cfg.name);
 }
 
-void mig_on_hv_closed(struct vm *v, int err)
+static void mig_on_hv_closed(struct vm *v, int err)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
-	(void)err;
-	if (!m) {
-		if (vm_config_libvirt(&v->cfg))
-			v->here = 0;    /* the domain stopped (or left) here */
+	if (!m)
 		return;
-	}
 	if (m->lv && m->role == MIG_SOURCE && m->stopped &&
 	    (m->phase == MIG_S_STOPPED || m->phase == MIG_S_CANCEL)) {
 		/* libvirt ends the source QEMU only once the destination runs the VM
@@ -1622,9 +1642,9 @@ void mig_on_hv_closed(struct vm *v, int err)
 	}
 }
 
-void mig_on_hv_ready(struct vm *v)
+static void mig_on_hv_ready(struct vm *v)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (m && m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
 		vm_gc_restart(v);       /* the incoming domain exists: its agent socket too */
@@ -1632,9 +1652,9 @@ void mig_on_hv_ready(struct vm *v)
 		rec_query(m);
 }
 
-void mig_on_guest(struct vm *v)
+static void mig_on_guest(struct vm *v)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m)
 		return;
@@ -1658,9 +1678,10 @@ void mig_on_guest(struct vm *v)
 	}
 }
 
-void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
+static void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans,
+				int res)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 	const char *why = gc_answer_failure(ans, res);
 
 	if (!m)
@@ -1685,15 +1706,13 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 					(int)ans->u.switch_done.queued));
 		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_D_FAST_PATH) {
-		char err[256];
-
 		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
 			mig_enter(m, MIG_D_DONE);
 			return;
 		}
 		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", why ? why : "still on standby");
 		/* the guest does not use the VF: RX back to the standby it listens on */
-		vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+		rx_to_standby(m);
 		mig_enter(m, MIG_D_ON_STANDBY);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
 		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
@@ -1711,7 +1730,7 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 
 void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 	char err[256];
 	int rc;
 
@@ -1793,7 +1812,7 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 static void peer_lost_status_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m || m->phase != MIG_D_INCOMING)
 		return;
@@ -1808,7 +1827,7 @@ static void peer_lost_status_done(void *arg, const struct hv_result *r)
 
 void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	(void)err;
 	if (!m || m->pc != pc)
@@ -1839,12 +1858,14 @@ void mig_on_peer_closed(struct vm *v, struct peer_conn *pc, int err)
 	}
 }
 
-void mig_on_ctl_gone(struct vm *v, struct ctl_conn *cc)
+static void mig_sink_gone(struct vm *v, const void *arg)
 {
-	if (v->mig && v->mig->cc == cc)
-		v->mig->cc = NULL;      /* the migration goes on without its CLI */
-	if (v->mig && v->mig->hook_cc == cc)
-		v->mig->hook_cc = NULL; /* the hook gave up waiting; libvirt goes on */
+	struct mig *m = mig_of(v);
+
+	if (!m)
+		return;
+	op_sink_forget(&m->sink, arg);  /* the migration goes on without its CLI */
+	op_sink_forget(&m->hook, arg);  /* the hook gave up waiting; libvirt goes on */
 }
 
 /* ---- starting ------------------------------------------------------------------------ */
@@ -1866,7 +1887,7 @@ static void peer_closed_cb(void *arg, struct peer_conn *pc, int err)
 
 static const struct peer_ops mig_peer_ops = { .on_msg = peer_msg_cb, .on_closed = peer_closed_cb };
 
-int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn *cc,
+int mig_start_source(struct vm *v, const char *peer, int force, const struct op_sink *sink,
 		     char *err, size_t errlen)
 {
 	const struct peer_config *pcfg = config_peer(&v->d->cfg, peer);
@@ -1874,8 +1895,13 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 	struct mig *m;
 	int rc;
 
-	if (v->mig) {
+	if (mig_of(v)) {
 		(void)snprintf(err, errlen, "vm %s: a migration is already in progress", v->cfg.name);
+		return -EBUSY;
+	}
+	if (v->op) {
+		(void)snprintf(err, errlen, "vm %s: busy (a %s in progress): migrate it when that "
+			       "is done", v->cfg.name, v->op->ops->what);
 		return -EBUSY;
 	}
 	rc = vfw_busy(v, err, errlen);
@@ -1923,7 +1949,8 @@ int mig_start_source(struct vm *v, const char *peer, int force, struct ctl_conn 
 		return -ENOMEM;
 	}
 	m->pc = pc;
-	m->cc = cc;
+	if (sink)
+		m->sink = *sink;
 	m->force = force;
 	m->force_no_agent = force && !vm_guest_ready(v);
 	if (m->force_no_agent)
@@ -2061,8 +2088,9 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
 	const struct hb_migrate_prepare *p = &req->u.migrate_prepare;
 	struct mig *m;
 
-	if (v->mig) {
-		(void)snprintf(err, errlen, "vm %s: busy with another migration", v->cfg.name);
+	if (v->op) {
+		(void)snprintf(err, errlen, "vm %s: busy with another %s", v->cfg.name,
+			       v->op->ops->what);
 		return -EBUSY;
 	}
 	if (v->here) {
@@ -2110,11 +2138,9 @@ int mig_start_source_incoming(struct vm *v, struct peer_conn *pc, const struct h
 			       v->cfg.name, v->d->cfg.host);
 		return -EINVAL;
 	}
-	if (v->mig || v->drill) {
-		(void)snprintf(err, errlen, "vm %s: busy with another %s", v->cfg.name,
-			       v->mig ? "migration" : "drill or snapshot");
-		return -EBUSY;
-	}
+	rc = vm_op_busy(v, err, errlen);
+	if (rc)
+		return rc;
 	if (!v->here || !v->hv || !v->hvo->ready(v->hv)) {
 		(void)snprintf(err, errlen, "vm %s does not run on %s", v->cfg.name, v->d->cfg.host);
 		return -ENOENT;
@@ -2201,10 +2227,10 @@ static void mig_start_dest_unannounced(struct vm *v)
 
 /* Destination: the qemu hook's `migrate begin` (libvirt's Prepare, before memory
  * moves).  0: the hook gets its answer later (hook_answer); <0: answer now with err. */
-int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, char **xml,
+int mig_hook_incoming(struct vm *v, const struct op_sink *hook, const char *source, char **xml,
 		      char *err, size_t errlen, int *answered)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	*answered = 0;
 	if (m && m->role == MIG_DEST && !m->external) {
@@ -2214,9 +2240,9 @@ int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, cha
 			       mig_phase_names[m->phase]);
 		return 0;
 	}
-	if (m || v->drill) {
+	if (v->op) {
 		(void)snprintf(err, errlen, "vm %s: busy with another %s on %s", v->cfg.name,
-			       m ? "migration" : "drill or snapshot", v->d->cfg.host);
+			       v->op->ops->what, v->d->cfg.host);
 		return -EBUSY;
 	}
 	if (v->here) {
@@ -2227,7 +2253,8 @@ int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, cha
 	if (!m)
 		return -ENOMEM;
 	m->external = 1;
-	m->hook_cc = cc;
+	if (hook)
+		m->hook = *hook;
 	if (xml) {
 		m->hook_xml = *xml;
 		*xml = NULL;
@@ -2244,7 +2271,7 @@ int mig_hook_incoming(struct vm *v, struct ctl_conn *cc, const char *source, cha
 /* ---- cancel ------------------------------------------------------------------------ */
 int mig_cancel(struct vm *v, char *msg, size_t len)
 {
-	struct mig *m = v->mig;
+	struct mig *m = mig_of(v);
 
 	if (!m) {
 		(void)snprintf(msg, len, "vm %s: no migration in progress", v->cfg.name);
@@ -2390,7 +2417,7 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 	for (i = 0; i < MIG_N_PHASES; i++)
 		if (!strcmp(op->phase, mig_phase_names[i]))
 			phase = i;
-	if (v->mig)
+	if (v->op)
 		return;         /* already recovering (hostd.c's pass at start, then the VM's) */
 	if (phase < 0 || phase == MIG_S_RECOVER || phase == MIG_D_RECOVER) {
 		hlog(HLOG_WARN, "vm %s: journal phase %s not recoverable: check by hand",
@@ -2433,23 +2460,11 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 	mig_enter(m, m->role == MIG_SOURCE ? MIG_S_RECOVER : MIG_D_RECOVER);
 }
 
-static void recover_cb(void *arg, struct jrnl_op *op)
-{
-	struct vm *v = arg;
-
-	if (op->kind == JRNL_MIGRATE && !strcmp(op->vm, v->cfg.name))
-		mig_recover(v, op);
-}
-
-static void recover_bad(void *arg, const char *file, const char *why, const char *moved_to)
-{
-	(void)arg;
-	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
-}
-
-void mig_recover_vm(struct vm *v)
-{
-	if (v->d->j && !v->mig)
-		(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_cb,
-								.bad = recover_bad, .arg = v });
-}
+static const struct op_ops mig_op_ops = {
+	.what = "migration", .places_vm = 1,
+	.on_hv_event = mig_on_hv_event, .on_hv_closed = mig_on_hv_closed,
+	.on_hv_ready = mig_on_hv_ready, .on_guest = mig_on_guest,
+	.on_guest_answer = mig_on_guest_answer, .on_peer_msg = mig_on_peer_msg,
+	.on_peer_closed = mig_on_peer_closed, .sink_gone = mig_sink_gone,
+	.json_key = "migration", .to_json = mig_to_json, .free = mig_free,
+};

@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,27 +72,27 @@ static uint64_t mono_us(void)
 /* The watch may act: on, the VM runs here, no operation owns the datapath. */
 static int vfw_eligible(const struct vm *v)
 {
-	return v->d->cfg.vf_watch && v->here && !v->mig && !v->drill;
+	return v->d->cfg.vf_watch && v->here && !v->op;
 }
 
 static void vfw_set(struct vm *v, enum vfw_state s)
 {
-	v->vfw.state = s;
-	v->vfw.since_ms = loop_now_ms();
+	v->vfw->state = s;
+	v->vfw->since_ms = loop_now_ms();
 }
 
 /* Not ours any more (an operation runs, the VM left, the watch is off): forget the
  * episode; whoever owns the datapath now decides where RX goes. */
 static void vfw_drop(struct vm *v)
 {
-	const char *who = v->mig ? "the migration" : v->drill ? "the drill/snapshot" :
-			  !v->here ? "nobody (the VM does not run here)" : "nobody (vf_watch = off)";
+	const char *who = v->op ? v->op->ops->what : !v->here ?
+			  "nobody (the VM does not run here)" : "nobody (vf_watch = off)";
 
-	if (v->vfw.state == VFW_IDLE)
+	if (v->vfw->state == VFW_IDLE)
 		return;
-	hlog(HLOG_INFO, "vm %s: VF watch: %s episode handed over to %s", v->cfg.name,
-	     vfw_state_name(v->vfw.state), who);
-	loop_timer_disarm(v->vfw.timer);
+	hlog(HLOG_INFO, "vm %s: VF watch: %s episode handed over to %s%s", v->cfg.name,
+	     vfw_state_name(v->vfw->state), v->op ? "the " : "", who);
+	loop_timer_disarm(v->vfw->timer);
 	vfw_set(v, VFW_IDLE);
 }
 
@@ -108,7 +109,7 @@ static int steer_standby(struct vm *v)
 		hlog(HLOG_ERR, "%s: RX for the VM is lost while its VF is away; retrying every "
 		     "%u ms (check the eswitch: hybond status, esw_kind/ports in hostd.conf)", err,
 		     VFW_STEER_RETRY_MS);
-		(void)loop_timer_arm(v->vfw.timer, VFW_STEER_RETRY_MS);
+		(void)loop_timer_arm(v->vfw->timer, VFW_STEER_RETRY_MS);
 	}
 	return rc;
 }
@@ -116,7 +117,7 @@ static int steer_standby(struct vm *v)
 /* The next return attempt waits (the guest refused, or steering failed). */
 static void back_off(struct vm *v)
 {
-	struct vfwatch *w = &v->vfw;
+	struct vfwatch *w = v->vfw;
 
 	w->retry_ms = w->retry_ms ? w->retry_ms * 2 : VFW_RETRY_MIN_MS;
 	if (w->retry_ms > VFW_RETRY_MAX_MS)
@@ -145,7 +146,7 @@ static void confirm_rx_moved(struct vm *v)
 /* A trigger: the VF left (or is leaving) with nobody having moved the datapath. */
 static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 {
-	struct vfwatch *w = &v->vfw;
+	struct vfwatch *w = v->vfw;
 	uint64_t t0 = mono_us();
 
 	if (!vfw_eligible(v)) {
@@ -199,7 +200,7 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
  * order of migrate.c's D_FAST_PATH and drill.c's STEER_VF -> RESUME). */
 static void vfw_try_return(struct vm *v)
 {
-	struct vfwatch *w = &v->vfw;
+	struct vfwatch *w = v->vfw;
 	uint64_t now = loop_now_ms();
 	char err[256];
 	int rc;
@@ -236,7 +237,7 @@ static void vfw_try_return(struct vm *v)
 
 void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
 {
-	struct vfwatch *w = &v->vfw;
+	struct vfwatch *w = v->vfw;
 	const char *why = gc_answer_failure(ans, res);
 
 	if (ans && ans->type == HB_MSG_SWITCH_DONE) {
@@ -286,7 +287,7 @@ static void vfw_timer(void *arg)
 		vfw_drop(v);
 		return;
 	}
-	if (v->vfw.state != VFW_VF_AWAY)
+	if (v->vfw->state != VFW_VF_AWAY)
 		return;
 	if (v->rx_steer != ESW_TO_STANDBY) {
 		(void)steer_standby(v);
@@ -301,12 +302,12 @@ static void vfw_timer(void *arg)
 void vfw_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)
 {
 	if (ev == HV_EV_DEVICE_DELETED && detail && !strcmp(detail, v->vf_id)) {
-		v->vfw.vf_deleted = 1;
+		v->vfw->vf_deleted = 1;
 		vfw_lost(v, VFW_TRIG_DEVICE_DELETED, ts_ms);
 	} else if (ev == HV_EV_UNPLUG_PRIMARY && v->cfg.mode == VM_MODE_FAILOVER) {
 		vfw_lost(v, VFW_TRIG_UNPLUG_PRIMARY, ts_ms);
-	} else if (ev == HV_EV_SHUTDOWN && v->vfw.state != VFW_IDLE) {
-		loop_timer_disarm(v->vfw.timer);
+	} else if (ev == HV_EV_SHUTDOWN && v->vfw->state != VFW_IDLE) {
+		loop_timer_disarm(v->vfw->timer);
 		vfw_set(v, VFW_IDLE);
 	}
 }
@@ -318,15 +319,15 @@ void vfw_on_guest_event(struct vm *v, const struct hb_event *e)
 		return;
 	}
 	if (e->kind == HB_EV_VF_LEAVING) {
-		(void)snprintf(v->vfw.leaving, sizeof(v->vfw.leaving), "%s",
+		(void)snprintf(v->vfw->leaving, sizeof(v->vfw->leaving), "%s",
 			       HB_PRESENT(e, EVENT, IFNAME) && e->ifname ? e->ifname : "");
 		vfw_lost(v, VFW_TRIG_VF_LEAVING, 0);
 	} else if (e->kind == HB_EV_VF_VANISHED) {
-		v->vfw.leaving[0] = 0;
+		v->vfw->leaving[0] = 0;
 		vfw_lost(v, VFW_TRIG_VF_VANISHED, 0);
 	} else {
 		if (e->kind == HB_EV_VF_APPEARED)
-			v->vfw.leaving[0] = 0;  /* a new VF (it may reuse the name) */
+			v->vfw->leaving[0] = 0;  /* a new VF (it may reuse the name) */
 		vfw_on_guest(v);
 	}
 }
@@ -338,7 +339,7 @@ void vfw_on_guest(struct vm *v)
 		return;
 	}
 	if (v->pair.valid && v->pair.vf_present)
-		v->vfw.vf_deleted = 0;          /* a VF is in the VM again */
+		v->vfw->vf_deleted = 0;          /* a VF is in the VM again */
 	if (!vm_guest_ready(v))
 		return;                         /* no view: wait for the session and its STATUS */
 	if (!v->pair.vf_present)
@@ -350,12 +351,12 @@ void vfw_on_guest(struct vm *v)
 /* ---- for operations and status ---------------------------------------------------- */
 void *vfw_cookie(struct vm *v)
 {
-	return &v->vfw;
+	return v->vfw;
 }
 
 int vfw_busy(const struct vm *v, char *err, size_t errlen)
 {
-	if (v->vfw.state != VFW_RETURNING)
+	if (!v->vfw || v->vfw->state != VFW_RETURNING)
 		return 0;
 	(void)snprintf(err, errlen, "vm %s: busy: its VF came back after an unannounced loss and "
 		       "the fast path is being resumed (at most resume_deadline_ms = %u ms): "
@@ -365,12 +366,12 @@ int vfw_busy(const struct vm *v, char *err, size_t errlen)
 
 int vfw_vf_deleted(const struct vm *v)
 {
-	return v->vfw.vf_deleted;
+	return v->vfw && v->vfw->vf_deleted;
 }
 
 json_t *vfw_to_json(const struct vm *v)
 {
-	const struct vfwatch *w = &v->vfw;
+	const struct vfwatch *w = v->vfw;
 	/* an operation that started owns the datapath: the episode is over (vfw_drop()
 	 * runs at the watch's next input) */
 	enum vfw_state st = vfw_eligible(v) ? w->state : VFW_IDLE;
@@ -391,18 +392,23 @@ json_t *vfw_to_json(const struct vm *v)
 
 int vfw_init(struct vm *v)
 {
-	memset(&v->vfw, 0, sizeof(v->vfw));
-	v->vfw.steer_us = -1;
-	v->vfw.event_age_ms = -1;
-	v->vfw.since_ms = loop_now_ms();
-	v->vfw.timer = loop_timer_new(v->d->l, vfw_timer, v);
-	return v->vfw.timer ? 0 : -ENOMEM;
+	v->vfw = calloc(1, sizeof(*v->vfw));
+	if (!v->vfw)
+		return -ENOMEM;
+	v->vfw->steer_us = -1;
+	v->vfw->event_age_ms = -1;
+	v->vfw->since_ms = loop_now_ms();
+	v->vfw->timer = loop_timer_new(v->d->l, vfw_timer, v);
+	return v->vfw->timer ? 0 : -ENOMEM;
 }
 
 void vfw_fini(struct vm *v)
 {
-	/* the guest channel is freed after us: its abandoned RESUME_FAST_PATH is ignored */
-	v->vfw.state = VFW_IDLE;
-	loop_timer_free(v->vfw.timer);
-	v->vfw.timer = NULL;
+	/* the guest channel is freed after us: its abandoned RESUME_FAST_PATH finds no
+	 * watch (vfw_cookie() is NULL) and is ignored */
+	if (!v->vfw)
+		return;
+	loop_timer_free(v->vfw->timer);
+	free(v->vfw);
+	v->vfw = NULL;
 }

@@ -58,7 +58,7 @@ struct vfwatch {
 
 int vfw_init(struct vm *v);
 void vfw_fini(struct vm *v);
-/* Inputs (vm.c routes them after migrate.c and drill.c saw them). */
+/* Inputs (ops/idle.c, after the running operation saw them). */
 void vfw_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
 void vfw_on_guest_event(struct vm *v, const struct hb_event *e);
 void vfw_on_guest(struct vm *v);        /* STATUS, session up/down */

@@ -8,13 +8,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "host-agent/hostd/ctl/ctl.h"
+#include "host-agent/hostd/hostd.h"
 #include "peer.h"
 #include "peer_check.h"
 
 struct pcheck {
 	struct hostd *d;
-	struct ctl_conn *cc;            /* answer here, or (NULL) into out/result */
+	struct op_sink sink;            /* answer here, or (none) into out/result */
 	char *out;
 	size_t outlen;
 	int *result;
@@ -25,7 +25,7 @@ struct pcheck {
 	struct pcheck *next;
 };
 
-static struct pcheck *pchecks;          /* pending, for pcheck_ctl_gone() */
+static struct pcheck *pchecks;          /* pending, for pcheck_sink_gone() */
 static uint64_t pcheck_seq;
 
 static const char *pk_where(const struct pcheck *pk)
@@ -62,15 +62,15 @@ static void pk_finish(struct pcheck *pk, int err, const char *fmt, ...)
 	pk_unlink(pk);
 	if (pk->pc)
 		info = peer_conn_tls_info(pk->pc);
-	if (pk->cc && !err)
-		ctl_finish(pk->cc, json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "ok", 1,
-					     "peer", pk->p->name, "transport",
-					     config_peer_tls(pk->p) ? "tls" : "unix",
-					     "where", pk_where(pk), "tls", info,
-					     "ms", (json_int_t)ms, "text", text));
-	else if (pk->cc)
-		ctl_finish(pk->cc, json_pack("{s:b, s:s, s:s}", "ok", 0, "peer", pk->p->name,
-					     "error", text));
+	if (op_sink_listens(&pk->sink) && !err)
+		op_finish(&pk->sink, 1, json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:s}", "ok", 1,
+						  "peer", pk->p->name, "transport",
+						  config_peer_tls(pk->p) ? "tls" : "unix",
+						  "where", pk_where(pk), "tls", info,
+						  "ms", (json_int_t)ms, "text", text));
+	else if (op_sink_listens(&pk->sink))
+		op_finish(&pk->sink, 0, json_pack("{s:b, s:s, s:s}", "ok", 0, "peer", pk->p->name,
+						  "error", text));
 	if (pk->out) {
 		(void)snprintf(pk->out, pk->outlen, "%s", text);
 		*pk->result = err;
@@ -167,32 +167,25 @@ static int pk_start(struct hostd *d, const char *peer, struct pcheck **out, char
 	return 0;
 }
 
-void pcheck_ctl(struct hostd *d, struct ctl_conn *cc, json_t *req)
+void pcheck_start(struct hostd *d, const char *peer, const struct op_sink *sink)
 {
-	const char *peer = json_string_value(json_object_get(req, "peer"));
+	struct op_sink s = *sink;
 	struct pcheck *pk;
 	char err[PEER_ERR_MAX];
 
-	if (!peer) {
-		ctl_finish(cc, json_pack("{s:b, s:s}", "ok", 0, "error",
-					 "peer-check: want \"peer\": NAME"));
-		return;
-	}
 	if (pk_start(d, peer, &pk, err, sizeof(err))) {
-		ctl_finish(cc, json_pack("{s:b, s:s, s:s}", "ok", 0, "peer", peer, "error", err));
+		op_finish(&s, 0, json_pack("{s:b, s:s, s:s}", "ok", 0, "peer", peer, "error", err));
 		return;
 	}
-	pk->cc = cc;
+	pk->sink = s;
 }
 
-void pcheck_ctl_gone(struct hostd *d, struct ctl_conn *cc)
+void pcheck_sink_gone(const void *arg)
 {
 	struct pcheck *pk;
 
-	(void)d;
 	for (pk = pchecks; pk; pk = pk->next)
-		if (pk->cc == cc)
-			pk->cc = NULL;  /* finishes on its own, answering nobody */
+		op_sink_forget(&pk->sink, arg);  /* finishes on its own, answering nobody */
 }
 
 int pcheck_run(struct hostd *d, const char *peer, char *out, size_t outlen)

@@ -5,7 +5,7 @@
  * channel ("ok, TLS1.3, AES-256-GCM, peer cert CN=hb-b (3 ms)") or why not
  * (the TLS error text).  No VM is involved.
  *
- *   control socket: {"cmd":"peer-check","peer":"B"}
+ *   control socket: {"cmd":"peer-check","peer":"B"} (pcheck_start)
  *     -> {"ok":true,"peer":"B","transport":"tls","where":"198.19.250.2:16515",
  *         "tls":"TLS1.3, …","ms":3,"text":"ok, TLS1.3, … (3 ms)"}
  *     or {"ok":false,"peer":"B","error":"TLS handshake with B (…): …"}
@@ -18,13 +18,14 @@
 
 #define PCHECK_TIMEOUT_MS 15000u  /* > PEER_HANDSHAKE_TIMEOUT_MS: that error comes first */
 
-struct hostd;
-struct ctl_conn;
-struct json_t;
+#include "host-agent/hostd/ops/op.h"
 
-void pcheck_ctl(struct hostd *d, struct ctl_conn *cc, struct json_t *req);
-/* The control connection went away: its pending checks end without answering. */
-void pcheck_ctl_gone(struct hostd *d, struct ctl_conn *cc);
+struct hostd;
+
+/* Check PEER; the verdict (the JSON above) goes to sink's finish(), now or later. */
+void pcheck_start(struct hostd *d, const char *peer, const struct op_sink *sink);
+/* The listener behind arg went away: its pending checks end without answering. */
+void pcheck_sink_gone(const void *arg);
 /* Run one check on d->l until it is answered: 0 ok, or negative errno; text in out. */
 int pcheck_run(struct hostd *d, const char *peer, char *out, size_t outlen);
 

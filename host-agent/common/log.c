@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* host-agent/common/log.c — hlog() (see log.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "log.h"
+
+static int log_verbose;
+
+void hlog_verbose(int on)
+{
+	log_verbose = on;
+}
+
+void hlog(enum hostd_prio prio, const char *fmt, ...)
+{
+	static const char *const tag[] = { "debug", "info", "warn", "error" };
+	struct timespec ts;
+	va_list ap;
+
+	if (prio == HLOG_DEBUG && !log_verbose)
+		return;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
+		ts.tv_nsec / 1000000L, tag[prio]);
+	va_start(ap, fmt);
+	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
+	va_end(ap);
+	(void)fputc('\n', stderr);
+}

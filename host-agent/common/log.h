@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * host-agent/common/log.h — the daemon's one log: hlog(PRIO, fmt, …), a line on
+ * stderr with a realtime stamp ("1700000000.123 hybond-hostd warn: …").  Unit
+ * tests link tests/unit/hlog_stub.c instead (silent unless HB_TEST_VERBOSE).
+ */
+#ifndef HYBOND_LOG_H
+#define HYBOND_LOG_H
+
+enum hostd_prio { HLOG_DEBUG, HLOG_INFO, HLOG_WARN, HLOG_ERR };
+
+void hlog(enum hostd_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* HLOG_DEBUG lines are written only after hlog_verbose(1) (hybond-hostd -v). */
+void hlog_verbose(int on);
+
+#endif

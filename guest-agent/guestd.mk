@@ -9,7 +9,9 @@ GUESTD_DIR  := guest-agent
 GUESTD_CORE := $(GUESTD_DIR)/link.c $(GUESTD_DIR)/pair.c $(GUESTD_DIR)/agent.c \
                $(GUESTD_DIR)/nlbuild.c $(GUESTD_DIR)/config.c $(GUESTD_DIR)/log.c \
                $(GUESTD_DIR)/announce.c $(GUESTD_DIR)/shim.c
-GUESTD_SRCS := $(GUESTD_CORE) $(GUESTD_DIR)/sys.c $(GUESTD_DIR)/ctl.c $(GUESTD_DIR)/main.c
+# The live system: netlink sockets, the real gd_ops, control socket, main loop.
+GUESTD_SRCS := $(GUESTD_CORE) $(GUESTD_DIR)/nlsock.c $(GUESTD_DIR)/sys.c \
+               $(GUESTD_DIR)/ctl.c $(GUESTD_DIR)/main.c
 GUESTD_OBJS := $(GUESTD_SRCS:%.c=$(B)/obj/%.o)
 GUESTD_CORE_OBJS := $(GUESTD_CORE:%.c=$(B)/obj/%.o)
 GUESTD_BIN  := $(B)/bin/hybond-guestd

@@ -31,6 +31,7 @@
 #include "kmod-shim/hybond_genl.h"
 #include "log.h"
 #include "nlbuild.h"
+#include "nlsock.h"
 #include "shim.h"
 #include "sys.h"
 
@@ -97,7 +98,7 @@ static int dump_links(struct daemon *d)
 	char buf[GD_NL_BUFSZ];
 	struct link_dump ld = { NULL, 0, 0 };
 	size_t off;
-	int rc = gd_sys_dump(&d->sys, gd_nl_dump(buf, 0, RTM_GETLINK), collect_cb, &ld);
+	int rc = gd_nls_dump(&d->sys.nl, gd_nl_dump(buf, 0, RTM_GETLINK), collect_cb, &ld);
 
 	for (off = 0; rc == 0 && off < ld.len;) {
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)(ld.buf + off);
@@ -117,16 +118,16 @@ static void shim_found(struct daemon *d, const struct gd_shim_family *f)
 {
 	int rc;
 
-	d->sys.shim_family = f->id;
-	if (!f->events_grp || f->events_grp == d->sys.shim_grp)
+	d->sys.nl.shim_family = f->id;
+	if (!f->events_grp || f->events_grp == d->sys.nl.shim_grp)
 		return;
-	rc = gd_sys_shim_join(&d->sys, f->events_grp);
+	rc = gd_nls_shim_join(&d->sys.nl, f->events_grp);
 	if (rc < 0) {
 		gd_warn("kernel shim: cannot join its \"%s\" group: %s (needs CAP_NET_ADMIN); "
 			SHIM_ABSENT, HYBOND_GENL_MCGRP_EVENTS, strerror(-rc));
 		return;
 	}
-	d->sys.shim_grp = f->events_grp;
+	d->sys.nl.shim_grp = f->events_grp;
 	gd_agent_shim(&d->agent, true);
 	gd_info("kernel shim loaded: subscribed to its events (family %u, group %u)%s", f->id,
 		f->events_grp, d->agent.session ? "; KMOD_SHIM announced from the next HELLO" : "");
@@ -134,11 +135,11 @@ static void shim_found(struct daemon *d, const struct gd_shim_family *f)
 
 static void shim_lost(struct daemon *d)
 {
-	if (!d->sys.shim_family)
+	if (!d->sys.nl.shim_family)
 		return;
 	/* the kernel dropped the membership with the family */
-	d->sys.shim_family = 0;
-	d->sys.shim_grp = 0;
+	d->sys.nl.shim_family = 0;
+	d->sys.nl.shim_grp = 0;
 	gd_agent_shim(&d->agent, false);
 	gd_info("kernel shim unloaded: " SHIM_ABSENT);
 }
@@ -155,7 +156,7 @@ static void shim_msg(const struct nlmsghdr *nlh, void *data)
 
 		if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
 			return;
-		if (d->sys.shim_family && e->msg.nlmsg_type == d->sys.shim_family) {
+		if (d->sys.nl.shim_family && e->msg.nlmsg_type == d->sys.nl.shim_family) {
 			/* the answer to a RELEASE (the only request of the family) */
 			if (e->error == 0)
 				gd_debug("kernel shim: RELEASE acknowledged");
@@ -169,7 +170,7 @@ static void shim_msg(const struct nlmsghdr *nlh, void *data)
 		if (e->error == 0)
 			return;         /* the ACK of GETFAMILY */
 		if (e->error == -ENOENT) {
-			if (d->sys.shim_family)
+			if (d->sys.nl.shim_family)
 				shim_lost(d);   /* its DELFAMILY was among lost messages */
 			else if (!d->shim_absent_logged)
 				gd_info("kernel shim not loaded: " SHIM_ABSENT);
@@ -191,7 +192,7 @@ static void shim_msg(const struct nlmsghdr *nlh, void *data)
 			shim_found(d, &f);
 		return;
 	}
-	if (!d->sys.shim_family || nlh->nlmsg_type != d->sys.shim_family)
+	if (!d->sys.nl.shim_family || nlh->nlmsg_type != d->sys.nl.shim_family)
 		return;
 	rc = gd_shim_parse(nlh, &ev);
 	if (rc < 0)
@@ -204,14 +205,14 @@ static void on_shim(struct daemon *d)
 {
 	int rc;
 
-	if (!d->sys.shim)
+	if (!d->sys.nl.shim)
 		return;
-	rc = gd_sys_shim_read(&d->sys, shim_msg, d);
+	rc = gd_nls_shim_read(&d->sys.nl, shim_msg, d);
 	if (rc == -ENOBUFS) {
 		gd_warn("kernel shim: events lost (socket overrun): asking for the family again");
-		d->sys.shim_grp = 0;    /* join again: a lost DELFAMILY/NEWFAMILY dropped it */
-		if (gd_sys_shim_query(&d->sys) == 0)
-			(void)gd_sys_shim_read(&d->sys, shim_msg, d);
+		d->sys.nl.shim_grp = 0;    /* join again: a lost DELFAMILY/NEWFAMILY dropped it */
+		if (gd_nls_shim_query(&d->sys.nl) == 0)
+			(void)gd_nls_shim_read(&d->sys.nl, shim_msg, d);
 	} else if (rc < 0) {
 		gd_err("kernel shim socket: %s", strerror(-rc));
 	}
@@ -224,7 +225,7 @@ static void on_netlink(struct daemon *d)
 	/* The shim's UNPLUG_STARTING precedes the VF's removal in the kernel:
 	 * read it first, so that VF_LEAVING goes out before VF_VANISHED. */
 	on_shim(d);
-	rc = gd_sys_monitor_read(&d->sys, link_cb, d);
+	rc = gd_nls_monitor_read(&d->sys.nl, link_cb, d);
 
 	if (rc == -ENOBUFS) {
 		gd_warn("netlink notifications lost: re-reading all links");
@@ -370,7 +371,7 @@ static int run_daemon(struct daemon *d)
 	hb_stream_init(&d->stream);
 	gd_agent_init(&d->agent, &d->cfg, &gd_sys_ops, &d->sys,
 		      HB_CAP_NET_FAILOVER | HB_CAP_BONDING);
-	if (add_fd(d, mnl_socket_get_fd(d->sys.mon), TAG_NL) < 0 ||
+	if (add_fd(d, mnl_socket_get_fd(d->sys.nl.mon), TAG_NL) < 0 ||
 	    add_fd(d, d->tfd, TAG_TIMER) < 0 || add_fd(d, d->sfd, TAG_SIGNAL) < 0 ||
 	    (d->cfd >= 0 && add_fd(d, d->cfd, TAG_CTL) < 0)) {
 		gd_err("epoll: %s", strerror(errno));
@@ -382,10 +383,10 @@ static int run_daemon(struct daemon *d)
 	gd_agent_links_complete(&d->agent, gd_now_us());
 	/* before the channel: the first HELLO already says whether the shim is
 	 * there (nlctrl answers within the send, so the answer is queued now) */
-	rc = gd_sys_shim_open(&d->sys);
+	rc = gd_nls_shim_open(&d->sys.nl);
 	if (rc < 0)
 		gd_warn("generic netlink: %s: kernel shim not used; " SHIM_ABSENT, strerror(-rc));
-	else if (add_fd(d, mnl_socket_get_fd(d->sys.shim), TAG_SHIM) < 0)
+	else if (add_fd(d, mnl_socket_get_fd(d->sys.nl.shim), TAG_SHIM) < 0)
 		gd_err("epoll: %s", strerror(errno));
 	on_shim(d);
 	gd_info("%s running: %d pair(s)", GD_AGENT_NAME, d->agent.npairs);
@@ -461,7 +462,7 @@ static int run_capture(const char *dir, int seconds)
 {
 	uint64_t end_us = seconds > 0 ? gd_now_us() + (uint64_t)seconds * 1000000ull : 0;
 	struct capture c = { .dir = dir, .n = 0 };
-	struct gd_sys s;
+	struct gd_nls nl;
 	char buf[GD_NL_BUFSZ];
 	sigset_t mask;
 	int sfd;
@@ -475,14 +476,14 @@ static int run_capture(const char *dir, int seconds)
 	sigaddset(&mask, SIGINT);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sfd < 0 || gd_sys_open(&s) < 0) {
+	if (sfd < 0 || gd_nls_open(&nl) < 0) {
 		gd_err("setup: %s", strerror(errno));
 		return 1;
 	}
-	(void)gd_sys_dump(&s, gd_nl_dump(buf, 0, RTM_GETLINK), capture_cb, &c);
+	(void)gd_nls_dump(&nl, gd_nl_dump(buf, 0, RTM_GETLINK), capture_cb, &c);
 	for (;;) {
 		struct pollfd fds[2] = {
-			{ .fd = mnl_socket_get_fd(s.mon), .events = POLLIN },
+			{ .fd = mnl_socket_get_fd(nl.mon), .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
 		};
 
@@ -500,9 +501,9 @@ static int run_capture(const char *dir, int seconds)
 		if (fds[1].revents)
 			break;
 		if (fds[0].revents)
-			(void)gd_sys_monitor_read(&s, capture_cb, &c);
+			(void)gd_nls_monitor_read(&nl, capture_cb, &c);
 	}
-	gd_sys_close(&s);
+	gd_nls_close(&nl);
 	(void)close(sfd);
 	return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Pure: builds the nlctrl request and parses nlctrl answers/notifications and
  * the family's events into small structs, so that hand-built messages drive
- * the unit tests exactly as the live socket does.  The socket is in sys.c,
+ * the unit tests exactly as the live socket does.  The socket is in nlsock.c,
  * the dispatch in main.c, what an event means in agent.c
  * (gd_agent_shim_event()).
  */

@@ -1,8 +1,8 @@
-/* sys.c — ops of the agent on the live system (rtnetlink, sysfs, AF_PACKET). */
+/* sys.c — ops of the agent on the live system (rtnetlink requests through
+ * nlsock.c, sysfs, AF_PACKET, the host channel). */
 #include <errno.h>
 #include <glob.h>
 #include <linux/gen_stats.h>
-#include <linux/genetlink.h>
 #include <linux/if_addr.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -15,10 +15,8 @@
 #include "announce.h"
 #include "log.h"
 #include "nlbuild.h"
-#include "shim.h"
 #include "sys.h"
 
-#define GD_NL_RXBUF 32768       /* one recv of a dump (libmnl >= 1.0.5 calls it GD_NL_RXBUF) */
 #define MTU_FOR_ESTIMATE 1514u    /* BQL counts bytes; QUEUED counts packets */
 
 uint64_t gd_now_us(void)
@@ -33,150 +31,12 @@ int gd_sys_open(struct gd_sys *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->chan_fd = -1;
-	s->seq = (uint32_t)time(NULL);
-	s->req = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	s->mon = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!s->req || !s->mon || mnl_socket_bind(s->req, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_bind(s->mon, RTMGRP_LINK, MNL_SOCKET_AUTOPID) < 0) {
-		int e = errno;
-
-		gd_sys_close(s);
-		return -e;
-	}
-	return 0;
+	return gd_nls_open(&s->nl);
 }
 
 void gd_sys_close(struct gd_sys *s)
 {
-	if (s->req)
-		(void)mnl_socket_close(s->req);
-	if (s->mon)
-		(void)mnl_socket_close(s->mon);
-	if (s->shim)
-		(void)mnl_socket_close(s->shim);
-	s->req = s->mon = s->shim = NULL;
-}
-
-/* ---- the kernel shim's generic netlink family ------------------------------ */
-
-int gd_sys_shim_query(struct gd_sys *s)
-{
-	char buf[GD_NL_BUFSZ];
-	struct nlmsghdr *nlh = gd_shim_getfamily(buf, ++s->seq);
-
-	if (mnl_socket_sendto(s->shim, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return 0;
-}
-
-int gd_sys_shim_open(struct gd_sys *s)
-{
-	/* nlctrl's one group, "notify", has the id GENL_ID_CTRL (kernel:
-	 * genl_validate_assign_mc_groups(); iproute2's "genl monitor" relies on it) */
-	unsigned int notify = GENL_ID_CTRL;
-	int e;
-
-	s->shim = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	if (!s->shim || mnl_socket_bind(s->shim, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    mnl_socket_setsockopt(s->shim, NETLINK_ADD_MEMBERSHIP, &notify, sizeof(notify)) < 0)
-		goto fail;
-	if (gd_sys_shim_query(s) < 0)
-		goto fail;
-	return 0;
-fail:
-	e = errno;
-	if (s->shim)
-		(void)mnl_socket_close(s->shim);
-	s->shim = NULL;
-	return -e;
-}
-
-int gd_sys_shim_join(struct gd_sys *s, uint32_t grp)
-{
-	unsigned int g = grp;
-
-	if (mnl_socket_setsockopt(s->shim, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
-		return -errno;
-	return 0;
-}
-
-int gd_sys_shim_release(struct gd_sys *s, int master)
-{
-	char buf[GD_NL_BUFSZ];
-	struct nlmsghdr *nlh;
-
-	if (!s->shim || !s->shim_family)
-		return -ENOENT;
-	nlh = gd_shim_release_msg(buf, s->shim_family, ++s->seq, master);
-	if (!nlh)
-		return -EINVAL;
-	if (mnl_socket_sendto(s->shim, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return 0;
-}
-
-int gd_sys_shim_read(struct gd_sys *s, void (*cb)(const struct nlmsghdr *nlh, void *data),
-		     void *data)
-{
-	char buf[GD_NL_RXBUF];
-
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->shim, buf, sizeof(buf));
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-		int len = (int)n;
-
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		/* every message, NLMSG_ERROR included (mnl_cb_run would stop there) */
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
-			cb(nlh, data);
-	}
-}
-
-static int run_until_done(struct gd_sys *s, uint32_t seq, mnl_cb_t cb, void *data)
-{
-	char buf[GD_NL_RXBUF];
-	uint32_t portid = mnl_socket_get_portid(s->req);
-	int rc;
-
-	do {
-		ssize_t n = mnl_socket_recvfrom(s->req, buf, sizeof(buf));
-
-		if (n < 0)
-			return -errno;
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-	} while (rc > MNL_CB_STOP);
-	return rc < 0 ? -errno : 0;
-}
-
-int gd_sys_request(struct gd_sys *s, struct nlmsghdr *nlh)
-{
-	nlh->nlmsg_seq = ++s->seq;
-	if (mnl_socket_sendto(s->req, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return run_until_done(s, nlh->nlmsg_seq, NULL, NULL);
-}
-
-int gd_sys_dump(struct gd_sys *s, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
-{
-	nlh->nlmsg_seq = ++s->seq;
-	if (mnl_socket_sendto(s->req, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	return run_until_done(s, nlh->nlmsg_seq, cb, data);
-}
-
-int gd_sys_monitor_read(struct gd_sys *s, mnl_cb_t cb, void *data)
-{
-	char buf[GD_NL_RXBUF];
-
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(s->mon, buf, sizeof(buf));
-
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		if (mnl_cb_run(buf, (size_t)n, 0, 0, cb, data) < 0 && errno != ESRCH)
-			gd_debug("monitor message: %s", strerror(errno));
-	}
+	gd_nls_close(&s->nl);
 }
 
 /* ---- ops ------------------------------------------------------------------ */
@@ -196,7 +56,7 @@ static int send_frame(void *ctx, const void *frame, size_t len)
 
 static int req(struct gd_sys *s, struct nlmsghdr *nlh, const char *what, int ok_errno)
 {
-	int rc = gd_sys_request(s, nlh);
+	int rc = gd_nls_request(&s->nl, nlh);
 
 	if (rc == -ok_errno)
 		rc = 0;
@@ -403,8 +263,8 @@ static int enslave_standby(void *ctx, int bond, int ifindex)
 	(void)if_indextoname((unsigned int)bond, bname);
 	/* what the distribution configured on the standby, before the enslave
 	 * (setting it down flushes its routes, and IPv6 its addresses) */
-	if (gd_sys_dump(s, gd_nl_dump(buf, 0, RTM_GETADDR), carry_cb, &addrs) < 0 ||
-	    gd_sys_dump(s, gd_nl_route_dump(buf, 0), carry_cb, &routes) < 0)
+	if (gd_nls_dump(&s->nl, gd_nl_dump(buf, 0, RTM_GETADDR), carry_cb, &addrs) < 0 ||
+	    gd_nls_dump(&s->nl, gd_nl_route_dump(buf, 0), carry_cb, &routes) < 0)
 		gd_warn("%s: cannot read its addresses/routes: they are not carried over", name);
 	rc = enslave_to(s, bond, ifindex, name);
 	if (rc == 0 && (addrs.n || routes.n))
@@ -499,7 +359,7 @@ static int queued(void *ctx, const struct gd_agent *a, const struct gd_pair *p, 
 	char buf[GD_NL_BUFSZ];
 	struct qlen_ctx q = { .ifindex = p->l.vf, .qlen = 0 };
 	uint64_t bytes;
-	int rc = gd_sys_dump(s, gd_nl_dump(buf, 0, RTM_GETQDISC), qdisc_cb, &q);
+	int rc = gd_nls_dump(&s->nl, gd_nl_dump(buf, 0, RTM_GETQDISC), qdisc_cb, &q);
 
 	if (rc < 0)
 		return rc;
@@ -556,7 +416,7 @@ static int announce(void *ctx, const struct gd_agent *a, const struct gd_pair *p
 
 	memset(&c, 0, sizeof(c));
 	c.ifindex = p->l.master;
-	rc = gd_sys_dump(s, gd_nl_dump(buf, 0, RTM_GETADDR), addr_cb, &c);
+	rc = gd_nls_dump(&s->nl, gd_nl_dump(buf, 0, RTM_GETADDR), addr_cb, &c);
 	if (rc < 0 || !m)
 		return rc;
 	rc = gd_announce_send(ifindex, m->mac, &c.ad);
@@ -569,7 +429,9 @@ static int announce(void *ctx, const struct gd_agent *a, const struct gd_pair *p
 
 static int shim_release(void *ctx, int master)
 {
-	return gd_sys_shim_release(ctx, master);
+	struct gd_sys *s = ctx;
+
+	return gd_nls_shim_release(&s->nl, master);
 }
 
 const struct gd_ops gd_sys_ops = {

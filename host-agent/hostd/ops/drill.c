@@ -753,13 +753,283 @@ static void timeline_add(struct drill *x)
 		"t_ms", (json_int_t)since_ms(x)));
 }
 
+static void denter_probe_start(struct drill *x)
+{
+	int rc;
+
+	rc = probe_start(x);
+	if (rc) {
+		drill_fail(x, "hybond-probe %s %s%s%s: %s", x->rq.probe_kind, x->rq.probe_target,
+			   x->rq.probe_netns[0] ? " in netns " : "", x->rq.probe_netns,
+			   strerror(-rc));
+		return;
+	}
+	loop_timer_arm(x->timer, DRILL_PROBE_LEAD_MS);
+}
+
+static void denter_steer_standby(struct drill *x)
+{
+	struct vm *v = x->v;
+	char err[512];
+	int rc;
+	enum drill_phase p = x->phase;
+
+	add_window(x, "to_standby");
+	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	if (rc) {
+		drill_fail(x, "%s", err);
+		return;
+	}
+	x->steered_standby = 1;
+	x->op.steer_src = JRNL_STEER_STANDBY;
+	drill_enter(x, drill_next(&x->plan, p));
+}
+
+static void denter_switch_tx(struct drill *x)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &x->v->d->cfg;
+	int rc;
+
+	x->switched = 1;
+	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
+			       NULL, gc_now_ms());
+	if (rc < 0)
+		drill_fail(x, "PREPARE_SWITCH: %s", strerror(-rc));
+}
+
+static void denter_on_standby(struct drill *x)
+{
+	enum drill_phase p = x->phase;
+
+	add_window(x, "on_standby");
+	if (x->rq.kind == DRILL_KIND_DRILL)
+		loop_timer_arm(x->timer, DRILL_DWELL_MS);
+	else
+		drill_enter(x, drill_next(&x->plan, p));
+}
+
+static void denter_unplug_vf(struct drill *x)
+{
+	struct vm *v = x->v;
+	int rc;
+
+	rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_done, v);
+	if (rc) {
+		drill_fail(x, "device_del %s: %s", v->vf_id, strerror(-rc));
+		return;
+	}
+	loop_timer_arm(x->timer, DRILL_UNPLUG_TIMEOUT_MS);
+}
+
+static void denter_save(struct drill *x)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &x->v->d->cfg;
+	char err[512];
+	char uri[300];
+	int rc;
+
+	add_window(x, "save");
+	/* frames for the paused VM wait in its standby tap: size the queue */
+	rc = link_set_txqlen(v->cfg.standby_port, c->txqueuelen, err, sizeof(err));
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: %s (frames beyond the tap's queue are lost while "
+		     "paused)", v->cfg.name, err);
+	rc = snap_save_uri(x->rq.file, uri, sizeof(uri));
+	if (!rc) {
+		if (x->plan.qemu_primary && !x->vf_out)
+			x->primary_hidden = 1;  /* QEMU unplugs it at the migration's start */
+		x->save_sent = 1;
+		x->hv_save = v->hvo->snapshot_save != NULL;
+		if (x->hv_save) {
+			(void)snprintf(uri, sizeof(uri), "%s snapshot", v->hvo->kind);
+			rc = v->hvo->snapshot_save(v->hv, x->rq.file, save_done, v);
+			x->hv_save_pending = !rc;
+		} else {
+			rc = v->hvo->migrate_out(v->hv, uri, hv_done, v);
+		}
+	}
+	if (rc) {
+		drill_fail(x, "migrate %s: %s", uri, strerror(-rc));
+		return;
+	}
+	loop_timer_arm(x->timer, DRILL_SAVE_TIMEOUT_MS);
+}
+
+static void denter_cont(struct drill *x)
+{
+	struct vm *v = x->v;
+	enum drill_phase p = x->phase;
+
+	if (x->hv_save) {
+		/* the hypervisor ran the VM again before answering; if not: cont */
+		x->paused = 0;
+		v->hvo->query_status(v->hv, status_done, v);
+		drill_enter(x, drill_next(&x->plan, p));
+		return;
+	}
+	x->paused = 1;
+	v->hvo->query_migrate(v->hv, stats_done, v);
+	if (v->hvo->cont(v->hv, cont_done, v))
+		drill_fail(x, "cont not sent");
+}
+
+static void denter_replug_vf(struct drill *x)
+{
+	enum drill_phase p = x->phase;
+
+	vf_replug(x);
+	drill_enter(x, drill_next(&x->plan, p));
+}
+
+static void denter_wait_vf(struct drill *x)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &x->v->d->cfg;
+	enum drill_phase p = x->phase;
+
+	if (v->gc && v->session_up)
+		(void)gc_status(v->gc, NULL, gc_now_ms());
+	loop_timer_arm(x->timer, c->vf_up_timeout_ms);
+	if (vm_vf_up(v) && vm_guest_ready(v))
+		drill_enter(x, drill_next(&x->plan, p));
+}
+
+static void denter_steer_vf(struct drill *x)
+{
+	struct vm *v = x->v;
+	char err[512];
+	int rc;
+	enum drill_phase p = x->phase;
+
+	if (p == DRILL_STEER_VF)
+		add_window(x, "back_to_vf");
+	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+	if (rc) {
+		if (p == DRILL_STEER_VF) {
+			drill_fail(x, "%s", err);
+		} else {
+			(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
+				       "; rollback: %s", err);
+			drill_enter(x, DRILL_FAILED);
+		}
+		return;
+	}
+	x->steered_standby = 0;
+	x->op.steer_src = JRNL_STEER_VF;
+	drill_enter(x, p == DRILL_STEER_VF ? DRILL_RESUME : DRILL_RB_RESUME);
+}
+
+static void denter_resume(struct drill *x)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &x->v->d->cfg;
+	int rc;
+	enum drill_phase p = x->phase;
+
+	x->fast_up = 0;
+	rc = vm_guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+						  NULL, gc_now_ms()) : -ENOTCONN;
+	if (rc < 0) {
+		if (p == DRILL_RESUME)
+			drill_fail(x, "RESUME_FAST_PATH: %s", strerror(-rc));
+		else
+			drill_enter(x, DRILL_FAILED);
+	}
+}
+
+static void denter_settle(struct drill *x)
+{
+	loop_timer_arm(x->timer, DRILL_SETTLE_MS);
+}
+
+static void denter_report(struct drill *x)
+{
+	if (x->probe_pid > 0 && x->probe_fd >= 0) {
+		(void)kill(x->probe_pid, SIGINT);       /* our own child, by pid */
+		loop_timer_arm(x->timer, DRILL_REPORT_TIMEOUT_MS);
+		return;
+	}
+	drill_enter(x, DRILL_DONE);
+}
+
+static void denter_done(struct drill *x)
+{
+	drill_end(x, 1);
+}
+
+static void denter_rollback(struct drill *x)
+{
+	struct vm *v = x->v;
+
+	if (x->hv_save_pending)         /* the hypervisor's save still runs: abort it */
+		v->hvo->migrate_cancel(v->hv, NULL, NULL);
+	if (x->save_sent || x->paused)
+		v->hvo->query_status(v->hv, status_done, v);
+	if (!x->steered_standby && !x->switched) {
+		drill_enter(x, DRILL_FAILED);
+		return;
+	}
+	if (x->vf_out || x->primary_hidden) {
+		drill_enter(x, DRILL_RB_REPLUG);
+		return;
+	}
+	drill_enter(x, DRILL_RB_WAIT_VF);
+}
+
+static void denter_rb_replug(struct drill *x)
+{
+	vf_replug(x);
+	drill_enter(x, DRILL_RB_WAIT_VF);
+}
+
+static void denter_rb_wait_vf(struct drill *x)
+{
+	struct vm *v = x->v;
+	const struct hostd_config *c = &x->v->d->cfg;
+
+	if (v->gc && v->session_up)
+		(void)gc_status(v->gc, NULL, gc_now_ms());
+	loop_timer_arm(x->timer, c->vf_up_timeout_ms +
+		       (x->recovering ? DRILL_RECOVER_WAIT_MS : 0));
+	if (vm_vf_up(v) && vm_guest_ready(v))
+		drill_enter(x, DRILL_RB_STEER_VF);
+}
+
+static void denter_failed(struct drill *x)
+{
+	drill_end(x, 0);
+}
+
+/* What entering each phase does (NULL: nothing but the journal and the report). */
+static void (*const drill_enter_fn[DRILL_N_PHASES])(struct drill *) = {
+	[DRILL_PROBE_START] = denter_probe_start,
+	[DRILL_STEER_STANDBY] = denter_steer_standby,
+	[DRILL_SWITCH_TX] = denter_switch_tx,
+	[DRILL_ON_STANDBY] = denter_on_standby,
+	[DRILL_UNPLUG_VF] = denter_unplug_vf,
+	[DRILL_SAVE] = denter_save,
+	[DRILL_CONT] = denter_cont,
+	[DRILL_REPLUG_VF] = denter_replug_vf,
+	[DRILL_WAIT_VF] = denter_wait_vf,
+	[DRILL_STEER_VF] = denter_steer_vf,
+	[DRILL_RB_STEER_VF] = denter_steer_vf,
+	[DRILL_RESUME] = denter_resume,
+	[DRILL_RB_RESUME] = denter_resume,
+	[DRILL_SETTLE] = denter_settle,
+	[DRILL_REPORT] = denter_report,
+	[DRILL_DONE] = denter_done,
+	[DRILL_ROLLBACK] = denter_rollback,
+	[DRILL_RB_REPLUG] = denter_rb_replug,
+	[DRILL_RB_WAIT_VF] = denter_rb_wait_vf,
+	[DRILL_FAILED] = denter_failed,
+};
+
 /* Enter phase p: journal it, report it, run its action.  The only place phases change. */
 static void drill_enter(struct drill *x, enum drill_phase p)
 {
 	struct vm *v = x->v;
-	const struct hostd_config *c = &v->d->cfg;
-	char err[512], uri[300];
-	int rc;
 
 	x->phase = p;
 	timeline_add(x);
@@ -769,183 +1039,8 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 	     x->plan.cycle, drill_names[p], (unsigned long long)since_ms(x));
 	drill_report(x, json_object());
 	loop_timer_disarm(x->timer);
-
-	switch (p) {
-	case DRILL_PREFLIGHT:
-		return;
-	case DRILL_PROBE_START:
-		rc = probe_start(x);
-		if (rc) {
-			drill_fail(x, "hybond-probe %s %s%s%s: %s", x->rq.probe_kind, x->rq.probe_target,
-				   x->rq.probe_netns[0] ? " in netns " : "", x->rq.probe_netns,
-				   strerror(-rc));
-			return;
-		}
-		loop_timer_arm(x->timer, DRILL_PROBE_LEAD_MS);
-		return;
-	case DRILL_STEER_STANDBY:
-		add_window(x, "to_standby");
-		rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
-		if (rc) {
-			drill_fail(x, "%s", err);
-			return;
-		}
-		x->steered_standby = 1;
-		x->op.steer_src = JRNL_STEER_STANDBY;
-		drill_enter(x, drill_next(&x->plan, p));
-		return;
-	case DRILL_SWITCH_TX:
-		x->switched = 1;
-		rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
-				       NULL, gc_now_ms());
-		if (rc < 0)
-			drill_fail(x, "PREPARE_SWITCH: %s", strerror(-rc));
-		return;
-	case DRILL_ON_STANDBY:
-		add_window(x, "on_standby");
-		if (x->rq.kind == DRILL_KIND_DRILL)
-			loop_timer_arm(x->timer, DRILL_DWELL_MS);
-		else
-			drill_enter(x, drill_next(&x->plan, p));
-		return;
-	case DRILL_UNPLUG_VF:
-		rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_done, v);
-		if (rc) {
-			drill_fail(x, "device_del %s: %s", v->vf_id, strerror(-rc));
-			return;
-		}
-		loop_timer_arm(x->timer, DRILL_UNPLUG_TIMEOUT_MS);
-		return;
-	case DRILL_SAVE:
-		add_window(x, "save");
-		/* frames for the paused VM wait in its standby tap: size the queue */
-		rc = link_set_txqlen(v->cfg.standby_port, c->txqueuelen, err, sizeof(err));
-		if (rc)
-			hlog(HLOG_WARN, "vm %s: %s (frames beyond the tap's queue are lost while "
-			     "paused)", v->cfg.name, err);
-		rc = snap_save_uri(x->rq.file, uri, sizeof(uri));
-		if (!rc) {
-			if (x->plan.qemu_primary && !x->vf_out)
-				x->primary_hidden = 1;  /* QEMU unplugs it at the migration's start */
-			x->save_sent = 1;
-			x->hv_save = v->hvo->snapshot_save != NULL;
-			if (x->hv_save) {
-				(void)snprintf(uri, sizeof(uri), "%s snapshot", v->hvo->kind);
-				rc = v->hvo->snapshot_save(v->hv, x->rq.file, save_done, v);
-				x->hv_save_pending = !rc;
-			} else {
-				rc = v->hvo->migrate_out(v->hv, uri, hv_done, v);
-			}
-		}
-		if (rc) {
-			drill_fail(x, "migrate %s: %s", uri, strerror(-rc));
-			return;
-		}
-		loop_timer_arm(x->timer, DRILL_SAVE_TIMEOUT_MS);
-		return;
-	case DRILL_CONT:
-		if (x->hv_save) {
-			/* the hypervisor ran the VM again before answering; if not: cont */
-			x->paused = 0;
-			v->hvo->query_status(v->hv, status_done, v);
-			drill_enter(x, drill_next(&x->plan, p));
-			return;
-		}
-		x->paused = 1;
-		v->hvo->query_migrate(v->hv, stats_done, v);
-		if (v->hvo->cont(v->hv, cont_done, v))
-			drill_fail(x, "cont not sent");
-		return;
-	case DRILL_REPLUG_VF:
-		vf_replug(x);
-		drill_enter(x, drill_next(&x->plan, p));
-		return;
-	case DRILL_WAIT_VF:
-		if (v->gc && v->session_up)
-			(void)gc_status(v->gc, NULL, gc_now_ms());
-		loop_timer_arm(x->timer, c->vf_up_timeout_ms);
-		if (vm_vf_up(v) && vm_guest_ready(v))
-			drill_enter(x, drill_next(&x->plan, p));
-		return;
-	case DRILL_STEER_VF:
-	case DRILL_RB_STEER_VF:
-		if (p == DRILL_STEER_VF)
-			add_window(x, "back_to_vf");
-		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-		if (rc) {
-			if (p == DRILL_STEER_VF) {
-				drill_fail(x, "%s", err);
-			} else {
-				(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
-					       "; rollback: %s", err);
-				drill_enter(x, DRILL_FAILED);
-			}
-			return;
-		}
-		x->steered_standby = 0;
-		x->op.steer_src = JRNL_STEER_VF;
-		drill_enter(x, p == DRILL_STEER_VF ? DRILL_RESUME : DRILL_RB_RESUME);
-		return;
-	case DRILL_RESUME:
-	case DRILL_RB_RESUME:
-		x->fast_up = 0;
-		rc = vm_guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
-							  NULL, gc_now_ms()) : -ENOTCONN;
-		if (rc < 0) {
-			if (p == DRILL_RESUME)
-				drill_fail(x, "RESUME_FAST_PATH: %s", strerror(-rc));
-			else
-				drill_enter(x, DRILL_FAILED);
-		}
-		return;
-	case DRILL_SETTLE:
-		loop_timer_arm(x->timer, DRILL_SETTLE_MS);
-		return;
-	case DRILL_REPORT:
-		if (x->probe_pid > 0 && x->probe_fd >= 0) {
-			(void)kill(x->probe_pid, SIGINT);       /* our own child, by pid */
-			loop_timer_arm(x->timer, DRILL_REPORT_TIMEOUT_MS);
-			return;
-		}
-		drill_enter(x, DRILL_DONE);
-		return;
-	case DRILL_DONE:
-		drill_end(x, 1);
-		return;
-
-	case DRILL_ROLLBACK:
-		if (x->hv_save_pending)         /* the hypervisor's save still runs: abort it */
-			v->hvo->migrate_cancel(v->hv, NULL, NULL);
-		if (x->save_sent || x->paused)
-			v->hvo->query_status(v->hv, status_done, v);
-		if (!x->steered_standby && !x->switched) {
-			drill_enter(x, DRILL_FAILED);
-			return;
-		}
-		if (x->vf_out || x->primary_hidden) {
-			drill_enter(x, DRILL_RB_REPLUG);
-			return;
-		}
-		drill_enter(x, DRILL_RB_WAIT_VF);
-		return;
-	case DRILL_RB_REPLUG:
-		vf_replug(x);
-		drill_enter(x, DRILL_RB_WAIT_VF);
-		return;
-	case DRILL_RB_WAIT_VF:
-		if (v->gc && v->session_up)
-			(void)gc_status(v->gc, NULL, gc_now_ms());
-		loop_timer_arm(x->timer, c->vf_up_timeout_ms +
-			       (x->recovering ? DRILL_RECOVER_WAIT_MS : 0));
-		if (vm_vf_up(v) && vm_guest_ready(v))
-			drill_enter(x, DRILL_RB_STEER_VF);
-		return;
-	case DRILL_FAILED:
-		drill_end(x, 0);
-		return;
-	case DRILL_N_PHASES:
-		break;
-	}
+	if (drill_enter_fn[p])
+		drill_enter_fn[p](x);
 }
 
 static void drill_fail(struct drill *x, const char *fmt, ...)

@@ -967,13 +967,543 @@ static void cleanup_done(struct mig *m, int status)
 static void launch_done(struct mig *m, int status);
 static void recover_no_qemu(struct mig *m, const char *why);
 
+static void enter_s_dest_prepare(struct mig *m)
+{
+	struct hb_msg r;
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+
+	hb_msg_init(&r, HB_MSG_MIGRATE_PREPARE, 0);
+	r.u.migrate_prepare.vm = v->cfg.name;
+	memcpy(r.u.migrate_prepare.mac, v->mac, 6);
+	r.u.migrate_prepare.mode = (uint8_t)v->cfg.mode;
+	r.u.migrate_prepare.source = c->host;
+	if (m->force_no_agent) {        /* D: plain QEMU order at RESUME */
+		r.u.migrate_prepare.agent = 0;
+		HB_MARK(&r.u.migrate_prepare, MIGRATE_PREPARE, AGENT);
+	}
+	if (peer_send(m->pc, &r)) {
+		mig_fail(m, "peer %s: cannot send MIGRATE_PREPARE", m->peer);
+		return;
+	}
+	loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
+}
+
+static void enter_s_steer_standby(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+	int rc;
+
+	if (m->force_no_agent) {
+		/* no agent, no tc redirect: net_failover drops standby RX while its
+		 * VF is registered, so RX stays on the VF until the VF is gone
+		 * (bond: DEVICE_DELETED; failover: MIGRATION "active") */
+		mig_enter(m, MIG_S_SWITCH_TX);
+		return;
+	}
+	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	if (rc) {
+		mig_fail(m, "%s", err);
+		return;
+	}
+	m->steered_standby = 1;
+	mig_set_steer(m, JRNL_STEER_STANDBY);
+	mig_enter(m, MIG_S_SWITCH_TX);
+}
+
+static void enter_s_switch_tx(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+	int rc;
+
+	if (!vm_guest_ready(v)) {          /* --force without an agent */
+		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
+		return;
+	}
+	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
+			       NULL, gc_now_ms());
+	if (rc < 0)
+		mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
+}
+
+static void enter_s_unplug_vf(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	if (vfw_vf_deleted(v)) {
+		/* someone removed the VF before (vfwatch.c): nothing to unplug; a
+		 * rollback plugs a fresh one */
+		m->unplug_sent = m->vf_unplugged = 1;
+		mig_enter(m, MIG_S_MIGRATING);
+		return;
+	}
+	rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_generic_done, v);
+	if (rc) {
+		mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
+		return;
+	}
+	m->unplug_sent = 1;
+	loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
+}
+
+static void enter_s_migrating(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+	int rc;
+
+	if (m->external) {
+		/* libvirt migrates (`virsh migrate`): we only answer its hook, then
+		 * follow QEMU's events like our own migration's */
+		send_incoming_ready(m);
+		loop_timer_arm(m->timer, m->migrate_sent ? MIG_MIGRATE_TIMEOUT_MS :
+			       MIG_EXTERNAL_START_MS);
+		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+		return;
+	}
+	if (m->lv) {
+		/* libvirt: peer-to-peer to the peer's libvirtd ("DCONNURI [MIGRATEURI]") */
+		const struct peer_config *pc_ = config_peer(c, m->peer);
+
+		(void)snprintf(m->uri, sizeof(m->uri), "%s%s%s",
+			       pc_ ? pc_->libvirt_uri : "", pc_ && pc_->migrate_uri[0] ?
+			       " " : "", pc_ ? pc_->migrate_uri : "");
+	}
+	rc = v->hvo->migrate_out(v->hv, m->uri, hv_generic_done, v);
+	if (rc) {
+		mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
+		return;
+	}
+	m->migrate_sent = 1;
+	loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+	loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+}
+
+static void enter_s_stopped(struct mig *m)
+{
+	/* MIGRATE_STOPPED already went out (send_stopped) before this journal write */
+	loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+}
+
+static void enter_s_cancel(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	/* m->err says why; QEMU's MIGRATION cancelled/failed -> ROLLBACK, completed ->
+	 * the VM is on D after all (cancel_too_late) */
+	m->cancel_polls = 0;
+	if (!v->hv || !v->hvo->ready(v->hv)) {
+		m->mig_ended = 1;       /* no QEMU session: nothing is migrating */
+		mig_enter(m, MIG_S_ROLLBACK);
+		return;
+	}
+	rc = v->hvo->migrate_cancel(v->hv, cancel_done, v);
+	if (rc)
+		hlog(HLOG_WARN, "vm %s: migrate_cancel not sent: %s", v->cfg.name,
+		     strerror(-rc));
+	loop_timer_arm(m->timer, MIG_CANCEL_POLL_MS);
+}
+
+static void enter_s_dest_switchback(struct mig *m)
+{
+	const struct hostd_config *c = &m->v->d->cfg;
+
+	if (m->finished_rcvd) { /* D was quicker than our final statistics */
+		mig_enter(m, MIG_S_CLEANUP);
+		return;
+	}
+	if (!m->pc) {   /* D's daemon is gone: it finishes (or recovers) on its own */
+		if (!m->d_text[0])
+			(void)snprintf(m->d_text, sizeof(m->d_text), "no peer channel to %s: "
+				       "its daemon finishes the fast path on its own", m->peer);
+		mig_enter(m, MIG_S_CLEANUP);
+		return;
+	}
+	loop_timer_arm(m->timer, c->vf_up_timeout_ms + c->resume_deadline_ms +
+		       MIG_FINISH_SLACK_MS);
+}
+
+static void enter_s_cleanup(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+	int rc;
+
+	v->here = 0;
+	if (v->hv)
+		v->hvo->quit(v->hv, NULL, NULL);
+	rc = vm_steer(v, ESW_TO_NONE, err, sizeof(err));
+	if (rc)
+		hlog(HLOG_WARN, "%s", err);
+	mig_set_steer(m, JRNL_STEER_NONE);
+	if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
+		return;
+	mig_enter(m, MIG_S_DONE);
+}
+
+static void enter_s_done(struct mig *m)
+{
+	mig_end(m, 1);
+}
+
+static void enter_s_rollback(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+	char err[512];
+
+	if (!m->rb_t0) {
+		m->rb_t0 = loop_now_ms();
+		if (m->stopped && c->uplink[0]) {
+			/* the fabric may already point at the destination: take the MAC back */
+			if (announce_rarp(c->uplink, v->mac, MIG_ANNOUNCE_COUNT, err,
+					  sizeof(err)))
+				hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
+		}
+		send_result(m, 0, m->err);
+		if (m->migrate_sent && v->hv)
+			v->hvo->query_status(v->hv, status_cont_done, v);
+	}
+	if (!m->steered_standby && !m->unplug_sent && !m->migrate_sent) {
+		mig_enter(m, MIG_S_FAILED);     /* nothing moved */
+		return;
+	}
+	if (v->cfg.mode == VM_MODE_BOND && m->unplug_sent && !m->vf_unplugged &&
+	    !m->recovering) {
+		/* device_del is under way: re-plug only once it is gone */
+		loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
+		return;
+	}
+	if (v->cfg.mode == VM_MODE_BOND && (m->unplug_sent || m->recovering)) {
+		mig_enter(m, MIG_S_RB_REPLUG);
+		return;
+	}
+	/* failover: a failed migration makes QEMU re-plug the primary itself */
+	if (m->migrate_sent)
+		vm_vf_forget(v);
+	mig_enter(m, MIG_S_RB_WAIT_VF);
+}
+
+static void enter_s_rb_replug(struct mig *m)
+{
+	struct vm *v = m->v;
+
+	/* bond: a fresh id (QEMU 7.2 refuses the old one), unless the VF is still there */
+	if (v->hv && v->hvo->query_vf && v->hvo->ready(v->hv) && !m->vf_unplugged &&
+	    v->hvo->query_vf(v->hv, v->vf_id, rb_vf_query_done, v) == 0)
+		return;
+	rb_plug(m);
+	mig_enter(m, MIG_S_RB_WAIT_VF);
+}
+
+static void enter_s_rb_wait_vf(struct mig *m)
+{
+	uint64_t spent = loop_now_ms() - m->rb_t0;
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+
+	if (spent >= c->vf_up_timeout_ms) {
+		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+			       "; rolled back, but the VF did not come back within %u ms: VM "
+			       "stays on the standby", c->vf_up_timeout_ms);
+		rx_to_standby(m);
+		mig_enter(m, MIG_S_FAILED);
+		return;
+	}
+	loop_timer_arm(m->timer, c->vf_up_timeout_ms - spent);
+	if (m->force_no_agent) {
+		/* no agent to ask: plain QEMU order, RX to the VF at once */
+		mig_enter(m, MIG_S_RB_FAST_PATH);
+		return;
+	}
+	if (v->gc && v->session_up)
+		(void)gc_status(v->gc, NULL, gc_now_ms());
+	if (vm_vf_up(v) && vm_guest_ready(v))
+		mig_enter(m, MIG_S_RB_FAST_PATH);
+}
+
+static void enter_s_rb_fast_path(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+	char err[512];
+	int rc;
+
+	if (loop_now_ms() - m->rb_t0 >= (uint64_t)c->vf_up_timeout_ms + c->resume_deadline_ms) {
+		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+			       "; rolled back, but the guest did not keep its fast path within "
+			       "%u ms: VM stays on the standby", c->vf_up_timeout_ms +
+			       c->resume_deadline_ms);
+		rx_to_standby(m);
+		mig_enter(m, MIG_S_FAILED);
+		return;
+	}
+	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+	if (rc) {
+		hlog(HLOG_ERR, "%s", err);
+		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
+			       "; rollback: %s", err);
+		mig_enter(m, MIG_S_FAILED);
+		return;
+	}
+	mig_set_steer(m, JRNL_STEER_VF);
+	if (m->force_no_agent) {
+		(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);
+		mig_enter(m, MIG_S_FAILED);
+		return;
+	}
+	/* the answer decides: FAST -> RB_SETTLE, anything else -> retry (bounded) */
+	if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
+						      NULL, gc_now_ms()) < 0)
+		loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
+}
+
+static void enter_s_rb_settle(struct mig *m)
+{
+	/* a late VF change (vanish, re-plug, TX pinned again) sends us back */
+	loop_timer_arm(m->timer, MIG_RB_SETTLE_MS);
+}
+
+static void enter_s_failed(struct mig *m)
+{
+	mig_end(m, 0);
+}
+
+static void enter_recover(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+
+	/* not journalled; wait for the QMP session, then ask QEMU (rec_query) */
+	loop_timer_arm(m->timer, MIG_RECOVER_QMP_MS);
+	if (!v->hv && (v->cfg.qmp[0] || m->lv) && vm_attach(v, err, sizeof(err))) {
+		recover_no_qemu(m, err);
+		return;
+	}
+	if (!v->hv) {
+		recover_no_qemu(m, "no QMP socket known for it (qmp, or the journal's)");
+		return;
+	}
+	rec_query(m);   /* now, or from mig_on_hv_ready() */
+}
+
+/* ---------------- destination ---------------- */
+static void enter_d_launch(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	if (m->lv && !v->cfg.launcher[0]) {     /* libvirt starts the incoming QEMU */
+		launch_done(m, 0);
+		return;
+	}
+	rc = spawn_cmd(m, v->cfg.launcher, launch_done);
+	if (rc) {
+		mig_fail(m, "launcher '%s': %s", v->cfg.launcher, strerror(-rc));
+		return;
+	}
+	loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
+}
+
+static void enter_d_hook_wait(struct mig *m)
+{
+	const struct hostd_config *c = &m->v->d->cfg;
+
+	/* MIGRATE_INCOMING sent: the source switches to the standby; the hook waits */
+	loop_timer_arm(m->timer, c->hook_wait_ms);
+}
+
+static void enter_d_incoming(struct mig *m)
+{
+	struct vm *v = m->v;
+	int rc;
+
+	if (m->lv) {
+		/* libvirt runs the incoming side (its Prepare); `hybond migrate`: the
+		 * source's libvirtd migrates once we answered; `virsh migrate`: the
+		 * hook was answered.  The domain appears, runs or goes away. */
+		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+		if (!m->external) {
+			struct hv_result ok_;
+
+			memset(&ok_, 0, sizeof(ok_));
+			incoming_done(v, &ok_);
+		}
+		return;
+	}
+	/* the QMP session may not be up yet: commands wait for the handshake */
+	rc = v->hvo->accept_incoming(v->hv, m->uri, incoming_done, v);
+	if (rc)
+		mig_fail(m, "migrate-incoming: %s", strerror(-rc));
+}
+
+static void enter_d_announced(struct mig *m)
+{
+	if (m->recovering)      /* the incoming QEMU resumes, or exits on a failure */
+		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
+}
+
+static void enter_d_resumed(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+	int rc;
+
+	v->here = 1;
+	m->t_resumed = loop_now_ms();
+	vm_vf_forget(v);
+	if (v->cfg.mode == VM_MODE_BOND) {
+		struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = v->vf_id,
+				    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
+				    .mac = v->cfg.mac,
+				    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
+				    .romfile = "" };
+
+		if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
+			hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
+	}
+	if (m->force_no_agent) {
+		/* no guest agent to wait for: plain QEMU order, the MAC to the VF port
+		 * now, as QEMU and the NIC would; nobody can verify the fast path */
+		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+		if (rc) {
+			(void)snprintf(m->err, sizeof(m->err), "%s", err);
+			mig_enter(m, MIG_D_ON_STANDBY);
+			return;
+		}
+		mig_set_steer(m, JRNL_STEER_VF);
+		mig_enter(m, MIG_D_DONE);
+		return;
+	}
+	mig_enter(m, MIG_D_WAIT_VF);
+}
+
+static void enter_d_wait_vf(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+
+	loop_timer_arm(m->timer, c->vf_up_timeout_ms);
+	if (vm_vf_up(v) && vm_guest_ready(v))
+		mig_enter(m, MIG_D_FAST_PATH);
+}
+
+static void enter_d_fast_path(struct mig *m)
+{
+	struct vm *v = m->v;
+	const struct hostd_config *c = &m->v->d->cfg;
+	char err[512];
+	int rc;
+
+	if (!m->t_vf_up)
+		m->t_vf_up = loop_now_ms();
+	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+	if (rc) {
+		(void)snprintf(m->err, sizeof(m->err), "%s", err);
+		mig_enter(m, MIG_D_ON_STANDBY);
+		return;
+	}
+	mig_set_steer(m, JRNL_STEER_VF);
+	rc = gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms, NULL, gc_now_ms());
+	if (rc < 0) {
+		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", strerror(-rc));
+		rx_to_standby(m);
+		mig_enter(m, MIG_D_ON_STANDBY);
+	}
+}
+
+static void enter_d_done(struct mig *m)
+{
+	send_finished(m, HB_PATH_FAST, m->force_no_agent ? MIG_NO_AGENT_TEXT : "fast path up");
+	mig_end(m, 1);
+}
+
+static void enter_d_on_standby(struct mig *m)
+{
+	struct vm *v = m->v;
+
+	/* the journal says where RX is: a steer back that failed left it on the VF */
+	if (v->rx_steer == ESW_TO_STANDBY || v->rx_steer == ESW_TO_VF)
+		mig_set_steer(m, v->rx_steer == ESW_TO_STANDBY ? JRNL_STEER_STANDBY :
+			      JRNL_STEER_VF);
+	send_finished(m, HB_PATH_STANDBY, m->err[0] ? m->err : "VF not up in the guest");
+	m->retry_ms = m->retry_ms ? m->retry_ms * 2 : MIG_RETRY_MIN_MS;
+	if (m->retry_ms > MIG_RETRY_MAX_MS)
+		m->retry_ms = MIG_RETRY_MAX_MS;
+	loop_timer_arm(m->timer, m->retry_ms);
+}
+
+static void enter_d_abort(struct mig *m)
+{
+	struct vm *v = m->v;
+	char err[512];
+
+	if (m->pc) {    /* the reason to the source: its CLI shows it, not "lost the peer" */
+		struct hb_msg req, e;
+
+		memset(&req, 0, sizeof(req));
+		req.type = HB_MSG_MIGRATE_PREPARE;
+		req.seq = m->prepare_seq;
+		hb_msg_init_reply(&e, HB_MSG_ERROR, &req);
+		e.u.error.code = HB_ERR_INTERNAL;
+		e.u.error.text = m->err;
+		e.u.error.req_type = HB_MSG_MIGRATE_PREPARE;
+		HB_MARK(&e.u.error, ERROR, REQ_TYPE);
+		(void)peer_send(m->pc, &e);
+	}
+	hook_answer(m, 0, "refused", m->err[0] ? m->err : "hybond could not prepare the "
+		    "destination");
+	if (v->hv && !m->lv)    /* libvirt tears its incoming domain down itself */
+		v->hvo->quit(v->hv, NULL, NULL);
+	if ((v->ports_ok || m->recovering) && vm_steer(v, ESW_TO_NONE, err, sizeof(err)))
+		hlog(HLOG_WARN, "%s", err);
+	mig_set_steer(m, JRNL_STEER_NONE);
+	v->here = 0;
+	if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
+		return;
+	mig_end(m, 0);
+}
+
+/* What entering each phase does (NULL: nothing but the journal and the report). */
+static void (*const mig_enter_fn[MIG_N_PHASES])(struct mig *) = {
+	[MIG_S_DEST_PREPARE] = enter_s_dest_prepare,
+	[MIG_S_STEER_STANDBY] = enter_s_steer_standby,
+	[MIG_S_SWITCH_TX] = enter_s_switch_tx,
+	[MIG_S_UNPLUG_VF] = enter_s_unplug_vf,
+	[MIG_S_MIGRATING] = enter_s_migrating,
+	[MIG_S_STOPPED] = enter_s_stopped,
+	[MIG_S_CANCEL] = enter_s_cancel,
+	[MIG_S_DEST_SWITCHBACK] = enter_s_dest_switchback,
+	[MIG_S_CLEANUP] = enter_s_cleanup,
+	[MIG_S_DONE] = enter_s_done,
+	[MIG_S_ROLLBACK] = enter_s_rollback,
+	[MIG_S_RB_REPLUG] = enter_s_rb_replug,
+	[MIG_S_RB_WAIT_VF] = enter_s_rb_wait_vf,
+	[MIG_S_RB_FAST_PATH] = enter_s_rb_fast_path,
+	[MIG_S_RB_SETTLE] = enter_s_rb_settle,
+	[MIG_S_FAILED] = enter_s_failed,
+	[MIG_S_RECOVER] = enter_recover,
+	[MIG_D_RECOVER] = enter_recover,
+	[MIG_D_LAUNCH] = enter_d_launch,
+	[MIG_D_HOOK_WAIT] = enter_d_hook_wait,
+	[MIG_D_INCOMING] = enter_d_incoming,
+	[MIG_D_ANNOUNCED] = enter_d_announced,
+	[MIG_D_RESUMED] = enter_d_resumed,
+	[MIG_D_WAIT_VF] = enter_d_wait_vf,
+	[MIG_D_FAST_PATH] = enter_d_fast_path,
+	[MIG_D_DONE] = enter_d_done,
+	[MIG_D_ON_STANDBY] = enter_d_on_standby,
+	[MIG_D_ABORT] = enter_d_abort,
+};
+
 /* Enter phase p: journal it, report it, run its action.  The only place phases change. */
 static void mig_enter(struct mig *m, enum mig_phase p)
 {
 	struct vm *v = m->v;
-	const struct hostd_config *c = &v->d->cfg;
-	char err[512];
-	int rc;
 
 	m->phase = p;
 	if (m->t_phase[p] < 0)
@@ -984,399 +1514,8 @@ static void mig_enter(struct mig *m, enum mig_phase p)
 	     (unsigned long long)since_ms(m));
 	mig_report(m, json_object());
 	loop_timer_disarm(m->timer);
-
-	switch (p) {
-	/* ---------------- source ---------------- */
-	case MIG_S_PREFLIGHT:
-		break;
-	case MIG_S_DEST_PREPARE: {
-		struct hb_msg r;
-
-		hb_msg_init(&r, HB_MSG_MIGRATE_PREPARE, 0);
-		r.u.migrate_prepare.vm = v->cfg.name;
-		memcpy(r.u.migrate_prepare.mac, v->mac, 6);
-		r.u.migrate_prepare.mode = (uint8_t)v->cfg.mode;
-		r.u.migrate_prepare.source = c->host;
-		if (m->force_no_agent) {        /* D: plain QEMU order at RESUME */
-			r.u.migrate_prepare.agent = 0;
-			HB_MARK(&r.u.migrate_prepare, MIGRATE_PREPARE, AGENT);
-		}
-		if (peer_send(m->pc, &r)) {
-			mig_fail(m, "peer %s: cannot send MIGRATE_PREPARE", m->peer);
-			return;
-		}
-		loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
-		break;
-	}
-	case MIG_S_STEER_STANDBY:
-		if (m->force_no_agent) {
-			/* no agent, no tc redirect: net_failover drops standby RX while its
-			 * VF is registered, so RX stays on the VF until the VF is gone
-			 * (bond: DEVICE_DELETED; failover: MIGRATION "active") */
-			mig_enter(m, MIG_S_SWITCH_TX);
-			return;
-		}
-		rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
-		if (rc) {
-			mig_fail(m, "%s", err);
-			return;
-		}
-		m->steered_standby = 1;
-		mig_set_steer(m, JRNL_STEER_STANDBY);
-		mig_enter(m, MIG_S_SWITCH_TX);
-		return;
-	case MIG_S_SWITCH_TX:
-		if (!vm_guest_ready(v)) {          /* --force without an agent */
-			mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
-			return;
-		}
-		rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
-				       NULL, gc_now_ms());
-		if (rc < 0)
-			mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
-		break;
-	case MIG_S_UNPLUG_VF:
-		if (vfw_vf_deleted(v)) {
-			/* someone removed the VF before (vfwatch.c): nothing to unplug; a
-			 * rollback plugs a fresh one */
-			m->unplug_sent = m->vf_unplugged = 1;
-			mig_enter(m, MIG_S_MIGRATING);
-			return;
-		}
-		rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_generic_done, v);
-		if (rc) {
-			mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
-			return;
-		}
-		m->unplug_sent = 1;
-		loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
-		break;
-	case MIG_S_MIGRATING:
-		if (m->external) {
-			/* libvirt migrates (`virsh migrate`): we only answer its hook, then
-			 * follow QEMU's events like our own migration's */
-			send_incoming_ready(m);
-			loop_timer_arm(m->timer, m->migrate_sent ? MIG_MIGRATE_TIMEOUT_MS :
-				       MIG_EXTERNAL_START_MS);
-			loop_timer_arm(m->progress, MIG_PROGRESS_MS);
-			break;
-		}
-		if (m->lv) {
-			/* libvirt: peer-to-peer to the peer's libvirtd ("DCONNURI [MIGRATEURI]") */
-			const struct peer_config *pc_ = config_peer(c, m->peer);
-
-			(void)snprintf(m->uri, sizeof(m->uri), "%s%s%s",
-				       pc_ ? pc_->libvirt_uri : "", pc_ && pc_->migrate_uri[0] ?
-				       " " : "", pc_ ? pc_->migrate_uri : "");
-		}
-		rc = v->hvo->migrate_out(v->hv, m->uri, hv_generic_done, v);
-		if (rc) {
-			mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
-			return;
-		}
-		m->migrate_sent = 1;
-		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
-		break;
-	case MIG_S_STOPPED:
-		/* MIGRATE_STOPPED already went out (send_stopped) before this journal write */
-		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-		break;
-	case MIG_S_CANCEL:
-		/* m->err says why; QEMU's MIGRATION cancelled/failed -> ROLLBACK, completed ->
-		 * the VM is on D after all (cancel_too_late) */
-		m->cancel_polls = 0;
-		if (!v->hv || !v->hvo->ready(v->hv)) {
-			m->mig_ended = 1;       /* no QEMU session: nothing is migrating */
-			mig_enter(m, MIG_S_ROLLBACK);
-			return;
-		}
-		rc = v->hvo->migrate_cancel(v->hv, cancel_done, v);
-		if (rc)
-			hlog(HLOG_WARN, "vm %s: migrate_cancel not sent: %s", v->cfg.name,
-			     strerror(-rc));
-		loop_timer_arm(m->timer, MIG_CANCEL_POLL_MS);
-		break;
-	case MIG_S_DEST_SWITCHBACK:
-		if (m->finished_rcvd) { /* D was quicker than our final statistics */
-			mig_enter(m, MIG_S_CLEANUP);
-			return;
-		}
-		if (!m->pc) {   /* D's daemon is gone: it finishes (or recovers) on its own */
-			if (!m->d_text[0])
-				(void)snprintf(m->d_text, sizeof(m->d_text), "no peer channel to %s: "
-					       "its daemon finishes the fast path on its own", m->peer);
-			mig_enter(m, MIG_S_CLEANUP);
-			return;
-		}
-		loop_timer_arm(m->timer, c->vf_up_timeout_ms + c->resume_deadline_ms +
-			       MIG_FINISH_SLACK_MS);
-		break;
-	case MIG_S_CLEANUP:
-		v->here = 0;
-		if (v->hv)
-			v->hvo->quit(v->hv, NULL, NULL);
-		rc = vm_steer(v, ESW_TO_NONE, err, sizeof(err));
-		if (rc)
-			hlog(HLOG_WARN, "%s", err);
-		mig_set_steer(m, JRNL_STEER_NONE);
-		if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
-			return;
-		mig_enter(m, MIG_S_DONE);
-		return;
-	case MIG_S_DONE:
-		mig_end(m, 1);
-		return;
-
-	case MIG_S_ROLLBACK:
-		if (!m->rb_t0) {
-			m->rb_t0 = loop_now_ms();
-			if (m->stopped && c->uplink[0]) {
-				/* the fabric may already point at the destination: take the MAC back */
-				if (announce_rarp(c->uplink, v->mac, MIG_ANNOUNCE_COUNT, err,
-						  sizeof(err)))
-					hlog(HLOG_WARN, "vm %s: %s", v->cfg.name, err);
-			}
-			send_result(m, 0, m->err);
-			if (m->migrate_sent && v->hv)
-				v->hvo->query_status(v->hv, status_cont_done, v);
-		}
-		if (!m->steered_standby && !m->unplug_sent && !m->migrate_sent) {
-			mig_enter(m, MIG_S_FAILED);     /* nothing moved */
-			return;
-		}
-		if (v->cfg.mode == VM_MODE_BOND && m->unplug_sent && !m->vf_unplugged &&
-		    !m->recovering) {
-			/* device_del is under way: re-plug only once it is gone */
-			loop_timer_arm(m->timer, MIG_UNPLUG_TIMEOUT_MS);
-			return;
-		}
-		if (v->cfg.mode == VM_MODE_BOND && (m->unplug_sent || m->recovering)) {
-			mig_enter(m, MIG_S_RB_REPLUG);
-			return;
-		}
-		/* failover: a failed migration makes QEMU re-plug the primary itself */
-		if (m->migrate_sent)
-			vm_vf_forget(v);
-		mig_enter(m, MIG_S_RB_WAIT_VF);
-		return;
-	case MIG_S_RB_REPLUG:
-		/* bond: a fresh id (QEMU 7.2 refuses the old one), unless the VF is still there */
-		if (v->hv && v->hvo->query_vf && v->hvo->ready(v->hv) && !m->vf_unplugged &&
-		    v->hvo->query_vf(v->hv, v->vf_id, rb_vf_query_done, v) == 0)
-			return;
-		rb_plug(m);
-		mig_enter(m, MIG_S_RB_WAIT_VF);
-		return;
-	case MIG_S_RB_WAIT_VF: {
-		uint64_t spent = loop_now_ms() - m->rb_t0;
-
-		if (spent >= c->vf_up_timeout_ms) {
-			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-				       "; rolled back, but the VF did not come back within %u ms: VM "
-				       "stays on the standby", c->vf_up_timeout_ms);
-			rx_to_standby(m);
-			mig_enter(m, MIG_S_FAILED);
-			return;
-		}
-		loop_timer_arm(m->timer, c->vf_up_timeout_ms - spent);
-		if (m->force_no_agent) {
-			/* no agent to ask: plain QEMU order, RX to the VF at once */
-			mig_enter(m, MIG_S_RB_FAST_PATH);
-			return;
-		}
-		if (v->gc && v->session_up)
-			(void)gc_status(v->gc, NULL, gc_now_ms());
-		if (vm_vf_up(v) && vm_guest_ready(v))
-			mig_enter(m, MIG_S_RB_FAST_PATH);
-		return;
-	}
-	case MIG_S_RB_FAST_PATH:
-		if (loop_now_ms() - m->rb_t0 >= (uint64_t)c->vf_up_timeout_ms + c->resume_deadline_ms) {
-			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-				       "; rolled back, but the guest did not keep its fast path within "
-				       "%u ms: VM stays on the standby", c->vf_up_timeout_ms +
-				       c->resume_deadline_ms);
-			rx_to_standby(m);
-			mig_enter(m, MIG_S_FAILED);
-			return;
-		}
-		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-		if (rc) {
-			hlog(HLOG_ERR, "%s", err);
-			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-				       "; rollback: %s", err);
-			mig_enter(m, MIG_S_FAILED);
-			return;
-		}
-		mig_set_steer(m, JRNL_STEER_VF);
-		if (m->force_no_agent) {
-			(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);
-			mig_enter(m, MIG_S_FAILED);
-			return;
-		}
-		/* the answer decides: FAST -> RB_SETTLE, anything else -> retry (bounded) */
-		if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
-							      NULL, gc_now_ms()) < 0)
-			loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
-		return;
-	case MIG_S_RB_SETTLE:
-		/* a late VF change (vanish, re-plug, TX pinned again) sends us back */
-		loop_timer_arm(m->timer, MIG_RB_SETTLE_MS);
-		return;
-	case MIG_S_FAILED:
-		mig_end(m, 0);
-		return;
-	case MIG_S_RECOVER:
-	case MIG_D_RECOVER:
-		/* not journalled; wait for the QMP session, then ask QEMU (rec_query) */
-		loop_timer_arm(m->timer, MIG_RECOVER_QMP_MS);
-		if (!v->hv && (v->cfg.qmp[0] || m->lv) && vm_attach(v, err, sizeof(err))) {
-			recover_no_qemu(m, err);
-			return;
-		}
-		if (!v->hv) {
-			recover_no_qemu(m, "no QMP socket known for it (qmp, or the journal's)");
-			return;
-		}
-		rec_query(m);   /* now, or from mig_on_hv_ready() */
-		return;
-
-	/* ---------------- destination ---------------- */
-	case MIG_D_LAUNCH:
-		if (m->lv && !v->cfg.launcher[0]) {     /* libvirt starts the incoming QEMU */
-			launch_done(m, 0);
-			return;
-		}
-		rc = spawn_cmd(m, v->cfg.launcher, launch_done);
-		if (rc) {
-			mig_fail(m, "launcher '%s': %s", v->cfg.launcher, strerror(-rc));
-			return;
-		}
-		loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
-		break;
-	case MIG_D_HOOK_WAIT:
-		/* MIGRATE_INCOMING sent: the source switches to the standby; the hook waits */
-		loop_timer_arm(m->timer, c->hook_wait_ms);
-		break;
-	case MIG_D_INCOMING:
-		if (m->lv) {
-			/* libvirt runs the incoming side (its Prepare); `hybond migrate`: the
-			 * source's libvirtd migrates once we answered; `virsh migrate`: the
-			 * hook was answered.  The domain appears, runs or goes away. */
-			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-			if (!m->external) {
-				struct hv_result ok_;
-
-				memset(&ok_, 0, sizeof(ok_));
-				incoming_done(v, &ok_);
-			}
-			break;
-		}
-		/* the QMP session may not be up yet: commands wait for the handshake */
-		rc = v->hvo->accept_incoming(v->hv, m->uri, incoming_done, v);
-		if (rc)
-			mig_fail(m, "migrate-incoming: %s", strerror(-rc));
-		break;
-	case MIG_D_ANNOUNCED:
-		if (m->recovering)      /* the incoming QEMU resumes, or exits on a failure */
-			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-		break;
-	case MIG_D_RESUMED:
-		v->here = 1;
-		m->t_resumed = loop_now_ms();
-		vm_vf_forget(v);
-		if (v->cfg.mode == VM_MODE_BOND) {
-			struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = v->vf_id,
-					    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
-					    .mac = v->cfg.mac,
-					    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
-					    .romfile = "" };
-
-			if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
-				hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
-		}
-		if (m->force_no_agent) {
-			/* no guest agent to wait for: plain QEMU order, the MAC to the VF port
-			 * now, as QEMU and the NIC would; nobody can verify the fast path */
-			rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-			if (rc) {
-				(void)snprintf(m->err, sizeof(m->err), "%s", err);
-				mig_enter(m, MIG_D_ON_STANDBY);
-				return;
-			}
-			mig_set_steer(m, JRNL_STEER_VF);
-			mig_enter(m, MIG_D_DONE);
-			return;
-		}
-		mig_enter(m, MIG_D_WAIT_VF);
-		return;
-	case MIG_D_WAIT_VF:
-		loop_timer_arm(m->timer, c->vf_up_timeout_ms);
-		if (vm_vf_up(v) && vm_guest_ready(v))
-			mig_enter(m, MIG_D_FAST_PATH);
-		return;
-	case MIG_D_FAST_PATH:
-		if (!m->t_vf_up)
-			m->t_vf_up = loop_now_ms();
-		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-		if (rc) {
-			(void)snprintf(m->err, sizeof(m->err), "%s", err);
-			mig_enter(m, MIG_D_ON_STANDBY);
-			return;
-		}
-		mig_set_steer(m, JRNL_STEER_VF);
-		rc = gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms, NULL, gc_now_ms());
-		if (rc < 0) {
-			(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", strerror(-rc));
-			rx_to_standby(m);
-			mig_enter(m, MIG_D_ON_STANDBY);
-		}
-		return;
-	case MIG_D_DONE:
-		send_finished(m, HB_PATH_FAST, m->force_no_agent ? MIG_NO_AGENT_TEXT : "fast path up");
-		mig_end(m, 1);
-		return;
-	case MIG_D_ON_STANDBY:
-		/* the journal says where RX is: a steer back that failed left it on the VF */
-		if (v->rx_steer == ESW_TO_STANDBY || v->rx_steer == ESW_TO_VF)
-			mig_set_steer(m, v->rx_steer == ESW_TO_STANDBY ? JRNL_STEER_STANDBY :
-				      JRNL_STEER_VF);
-		send_finished(m, HB_PATH_STANDBY, m->err[0] ? m->err : "VF not up in the guest");
-		m->retry_ms = m->retry_ms ? m->retry_ms * 2 : MIG_RETRY_MIN_MS;
-		if (m->retry_ms > MIG_RETRY_MAX_MS)
-			m->retry_ms = MIG_RETRY_MAX_MS;
-		loop_timer_arm(m->timer, m->retry_ms);
-		return;
-	case MIG_D_ABORT:
-		if (m->pc) {    /* the reason to the source: its CLI shows it, not "lost the peer" */
-			struct hb_msg req, e;
-
-			memset(&req, 0, sizeof(req));
-			req.type = HB_MSG_MIGRATE_PREPARE;
-			req.seq = m->prepare_seq;
-			hb_msg_init_reply(&e, HB_MSG_ERROR, &req);
-			e.u.error.code = HB_ERR_INTERNAL;
-			e.u.error.text = m->err;
-			e.u.error.req_type = HB_MSG_MIGRATE_PREPARE;
-			HB_MARK(&e.u.error, ERROR, REQ_TYPE);
-			(void)peer_send(m->pc, &e);
-		}
-		hook_answer(m, 0, "refused", m->err[0] ? m->err : "hybond could not prepare the "
-			    "destination");
-		if (v->hv && !m->lv)    /* libvirt tears its incoming domain down itself */
-			v->hvo->quit(v->hv, NULL, NULL);
-		if ((v->ports_ok || m->recovering) && vm_steer(v, ESW_TO_NONE, err, sizeof(err)))
-			hlog(HLOG_WARN, "%s", err);
-		mig_set_steer(m, JRNL_STEER_NONE);
-		v->here = 0;
-		if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
-			return;
-		mig_end(m, 0);
-		return;
-	case MIG_N_PHASES:
-		break;
-	}
+	if (mig_enter_fn[p])
+		mig_enter_fn[p](m);
 }
 
 static void mig_fail(struct mig *m, const char *fmt, ...)

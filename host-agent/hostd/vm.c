@@ -149,14 +149,6 @@ int vm_guest_ready(const struct vm *v)
 	return v->session_up && v->pair.valid;
 }
 
-int vm_resume_fast_path(struct vm *v, void *cookie)
-{
-	if (!v->gc || !vm_guest_ready(v))
-		return -ENOTCONN;
-	return gc_resume_fast_path(v->gc, v->pair.id, v->d->cfg.resume_deadline_ms, cookie,
-				   gc_now_ms());
-}
-
 void vm_vf_forget(struct vm *v)
 {
 	v->pair.vf_present = v->pair.vf_link = v->pair.vf_carrier = 0;

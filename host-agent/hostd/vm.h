@@ -79,10 +79,6 @@ int vm_steer(struct vm *v, enum esw_target to, char *err, size_t errlen);
 int vm_vf_up(const struct vm *v);
 /* The guest agent has a session and has reported its pair: it can take requests. */
 int vm_guest_ready(const struct vm *v);
-/* RESUME_FAST_PATH for the VM's pair within resume_deadline_ms (cookie: the request's,
- * for on_answer); the caller steered RX to the VF port first.  gc_request()'s result,
- * -ENOTCONN without a guest session. */
-int vm_resume_fast_path(struct vm *v, void *cookie);
 void vm_vf_forget(struct vm *v);
 /* Next fresh VF id (QEMU 7.2 refuses a re-used -device id after device_del). */
 const char *vm_next_vf_id(struct vm *v);

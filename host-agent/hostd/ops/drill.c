@@ -54,6 +54,7 @@
 #include "host-agent/hostd/vm.h"
 #include "drill.h"
 #include "snapshot.h"
+#include "steps.h"
 #include "vfwatch.h"
 
 #define DRILL_PROBE_LEAD_MS      1000u  /* clean stretch before the first step */
@@ -720,11 +721,8 @@ static void status_done(void *arg, const struct hv_result *r)
 static void vf_plug_fresh(struct drill *x)
 {
 	struct vm *v = x->v;
-	struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
-			    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL, .mac = v->cfg.mac,
-			    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL, .romfile = "" };
 
-	if (v->hvo->vf_plug(v->hv, &vf, hv_done, v))
+	if (step_vf_plug(v, vm_next_vf_id(v), hv_done, v))
 		hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
 }
 
@@ -775,25 +773,22 @@ static void denter_steer_standby(struct drill *x)
 	enum drill_phase p = x->phase;
 
 	add_window(x, "to_standby");
-	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	rc = step_rx_to(v, ESW_TO_STANDBY, &x->op.steer_src, err, sizeof(err));
 	if (rc) {
 		drill_fail(x, "%s", err);
 		return;
 	}
 	x->steered_standby = 1;
-	x->op.steer_src = JRNL_STEER_STANDBY;
 	drill_enter(x, drill_next(&x->plan, p));
 }
 
 static void denter_switch_tx(struct drill *x)
 {
 	struct vm *v = x->v;
-	const struct hostd_config *c = &x->v->d->cfg;
 	int rc;
 
 	x->switched = 1;
-	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
-			       NULL, gc_now_ms());
+	rc = step_pin_tx_standby(v, NULL);
 	if (rc < 0)
 		drill_fail(x, "PREPARE_SWITCH: %s", strerror(-rc));
 }
@@ -905,7 +900,7 @@ static void denter_steer_vf(struct drill *x)
 
 	if (p == DRILL_STEER_VF)
 		add_window(x, "back_to_vf");
-	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+	rc = step_rx_to(v, ESW_TO_VF, &x->op.steer_src, err, sizeof(err));
 	if (rc) {
 		if (p == DRILL_STEER_VF) {
 			drill_fail(x, "%s", err);
@@ -917,20 +912,17 @@ static void denter_steer_vf(struct drill *x)
 		return;
 	}
 	x->steered_standby = 0;
-	x->op.steer_src = JRNL_STEER_VF;
 	drill_enter(x, p == DRILL_STEER_VF ? DRILL_RESUME : DRILL_RB_RESUME);
 }
 
 static void denter_resume(struct drill *x)
 {
 	struct vm *v = x->v;
-	const struct hostd_config *c = &x->v->d->cfg;
 	int rc;
 	enum drill_phase p = x->phase;
 
 	x->fast_up = 0;
-	rc = vm_guest_ready(v) ? gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
-						  NULL, gc_now_ms()) : -ENOTCONN;
+	rc = step_resume_fast_path(v, NULL);
 	if (rc < 0) {
 		if (p == DRILL_RESUME)
 			drill_fail(x, "RESUME_FAST_PATH: %s", strerror(-rc));
@@ -1167,17 +1159,10 @@ static void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct 
 					  (int)ans->u.switch_done.queued));
 		drill_enter(x, drill_next(&x->plan, x->phase));
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && x->phase == DRILL_RESUME) {
-		if (why || !ans || ans->u.fast_path_up.path != HB_PATH_FAST) {
-			char err[256];
-
-			/* the guest does not use the VF: RX back to the standby it listens on
-			 * (only a steer that happened is remembered and journalled) */
-			if (vm_steer(v, ESW_TO_STANDBY, err, sizeof(err))) {
-				hlog(HLOG_ERR, "%s", err);
-			} else {
-				x->steered_standby = 1;
-				x->op.steer_src = JRNL_STEER_STANDBY;
-			}
+		/* refused: RX back to the standby the guest listens on (only a steer that
+		 * happened is remembered and journalled) */
+		if (!step_fast_path_answer(v, ans, res, &x->op.steer_src, 0, &why)) {
+			x->steered_standby = v->rx_steer == ESW_TO_STANDBY;
 			drill_fail(x, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
 			return;
 		}

@@ -76,6 +76,7 @@
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
 #include "migrate.h"
+#include "steps.h"
 #include "vfwatch.h"
 
 #define MIG_DEST_PREPARE_TIMEOUT_MS 120000u   /* launcher + QEMU start */
@@ -240,12 +241,11 @@ static void mig_journal_init(struct mig *m, const char *src, const char *dst)
 	m->op.steer_dst = JRNL_STEER_UNKNOWN;
 }
 
-static void mig_set_steer(struct mig *m, enum jrnl_steer s)
+/* The journal's steer field of this host's role: steps.c records only steers that
+ * happened there. */
+static enum jrnl_steer *mig_steer(struct mig *m)
 {
-	if (m->role == MIG_SOURCE)
-		m->op.steer_src = s;
-	else
-		m->op.steer_dst = s;
+	return m->role == MIG_SOURCE ? &m->op.steer_src : &m->op.steer_dst;
 }
 
 /* ---- reporting to the CLI ----------------------------------------------------- */
@@ -848,14 +848,10 @@ static void rb_plug_done(void *arg, const struct hv_result *r)
 static void rb_plug(struct mig *m)
 {
 	struct vm *v = m->v;
-	struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = vm_next_vf_id(v),
-			    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL, .mac = v->cfg.mac,
-			    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
-			    .romfile = "" };
 
 	m->plug_tries++;
 	vm_vf_forget(v);
-	if (!v->hv || v->hvo->vf_plug(v->hv, &vf, rb_plug_done, v))
+	if (step_vf_plug(v, vm_next_vf_id(v), rb_plug_done, v))
 		hlog(HLOG_WARN, "vm %s: VF re-plug (%s) not sent", v->cfg.name, v->vf_id);
 }
 
@@ -881,12 +877,8 @@ static void rx_to_standby(struct mig *m)
 {
 	char err[512];
 
-	if (m->v->rx_steer == ESW_TO_STANDBY)
-		return;
-	if (vm_steer(m->v, ESW_TO_STANDBY, err, sizeof(err)))
+	if (step_rx_to_standby(m->v, mig_steer(m), err, sizeof(err)))
 		hlog(HLOG_WARN, "%s", err);
-	else
-		mig_set_steer(m, JRNL_STEER_STANDBY);
 }
 
 /* --force without an agent: RX to the standby once the VF is gone (plain QEMU order). */
@@ -896,12 +888,11 @@ static void plain_rx_to_standby(struct mig *m)
 
 	if (m->steered_standby)
 		return;
-	if (vm_steer(m->v, ESW_TO_STANDBY, err, sizeof(err))) {
+	if (step_rx_to(m->v, ESW_TO_STANDBY, mig_steer(m), err, sizeof(err))) {
 		hlog(HLOG_WARN, "%s", err);
 		return;
 	}
 	m->steered_standby = 1;
-	mig_set_steer(m, JRNL_STEER_STANDBY);
 }
 
 /* ---- recovery: QEMU's view first ---------------------------------------------------- */
@@ -1002,28 +993,25 @@ static void enter_s_steer_standby(struct mig *m)
 		mig_enter(m, MIG_S_SWITCH_TX);
 		return;
 	}
-	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	rc = step_rx_to(v, ESW_TO_STANDBY, mig_steer(m), err, sizeof(err));
 	if (rc) {
 		mig_fail(m, "%s", err);
 		return;
 	}
 	m->steered_standby = 1;
-	mig_set_steer(m, JRNL_STEER_STANDBY);
 	mig_enter(m, MIG_S_SWITCH_TX);
 }
 
 static void enter_s_switch_tx(struct mig *m)
 {
 	struct vm *v = m->v;
-	const struct hostd_config *c = &m->v->d->cfg;
 	int rc;
 
 	if (!vm_guest_ready(v)) {          /* --force without an agent */
 		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
 		return;
 	}
-	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, c->prepare_deadline_ms,
-			       NULL, gc_now_ms());
+	rc = step_pin_tx_standby(v, NULL);
 	if (rc < 0)
 		mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
 }
@@ -1136,10 +1124,9 @@ static void enter_s_cleanup(struct mig *m)
 	v->here = 0;
 	if (v->hv)
 		v->hvo->quit(v->hv, NULL, NULL);
-	rc = vm_steer(v, ESW_TO_NONE, err, sizeof(err));
+	rc = step_rx_to(v, ESW_TO_NONE, mig_steer(m), err, sizeof(err));
 	if (rc)
 		hlog(HLOG_WARN, "%s", err);
-	mig_set_steer(m, JRNL_STEER_NONE);
 	if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
 		return;
 	mig_enter(m, MIG_S_DONE);
@@ -1242,24 +1229,21 @@ static void enter_s_rb_fast_path(struct mig *m)
 		mig_enter(m, MIG_S_FAILED);
 		return;
 	}
-	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-	if (rc) {
+	/* no agent to ask: RX to the VF and done; else the answer decides: FAST ->
+	 * RB_SETTLE, anything else -> retry (bounded) with RX on the VF */
+	rc = m->force_no_agent ? step_rx_to(v, ESW_TO_VF, mig_steer(m), err, sizeof(err)) :
+			      step_fast_path(v, NULL, mig_steer(m), 1, err, sizeof(err));
+	if (rc < 0) {
 		hlog(HLOG_ERR, "%s", err);
 		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
 			       "; rollback: %s", err);
 		mig_enter(m, MIG_S_FAILED);
-		return;
-	}
-	mig_set_steer(m, JRNL_STEER_VF);
-	if (m->force_no_agent) {
+	} else if (m->force_no_agent) {
 		(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);
 		mig_enter(m, MIG_S_FAILED);
-		return;
-	}
-	/* the answer decides: FAST -> RB_SETTLE, anything else -> retry (bounded) */
-	if (!vm_guest_ready(v) || gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms,
-						      NULL, gc_now_ms()) < 0)
+	} else if (rc == STEP_FP_NOT_ASKED) {
 		loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
+	}
 }
 
 static void enter_s_rb_settle(struct mig *m)
@@ -1356,26 +1340,17 @@ static void enter_d_resumed(struct mig *m)
 	v->here = 1;
 	m->t_resumed = loop_now_ms();
 	vm_vf_forget(v);
-	if (v->cfg.mode == VM_MODE_BOND) {
-		struct hv_vf vf = { .driver = v->cfg.vf_driver, .id = v->vf_id,
-				    .bus = v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
-				    .mac = v->cfg.mac,
-				    .netdev = v->cfg.vf_netdev[0] ? v->cfg.vf_netdev : NULL,
-				    .romfile = "" };
-
-		if (v->hvo->vf_plug(v->hv, &vf, hv_generic_done, v))
-			hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
-	}
+	if (v->cfg.mode == VM_MODE_BOND && step_vf_plug(v, v->vf_id, hv_generic_done, v))
+		hlog(HLOG_WARN, "vm %s: VF device_add not sent", v->cfg.name);
 	if (m->force_no_agent) {
 		/* no guest agent to wait for: plain QEMU order, the MAC to the VF port
 		 * now, as QEMU and the NIC would; nobody can verify the fast path */
-		rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
+		rc = step_rx_to(v, ESW_TO_VF, mig_steer(m), err, sizeof(err));
 		if (rc) {
 			(void)snprintf(m->err, sizeof(m->err), "%s", err);
 			mig_enter(m, MIG_D_ON_STANDBY);
 			return;
 		}
-		mig_set_steer(m, JRNL_STEER_VF);
 		mig_enter(m, MIG_D_DONE);
 		return;
 	}
@@ -1395,23 +1370,13 @@ static void enter_d_wait_vf(struct mig *m)
 static void enter_d_fast_path(struct mig *m)
 {
 	struct vm *v = m->v;
-	const struct hostd_config *c = &m->v->d->cfg;
 	char err[512];
-	int rc;
 
 	if (!m->t_vf_up)
 		m->t_vf_up = loop_now_ms();
-	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-	if (rc) {
+	/* RX to the VF port, RESUME_FAST_PATH; the answer decides (mig_on_guest_answer) */
+	if (step_fast_path(v, NULL, mig_steer(m), 0, err, sizeof(err)) != STEP_FP_ASKED) {
 		(void)snprintf(m->err, sizeof(m->err), "%s", err);
-		mig_enter(m, MIG_D_ON_STANDBY);
-		return;
-	}
-	mig_set_steer(m, JRNL_STEER_VF);
-	rc = gc_resume_fast_path(v->gc, v->pair.id, c->resume_deadline_ms, NULL, gc_now_ms());
-	if (rc < 0) {
-		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", strerror(-rc));
-		rx_to_standby(m);
 		mig_enter(m, MIG_D_ON_STANDBY);
 	}
 }
@@ -1428,8 +1393,8 @@ static void enter_d_on_standby(struct mig *m)
 
 	/* the journal says where RX is: a steer back that failed left it on the VF */
 	if (v->rx_steer == ESW_TO_STANDBY || v->rx_steer == ESW_TO_VF)
-		mig_set_steer(m, v->rx_steer == ESW_TO_STANDBY ? JRNL_STEER_STANDBY :
-			      JRNL_STEER_VF);
+		*mig_steer(m) = v->rx_steer == ESW_TO_STANDBY ? JRNL_STEER_STANDBY :
+				JRNL_STEER_VF;
 	send_finished(m, HB_PATH_STANDBY, m->err[0] ? m->err : "VF not up in the guest");
 	m->retry_ms = m->retry_ms ? m->retry_ms * 2 : MIG_RETRY_MIN_MS;
 	if (m->retry_ms > MIG_RETRY_MAX_MS)
@@ -1459,9 +1424,9 @@ static void enter_d_abort(struct mig *m)
 		    "destination");
 	if (v->hv && !m->lv)    /* libvirt tears its incoming domain down itself */
 		v->hvo->quit(v->hv, NULL, NULL);
-	if ((v->ports_ok || m->recovering) && vm_steer(v, ESW_TO_NONE, err, sizeof(err)))
+	if ((v->ports_ok || m->recovering) &&
+	    step_rx_to(v, ESW_TO_NONE, mig_steer(m), err, sizeof(err)))
 		hlog(HLOG_WARN, "%s", err);
-	mig_set_steer(m, JRNL_STEER_NONE);
 	v->here = 0;
 	if (v->cfg.cleanup[0] && spawn_cmd(m, v->cfg.cleanup, cleanup_done) == 0)
 		return;
@@ -1845,18 +1810,17 @@ static void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb
 					(int)ans->u.switch_done.queued));
 		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_D_FAST_PATH) {
-		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
+		/* refused: RX back to the standby the guest listens on */
+		if (step_fast_path_answer(v, ans, res, mig_steer(m), 0, &why)) {
 			mig_enter(m, MIG_D_DONE);
 			return;
 		}
 		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", why ? why : "still on standby");
-		/* the guest does not use the VF: RX back to the standby it listens on */
-		rx_to_standby(m);
 		mig_enter(m, MIG_D_ON_STANDBY);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
-		if (!why && ans && ans->u.fast_path_up.path == HB_PATH_FAST) {
-			v->pair.active = HB_PATH_FAST;  /* its STATUS follows; settle on it */
-			mig_enter(m, MIG_S_RB_SETTLE);
+		/* refused: RX stays on the VF port while the rollback retries */
+		if (step_fast_path_answer(v, ans, res, mig_steer(m), 1, &why)) {
+			mig_enter(m, MIG_S_RB_SETTLE);  /* its STATUS follows; settle on it */
 			return;
 		}
 		/* refused (busy: a PREPARE_SWITCH still draining), timed out, or the VF is not
@@ -2110,12 +2074,11 @@ static int dest_standby_first(struct mig *m)
 	int rc;
 
 	v->ports_ok = 0;
-	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	rc = step_rx_to(v, ESW_TO_STANDBY, mig_steer(m), err, sizeof(err));
 	if (rc) {
 		mig_fail(m, "%s", err);
 		return rc;
 	}
-	mig_set_steer(m, JRNL_STEER_STANDBY);
 	/* the announce at STOP must be one sendto(): socket and ifindex ready now */
 	if (v->d->cfg.uplink[0] && announcer_open(&m->ann, v->d->cfg.uplink, v->mac, err,
 						  sizeof(err)))

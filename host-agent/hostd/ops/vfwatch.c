@@ -23,8 +23,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "vfwatch.h"
 #include "host-agent/hostd/vm.h"
+#include "steps.h"
+#include "vfwatch.h"
 
 #define VFW_STEER_RETRY_MS   1000u      /* RX to the standby failed: again after */
 #define VFW_RETRY_MIN_MS      500u      /* RESUME_FAST_PATH refused: first back-off */
@@ -102,9 +103,7 @@ static int steer_standby(struct vm *v)
 	char err[256];
 	int rc;
 
-	if (v->rx_steer == ESW_TO_STANDBY)
-		return 0;
-	rc = vm_steer(v, ESW_TO_STANDBY, err, sizeof(err));
+	rc = step_rx_to_standby(v, NULL, err, sizeof(err));
 	if (rc) {
 		hlog(HLOG_ERR, "%s: RX for the VM is lost while its VF is away; retrying every "
 		     "%u ms (check the eswitch: hybond status, esw_kind/ports in hostd.conf)", err,
@@ -134,10 +133,9 @@ static void confirm_rx_moved(struct vm *v)
 {
 	int rc;
 
-	if (!v->gc || !vm_guest_ready(v))
+	rc = step_pin_tx_standby(v, vfw_cookie(v));
+	if (rc == -ENOTCONN)
 		return;         /* no session: the agent releases the shim by itself */
-	rc = gc_prepare_switch(v->gc, v->pair.id, HB_PATH_STANDBY, v->d->cfg.prepare_deadline_ms,
-			       vfw_cookie(v), gc_now_ms());
 	if (rc < 0)
 		hlog(HLOG_WARN, "vm %s: VF leaving: PREPARE_SWITCH not sent (%s): the guest's shim "
 		     "holds the VF until its rx_wait_ms", v->cfg.name, strerror(-rc));
@@ -215,17 +213,17 @@ static void vfw_try_return(struct vm *v)
 		(void)loop_timer_arm(w->timer, w->retry_at_ms - now);
 		return;
 	}
-	rc = vm_steer(v, ESW_TO_VF, err, sizeof(err));
-	if (rc) {
+	/* RX stays where it is on a request not sent: steer_standby() retries */
+	rc = step_fast_path(v, vfw_cookie(v), NULL, 1, err, sizeof(err));
+	if (rc < 0) {
 		hlog(HLOG_ERR, "%s: the VF is back in the guest but the VM stays on the standby; "
 		     "retrying", err);
 		back_off(v);
 		return;
 	}
-	rc = vm_resume_fast_path(v, vfw_cookie(v));
-	if (rc < 0) {
-		hlog(HLOG_WARN, "vm %s: VF back, but RESUME_FAST_PATH not sent (%s): RX back to the "
-		     "standby port", v->cfg.name, strerror(-rc));
+	if (rc == STEP_FP_NOT_ASKED) {
+		hlog(HLOG_WARN, "vm %s: VF back, but %s (not sent): RX back to the standby port",
+		     v->cfg.name, err);
 		(void)steer_standby(v);
 		back_off(v);
 		return;
@@ -252,13 +250,11 @@ void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
 		vfw_drop(v);
 		return;
 	}
-	if (!why && ans && ans->type == HB_MSG_FAST_PATH_UP &&
-	    ans->u.fast_path_up.path == HB_PATH_FAST) {
+	if (step_fast_path_answer(v, ans, res, NULL, 1, &why)) {
 		w->returns++;
 		w->retry_ms = 0;
 		w->retry_at_ms = 0;
 		w->vf_deleted = 0;
-		v->pair.active = HB_PATH_FAST;  /* its STATUS follows */
 		hlog(HLOG_INFO, "vm %s: fast path resumed after an unannounced VF loss (%.0f ms "
 		     "away)", v->cfg.name, (double)(mono_us() - w->t_trigger_us) / 1000.0);
 		vfw_set(v, VFW_IDLE);

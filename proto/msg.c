@@ -141,7 +141,17 @@ void hb_msg_init(struct hb_msg *m, uint16_t type, uint32_t seq)
  */
 void hb_msg_init_reply(struct hb_msg *m, uint16_t type, const struct hb_msg *req)
 {
-	hb_msg_init(m, type, req->seq);
+	hb_msg_init_answer(m, type, req->seq);
+}
+
+/*
+ * hb_msg_init_answer - zero @m as the answer of type @type to the request
+ * whose sequence number was @req_seq (a request answered later, after the
+ * request itself is gone): @req_seq and the REPLY flag.
+ */
+void hb_msg_init_answer(struct hb_msg *m, uint16_t type, uint32_t req_seq)
+{
+	hb_msg_init(m, type, req_seq);
 	m->flags = HB_F_REPLY;
 }
 

@@ -1,12 +1,13 @@
 # host-agent/common/common.mk — what every host-side program shares (no daemon state):
 #
 #   $(B)/lib/libhybond-common.a   the event loop (loop.c: epoll, timerfd timers, one
-#                                 monotonic clock) and the log (log.c: hlog)
+#                                 monotonic clock), the log (log.c: hlog) and commands
+#                                 with their stdout on the loop (child.c)
 #
 # A static library, so a unit test's own hlog() (tests/unit/hlog_stub.c, linked first)
 # keeps log.o out.
 
-COMMON_SRCS := host-agent/common/loop.c host-agent/common/log.c
+COMMON_SRCS := host-agent/common/loop.c host-agent/common/log.c host-agent/common/child.c
 COMMON_LIB  := $(B)/lib/libhybond-common.a
 
 LIBS_ALL   += $(COMMON_LIB)

@@ -501,3 +501,17 @@ int jrnl_load(struct jrnl *j, const struct jrnl_load_cb *cb)
 	(void)closedir(dir);
 	return nok;
 }
+
+int jrnl_extra_int(const struct jrnl_op *op, const char *key)
+{
+	json_t *e = json_object_get(op->extra, key);
+
+	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
+}
+
+const char *jrnl_extra_str(const struct jrnl_op *op, const char *key)
+{
+	const char *s = json_string_value(json_object_get(op->extra, key));
+
+	return s ? s : "";
+}

@@ -76,6 +76,9 @@ int jrnl_load(struct jrnl *j, const struct jrnl_load_cb *cb);
 
 const char *jrnl_kind_name(enum jrnl_kind k);
 const char *jrnl_steer_name(enum jrnl_steer s);
+/* A fact from op->extra: a boolean or integer (0 when absent), a string ("" when absent). */
+int jrnl_extra_int(const struct jrnl_op *op, const char *key);
+const char *jrnl_extra_str(const struct jrnl_op *op, const char *key);
 const char *jrnl_dir(const struct jrnl *j);     /* STATE_DIR/ops */
 
 /* Encode / decode (exposed for tests). decode: 0 or -EINVAL with why set. */

@@ -660,6 +660,12 @@ static void test_error_and_matching(void)
 	ans.flags = HB_F_REPLY;
 	ans.type = HB_MSG_PONG;
 	CU_ASSERT_FALSE(hb_msg_is_answer(&req, &ans));
+	/* answered later, from the request's seq alone: the same answer */
+	hb_msg_init_answer(&ans, HB_MSG_SWITCH_DONE, req.seq);
+	CU_ASSERT_EQUAL(ans.seq, req.seq);
+	CU_ASSERT_EQUAL(ans.flags, HB_F_REPLY);
+	CU_ASSERT_EQUAL(ans.type, HB_MSG_SWITCH_DONE);
+	CU_ASSERT_TRUE(hb_msg_is_answer(&req, &ans));
 	CU_ASSERT_EQUAL(hb_msg_answer_type(HB_MSG_PING), HB_MSG_PONG);
 	CU_ASSERT_EQUAL(hb_msg_answer_type(HB_MSG_EVENT), 0);
 	CU_ASSERT_EQUAL(hb_msg_answer_type(500), 0);

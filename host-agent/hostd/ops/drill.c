@@ -50,6 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "host-agent/common/child.h"
 #include "host-agent/hostd/esw/announce.h"
 #include "host-agent/hostd/vm.h"
 #include "drill.h"
@@ -225,10 +226,7 @@ struct drill {
 	size_t n_win;
 	json_t *timeline;               /* [{cycle, phase, t_ms}] */
 	/* the probe */
-	pid_t probe_pid;
-	int probe_fd;
-	char *probe_out;
-	size_t probe_len;
+	struct child *prober;           /* hybond-probe while it runs */
 	json_t *probe;                  /* its JSON result */
 	/* snapshot figures */
 	struct qmp_migrate_info info;
@@ -456,15 +454,16 @@ static void probe_path(char *buf, size_t len)
 	(void)snprintf(buf, len, "hybond-probe");      /* $PATH */
 }
 
-static void probe_io(void *arg, unsigned events);
+static void probe_ended(void *arg, const char *out, size_t len, int status);
 
 static int probe_start(struct drill *x)
 {
 	char path[600], ns[128], rate[16], dur[16], grace[16];
 	char *argv[] = { path, x->rq.probe_kind, "--target", x->rq.probe_target, "--rate", rate,
 			 "--duration", dur, "--grace-ms", grace, "-j", "-q", NULL };
-	int p[2], nsfd = -1;
-	pid_t pid;
+	struct child_spec cs = { .argv = argv, .stderr_null = 1, .kill_on_free = 1,
+				 .out_max = DRILL_PROBE_OUT_MAX };
+	int rc;
 
 	probe_path(path, sizeof(path));
 	(void)snprintf(rate, sizeof(rate), "%u", x->rq.rate_pps);
@@ -472,101 +471,33 @@ static int probe_start(struct drill *x)
 	(void)snprintf(grace, sizeof(grace), "%u", DRILL_PROBE_GRACE_MS);
 	if (x->rq.probe_netns[0]) {
 		(void)snprintf(ns, sizeof(ns), "/run/netns/%s", x->rq.probe_netns);
-		nsfd = open(ns, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0)
-			return -errno;
+		cs.netns = ns;
 	}
-	x->probe_out = malloc(DRILL_PROBE_OUT_MAX);
-	if (!x->probe_out || pipe2(p, O_CLOEXEC) < 0) {
-		if (nsfd >= 0)
-			(void)close(nsfd);
-		return -ENOMEM;
-	}
-	pid = fork();
-	if (pid < 0) {
-		(void)close(p[0]);
-		(void)close(p[1]);
-		if (nsfd >= 0)
-			(void)close(nsfd);
-		return -errno;
-	}
-	if (pid == 0) {
-		struct sched_param sp = { .sched_priority = 0 };
-		sigset_t none;
-		int dn = open("/dev/null", O_WRONLY);
-
-		(void)sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGPIPE, SIG_DFL);
-		/* the daemon may run SCHED_FIFO; the prober must not */
-		(void)sched_setscheduler(0, SCHED_OTHER, &sp);
-		if (nsfd >= 0 && setns(nsfd, CLONE_NEWNET) < 0)
-			_exit(126);
-		(void)dup2(p[1], 1);
-		if (dn >= 0)
-			(void)dup2(dn, 2);
-		execvp(path, argv);
-		_exit(127);
-	}
-	if (nsfd >= 0)
-		(void)close(nsfd);
-	(void)close(p[1]);
-	x->probe_pid = pid;
-	x->probe_fd = p[0];
-	x->probe_len = 0;
-	return loop_add_fd(x->v->d->l, p[0], EPOLLIN, probe_io, x);
+	x->prober = child_spawn(x->v->d->l, &cs, probe_ended, x, &rc);
+	return x->prober ? 0 : rc;
 }
 
 static void probe_close(struct drill *x)
 {
-	int status;
-
-	if (x->probe_fd >= 0) {
-		loop_del_fd(x->v->d->l, x->probe_fd);
-		(void)close(x->probe_fd);
-		x->probe_fd = -1;
-	}
-	if (x->probe_pid > 0) {
-		(void)kill(x->probe_pid, SIGKILL);     /* our own child, by pid */
-		(void)waitpid(x->probe_pid, &status, 0);
-		x->probe_pid = -1;
-	}
-	free(x->probe_out);
-	x->probe_out = NULL;
+	child_free(x->prober);          /* killed and reaped: our own child */
+	x->prober = NULL;
 }
 
-static void probe_io(void *arg, unsigned events)
+/* stdout closed: the probe finished (after our SIGINT) or died */
+static void probe_ended(void *arg, const char *out, size_t len, int status)
 {
 	struct drill *x = arg;
-	ssize_t n;
-	int status = 0;
 
-	(void)events;
-	n = read(x->probe_fd, x->probe_out + x->probe_len, DRILL_PROBE_OUT_MAX - 1 - x->probe_len);
-	if (n > 0) {
-		x->probe_len += (size_t)n;
-		if (x->probe_len < DRILL_PROBE_OUT_MAX - 1)
-			return;
-	} else if (n < 0 && errno == EINTR) {
-		return;
-	}
-	/* EOF: the probe finished (after our SIGINT) or died */
-	loop_del_fd(x->v->d->l, x->probe_fd);
-	(void)close(x->probe_fd);
-	x->probe_fd = -1;
-	if (x->probe_pid > 0 && waitpid(x->probe_pid, &status, 0) > 0)
-		x->probe_pid = -1;
-	x->probe_out[x->probe_len] = 0;
+	(void)len;
+	x->prober = NULL;
 	json_decref(x->probe);
-	x->probe = json_loads(x->probe_out, 0, NULL);
+	x->probe = json_loads(out, 0, NULL);
 	if (!json_is_object(x->probe)) {
 		json_decref(x->probe);
 		x->probe = NULL;
 		hlog(HLOG_WARN, "vm %s: %s: hybond-probe ended without a result (status %d)",
 		     x->v->cfg.name, kind_name(x), status);
 	}
-	free(x->probe_out);
-	x->probe_out = NULL;
 	if (x->phase == DRILL_REPORT)
 		drill_enter(x, DRILL_DONE);
 	else if (x->phase < DRILL_SETTLE)
@@ -585,8 +516,6 @@ static struct drill *drill_new(struct vm *v, const struct drill_req *rq)
 		return NULL;
 	x->v = v;
 	x->rq = *rq;
-	x->probe_pid = -1;
-	x->probe_fd = -1;
 	x->t0 = loop_now_ms();
 	x->info.downtime_ms = x->info.total_time_ms = -1;
 	x->timeline = json_array();
@@ -938,8 +867,8 @@ static void denter_settle(struct drill *x)
 
 static void denter_report(struct drill *x)
 {
-	if (x->probe_pid > 0 && x->probe_fd >= 0) {
-		(void)kill(x->probe_pid, SIGINT);       /* our own child, by pid */
+	if (x->prober && child_signal(x->prober, SIGINT) == 0) {
+		/* its summary comes when it exits (probe_ended) */
 		loop_timer_arm(x->timer, DRILL_REPORT_TIMEOUT_MS);
 		return;
 	}
@@ -1261,13 +1190,6 @@ int drill_start(struct vm *v, const struct drill_req *rq, const struct op_sink *
 }
 
 /* ---- recovery ------------------------------------------------------------------------ */
-static int extra_int(const struct jrnl_op *op, const char *k)
-{
-	json_t *e = json_object_get(op->extra, k);
-
-	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
-}
-
 void drill_recover(struct vm *v, const struct jrnl_op *op)
 {
 	struct drill_req rq = { .kind = op->kind == JRNL_SNAPSHOT ? DRILL_KIND_SNAPSHOT :
@@ -1294,24 +1216,24 @@ void drill_recover(struct vm *v, const struct jrnl_op *op)
 	}
 	if (vf_id && vf_id[0])
 		(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", vf_id);
-	v->vf_seq = (unsigned)extra_int(op, "vf_seq");
+	v->vf_seq = (unsigned)jrnl_extra_int(op, "vf_seq");
 	if (file)
 		(void)snprintf(rq.file, sizeof(rq.file), "%s", file);
-	rq.unplug = extra_int(op, "unplug");
-	rq.cycles = (unsigned)extra_int(op, "cycles");
+	rq.unplug = jrnl_extra_int(op, "unplug");
+	rq.cycles = (unsigned)jrnl_extra_int(op, "cycles");
 	x = drill_new(v, &rq);
 	if (!x)
 		return;
 	x->op = *op;
 	x->op.extra = NULL;
 	x->op.started_ms = op->started_ms;
-	x->plan.cycle = (unsigned)extra_int(op, "cycle");
-	x->vf_out = extra_int(op, "vf_out");
-	x->primary_hidden = extra_int(op, "primary_hidden");
-	x->paused = extra_int(op, "paused") || phase == DRILL_SAVE || phase == DRILL_CONT;
+	x->plan.cycle = (unsigned)jrnl_extra_int(op, "cycle");
+	x->vf_out = jrnl_extra_int(op, "vf_out");
+	x->primary_hidden = jrnl_extra_int(op, "primary_hidden");
+	x->paused = jrnl_extra_int(op, "paused") || phase == DRILL_SAVE || phase == DRILL_CONT;
 	x->save_sent = phase == DRILL_SAVE || phase == DRILL_CONT;
 	x->steered_standby = op->steer_src != JRNL_STEER_VF || phase >= DRILL_STEER_STANDBY;
-	x->switched = extra_int(op, "switched") || phase > DRILL_SWITCH_TX;
+	x->switched = jrnl_extra_int(op, "switched") || phase > DRILL_SWITCH_TX;
 	x->recovering = 1;
 	x->phase = (enum drill_phase)phase;
 	(void)snprintf(x->err, sizeof(x->err), "daemon restarted in %s: rolled back", op->phase);

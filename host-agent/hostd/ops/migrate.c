@@ -72,6 +72,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host-agent/common/child.h"
 #include "host-agent/hostd/esw/announce.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
@@ -147,10 +148,8 @@ struct mig {
 	char rec_status[32];
 	/* destination */
 	uint32_t prepare_seq;
-	pid_t child;
-	int child_fd;
-	char child_out[MIG_LAUNCH_OUT_MAX];
-	size_t child_len;
+	struct child *child;                    /* the launcher or cleanup command */
+	char child_out[MIG_LAUNCH_OUT_MAX];     /* what it printed */
 	void (*child_done)(struct mig *m, int status);
 	uint64_t t_resumed, t_vf_up;
 	unsigned retry_ms;
@@ -352,8 +351,6 @@ static struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 	m->v = v;
 	m->role = role;
 	m->lv = vm_config_libvirt(&v->cfg);
-	m->child = -1;
-	m->child_fd = -1;
 	m->d_path = -1;
 	announcer_init(&m->ann);
 	m->t0 = loop_now_ms();
@@ -383,10 +380,7 @@ void mig_free(struct vm *v)
 	vm_op_end(v, &m->base);
 	loop_timer_free(m->timer);
 	loop_timer_free(m->progress);
-	if (m->child_fd >= 0) {
-		loop_del_fd(v->d->l, m->child_fd);
-		(void)close(m->child_fd);
-	}
+	child_free(m->child);    /* a launcher still running runs on */
 	if (m->pc) {
 		peer_conn_set_arg(m->pc, NULL);
 		peer_conn_free(m->pc);
@@ -419,30 +413,12 @@ static void mig_end(struct mig *m, int ok)
 }
 
 /* ---- child commands (launcher, cleanup) ------------------------------------------ */
-static void child_io(void *arg, unsigned events)
+static void child_ended(void *arg, const char *out, size_t len, int status)
 {
 	struct mig *m = arg;
-	ssize_t n;
-	int status = -1;
 
-	(void)events;
-	n = read(m->child_fd, m->child_out + m->child_len,
-		 sizeof(m->child_out) - 1 - m->child_len);
-	if (n > 0) {
-		m->child_len += (size_t)n;
-		if (m->child_len < sizeof(m->child_out) - 1)
-			return;
-	} else if (n < 0 && errno == EINTR) {
-		return;
-	}
-	m->child_out[m->child_len] = 0;
-	loop_del_fd(m->v->d->l, m->child_fd);
-	(void)close(m->child_fd);
-	m->child_fd = -1;
-	/* stdout closed: the command has finished (or closed it on purpose) */
-	if (m->child > 0 && waitpid(m->child, &status, 0) < 0)
-		status = -1;
-	m->child = -1;
+	memcpy(m->child_out, out, len + 1);     /* len < out_max = sizeof(child_out) */
+	m->child = NULL;
 	m->child_done(m, status);
 }
 
@@ -451,10 +427,9 @@ static int spawn_cmd(struct mig *m, const char *tmpl, void (*done)(struct mig *,
 {
 	struct vm *v = m->v;
 	char buf[CFG_CMD_MAX * 2], *argv[64], *save = NULL, *tok, moved[CFG_NAME_MAX + 16];
-	int argc = 0, p[2];
+	int argc = 0, rc;
 	size_t o = 0;
 	const char *s;
-	pid_t pid;
 
 	if (!v || !v->d)
 		return -EINVAL;
@@ -483,35 +458,11 @@ static int spawn_cmd(struct mig *m, const char *tmpl, void (*done)(struct mig *,
 	argv[argc] = NULL;
 	if (!argc)
 		return -EINVAL;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		(void)close(p[0]);
-		(void)close(p[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		struct sched_param sp = { .sched_priority = 0 };
-		sigset_t none;
-
-		/* the daemon may run SCHED_FIFO: the launcher's QEMU must not inherit it (a
-		 * real-time vCPU thread starves the host, this daemon included) */
-		(void)sched_setscheduler(0, SCHED_OTHER, &sp);
-		/* the daemon blocks SIGTERM/SIGINT (signalfd) and ignores SIGPIPE */
-		(void)sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGPIPE, SIG_DFL);
-		(void)dup2(p[1], 1);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	(void)close(p[1]);
-	m->child = pid;
-	m->child_fd = p[0];
-	m->child_len = 0;
 	m->child_done = done;
-	return loop_add_fd(v->d->l, p[0], EPOLLIN, child_io, m);
+	m->child = child_spawn(v->d->l, &(struct child_spec){ .argv = argv,
+							      .out_max = sizeof(m->child_out) },
+			       child_ended, m, &rc);
+	return m->child ? 0 : rc;
 }
 
 /* ---- the peer channel ------------------------------------------------------------ */
@@ -593,14 +544,11 @@ static void hook_answer(struct mig *m, int ok, const char *mode, const char *msg
 /* Source of a `virsh migrate`: RX and TX are on the standby, libvirt may go on. */
 static void send_incoming_ready(struct mig *m)
 {
-	struct hb_msg rep, req;
+	struct hb_msg rep;
 
 	if (m->ready_sent || !m->pc || m->reactive)
 		return;
-	memset(&req, 0, sizeof(req));
-	req.type = HB_MSG_MIGRATE_INCOMING;
-	req.seq = m->incoming_seq;
-	hb_msg_init_reply(&rep, HB_MSG_MIGRATE_READY, &req);
+	hb_msg_init_answer(&rep, HB_MSG_MIGRATE_READY, m->incoming_seq);
 	rep.u.migrate_ready.vm = m->v->cfg.name;
 	rep.u.migrate_ready.uri = "libvirt";
 	if (peer_send(m->pc, &rep) == 0)
@@ -660,7 +608,7 @@ static void incoming_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
 	struct mig *m = mig_of(v);
-	struct hb_msg rep, req;
+	struct hb_msg rep;
 
 	if (!m || m->phase != MIG_D_INCOMING)
 		return;
@@ -668,10 +616,7 @@ static void incoming_done(void *arg, const struct hv_result *r)
 		mig_fail(m, "migrate-incoming %s: %s", m->uri, r->msg);
 		return;
 	}
-	memset(&req, 0, sizeof(req));
-	req.type = HB_MSG_MIGRATE_PREPARE;
-	req.seq = m->prepare_seq;
-	hb_msg_init_reply(&rep, HB_MSG_MIGRATE_READY, &req);
+	hb_msg_init_answer(&rep, HB_MSG_MIGRATE_READY, m->prepare_seq);
 	rep.u.migrate_ready.vm = v->cfg.name;
 	rep.u.migrate_ready.uri = m->uri;
 	if (peer_send(m->pc, &rep))
@@ -1408,12 +1353,9 @@ static void enter_d_abort(struct mig *m)
 	char err[512];
 
 	if (m->pc) {    /* the reason to the source: its CLI shows it, not "lost the peer" */
-		struct hb_msg req, e;
+		struct hb_msg e;
 
-		memset(&req, 0, sizeof(req));
-		req.type = HB_MSG_MIGRATE_PREPARE;
-		req.seq = m->prepare_seq;
-		hb_msg_init_reply(&e, HB_MSG_ERROR, &req);
+		hb_msg_init_answer(&e, HB_MSG_ERROR, m->prepare_seq);
 		e.u.error.code = HB_ERR_INTERNAL;
 		e.u.error.text = m->err;
 		e.u.error.req_type = HB_MSG_MIGRATE_PREPARE;
@@ -2421,20 +2363,6 @@ int mig_cancel(struct vm *v, char *msg, size_t len)
 }
 
 /* ---- recovery ---------------------------------------------------------------------- */
-static int extra_int(const struct jrnl_op *op, const char *k)
-{
-	json_t *e = json_object_get(op->extra, k);
-
-	return json_is_boolean(e) ? json_is_true(e) : (int)json_integer_value(e);
-}
-
-static const char *extra_str(const struct jrnl_op *op, const char *k)
-{
-	const char *s = json_string_value(json_object_get(op->extra, k));
-
-	return s ? s : "";
-}
-
 /* The VM's QEMU does not answer here. */
 static void recover_no_qemu(struct mig *m, const char *why)
 {
@@ -2536,25 +2464,25 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 	m->phase = (enum mig_phase)phase;
 	m->rec_phase = phase;
 	m->recovering = 1;
-	s = extra_str(op, "vf_id");
+	s = jrnl_extra_str(op, "vf_id");
 	if (s[0])
 		(void)snprintf(v->vf_id, sizeof(v->vf_id), "%s", s);
-	if ((unsigned)extra_int(op, "vf_seq") > v->vf_seq)
-		v->vf_seq = (unsigned)extra_int(op, "vf_seq");
-	m->migrate_sent = extra_int(op, "migrate_sent");
-	m->stopped = extra_int(op, "stopped") || phase == MIG_S_STOPPED;
-	m->unplug_sent = extra_int(op, "unplug_sent") || phase == MIG_S_UNPLUG_VF;
-	m->vf_unplugged = extra_int(op, "vf_unplugged");
-	m->force_no_agent = extra_int(op, "no_agent");
+	if ((unsigned)jrnl_extra_int(op, "vf_seq") > v->vf_seq)
+		v->vf_seq = (unsigned)jrnl_extra_int(op, "vf_seq");
+	m->migrate_sent = jrnl_extra_int(op, "migrate_sent");
+	m->stopped = jrnl_extra_int(op, "stopped") || phase == MIG_S_STOPPED;
+	m->unplug_sent = jrnl_extra_int(op, "unplug_sent") || phase == MIG_S_UNPLUG_VF;
+	m->vf_unplugged = jrnl_extra_int(op, "vf_unplugged");
+	m->force_no_agent = jrnl_extra_int(op, "no_agent");
 	/* (the journal is written before a phase's action: S_STEER_STANDBY may have steered) */
-	m->steered_standby = extra_int(op, "steered_standby") ||
+	m->steered_standby = jrnl_extra_int(op, "steered_standby") ||
 			     (m->role == MIG_SOURCE && (op->steer_src == JRNL_STEER_STANDBY ||
 							phase >= MIG_S_STEER_STANDBY));
-	(void)snprintf(m->uri, sizeof(m->uri), "%s", extra_str(op, "uri"));
+	(void)snprintf(m->uri, sizeof(m->uri), "%s", jrnl_extra_str(op, "uri"));
 	if (!v->cfg.qmp[0])
-		(void)snprintf(v->cfg.qmp, sizeof(v->cfg.qmp), "%s", extra_str(op, "qmp"));
+		(void)snprintf(v->cfg.qmp, sizeof(v->cfg.qmp), "%s", jrnl_extra_str(op, "qmp"));
 	if (!v->cfg.agent[0])
-		(void)snprintf(v->cfg.agent, sizeof(v->cfg.agent), "%s", extra_str(op, "agent"));
+		(void)snprintf(v->cfg.agent, sizeof(v->cfg.agent), "%s", jrnl_extra_str(op, "agent"));
 	(void)snprintf(m->note, sizeof(m->note), "recovered after a daemon restart in %s",
 		       op->phase);
 	hlog(HLOG_WARN, "vm %s: recovering a migration left in %s: waiting for QEMU's view",

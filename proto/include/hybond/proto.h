@@ -8,7 +8,7 @@
  *
  *   - frames:   hb_frame_parse(), hb_hdr_decode(), hb_hdr_encode(),
  *               hb_frame_finish()
- *   - messages: struct hb_msg, hb_msg_init(), hb_msg_init_reply(),
+ *   - messages: struct hb_msg, hb_msg_init(), hb_msg_init_reply(), hb_msg_init_answer(),
  *               hb_encode(), hb_decode(), hb_msg_decode(), hb_msg_is_answer()
  *   - stream:   struct hb_stream, hb_stream_init(), hb_stream_feed(),
  *               hb_stream_wptr()/hb_stream_commit(), hb_stream_next()
@@ -190,6 +190,7 @@ uint32_t hb_crc32(const void *data, size_t len);
 
 void hb_msg_init(struct hb_msg *m, uint16_t type, uint32_t seq);
 void hb_msg_init_reply(struct hb_msg *m, uint16_t type, const struct hb_msg *req);
+void hb_msg_init_answer(struct hb_msg *m, uint16_t type, uint32_t req_seq);
 int hb_encode(void *buf, size_t cap, const struct hb_msg *m);
 int hb_encode_error(void *buf, size_t cap, const struct hb_hdr *req,
 		    uint32_t code, int detail, const char *text);

@@ -47,234 +47,24 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, HERE)
-from qmp import QMP, QMPError, lab_record  # noqa: E402
+from labkit.guestchan import (PREPARE_DEADLINE_MS, RESUME_DEADLINE_MS, VM,  # noqa: E402
+                              fdb_to, qmp_exec, vf_add, vf_del, vf_up_pred)
+from labkit.lab import (B, GUESTCTL, GUESTD, LAB, OUT, PFX, PROBE, UDP_RATE,  # noqa: E402
+                        ReuseLab, inst, lab, sh, vm_env)
+from labkit.probe import Probe, attribute_steps, probe_summary  # noqa: E402
+from labkit.report import update_doc  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(HERE))
-B = os.environ.get("B", "build")
-if not os.path.isabs(B):
-    B = os.path.join(TOP, B)
-LAB = os.path.join(HERE, "lab")
-PROBE = os.path.join(B, "bin", "hybond-probe")
-GUESTCTL = os.path.join(B, "bin", "hybond-guestctl")
-GUESTD = os.path.join(B, "bin", "hybond-guestd")
-OUT = os.environ.get("HBL_OUT", os.path.join(B, "lab"))   # guest image (and the logs)
-LOGS = os.path.join(OUT, "run")
-PFX = os.environ.get("HBL_PREFIX", "hbl-")
-RUN = os.environ.get("HBL_RUN", "/run/hybond-lab")
-PEER_NS = PFX + "peer"
-ECHO_PORT = 7777
-
-UDP_RATE = 1000
 SETTLE_S = 1.0            # quiet time between steps, so outages fall into one window
-PREPARE_DEADLINE_MS = 2000
-RESUME_DEADLINE_MS = 10000
 VF_UP_TIMEOUT_S = 40.0
-SESSION_TIMEOUT_S = 20.0
 SWITCH_STEPS = ("to_standby", "switch_back")   # the bar: 0 lost in these
 SNIFF = os.path.join(HERE, "guest_sniff.py")
 ANNOUNCE_SLACK_S = 0.5    # an announcement counts up to this long after the answer
 VM_LETTER = {"failover": "f", "bond": "b", "bond-agent": "a"}
+DOC_BEGIN = "<!-- BEGIN bench-guest (tests/lab/agent_switch.py) -->"
+DOC_END = "<!-- END bench-guest -->"
 
-
-class Fail(Exception):
-    pass
-
-
-def say(msg):
-    print("agent_switch: %s" % msg, file=sys.stderr, flush=True)
-
-
-def sh(args, check=True, env=None):
-    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       env=dict(os.environ, B=B, **(env or {})))
-    if check and r.returncode != 0:
-        raise Fail("%s: %s%s" % (" ".join(args), r.stdout, r.stderr))
-    return r
-
-
-def lab(*args, check=True):
-    return sh([LAB] + list(args), check=check)
-
-
-def vm_env(name):
-    with open(os.path.join(RUN, "vms", name, "vm.env")) as f:
-        return dict(l.strip().split("=", 1) for l in f if "=" in l)
-
-
-def inst(name, host, f):
-    return os.path.join(RUN, "vms", name, host, f)
-
-
-def rec(name, host, event, **data):
-    return lab_record(os.path.join(LOGS, name, "events.jsonl"), host, event, **data)["ts"]
-
-
-# --- the eswitch: the VM MAC's static entry ---------------------------------------------
-def fdb_to(name, host, port_kind):
-    """Move the VM MAC's static sticky entry to the standby ("hs") or VF ("hv") tap."""
-    env = vm_env(name)
-    port = "%s-%s" % (port_kind, name)
-    sh(["bridge", "-n", PFX + host, "fdb", "replace", env["MAC"], "dev", port, "master",
-        "static", "sticky"])
-    return rec(name, host, "AGENT_FDB", port=port)
-
-
-# --- the guest channel: hybond-guestctl watch -j --stdin ----------------------------------
-class Chan:
-    """One guestctl process; every JSON line it prints is kept, with an index to wait on."""
-
-    def __init__(self, sock, log_path):
-        self.log = open(log_path, "a")
-        self.p = subprocess.Popen([GUESTCTL, "--sock", sock, "watch", "-j", "--stdin"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.log, text=True, bufsize=1)
-        self.recs = []
-        self.cv = threading.Condition()
-        self.t = threading.Thread(target=self._reader, daemon=True)
-        self.t.start()
-
-    def _reader(self):
-        for line in self.p.stdout:
-            self.log.write(line)
-            self.log.flush()
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            with self.cv:
-                self.recs.append(r)
-                self.cv.notify_all()
-        with self.cv:
-            self.recs.append({"eof": True, "ts": time.time()})
-            self.cv.notify_all()
-
-    def mark(self):
-        with self.cv:
-            return len(self.recs)
-
-    def send(self, line):
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-
-    def wait(self, pred, timeout_s, since=0):
-        deadline = time.monotonic() + timeout_s
-        with self.cv:
-            i = since
-            while True:
-                while i < len(self.recs):
-                    r = self.recs[i]
-                    i += 1
-                    if pred(r):
-                        return r
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cv.wait(left)
-
-    def request(self, line, timeout_s):
-        what = line.split()[0]
-        i = self.mark()
-        self.send(line)
-        r = self.wait(lambda x: x.get("result") in (what, "send", "parse"), timeout_s, i)
-        if r is None:
-            raise Fail("%s: no result from guestctl within %.0f s" % (line, timeout_s))
-        if not r.get("ok"):
-            raise Fail("%s: %s" % (line, r.get("error")))
-        return r
-
-    def close(self):
-        try:
-            self.send("quit")
-            self.p.wait(timeout=3)
-        except (OSError, subprocess.TimeoutExpired, ValueError):
-            self.p.terminate()
-            self.p.wait(timeout=3)
-        self.log.close()
-
-
-def is_status(r):
-    return r.get("type") == "STATUS" and r.get("dir") == "rx" and "pairs" in r.get("body", {})
-
-
-def wait_session_status(chan, since, timeout_s=SESSION_TIMEOUT_S):
-    """Session up, then the guest's first STATUS: returns its first pair."""
-    if chan.wait(lambda r: r.get("session") == "up", timeout_s, since) is None:
-        raise Fail("no session with the guest agent within %.0f s (no HELLO)" % timeout_s)
-    r = chan.wait(lambda r: is_status(r) and r["body"]["pairs"], timeout_s, since)
-    if r is None:
-        raise Fail("the guest agent reported no failover pair within %.0f s" % timeout_s)
-    return r["body"]["pairs"][0]
-
-
-def vf_up_pred(pair):
-    """The guest says a VF of the pair is up: an EVENT on an interface that is neither the
-    master nor the standby with link and carrier, or a STATUS whose VF has both."""
-    others = (pair["master"]["name"], pair["standby"]["name"])
-
-    def pred(r):
-        b = r.get("body", {})
-        if r.get("type") == "EVENT" and b.get("pair_id") == pair["id"]:
-            return (b.get("ifname") not in others and b.get("link") == 1
-                    and b.get("carrier") == 1)
-        if is_status(r):
-            for p in b["pairs"]:
-                vf = p.get("vf")
-                if p["id"] == pair["id"] and vf and vf.get("link") == 1 and vf.get("carrier") == 1:
-                    return True
-        return False
-    return pred
-
-
-# --- QMP -----------------------------------------------------------------------------------
-def qmp_exec(q, command, args, timeout_s=30.0):
-    """One QMP command with arguments as a dict: QMP.cmd() cannot pass an argument called
-    "name" (set_link has one)."""
-    q.ls.sock.sendall(json.dumps({"execute": command, "arguments": args}).encode() + b"\n")
-    deadline = time.monotonic() + timeout_s
-    keep = []
-    try:
-        while True:
-            msg = q._next(deadline - time.monotonic())
-            if "event" in msg:
-                keep.append(msg)      # left for wait_event()
-                continue
-            if "error" in msg:
-                raise QMPError("%s: %s" % (command, msg["error"].get("desc", msg["error"])))
-            return msg.get("return")
-    finally:
-        q.pending[:0] = keep
-
-
-def vf_add(q, vm, link_off=False):
-    """Plug an e1000e "VF" with the lab's options. QEMU 7.2 cannot re-add a device whose id
-    came from -device ("Duplicate ID 'vf0'": its QemuOpts outlive device_del), and a failover
-    standby takes only that one primary id ("Cannot attach more than one primary device"):
-    so a re-plug in the same QEMU is a plain e1000e with the same MAC and a fresh id, which
-    net_failover enslaves as its primary by MAC (bonding: the guest enslaves it)."""
-    env = vm_env(vm.name)
-    args = dict(driver="e1000e", id="vf0", netdev="nv", mac=env["MAC"], bus="rp1", romfile="")
-    if env["MODE"] == "failover":
-        args["failover_pair_id"] = "standby0"
-    try:
-        q.cmd("device_add", **args)
-    except QMPError as e:
-        if "Duplicate ID" not in str(e):
-            raise
-        vm.vf_seq += 1
-        args["id"] = "vf%d" % vm.vf_seq
-        args.pop("failover_pair_id", None)
-        q.cmd("device_add", **args)
-    vm.vf_id = args["id"]
-    if link_off:
-        qmp_exec(q, "set_link", {"name": vm.vf_id, "up": False})
-
-
-def vf_del(q, vm, timeout_s=30.0):
-    q.cmd("device_del", id=vm.vf_id)
-    try:
-        q.wait_event("DEVICE_DELETED", timeout_s, lambda d: d.get("device") == vm.vf_id)
-    except TimeoutError:
-        raise Fail("the guest did not release %s within %.0f s" % (vm.vf_id, timeout_s))
+say = sayer("agent_switch")
 
 
 # --- announcements on the wire ------------------------------------------------------------
@@ -324,86 +114,7 @@ class Sniffer:
                 "ok": n[right] >= 1 and n[wrong] == 0}
 
 
-# --- the probe -------------------------------------------------------------------------------
-class Probe:
-    def __init__(self, ip, max_s=600):
-        self.p = subprocess.Popen(["ip", "netns", "exec", PEER_NS, PROBE, "udp", "--target",
-                                   "%s:%d" % (ip, ECHO_PORT), "--rate", str(UDP_RATE),
-                                   "--duration", str(max_s), "--grace-ms", "1000", "-j", "-q"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)          # a clean stretch before the first step
-
-    def stop(self):
-        time.sleep(SETTLE_S)
-        self.p.send_signal(signal.SIGINT)
-        out, err = self.p.communicate(timeout=30)
-        try:
-            return json.loads(out)
-        except ValueError:
-            raise Fail("hybond-probe gave no JSON: %s" % err.strip())
-
-
-def attribute(probe, bounds):
-    """Loss per step: bounds is [(step, t_start)], in order; an outage belongs to the step
-    whose window holds its first lost packet."""
-    steps = {s: {"lost_to_guest": 0, "lost_from_guest": 0, "lost": 0, "outages": 0}
-             for s, _ in bounds}
-    steps["before"] = {"lost_to_guest": 0, "lost_from_guest": 0, "lost": 0, "outages": 0}
-    outs = []
-    for o in probe.get("outages", []):
-        step = "before"
-        for s, t in bounds:
-            if o["start_realtime"] >= t:
-                step = s
-        st = steps[step]
-        st["lost_to_guest"] += o.get("lost_to_guest") or 0
-        st["lost_from_guest"] += o.get("lost_from_guest") or 0
-        st["lost"] += o.get("lost") or 0
-        st["outages"] += 1
-        outs.append({"step": step, "start_ms": round((o["start_realtime"] - bounds[0][1]) * 1e3, 1),
-                     "duration_ms": round(o["duration_ms"], 1), "lost": o.get("lost"),
-                     "lost_to_guest": o.get("lost_to_guest"),
-                     "lost_from_guest": o.get("lost_from_guest")})
-    if not steps["before"]["outages"]:
-        del steps["before"]
-    return steps, outs
-
-
-def probe_summary(p):
-    return {k: p.get(k) for k in ("sent", "received", "lost_to_guest", "lost_from_guest",
-                                  "lost_unattributed", "lost_total", "duplicates", "reordered",
-                                  "longest_outage_ms", "interrupted")}
-
-
 # --- scenarios ---------------------------------------------------------------------------------
-class VM:
-    def __init__(self, name, mode, agent=1):
-        self.name, self.mode = name, mode
-        lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", str(agent))
-        env = vm_env(name)
-        self.ip = env["IP"].split("/")[0]
-        self.host = env["HOST"]
-        self.chan = None
-        self.pair = None
-        self.vf_id = "vf0"
-        self.vf_seq = 0
-
-    def connect(self):
-        self.chan = Chan(inst(self.name, self.host, "agent.sock"),
-                         os.path.join(LOGS, self.name, "guestctl.jsonl"))
-        self.pair = wait_session_status(self.chan, 0)
-        return self.pair
-
-    def qmp(self):
-        return QMP(inst(self.name, self.host, "qmp.sock"))
-
-    def stop(self):
-        if self.chan:
-            self.chan.close()
-            self.chan = None
-        lab("vm", "stop", self.name, check=False)
-
-
 def step_to_standby(vm, t):
     t["to_standby"] = time.time()
     t["fdb_standby"] = fdb_to(vm.name, vm.host, "hs")
@@ -428,7 +139,7 @@ def step_switch_back(vm, t, since, vf_timeout_s=VF_UP_TIMEOUT_S):
 
 
 def result(kind, vm, t, probe, bounds, extra=None):
-    steps, outs = attribute(probe, bounds)
+    steps, outs = attribute_steps(probe, bounds)
     t0 = bounds[0][1]
     res = {"scenario": kind, "mode": vm.mode, "vm": vm.name, "udp": probe_summary(probe),
            "steps": steps, "outages": outs,
@@ -692,29 +403,6 @@ def line(r):
     return s
 
 
-class Lab:
-    """Brings the lab up (and builds the guest image) unless it is up already: other VMs
-    may live in it, so it is left up, and brought down only if nobody else's VM is left."""
-
-    def __enter__(self):
-        st = lab("status").stdout
-        self.brought_up = st.startswith("lab: down")
-        if self.brought_up:
-            lab("build")
-            lab("up", "--eswitch", "static")
-        elif "eswitch static" not in st:
-            raise Fail("the lab is up with a learning eswitch; `lab down` first")
-        else:
-            say("the lab is up already: using it as it is (no image rebuild)")
-        return self
-
-    def __exit__(self, *exc):
-        vms = os.path.join(RUN, "vms")
-        left = os.listdir(vms) if os.path.isdir(vms) else []
-        if self.brought_up and not left and not os.environ.get("HBL_KEEP"):
-            lab("down", check=False)
-
-
 def run_vm(name, mode, fn, n, edge_fns, results):
     vm = VM(name, mode)
     try:
@@ -853,21 +541,6 @@ def md_report(results, meta):
     return L
 
 
-def update_doc(lines, path=os.path.join(TOP, "docs", "benchmarks.md")):
-    begin = "<!-- BEGIN bench-guest (tests/lab/agent_switch.py) -->"
-    end = "<!-- END bench-guest -->"
-    text = open(path).read() if os.path.exists(path) else ""
-    block = begin + "\n" + "\n".join(lines) + "\n" + end + "\n"
-    if begin in text and end in text:
-        a = text.index(begin)
-        b = text.index(end) + len(end) + 1
-        text = text[:a] + block + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    with open(path, "w") as f:
-        f.write(text)
-
-
 def meta(runs):
     q = sh(["qemu-system-x86_64", "--version"], check=False).stdout.split("\n")[0]
     k = [d for d in os.listdir(OUT) if d.startswith("kernel-")]
@@ -894,7 +567,7 @@ def main(argv):
         with open(os.path.join(a.out, "guest.md"), "w") as f:
             f.write("\n".join(md) + "\n")
         if not d["failures"]:
-            update_doc(md)
+            update_doc(DOC_BEGIN, DOC_END, md)
         return 0
     for f in (GUESTCTL, PROBE):
         if not os.access(f, os.X_OK):
@@ -908,7 +581,7 @@ def main(argv):
                        "cycle": (a.runs, 0, False), "migrate": (0, a.runs, False),
                        "edge": (0, 0, True)}[a.what]
     results, failures = [], []
-    with Lab():
+    with ReuseLab(say):
         for mode in modes:
             try:
                 results += run_mode(mode, cyc, mig, edges)
@@ -938,7 +611,7 @@ def main(argv):
             say("wrote %s/guest.json and guest.md; docs/benchmarks.md left alone (failures)"
                 % a.out)
         else:
-            update_doc(md)
+            update_doc(DOC_BEGIN, DOC_END, md)
             say("wrote %s/guest.json, guest.md and the docs/benchmarks.md section" % a.out)
     elif a.what != "check":
         print(json.dumps(results, indent=1))

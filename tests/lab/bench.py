@@ -22,153 +22,16 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, HERE)
-from qmp import read_records  # noqa: E402
+from labkit.lab import B, LOGS, PEER_NS, PROBE, TOP, lab, sh, vm_ip  # noqa: E402
+from labkit.probe import start_probe  # noqa: E402
+from labkit.report import meta_info, num  # noqa: E402
+from labkit.timeline import CAUSES, classify, collect_events, milestones, outages  # noqa: E402
+from labkit.verdict import sayer  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(HERE))
-B = os.environ.get("B", "build")
-if not os.path.isabs(B):
-    B = os.path.join(TOP, B)
-LAB = os.path.join(HERE, "lab")
-PROBE = os.path.join(B, "bin", "hybond-probe")
-LOGS = os.path.join(os.environ.get("HBL_OUT", os.path.join(B, "lab")), "run")   # as tests/lab/lab
-PFX = os.environ.get("HBL_PREFIX", "hbl-")
-RUN = os.environ.get("HBL_RUN", "/run/hybond-lab")
-PEER_NS = PFX + "peer"
-ECHO_PORT = 7777
-
-CAUSES = {
-    "unplug": "source VF being unplugged (wait-unplug / device_del): the guest has "
-              "released the VF but the source eswitch still steers RX to the VF port",
-    "stale-fdb": "stale FDB: a bridge still forwards the VM MAC to a port where no "
-                 "VF is any more, until the guest's own traffic re-teaches it",
-    "stop-and-copy": "stop-and-copy: the VM is paused between STOP on the source and "
-                     "RESUME on the destination",
-    "late-announce": "late announce: the fabric still sends to the source host until "
-                     "the resumed guest's announcement (GARP/RARP) reaches it",
-    "link-up": "VF link-up delay: on the destination the eswitch steers RX to the VF "
-               "port (static FDB) whose tap queue (1000 frames) holds it only until "
-               "it overflows, or net_failover drops what arrives on the standby while "
-               "the new VF is registered but not up (RX_HANDLER_EXACT); either way "
-               "until the guest's e1000e has link (0.5-2.5 s after the re-plug)",
-    "other": "not explained by the migration's events (outside every window above)",
-}
-
-
-def sh(args, check=True, **kw):
-    r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
-    if check and r.returncode != 0:
-        raise RuntimeError("%s: %s%s" % (" ".join(args), r.stdout, r.stderr))
-    return r
-
-
-def lab(*args, check=True):
-    return sh([LAB] + list(args), check=check, env=dict(os.environ, B=B))
-
-
-def say(msg):
-    print("bench: %s" % msg, file=sys.stderr, flush=True)
+say = sayer("bench")
 
 
 # --- one run ---------------------------------------------------------------------------
-def vm_ip(name):
-    with open("%s/vms/%s/vm.env" % (RUN, name)) as f:
-        env = dict(l.strip().split("=", 1) for l in f if "=" in l)
-    return env["IP"].split("/")[0], env["HOST"]
-
-
-def start_probe(kind, ip, rate, duration_s):
-    target = "%s:%d" % (ip, ECHO_PORT) if kind == "udp" else ip
-    return subprocess.Popen(["ip", "netns", "exec", PEER_NS, PROBE, kind, "--target", target,
-                             "--rate", str(rate), "--duration", str(duration_s), "-j", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def collect_events(name, t_from, t_to):
-    path = os.path.join(LOGS, name, "events.jsonl")
-    return [r for r in read_records(path) if t_from <= r.get("ts", 0) <= t_to]
-
-
-def first(evs, event, host=None, src=None, after=None, **match):
-    for r in evs:
-        if r["event"] != event or (host and r["host"] != host) or (src and r["src"] != src):
-            continue
-        if after is not None and r["ts"] < after:
-            continue
-        if all(str(r["data"].get(k)) == v for k, v in match.items()):
-            return r["ts"]
-    return None
-
-
-def milestones(evs, mode, src, dst, t_cmd):
-    """The events that explain outages, as ms offsets from the migrate command."""
-    t_begin = first(evs, "MIGRATE_BEGIN") or t_cmd
-    m = {
-        "VF_DEL_CMD": first(evs, "VF_DEL_CMD", src, after=t_begin),
-        "UNPLUG_PRIMARY": first(evs, "UNPLUG_PRIMARY", src, after=t_begin),
-        "DEVICE_DELETED": first(evs, "DEVICE_DELETED", src, after=t_begin, device="vf0"),
-        "VF_GONE_IN_GUEST": first(evs, "GONE", src, "guest", after=t_begin),
-        "UNPLUG_DONE": (first(evs, "MIGRATION", src, after=t_cmd, status="active")
-                        if mode == "failover" else None),
-        "FDB_DEL": first(evs, "FDB_DEL", src, after=t_begin),
-        "STOP": first(evs, "STOP", src, after=t_cmd),
-        "COMPLETED": first(evs, "MIGRATION", src, after=t_cmd, status="completed"),
-        "RESUME": first(evs, "RESUME", dst, after=t_cmd),
-        "FAILOVER_NEGOTIATED": first(evs, "FAILOVER_NEGOTIATED", dst, after=t_cmd),
-        "VF_ADD_CMD": first(evs, "VF_ADD_CMD", dst, after=t_cmd),
-        "VF_NEW_IN_GUEST": first(evs, "NEW", dst, "guest", after=t_cmd, driver="e1000e"),
-        "VF_LINK_UP": first(evs, "LINK", dst, "guest", after=t_cmd, driver="e1000e",
-                            operstate="up"),
-    }
-    if mode == "bond":
-        vf_up = m["VF_LINK_UP"]
-        m["BOND_ACTIVE_VF"] = None
-        if vf_up is not None:
-            for r in evs:
-                if (r["event"] == "BOND" and r["host"] == dst and r["ts"] >= vf_up - 0.2
-                        and r["data"].get("active", "-") not in ("-", "eth0")):
-                    m["BOND_ACTIVE_VF"] = r["ts"]
-                    break
-    return {k: (round((v - t_cmd) * 1000.0, 1) if v is not None else None) for k, v in m.items()}
-
-
-def classify(o, ms, mode):
-    """The migration windows an outage [start_ms, end_ms] overlaps, as its causes."""
-    s, e = o["start_ms"], o["end_ms"]
-    g = ms.get
-    unplug_start = g("UNPLUG_PRIMARY") if mode == "failover" else g("VF_DEL_CMD")
-    unplug_end = g("FDB_DEL") or g("UNPLUG_DONE") or g("DEVICE_DELETED")
-    stop, resume = g("STOP"), g("RESUME")
-    vf_in = g("VF_NEW_IN_GUEST")
-    vf_up = g("BOND_ACTIVE_VF") or g("VF_LINK_UP")
-    slack = 20.0          # event stamps and probe send times are a few ms apart
-    windows = []
-    if unplug_start is not None and unplug_end is not None:
-        windows.append(("unplug", unplug_start - 50, unplug_end + slack))
-        if stop is not None:
-            windows.append(("stale-fdb", unplug_end + slack, stop - slack))
-    if stop is not None and resume is not None:
-        windows.append(("stop-and-copy", stop - slack, resume + slack))
-        after = vf_in if vf_in is not None else resume + 300
-        windows.append(("late-announce", resume + slack, after))
-        if vf_up is not None:
-            windows.append(("link-up", after, vf_up + 100))
-    causes = [name for name, a, b in windows if a < b and s < b and e > a]
-    return " + ".join(causes) if causes else "other"
-
-
-def outages(probe, t_cmd, ms, mode, lost_keys):
-    out = []
-    for o in probe.get("outages", []):
-        x = {"start_ms": round((o["start_realtime"] - t_cmd) * 1000.0, 1),
-             "end_ms": round((o["end_realtime"] - t_cmd) * 1000.0, 1),
-             "duration_ms": round(o["duration_ms"], 1)}
-        for k in lost_keys:
-            x[k] = o.get(k)
-        x["cause"] = classify(x, ms, mode)
-        out.append(x)
-    return out
-
-
 def one_run(name, mode, eswitch, to, a):
     ip, src = vm_ip(name)
     udp = start_probe("udp", ip, a.udp_rate, a.duration)
@@ -258,14 +121,6 @@ def summarize(runs):
 
 
 # --- output ----------------------------------------------------------------------------
-def num(v):
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        return "%.0f" % v if abs(v) >= 10 or v == int(v) else "%.1f" % v
-    return str(v)
-
-
 EV_SHOW = [("UNPLUG_PRIMARY", "UNPLUG_PRIMARY"), ("VF_DEL_CMD", "device_del"),
            ("DEVICE_DELETED", "DEVICE_DELETED"), ("UNPLUG_DONE", "unplug done"),
            ("FDB_DEL", "src FDB del"), ("STOP", "STOP"), ("RESUME", "RESUME"),
@@ -379,15 +234,6 @@ def demo_table(c):
             o["start_ms"], o["end_ms"], o["lost_to_guest"] or 0, o["lost_from_guest"] or 0,
             o["cause"]))
     return "\n".join(out) + "\n"
-
-
-def meta_info():
-    q = sh(["qemu-system-x86_64", "--version"], check=False).stdout.split("\n")[0]
-    kdirs = [d for d in os.listdir(os.path.join(B, "lab")) if d.startswith("kernel-")]
-    return {"date": time.strftime("%Y-%m-%d", time.gmtime()),
-            "qemu": q.replace("QEMU emulator version ", "").strip(),
-            "guest_kernel": kdirs[0][len("kernel-"):] if kdirs else "?",
-            "cores": os.cpu_count()}
 
 
 def main(argv):

@@ -13,12 +13,14 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+from labkit.verdict import sayer  # noqa: E402
+
 B = os.environ.get("B", "build")
 OUT = os.path.join(B, "bench")
 
-
-def say(msg):
-    print("demo: " + msg, file=sys.stderr, flush=True)
+say = sayer("demo")
 
 
 def plain():

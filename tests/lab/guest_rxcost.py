@@ -25,14 +25,18 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-import agent_switch as A  # noqa: E402
+from labkit.guestchan import VM, fdb_to, vf_del  # noqa: E402
+from labkit.lab import ECHO_PORT, PEER_NS, PROBE, ReuseLab, lab  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 
 AGENT = ("hybond-guestd --foreground --channel /dev/virtio-ports/org.hybond.0 %s "
          "</dev/null >/dev/console 2>&1 3>&- &")
 
+say = sayer("agent_switch")      # as its lines have always read (agent_switch.say)
+
 
 def netdev(vm):
-    out = A.lab("vm", "exec", vm.name, "cat /proc/net/dev").stdout
+    out = lab("vm", "exec", vm.name, "cat /proc/net/dev").stdout
     d = {}
     for line in out.splitlines():
         if ":" in line:
@@ -44,20 +48,20 @@ def netdev(vm):
 
 def set_config(vm, cfg):
     opt = "--debug-no-rx-redirect" if cfg == "none" else ""
-    A.lab("vm", "exec", vm.name, "kill $(pidof hybond-guestd) 2>/dev/null; sleep 0.3; " +
-          AGENT % opt)
+    lab("vm", "exec", vm.name, "kill $(pidof hybond-guestd) 2>/dev/null; sleep 0.3; " +
+        AGENT % opt)
     time.sleep(1.0)
-    log = A.lab("vm", "log", vm.name).stdout.splitlines()
+    log = lab("vm", "log", vm.name).stdout.splitlines()
     want = "debug-no-rx-redirect" if cfg == "none" else "RX accepted (tc ingress redirect"
     tail = log[-15:]
     if not any(want in l for l in tail):
-        raise A.Fail("agent did not report %r: %s" % (want, "\n".join(tail)))
+        raise Fail("agent did not report %r: %s" % (want, "\n".join(tail)))
 
 
 def measure(vm, rate, seconds, names):
     before = netdev(vm)
-    p = subprocess.run(["ip", "netns", "exec", A.PEER_NS, A.PROBE, "udp", "--target",
-                        "%s:%d" % (vm.ip, A.ECHO_PORT), "--rate", str(rate), "--duration",
+    p = subprocess.run(["ip", "netns", "exec", PEER_NS, PROBE, "udp", "--target",
+                        "%s:%d" % (vm.ip, ECHO_PORT), "--rate", str(rate), "--duration",
                         str(seconds), "--grace-ms", "1000", "-j", "-q"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, check=True)
     after = netdev(vm)
@@ -81,15 +85,15 @@ def main(argv):
     a = ap.parse_args(argv)
     rates = [int(x) for x in a.rates.split(",")]
     results = []
-    with A.Lab():
-        vm = A.VM("rxcost", "failover")
+    with ReuseLab(say):
+        vm = VM("rxcost", "failover")
         try:
             pair = vm.connect()
             names = {"master": pair["master"]["name"], "standby": pair["standby"]["name"]}
-            A.fdb_to(vm.name, vm.host, "hs")          # RX to the standby port
+            fdb_to(vm.name, vm.host, "hs")            # RX to the standby port
             q = vm.qmp()
             try:
-                A.vf_del(q, vm)                       # no VF registered
+                vf_del(q, vm)                         # no VF registered
             finally:
                 q.close()
             vm.chan.close()
@@ -101,10 +105,10 @@ def main(argv):
                         r = measure(vm, rate, a.seconds, names)
                         r.update({"config": cfg, "run": i + 1})
                         results.append(r)
-                        A.say("run %d %-8s rate %5d: delivered %5d/s, lost to/from guest "
-                              "%s/%s, master rx %d" % (i + 1, cfg, rate, r["delivered_pps"],
-                                                       r["lost_to_guest"], r["lost_from_guest"],
-                                                       r["master_rx"]))
+                        say("run %d %-8s rate %5d: delivered %5d/s, lost to/from guest "
+                            "%s/%s, master rx %d" % (i + 1, cfg, rate, r["delivered_pps"],
+                                                     r["lost_to_guest"], r["lost_from_guest"],
+                                                     r["master_rx"]))
         finally:
             vm.stop()
     summ = {}

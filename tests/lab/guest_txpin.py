@@ -17,7 +17,7 @@ per run: PIN, settle, UNPIN, settle, with the host's RX steering in the right or
             redirect is needed by both) but is not asked to pin.
 
 Loss per direction is attributed to the step whose window holds an outage's first lost
-probe (tests/lab/agent_switch.py attribute()). Runs alternate between the methods.
+probe (tests/lab/labkit/probe.py attribute_steps()). Runs alternate between the methods.
 Use a private lab: HBL_PREFIX=hbg- HBL_RUN=/run/hybond-lab-g HBL_OUT=build/lab-g.
 """
 import argparse
@@ -27,50 +27,56 @@ import sys
 import time
 
 sys.dont_write_bytecode = True
-import agent_switch as A  # noqa: E402
+from labkit.guestchan import PREPARE_DEADLINE_MS, RESUME_DEADLINE_MS, VM, fdb_to  # noqa: E402
+from labkit.lab import ReuseLab, lab  # noqa: E402
+from labkit.probe import SETTLE_S as PROBE_SETTLE_S  # noqa: E402
+from labkit.probe import Probe, attribute_steps  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 
 SETTLE_S = 1.5
 CARRIER_TIMEOUT_S = 30.0
 
+say = sayer("agent_switch")      # as its lines have always read (agent_switch.say)
+
 
 def guest_carrier(vm, ifname):
-    r = A.lab("vm", "exec", vm.name, "cat /sys/class/net/%s/carrier 2>/dev/null; "
-              "cat /sys/class/net/%s/operstate" % (ifname, ifname), check=False)
+    r = lab("vm", "exec", vm.name, "cat /sys/class/net/%s/carrier 2>/dev/null; "
+            "cat /sys/class/net/%s/operstate" % (ifname, ifname), check=False)
     return r.stdout.split()
 
 
 def run_once(vm, method):
     t = {}
     vf = vm.pair["vf"]["name"]
-    probe = A.Probe(vm.ip)
+    probe = Probe(vm.ip)
     try:
         t["pin"] = time.time()
-        A.fdb_to(vm.name, vm.host, "hs")
+        fdb_to(vm.name, vm.host, "hs")
         if method == "redirect":
-            r = vm.chan.request("prepare %d %d" % (vm.pair["id"], A.PREPARE_DEADLINE_MS), 10)
+            r = vm.chan.request("prepare %d %d" % (vm.pair["id"], PREPARE_DEADLINE_MS), 10)
             t["pin_done"] = r["ts"]
         else:
-            A.lab("vm", "exec", vm.name, "ip link set %s down" % vf)
+            lab("vm", "exec", vm.name, "ip link set %s down" % vf)
             t["pin_done"] = time.time()
         time.sleep(SETTLE_S)
         t["unpin"] = time.time()
         if method == "redirect":
-            A.fdb_to(vm.name, vm.host, "hv")
-            r = vm.chan.request("resume %d %d" % (vm.pair["id"], A.RESUME_DEADLINE_MS), 15)
+            fdb_to(vm.name, vm.host, "hv")
+            r = vm.chan.request("resume %d %d" % (vm.pair["id"], RESUME_DEADLINE_MS), 15)
             t["unpin_done"] = r["ts"]
         else:
-            A.lab("vm", "exec", vm.name, "ip link set %s up" % vf)
+            lab("vm", "exec", vm.name, "ip link set %s up" % vf)
             deadline = time.monotonic() + CARRIER_TIMEOUT_S
             while guest_carrier(vm, vf)[:2] != ["1", "up"]:
                 if time.monotonic() > deadline:
-                    raise A.Fail("%s: no carrier after link up" % vf)
+                    raise Fail("%s: no carrier after link up" % vf)
                 time.sleep(0.05)
             t["vf_carrier"] = time.time()
-            A.fdb_to(vm.name, vm.host, "hv")
+            fdb_to(vm.name, vm.host, "hv")
             t["unpin_done"] = time.time()
     finally:
         p = probe.stop()
-    steps, outs = A.attribute(p, [("pin", t["pin"]), ("unpin", t["unpin"])])
+    steps, outs = attribute_steps(p, [("pin", t["pin"]), ("unpin", t["unpin"])])
     z = {"lost_to_guest": 0, "lost_from_guest": 0, "lost": 0, "outages": 0}
     return {"method": method, "sent": p["sent"], "lost_total": p["lost_total"],
             "pin": steps.get("pin", z), "unpin": steps.get("unpin", z),
@@ -104,8 +110,8 @@ def main(argv):
     a = ap.parse_args(argv)
     methods = a.methods.split(",")
     results = []
-    with A.Lab():
-        vm = A.VM("txpin", "failover")
+    with ReuseLab(say):
+        vm = VM("txpin", "failover")
         try:
             vm.connect()
             for i in range(a.runs):
@@ -113,13 +119,13 @@ def main(argv):
                     r = run_once(vm, m)
                     r["run"] = i + 1
                     results.append(r)
-                    A.say("%s run %d: pin lost %d/%d (to/from guest) in %.0f ms, unpin lost "
-                          "%d/%d in %.0f ms; sent %d, lost %d" % (
-                              m, i + 1, r["pin"]["lost_to_guest"], r["pin"]["lost_from_guest"],
-                              r["pin_ms"], r["unpin"]["lost_to_guest"],
-                              r["unpin"]["lost_from_guest"], r["unpin_ms"], r["sent"],
-                              r["lost_total"]))
-                    time.sleep(A.SETTLE_S)
+                    say("%s run %d: pin lost %d/%d (to/from guest) in %.0f ms, unpin lost "
+                        "%d/%d in %.0f ms; sent %d, lost %d" % (
+                            m, i + 1, r["pin"]["lost_to_guest"], r["pin"]["lost_from_guest"],
+                            r["pin_ms"], r["unpin"]["lost_to_guest"],
+                            r["unpin"]["lost_from_guest"], r["unpin_ms"], r["sent"],
+                            r["lost_total"]))
+                    time.sleep(PROBE_SETTLE_S)
         finally:
             vm.stop()
     res = {"results": results, "summary": summary(results)}

@@ -25,8 +25,8 @@ EVERY VM from the peer namespace, one prober per VM):
             "not_started" and still runs on A; exit status 1
   refused   `evacuate --to X` (no such peer): refused, exit status 1, no VM touched
 
-The daemons, registration, checks and the prober are hostd_migrate.py's and
-agent_switch.py's (imported, not copied).
+The daemons, registration, checks and the prober are the lab kit's (tests/lab/labkit:
+hostd, probe), as hostd_migrate.py uses them.
 """
 import argparse
 import json
@@ -40,16 +40,19 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-import agent_switch as asw  # noqa: E402  (Probe, lab(), vm_env(), probe_summary())
-import hostd_migrate as hm  # noqa: E402  (Daemons, register, wait_agent, checks)
+from labkit.hostd import (SESSION_TIMEOUT_S, HostdLab, check, ctl,  # noqa: E402
+                          leftovers, on_host_intact, reachable, register, start_vm,
+                          teardown_vm, vf_growth, vm_status, wait_agent)
+from labkit.lab import CLI, fdb_port  # noqa: E402
+from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
+from labkit.report import fmt  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 
-PFX = asw.PFX
 EVAC_TIMEOUT_S = 600
 MODE_LETTER = {"failover": "f", "bond": "b"}
 
 
-def say(msg):
-    print("hostd_evacuate: %s" % msg, file=sys.stderr, flush=True)
+say = sayer("hostd_evacuate")
 
 
 class Evac:
@@ -57,7 +60,7 @@ class Evac:
 
     def __init__(self, host, *args):
         self.t_cmd = time.time()
-        self.p = subprocess.Popen([hm.CLI, "-j", "-s", hm.ctl(host), "evacuate"] + list(args),
+        self.p = subprocess.Popen([CLI, "-j", "-s", ctl(host), "evacuate"] + list(args),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.cv = threading.Condition()
@@ -119,58 +122,56 @@ def start_vms(spec):
     """spec: [(name, mode, agent)] -> {name: {mac, ip, mode, agent}}, registered on A and B."""
     vms = {}
     for name, mode, agent in spec:
-        mac, ip = hm.start_vm(name, mode, agent)
+        mac, ip = start_vm(name, mode, agent)
         vms[name] = {"mac": mac, "ip": ip, "mode": mode, "agent": agent}
     for name in vms:
-        hm.register(name)
+        register(name)
     for name, v in vms.items():
         if v["agent"]:
-            hm.wait_agent("A", name)
+            wait_agent("A", name)
         else:
             wait_qmp("A", name)
     return vms
 
 
-def wait_qmp(h, name, timeout_s=hm.SESSION_TIMEOUT_S):
+def wait_qmp(h, name, timeout_s=SESSION_TIMEOUT_S):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if hm.vm_status(h, name).get("qmp_connected"):
+        if vm_status(h, name).get("qmp_connected"):
             return
         time.sleep(0.2)
-    raise hm.Fail("vm %s: no QMP session on %s within %.0f s" % (name, h, timeout_s))
+    raise Fail("vm %s: no QMP session on %s within %.0f s" % (name, h, timeout_s))
 
 
 def intact_on_a(res, f, name, v):
     """hostd_migrate's check that the VM still runs on A on its fast path and nothing of it
     is on B (without an agent there is no agent report to ask)."""
-    if hasattr(hm, "on_host_intact"):
-        hm.on_host_intact(res, f, name, v["mac"], v["ip"], "A", vf_counters=False,
-                          agent=bool(v["agent"]))
-    else:
-        hm.on_a_intact(res, f, name, v["mac"], v["ip"], vf_counters=False)
+    on_host_intact(res, f, name, v["mac"], v["ip"], "A", vf_counters=False,
+                   agent=bool(v["agent"]))
 
 
 def teardown(vms):
     for name in vms:
-        hm.teardown_vm(name)
+        teardown_vm(name)
 
 
 def moved_checks(name, v, ev, probe, vf, host="B", other="A"):
     """One VM that should now run on HOST: the figures and hostd_migrate.check()'s verdict.
 
-    vf: hm.vf_growth() on HOST, measured while the probes still ran."""
+    vf: vf_growth() on HOST, measured while the probes still ran."""
     fin = ev.finished(name)
     res = {"vm": name, "mode": v["mode"], "status": fin.get("status"), "reason": fin.get("reason")}
     result = fin.get("result") or {}
     t_start = ev.started_at(name)
     res["vf"] = vf
-    st = hm.vm_status(host, name)
+    st = vm_status(host, name)
     res["fast_path_on_%s" % host] = (st.get("paths") or {}).get("fast_path")
-    res["udp"] = asw.probe_summary(probe)
-    res["outages"] = hm.attribute(probe, t_start, result.get("phases_ms", {})) if t_start else []
-    res["fdb_B"] = hm.fdb_port("h" + host, v["mac"])
-    res["left_on_A"] = hm.leftovers(name, "h" + other, v["mac"])
-    res["reachable"] = hm.reachable(v["ip"])
+    res["udp"] = probe_summary(probe)
+    res["outages"] = (attribute_phases(probe, t_start, result.get("phases_ms", {}))
+                      if t_start else [])
+    res["fdb_B"] = fdb_port("h" + host, v["mac"])
+    res["left_on_A"] = leftovers(name, "h" + other, v["mac"])
+    res["reachable"] = reachable(v["ip"])
     d = result.get("dest") or {}
     res["summary"] = {
         "lost_to_guest": probe.get("lost_to_guest"), "lost_from_guest": probe.get("lost_from_guest"),
@@ -183,7 +184,7 @@ def moved_checks(name, v, ev, probe, vf, host="B", other="A"):
     if fin.get("status") != "ok":
         f.append("%s: %s (%s)" % (name, fin.get("status"), fin.get("reason")))
     else:
-        f += ["%s: %s" % (name, x) for x in hm.check(res)]
+        f += ["%s: %s" % (name, x) for x in check(res)]
         if not res["fast_path_on_%s" % host]:
             f.append("%s: %s's status does not say fast_path: %s" % (name, host, st.get("paths")))
     res["failures"] = f
@@ -191,7 +192,7 @@ def moved_checks(name, v, ev, probe, vf, host="B", other="A"):
 
 
 def probes_for(vms):
-    return {name: asw.Probe(v["ip"]) for name, v in vms.items()}
+    return {name: Probe(v["ip"]) for name, v in vms.items()}
 
 
 def stop_probes(probes):
@@ -199,7 +200,7 @@ def stop_probes(probes):
     for name, p in probes.items():
         try:
             out[name] = p.stop()
-        except asw.Fail as e:
+        except Fail as e:
             out[name] = {"error": str(e)}
     return out
 
@@ -215,7 +216,7 @@ def case_two(run, modes, k):
             ev = Evac("A", "--to", "B", "--parallel", str(k))
             out = ev.finish()
             # the fast path under the probes: VF counters are read while they run
-            per = {name: {"vf": hm.vf_growth("B", name)} for name in vms}
+            per = {name: {"vf": vf_growth("B", name)} for name in vms}
         finally:
             p = stop_probes(probes)
         res["rc"], res["summary"] = out["rc"], out["final"].get("summary")
@@ -229,7 +230,7 @@ def case_two(run, modes, k):
             f.append("more than %d migrations at once: %s" % (k, res["events"]))
         for name, v in vms.items():
             r = moved_checks(name, v, ev, p.get(name, {}), per[name]["vf"])
-            lo = hm.vm_status("A", name).get("last_op") or {}
+            lo = vm_status("A", name).get("last_op") or {}
             if not (lo.get("evacuation") and lo.get("ok")):
                 r["failures"].append("%s: A's status last_op is not the evacuation's migration: %s"
                                      % (name, lo))
@@ -262,7 +263,7 @@ def case_no_agent(run, k):
             intact = {}
             intact_on_a(intact, f, a, vms[a])
             res["skipped"].update({k2: intact.get(k2) for k2 in ("qemu_on_A", "fdb_A", "reachable")})
-            per_g = {"vf": hm.vf_growth("B", g)}
+            per_g = {"vf": vf_growth("B", g)}
             # --force: the agentless one goes too, in plain QEMU order
             ev2 = Evac("A", "--to", "B", "--force")
             out2 = ev2.finish()
@@ -274,11 +275,11 @@ def case_no_agent(run, k):
         fin = ev2.finished(a)
         forced = {"rc": out2["rc"], "status": fin.get("status"), "reason": fin.get("reason"),
                   "warning": fin.get("warning"), "qemu_downtime_ms": fin.get("qemu_downtime_ms"),
-                  "total_ms": fin.get("total_ms"), "udp": asw.probe_summary(p.get(a, {})),
-                  "left_on_A": hm.leftovers(a, "hA", vms[a]["mac"]),
-                  "fdb_B": hm.fdb_port("hB", vms[a]["mac"])}
+                  "total_ms": fin.get("total_ms"), "udp": probe_summary(p.get(a, {})),
+                  "left_on_A": leftovers(a, "hA", vms[a]["mac"]),
+                  "fdb_B": fdb_port("hB", vms[a]["mac"])}
         time.sleep(1)
-        forced["reachable_on_B"] = hm.reachable(vms[a]["ip"])
+        forced["reachable_on_B"] = reachable(vms[a]["ip"])
         res["forced"] = forced
         if out2["rc"] != 0 or fin.get("status") != "ok":
             f.append("--force: %s did not move: %s %s" % (a, fin, out2["stderr"]))
@@ -328,7 +329,7 @@ def case_ctrl_c(run):
             intact = {}
             intact_on_a(intact, f, other, vms[other])
             res["not_started_on_A"] = {k2: intact.get(k2) for k2 in ("qemu_on_A", "fdb_A", "reachable")}
-            res["moved_left_on_A"] = hm.leftovers(first["vm"], "hA", vms[first["vm"]]["mac"])
+            res["moved_left_on_A"] = leftovers(first["vm"], "hA", vms[first["vm"]]["mac"])
             if res["moved_left_on_A"]:
                 f.append("left on A: %s" % res["moved_left_on_A"])
     finally:
@@ -349,17 +350,13 @@ def case_refused(run):
             f.append("evacuate --to X not refused clearly: %s" % out)
         if out["events"]:
             f.append("progress lines although refused: %s" % out["events"])
-        if hm.vm_status("A", name).get("migration"):
+        if vm_status("A", name).get("migration"):
             f.append("a migration started")
         intact_on_a(res, f, name, vms[name])
     finally:
         teardown(vms)
     res["failures"] = f
     return res
-
-
-def fmt(v):
-    return hm.fmt(v)
 
 
 def table(results):
@@ -404,12 +401,12 @@ def main(argv):
           "no_agent": lambda i: case_no_agent(i, a.parallel),
           "ctrl_c": case_ctrl_c, "refused": case_refused}
     results, failures, misses = [], [], []
-    with hm.Lab():
+    with HostdLab():
         for i in range(1, runs + 1):
             for c in cases:
                 try:
                     r = fn[c](i)
-                except (hm.Fail, asw.Fail, OSError, subprocess.TimeoutExpired) as e:
+                except (Fail, OSError, subprocess.TimeoutExpired) as e:
                     r = {"case": c, "run": i, "failures": ["%s: %s" % (type(e).__name__, e)]}
                 results.append(r)
                 failures += ["%s run %d: %s" % (c, i, x) for x in r["failures"]]

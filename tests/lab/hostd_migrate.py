@@ -40,7 +40,6 @@ import json
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -48,253 +47,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-import agent_switch as asw  # noqa: E402  (Probe, lab(), vm_env(): the lab's helpers)
+from labkit.hostd import (COUNTER_WINDOW_S, HostdLab, check, cli, ctl,  # noqa: E402
+                          guest_counters, journal_left, leftovers, on_host_intact, pid_alive,
+                          register, register_host, start_vm, teardown_vm, vm_add_args,
+                          vm_status, wait_agent)
+from labkit.lab import (B, CLI, LOGS, PFX, QMP_PY, UDP_RATE, fdb_port, inst, lab,  # noqa: E402
+                        sh, vm_env)
+from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
+from labkit.report import fmt, update_doc  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 
-B, LAB, PFX, RUN, OUT = asw.B, asw.LAB, asw.PFX, asw.RUN, asw.OUT
-TOP = os.path.dirname(os.path.dirname(HERE))
-HOSTD = os.path.join(B, "bin", "hybond-hostd")
-CLI = os.path.join(B, "bin", "hybond")
-LOGS = os.path.join(OUT, "run")
-HD_DIR = os.path.join(RUN, "hostd")
-SESSION_TIMEOUT_S = 60.0
-COUNTER_WINDOW_S = 1.0
-DOC = os.path.join(TOP, "docs", "benchmarks.md")
 DOC_BEGIN = "<!-- hostd-bench:begin -->"
 DOC_END = "<!-- hostd-bench:end -->"
 
-
-class Fail(Exception):
-    pass
-
-
-def say(msg):
-    print("hostd_migrate: %s" % msg, file=sys.stderr, flush=True)
-
-
-def ctl(h):
-    return os.path.join(HD_DIR, h, "ctl.sock")
-
-
-def cli(h, *args, check=True):
-    r = subprocess.run([CLI, "-j", "-s", ctl(h)] + list(args), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-    if check and r.returncode != 0:
-        raise Fail("hybond %s: %s %s" % (" ".join(args), lines[-1:] if lines else "",
-                                         r.stderr.strip()))
-    return lines[-1] if lines else {}
-
-
-MGMT_IP = {"A": "198.19.254.1", "B": "198.19.254.2"}     # the daemons' TCP link (--peer tls)
-PEER_PORT = 16515
-
-
-def certtool(*args):
-    subprocess.run(["certtool"] + list(args), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-
-
-def tls_setup(pki):
-    """A lab CA and one certificate per host (server + client use, as docs/peer-tls.md
-    shows), and a veth between hA and hB carrying the daemons' TCP + TLS channel."""
-    os.makedirs(pki, exist_ok=True)
-
-    def mk(name, info, *sign):
-        key, tmpl = os.path.join(pki, name + ".key"), os.path.join(pki, name + ".info")
-        certtool("--generate-privkey", "--key-type=ecdsa", "--outfile", key)
-        os.chmod(key, 0o600)
-        with open(tmpl, "w") as f:
-            f.write(info)
-        certtool(*(sign + ("--load-privkey", key, "--template", tmpl, "--outfile",
-                           os.path.join(pki, name + ".pem"))))
-    mk("ca", "cn = hybond lab CA\nca\ncert_signing_key\nexpiration_days = 365\n",
-       "--generate-self-signed")
-    for h in ("A", "B"):
-        mk(h, "organization = hybond lab\ncn = hb-%s\ndns_name = hb-%s.lab\nip_address = %s\n"
-           "tls_www_server\ntls_www_client\nsigning_key\nexpiration_days = 365\n"
-           % (h.lower(), h.lower(), MGMT_IP[h]),
-           "--generate-certificate", "--load-ca-certificate", os.path.join(pki, "ca.pem"),
-           "--load-ca-privkey", os.path.join(pki, "ca.key"))
-    na, nb = PFX + "hA", PFX + "hB"
-    subprocess.run(["ip", "-n", na, "link", "del", "mgmt"], stderr=subprocess.DEVNULL)
-    subprocess.run(["ip", "-n", na, "link", "add", "mgmt", "type", "veth", "peer", "name",
-                    "mgmt", "netns", nb], check=True)
-    for h, ns in (("A", na), ("B", nb)):
-        subprocess.run(["ip", "-n", ns, "addr", "add", MGMT_IP[h] + "/30", "dev", "mgmt"],
-                       check=True)
-        subprocess.run(["ip", "-n", ns, "link", "set", "mgmt", "up"], check=True)
-
-
-class Daemons:
-    """hybond-hostd in hA and hB, with generated configurations; one can be SIGKILLed and
-    started again (the failures cases).  peer="tls": the daemons talk TCP + mutual TLS
-    over a veth (tls_setup) instead of unix sockets."""
-
-    HOSTS = ("A", "B")
-    START_TIMEOUT_S = 10
-
-    def __init__(self, peer="unix"):
-        self.procs = {}
-        self.peer = peer
-        self.pki = os.path.join(HD_DIR, "pki")
-        if peer == "tls":
-            tls_setup(self.pki)
-        for h in self.HOSTS:
-            self.start(h)
-
-    # where a daemon runs, listens and logs (libvirt_migrate.Daemons names them otherwise)
-    def netns(self, h):
-        return PFX + "h" + h
-
-    def ctl(self, h):
-        return ctl(h)
-
-    def log_path(self, h):
-        return os.path.join(LOGS, "hostd-%s.log" % h)
-
-    def conf(self, h):
-        other = "B" if h == "A" else "A"
-        d = os.path.join(HD_DIR, h)
-        os.makedirs(os.path.join(d, "state"), exist_ok=True)
-        conf = os.path.join(d, "hostd.conf")
-        glob = ("# generated by tests/lab/hostd_migrate.py\n"
-                "host = %s\nctl_socket = %s\npeer_socket = %s\nstate_dir = %s\n"
-                "uplink = uplink\ntxqueuelen = 4096\nsched_fifo = 10\n" % (
-                    h, ctl(h), os.path.join(d, "peer.sock"), os.path.join(d, "state")))
-        if self.peer == "tls":
-            glob += ("peer_listen = %s:%d\ntls_ca = %s/ca.pem\ntls_cert = %s/%s.pem\n"
-                     "tls_key = %s/%s.key\n" % (MGMT_IP[h], PEER_PORT, self.pki, self.pki, h,
-                                                self.pki, h))
-            sect = "address = %s:%d\ntls_name = hb-%s.lab\n" % (MGMT_IP[other], PEER_PORT,
-                                                                 other.lower())
-        else:
-            sect = "socket = %s\n" % os.path.join(HD_DIR, other, "peer.sock")
-        with open(conf, "w") as f:
-            f.write(glob + "\n[peer %s]\n" % other + sect)
-        return conf
-
-    def start(self, h):
-        conf = self.conf(h)
-        try:
-            os.unlink(self.ctl(h))      # a killed daemon's socket: wait for the new one
-        except OSError:
-            pass
-        logp = self.log_path(h)
-        os.makedirs(os.path.dirname(logp), exist_ok=True)
-        log = open(logp, "a")
-        self.procs[h] = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns(h), HOSTD, "-c", conf], stdout=log,
-            stderr=log, env=dict(os.environ, B=B))
-        log.close()
-        deadline = time.monotonic() + self.START_TIMEOUT_S
-        while not os.path.exists(self.ctl(h)):
-            if self.procs[h].poll() is not None or time.monotonic() > deadline:
-                raise Fail("hybond-hostd on %s did not start (see %s)" % (h, logp))
-            time.sleep(0.05)
-
-    def kill(self, h):
-        """SIGKILL (`ip netns exec` execs the daemon: the Popen PID is hybond-hostd)."""
-        p = self.procs[h]
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=10)
-        return p.pid
-
-    def alive(self, h):
-        return self.procs[h].poll() is None
-
-    def stop(self):
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-
-
-def register_host(h, name, here):
-    """`hybond vm add` on host h; here: the VM's QEMU runs on h (QMP and agent sockets)."""
-    env = asw.vm_env(name)
-    args = ["mac", env["MAC"], "mode", env["MODE"], "standby_port", "hs-" + name,
-            "vf_port", "hv-" + name, "eswitch", "bridge", "eswitch_bridge", "br0",
-            "vf_bus", "rp1", "vf_netdev", "nv",
-            "launcher", "%s vm incoming {vm} --host {host}" % LAB,
-            "cleanup", "%s vm cleanup {vm} --host {host} {moved}" % LAB]
-    if here:
-        args += ["qmp", asw.inst(name, "h" + h, "qmp.sock"),
-                 "agent", asw.inst(name, "h" + h, "agent.sock")]
-    cli(h, "vm", "add", name, *args)
-
-
-def register(name):
-    env = asw.vm_env(name)
-    for h in ("A", "B"):
-        register_host(h, name, "h" + h == env["HOST"])
-
-
-def wait_agent(h, name):
-    deadline = time.monotonic() + SESSION_TIMEOUT_S
-    while time.monotonic() < deadline:
-        st = cli(h, "status")
-        for v in st.get("vms", []):
-            p = v.get("pair", {})
-            if v["name"] == name and v.get("agent_session") and p.get("standby", {}).get("carrier"):
-                return v
-        time.sleep(0.2)
-    raise Fail("no guest agent session with a usable standby on %s within %.0f s"
-               % (h, SESSION_TIMEOUT_S))
-
-
-def guest_counters(name, ifname):
-    r = asw.lab("vm", "exec", name, "cat /sys/class/net/%s/statistics/rx_packets "
-                "/sys/class/net/%s/statistics/tx_packets" % (ifname, ifname), check=False)
-    nums = [int(x) for x in r.stdout.split() if x.isdigit()]
-    return nums if len(nums) == 2 else None
-
-
-def fdb_port(host, mac):
-    r = asw.sh(["bridge", "-n", PFX + host, "fdb", "show", "br", "br0"], check=False)
-    for line in r.stdout.splitlines():
-        if line.startswith(mac) and "static" in line:
-            return line.split()[2]
-    return None
-
-
-def leftovers(name, host, mac):
-    left = []
-    r = asw.sh(["ip", "-n", PFX + host, "-o", "link", "show"], check=False)
-    for t in ("hs-" + name, "hv-" + name):
-        if (" %s:" % t) in r.stdout or (" %s@" % t) in r.stdout:
-            left.append("tap " + t)
-    if fdb_port(host, mac):
-        left.append("FDB entry %s" % mac)
-    if os.path.exists(asw.inst(name, host, "qemu.pid")):
-        left.append("QEMU instance dir")
-    return left
-
-
-def attribute(probe, t_cmd, phases_ms, stop_rt_ms=None, downtime_ms=None):
-    """Each outage's phase: the daemon's phase it started in (phase entry times are the
-    daemon's monotonic offsets laid on the CLI's command time: a few ms of slack). An
-    outage that starts within QEMU's stop-and-copy by the STOP event's own realtime stamp
-    (STOP - 5 ms .. STOP + downtime + 25 ms) is S_STOPPED whatever the phase clock says: with
-    a 0 ms downtime S_STOPPED lasts a few ms and the floor's frame lands past its end."""
-    bounds = sorted(((p, t_cmd + ms / 1e3) for p, ms in phases_ms.items()), key=lambda x: x[1])
-    out = []
-    for o in probe.get("outages", []):
-        step = "before"
-        for p, t in bounds:
-            if o["start_realtime"] >= t:
-                step = p
-        t_rel = o["start_realtime"] * 1e3 - stop_rt_ms if stop_rt_ms else None
-        if t_rel is not None and -5.0 <= t_rel <= max(downtime_ms or 0, 0) + 25.0:
-            step = "S_STOPPED"
-        out.append({"phase": step, "after_stop_ms": round(t_rel, 1) if t_rel is not None else None, "start_ms": round((o["start_realtime"] - t_cmd) * 1e3, 1),
-                    "duration_ms": round(o["duration_ms"], 1), "lost": o.get("lost"),
-                    "lost_to_guest": o.get("lost_to_guest"),
-                    "lost_from_guest": o.get("lost_from_guest")})
-    return out
+say = sayer("hostd_migrate")
 
 
 class Sniff:
@@ -368,8 +134,8 @@ def stop_trace(final, dtr, probe, fab, tap, standby):
 
 
 def one_run(mode, name):
-    asw.lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", "1")
-    env = asw.vm_env(name)
+    lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", "1")
+    env = vm_env(name)
     mac, ip = env["MAC"], env["IP"].split("/")[0]
     res = {"mode": mode, "vm": name}
     sniffs = {}
@@ -379,7 +145,7 @@ def one_run(mode, name):
         wait_agent("A", name)
         if TRACE:
             sniffs = {"fab": Sniff("fab", mac), "tap": Sniff("hA", mac, ["hs-" + name])}
-        probe = asw.Probe(ip)
+        probe = Probe(ip)
         try:
             t_cmd = time.time()
             r = subprocess.run([CLI, "-j", "-s", ctl("A"), "migrate", name, "--to", "B"],
@@ -407,13 +173,13 @@ def one_run(mode, name):
             res["stop_trace"] = stop_trace(final, dest_trace(name), p, frames.get("fab", []),
                                            frames.get("tap", []), "hs-" + name)
             res["probe_outages"] = p.get("outages", [])
-        res["udp"] = asw.probe_summary(p)
-        res["outages"] = attribute(p, t_cmd, final.get("phases_ms", {}),
+        res["udp"] = probe_summary(p)
+        res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
                                    final.get("stop_realtime_ms"), final.get("qemu_downtime_ms"))
         res["fdb_B"] = fdb_port("hB", mac)
         res["left_on_A"] = leftovers(name, "hA", mac)
-        ping = asw.sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
-                      check=False)
+        ping = sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
+                  check=False)
         res["reachable"] = ping.returncode == 0
         d = final.get("dest", {})
         res["summary"] = {
@@ -435,64 +201,19 @@ def one_run(mode, name):
                 sn.p.wait()
         for h in ("A", "B"):
             cli(h, "vm", "del", name, check=False)
-        asw.lab("vm", "stop", name, check=False)
+        lab("vm", "stop", name, check=False)
     return res
 
 
-# Phases in which the stop-and-copy outage can start: the floor applies only there.
-STOP_PHASES = ("S_MIGRATING", "S_STOPPED")
 # HBL_TRACE=1: sniff the fabric and the source standby tap, line up the STOP -> announce path
 TRACE = os.environ.get("HBL_TRACE", "") not in ("", "0")
 
 
-def check(res):
-    """Hard failures (the run is wrong) and misses of the 0-loss bar (the run is measured).
-
-    The bar is 0 lost per direction. A run that loses packets still passes `check` when
-    every loss sits in the stop-and-copy window and stays under the floor the issue
-    sets, rate x (QEMU downtime + 20 ms); loss at any other step is a failure."""
-    f, miss = [], []
-    s = res["summary"]
-    lost = (s["lost_to_guest"] or 0) + (s["lost_from_guest"] or 0)
-    if lost:
-        phases = sorted({o["phase"] for o in res["outages"] if o.get("lost")})
-        at = ["%s ms after STOP" % o["after_stop_ms"] for o in res["outages"]
-              if o.get("lost") and o.get("after_stop_ms") is not None]
-        floor = asw.UDP_RATE * ((s.get("qemu_downtime_ms") or 0) + 20) / 1000.0
-        what = "lost %s to / %s from the guest (phases: %s%s)" % (
-            s["lost_to_guest"], s["lost_from_guest"], phases,
-            "; " + ", ".join(at) if at else "")
-        res["floor"] = floor
-        if any(p not in STOP_PHASES for p in phases):
-            f.append(what + ": loss outside stop-and-copy")
-        elif lost > floor:
-            f.append("%s: over the floor rate x (downtime + 20 ms) = %.0f" % (what, floor))
-        else:
-            miss.append("%s, within the floor %.0f" % (what, floor))
-    if s["dest_path"] != "fast":
-        f.append("destination path %s" % s["dest_path"])
-    if res["fdb_B"] != "hv-" + res["vm"]:
-        f.append("FDB entry on B at %s, not the VF port" % res["fdb_B"])
-    vf = res.get("vf", {})
-    if not vf.get("rx_delta") or not vf.get("tx_delta"):
-        f.append("guest VF counters did not grow both ways: %s" % vf)
-    if res["left_on_A"]:
-        f.append("left on A: %s" % res["left_on_A"])
-    if not res["reachable"]:
-        f.append("guest not reachable after the migration")
-    res["bar_missed"] = miss
-    return f
-
-
 # --- failures: what an operator sees when `hybond migrate` cannot or must not go on ----------
 FAIL_MIGRATE_TIMEOUT_S = 300
-VF_MIN_SHARE = 0.5        # of the probe's rate, per direction, on the guest's VF
-VF_LATE_S = 5.0
 RECOVER_TIMEOUT_S = 120   # a restarted daemon: journal -> QMP -> rollback/cleanup, settled
 SLOW_BW = 2 << 20         # bytes/s (migrate-set-parameters max-bandwidth): seconds of MIGRATING
 FAST_BW = 1 << 30         # bytes/s: back to a quick migration (the "late" SIGKILL cases)
-NO_AGENT_REACH_S = 15.0   # --force without an agent: the guest's own VF bring-up, unverified
-QMP_PY = os.path.join(HERE, "qmp.py")
 
 
 def migrate_cmd(name, *extra, on_line=None):
@@ -535,116 +256,9 @@ def at_active(action):
         fired.update({"t_ms": p.get("t_ms"), "ram_remaining": p.get("ram_remaining")})
         try:
             fired.update(action() or {})
-        except (Fail, asw.Fail, OSError, subprocess.SubprocessError, ValueError) as e:
+        except (Fail, OSError, subprocess.SubprocessError, ValueError) as e:
             fired["error"] = "%s: %s" % (type(e).__name__, e)
     return on_line, fired
-
-
-def pid_alive(pidfile, comm_prefix="qemu-system"):
-    try:
-        with open(pidfile) as f:
-            pid = int(f.read().strip())
-        with open("/proc/%d/comm" % pid) as f:
-            return f.read().startswith(comm_prefix[:15])
-    except (OSError, ValueError):
-        return False
-
-
-def reachable(ip, within_s=0.0):
-    """ping from the peer namespace; within_s: keep trying that long (a path nobody
-    verifies, --force without an agent, comes up when the guest's VF does)."""
-    deadline = time.monotonic() + within_s
-    while True:
-        if asw.sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
-                  check=False).returncode == 0:
-            return True
-        if time.monotonic() >= deadline:
-            return False
-
-
-def vm_status(h, name):
-    for v in cli(h, "status", check=False).get("vms", []):
-        if v.get("name") == name:
-            return v
-    return {}
-
-
-def guest_vf_name(name):
-    """The guest's e1000e ("VF") by its driver: for a guest without agent, nobody reports it."""
-    r = asw.lab("vm", "exec", name, "for i in /sys/class/net/*; do echo ${i##*/} "
-                "$(readlink $i/device/driver); done", check=False)
-    for line in r.stdout.splitlines():
-        w = line.split()
-        if len(w) == 2 and w[1].endswith("/e1000e"):
-            return w[0]
-    return None
-
-
-def vf_growth(h, name, vfname=None):
-    """The guest's VF counters over COUNTER_WINDOW_S under the probe (rx, tx deltas)."""
-    vfname = vfname or vm_status(h, name).get("pair", {}).get("vf", {}).get("name")
-    c0 = guest_counters(name, vfname) if vfname else None
-    time.sleep(COUNTER_WINDOW_S)
-    c1 = guest_counters(name, vfname) if vfname else None
-    return {"name": vfname, "rx_delta": c1[0] - c0[0] if c0 and c1 else None,
-            "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
-
-
-def journal_left(name):
-    return [h for h in ("A", "B") if os.path.exists(
-        os.path.join(HD_DIR, h, "state", "ops", name + ".migrate.json"))]
-
-
-def on_host_intact(res, f, name, mac, ip, h, vf_counters=True, agent=True):
-    """The VM runs on host h on its fast path and nothing of it is left on the other host:
-    QEMU alive, FDB on h's VF port, reachable from the peer, the guest's TX on its VF (the
-    agent says so; its VF counters grow both ways under the probe), no journal entry."""
-    o = "B" if h == "A" else "A"
-    st = vm_status(h, name)
-    res["qemu_on_" + h] = pid_alive(asw.inst(name, "h" + h, "qemu.pid"))
-    res["fdb_" + h] = fdb_port("h" + h, mac)
-    res["fdb_" + o] = fdb_port("h" + o, mac)
-    t0 = time.monotonic()
-    res["reachable"] = reachable(ip, 0 if agent else NO_AGENT_REACH_S)
-    if not agent:
-        res["reachable_after_s"] = round(time.monotonic() - t0, 1)
-    res["mig_" + h] = st.get("migration")
-    res["paths_" + h] = st.get("paths")
-    res["journal_left"] = journal_left(name)
-    if not res["qemu_on_" + h]:
-        f.append("the QEMU on %s is gone" % h)
-    if res["fdb_" + h] != "hv-" + name:
-        f.append("FDB entry on %s at %s, not %s's VF port hv-%s" % (h, res["fdb_" + h], h, name))
-    if res["fdb_" + o]:
-        f.append("FDB entry for the MAC left on %s (%s)" % (o, res["fdb_" + o]))
-    if not res["reachable"]:
-        f.append("guest not reachable")
-    if res["mig_" + h]:
-        f.append("a migration still in progress on %s: %s" % (h, res["mig_" + h]))
-    if res["journal_left"]:
-        f.append("journal entry left on %s" % res["journal_left"])
-    # the guest's own report (a VM hybond never steered has rx_steer "unknown": the FDB
-    # check above stands for RX)
-    if agent and ((st.get("pair") or {}).get("active") != "fast"
-                  or (st.get("paths") or {}).get("tx") != "vf"):
-        f.append("the guest does not report its fast path on %s: %s, pair %s"
-                 % (h, st.get("paths"), st.get("pair")))
-    if vf_counters:
-        # the probe runs 1000 pps each way: the fast path carries (nearly) all of it
-        floor = VF_MIN_SHARE * asw.UDP_RATE * COUNTER_WINDOW_S
-        vfn = None if agent else guest_vf_name(name)
-
-        def short(vf):
-            return (vf["rx_delta"] or 0) < floor or (vf["tx_delta"] or 0) < floor
-        res["vf"] = vf_growth(h, name, vfn)
-        if short(res["vf"]):
-            time.sleep(VF_LATE_S)
-            res["vf_later"] = vf_growth(h, name, vfn)     # slow, or not at all?
-            f.append("guest VF counters on %s below %d/s both ways: %s, %.0f s later %s"
-                     % (h, floor, res["vf"], VF_LATE_S, res["vf_later"]))
-    left = leftovers(name, "h" + o, mac)
-    if left:
-        f.append("left on %s: %s" % (o, left))
 
 
 def on_a_intact(res, f, name, mac, ip, vf_counters=True):
@@ -728,8 +342,8 @@ class Fx:
         if self.slow:
             # QMP is free until the daemon connects: a slow migration, so a case can act
             # (cancel, SIGKILL) while RAM is moving
-            asw.lab("vm", "qmp", self.name, "migrate-set-parameters",
-                    json.dumps({"max-bandwidth": SLOW_BW}))
+            lab("vm", "qmp", self.name, "migrate-set-parameters",
+                json.dumps({"max-bandwidth": SLOW_BW}))
         register(self.name)
         if self.agent:
             wait_agent("A", self.name)
@@ -741,18 +355,6 @@ class Fx:
         if self.name:
             teardown_vm(self.name)
         self.name = None
-
-
-def start_vm(name, mode, agent):
-    asw.lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", str(agent))
-    env = asw.vm_env(name)
-    return env["MAC"], env["IP"].split("/")[0]
-
-
-def teardown_vm(name):
-    for h in ("A", "B"):
-        cli(h, "vm", "del", name, check=False)
-    asw.lab("vm", "stop", name, check=False)
 
 
 def case_no_agent(fx, D, mode):
@@ -774,7 +376,7 @@ def case_no_agent(fx, D, mode):
     if r["phases"]:
         f.append("refusal went into phases %s" % r["phases"])
     on_host_intact(res, f, name, mac, ip, "A", vf_counters=False, agent=False)
-    probe = asw.Probe(ip)
+    probe = Probe(ip)
     try:
         # text mode: what an operator reads; the JSON result is A's last_op
         t = subprocess.run([CLI, "-s", ctl("A"), "migrate", name, "--to", "B", "--force"],
@@ -800,54 +402,18 @@ def case_no_agent(fx, D, mode):
         time.sleep(1)
         on_host_intact(res["forced"], f, name, mac, ip, "B", agent=False)
         if res["forced"].get("reachable") is False:
-            g = asw.lab("vm", "exec", name, "ip -o link; ip -o addr; cat /proc/net/dev",
-                        check=False)
+            g = lab("vm", "exec", name, "ip -o link; ip -o addr; cat /proc/net/dev",
+                    check=False)
             res["forced"]["guest_net"] = (g.stdout + g.stderr).splitlines()
     finally:
-        res["forced_udp"] = asw.probe_summary(probe.stop()) if probe else None
+        res["forced_udp"] = probe_summary(probe.stop()) if probe else None
         fx.drop()               # the VM is on B now
-    return res, f
-
-
-def case_no_dest_vf(fx, D, mode):
-    """B's registration names a VF port that does not exist: fail before S moves anything."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "no_dest_vf", "vm": name, "mode": mode}, []
-    env = asw.vm_env(name)
-    cli("B", "vm", "del", name)
-    cli("B", "vm", "add", name, "mac", env["MAC"], "mode", env["MODE"], "standby_port",
-        "hs-" + name, "vf_port", "hx-" + name, "eswitch", "bridge", "eswitch_bridge",
-        "br0", "vf_bus", "rp1", "vf_netdev", "nv",
-        "launcher", "%s vm incoming {vm} --host {host}" % LAB,
-        "cleanup", "%s vm cleanup {vm} --host {host} {moved}" % LAB)
-    probe = asw.Probe(ip)
-    try:
-        t0 = time.monotonic()
-        r = migrate_cmd(name)
-        res["cli_s"] = round(time.monotonic() - t0, 1)
-        time.sleep(1)
-        on_a_intact(res, f, name, mac, ip)
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-        cli("B", "vm", "del", name, check=False)
-        register_host("B", name, False)
-    res["error"] = r["final"].get("error") or r["stderr"]
-    res["phases"] = r["phases"]
-    clear_error(r, f, "hx-" + name, "port", "VF")
-    moved = [ph for ph in r["phases"] if ph in ("S_STEER_STANDBY", "S_SWITCH_TX",
-                                                "S_UNPLUG_VF", "S_MIGRATING", "S_STOPPED")]
-    if moved:
-        f.append("the source moved before the destination failed: %s" % moved)
-    res["qemu_on_B"] = pid_alive(asw.inst(name, "hB", "qemu.pid"))
-    if res["qemu_on_B"]:
-        f.append("an incoming QEMU left running on B")
     return res, f
 
 
 def kill_incoming_qemu(name):
     """SIGKILL the incoming QEMU the lab started for this VM on B, by its pidfile."""
-    pidfile = asw.inst(name, "hB", "qemu.pid")
+    pidfile = inst(name, "hB", "qemu.pid")
     with open(pidfile) as fp:
         pid = int(fp.read().strip())
     with open("/proc/%d/cmdline" % pid) as fp:
@@ -858,68 +424,271 @@ def kill_incoming_qemu(name):
     return {"pid": pid}
 
 
-def case_dest_dies(fx, D, mode, kill_at="S_MIGRATING"):
-    """The incoming QEMU on B dies after MIGRATE_READY: S rolls back to its fast path, and
-    stays there although QEMU re-plugs a failover primary late (RB_SETTLE)."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "dest_dies", "vm": name, "mode": mode, "kill_at": kill_at}, []
+def free_monitor(name, h="A"):
+    """A QMP monitor of the VM's QEMU on h besides the daemon's: the daemon holds qmp.sock,
+    the lab's event logger qmp-log.sock; stop the logger (our process, by its pidfile)."""
+    lp = inst(name, "h" + h, "logger.pid")
+    try:
+        with open(lp) as fp:
+            pid = int(fp.read().strip())
+        with open("/proc/%d/cmdline" % pid) as fp:
+            if "qmp.py" in fp.read():
+                os.kill(pid, signal.SIGTERM)
+                time.sleep(0.5)
+    except (OSError, ValueError):
+        pass
+    return inst(name, "h" + h, "qmp-log.sock")
+
+
+def qmp_cmd(mon, *args):
+    q = subprocess.run(["/usr/bin/python3", QMP_PY, "cmd", mon] + list(args),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
+    return {"rc": q.returncode, "out": (q.stdout + q.stderr).strip()[-300:]}
+
+
+# --- the cases: a table driven by run_case() ----------------------------------------------
+class Case:
+    """One failure path of `hybond migrate`, as data for run_case().
+
+    prepare(c)      before the probe starts (c: the case's Ctx)
+    trigger(c)      -> (on_line, fired): what happens while `hybond migrate` runs
+                    (migrate_cmd's on_line) and the record of what it did
+    recover(c, r)   once the CLI returned, under the probe: bring back what the trigger
+                    broke and look at where the VM ended (on_host_intact)
+    cleanup(c)      in the finally, after the probe stopped
+    fired_key       res[fired_key] = fired; report: then these fields of the CLI's result
+    missed(fired, r, c) -> the failure when the trigger did not do its part, or None
+    journal         the host whose journal must hold the migration after the SIGKILL
+    must_complete   the CLI's migration must have succeeded (the kill came after it)
+    words           the migration must fail with an error naming one of these ("{vm}": the
+                    VM's name); None: it need not fail
+    checks          more (c, r) -> failure or None, after the error's
+    rollback        the phases of a rollback to the fast path (rolled_back)
+    drop            "finally": the VM ends on B, a fresh one next; "unless_on_A": when it
+                    did not stay on A
+    then(c, r)      what the case does after its verdict
+    timed           res["cli_s"]: how long the CLI took
+    agent           the fixture: a VM with (1) or without (0) the guest agent
+    own(fx, D, mode) a case of another shape, run as it is (no_agent: refused, then --force)
+    """
+
+    def __init__(self, name, trigger=None, recover=None, fired_key=None, report=(),
+                 missed=None, words=None, checks=(), rollback=False, prepare=None,
+                 cleanup=None, journal=None, must_complete=False, drop=None, then=None,
+                 timed=False, agent=1, own=None):
+        self.name, self.trigger, self.recover = name, trigger, recover
+        self.fired_key, self.report, self.missed = fired_key, report, missed
+        self.words, self.checks, self.rollback = words, checks, rollback
+        self.prepare, self.cleanup, self.then = prepare, cleanup, then
+        self.journal, self.must_complete, self.drop = journal, must_complete, drop
+        self.timed, self.agent, self.own = timed, agent, own
+
+
+class Ctx:
+    """One case's run: the VM (from the fixture), the daemons, res (the case's JSON) and
+    f (its failures)."""
+
+    def __init__(self, x, D, mode, case, kill_at):
+        self.D, self.mode, self.kill_at = D, mode, kill_at
+        self.name, self.mac, self.ip = x.name, x.mac, x.ip
+        self.res = {"case": case, "vm": x.name, "mode": mode}
+        self.f = []
+
+
+REPORT = {"error": lambda r: r["final"].get("error") or r["stderr"],
+          "phases": lambda r: r["phases"], "final": lambda r: r["final"],
+          "cli_stderr": lambda r: r["stderr"]}
+
+
+def run_case(case, fx, D, mode, kill_at="S_MIGRATING"):
+    """One case: the trigger during `hybond migrate` under the probe, the recovery, then
+    the verdict in a fixed order (trigger, journal, completion, settle, error, the case's
+    checks, rollback)."""
+    if case.own:
+        return case.own(fx, D, mode)
+    c = Ctx(fx.get(), D, mode, case.name, kill_at)
+    res, f = c.res, c.f
+    if case.prepare:
+        case.prepare(c)
+    on_line, fired = case.trigger(c) if case.trigger else (None, {})
+    probe = Probe(c.ip)
+    try:
+        t0 = time.monotonic()
+        r = migrate_cmd(c.name, on_line=on_line)
+        if case.timed:
+            res["cli_s"] = round(time.monotonic() - t0, 1)
+        case.recover(c, r)
+    finally:
+        res["udp"] = probe_summary(probe.stop())
+        if case.cleanup:
+            case.cleanup(c)
+        if case.drop == "finally":
+            fx.drop()               # the VM is on B
+    if case.fired_key:
+        res[case.fired_key] = fired
+    res.update({k: REPORT[k](r) for k in case.report})
+    miss = case.missed(fired, r, c) if case.missed else None
+    if miss:
+        f.append(miss)
+    if case.journal and case.journal not in res["journal_after_kill"]:
+        f.append("no journal entry on %s after the SIGKILL" % case.journal)
+    if case.must_complete and not r["final"].get("ok"):
+        f.append("the source did not finish the completed migration: %s" % r["final"])
+    if res.get("settle"):
+        f.append(res["settle"])
+    if case.words is not None:
+        clear_error(r, f, *[w.format(vm=c.name) for w in case.words])
+    for chk in case.checks:
+        x = chk(c, r)
+        if x:
+            f.append(x)
+    if case.rollback:
+        rolled_back(r, f)
+    if case.then:
+        case.then(c, r)
+    if case.drop == "unless_on_A" and res.get("runs_on") != "A":
+        fx.drop()
+    return res, f
+
+
+# triggers: when, during `hybond migrate`, the case strikes
+def at_phase_from(c):
+    """B's incoming QEMU killed at the first progress line of c.kill_at or a later phase."""
     order = ("S_STEER_STANDBY", "S_SWITCH_TX", "S_UNPLUG_VF", "S_MIGRATING", "S_STOPPED")
     killed = {}
 
     def on_line(o):
         ph = (o.get("progress") or {}).get("phase")
-        if killed or ph not in order or order.index(ph) < order.index(kill_at):
+        if killed or ph not in order or order.index(ph) < order.index(c.kill_at):
             return
         try:
-            killed.update(kill_incoming_qemu(name))
+            killed.update(kill_incoming_qemu(c.name))
             killed.update({"phase": ph, "t_ms": o["progress"].get("t_ms")})
         except (Fail, OSError, ValueError) as e:
             killed["error"] = str(e)
+    return on_line, killed
 
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
+
+def sigkill_at_switchback(h):
+    """The daemon on h SIGKILLed at the source's S_DEST_SWITCHBACK (the migration
+    completed); for B, once B is in D_WAIT_VF (the VM resumed there)."""
+    def trigger(c):
+        fired = {}
+
+        def on_line(o):
+            if fired or (o.get("progress") or {}).get("phase") != "S_DEST_SWITCHBACK":
+                return
+            if h == "B":
+                # B in D_WAIT_VF (the VM resumed there), as the case is described. (The guest
+                # panics once seen here and at RESUME, list/slub corruption ~50 ms after
+                # RESUME, were not the SIGKILL's: QEMU 7.2's TCG migration loses vCPU stores,
+                # the same happens with plain QEMU and no daemon; the lab sizes guest RAM to
+                # avoid it, see qemu_start in tests/lab/lab and docs/host-agent.md)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    ph = (vm_status("B", c.name).get("migration") or {}).get("phase")
+                    if ph in ("D_WAIT_VF", "D_FAST_PATH", "D_ON_STANDBY"):
+                        fired["dest_phase"] = ph
+                        break
+                    time.sleep(0.05)
+            fired.update({"killed_pid": c.D.kill(h), "t_ms": o["progress"].get("t_ms")})
+        return on_line, fired
+    return trigger
+
+
+# recoveries: where the VM must end
+def back_on_a(c, r):
+    """The rollback's end: the VM on A on its fast path, nothing on B."""
+    time.sleep(1)
+    on_a_intact(c.res, c.f, c.name, c.mac, c.ip)
+
+
+def restart(c, h):
+    """h's daemon started again after its SIGKILL and the VM registered again, as an
+    operator (or hostd.conf) would; True when its QEMU runs on h."""
+    c.D.start(h)
+    here = h == "A" and pid_alive(inst(c.name, "hA", "qemu.pid"))
+    register_host(h, c.name, here)
+    return here
+
+
+def dst_restarted(c, r):
+    restart(c, "B")
+    c.res["settle"] = wait_settled(c.name)
+    back_on_a(c, r)
+
+
+def src_restarted(c, r):
+    """Wherever the VM runs after A's recovery, it is there on its fast path."""
+    res = c.res
+    res["journal_after_kill"] = journal_left(c.name)
+    time.sleep(1)
+    on_a = restart(c, "A")
+    res["settle"] = wait_settled(c.name)
+    time.sleep(1)
+    qa, qb = on_a and pid_alive(inst(c.name, "hA", "qemu.pid")), \
+        pid_alive(inst(c.name, "hB", "qemu.pid"))
+    res["runs_on"] = "A" if qa and not qb else "B" if qb and not qa else \
+        "both" if qa else "none"
+    if res["runs_on"] in ("A", "B"):
+        on_host_intact(res, c.f, c.name, c.mac, c.ip, res["runs_on"])
+    else:
+        c.f.append("the VM's QEMU runs on %s" % res["runs_on"])
+
+
+def restarted_late(h):
+    def recover(c, r):
+        c.res["journal_after_kill"] = journal_left(c.name)
         time.sleep(1)
-        on_a_intact(res, f, name, mac, ip)
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-    res.update({"killed": killed, "error": r["final"].get("error") or r["stderr"],
-                "phases": r["phases"]})
-    if "pid" not in killed:
-        f.append("the incoming QEMU was not killed (%s; phases seen %s)"
-                 % (killed.get("error", "phase not reached"), r["phases"]))
-    clear_error(r, f, "incoming", "destination", "migration failed", "cancelled")
-    rolled_back(r, f)
-    return res, f
-
-
-def case_cancel(fx, D, mode):
-    """`hybond cancel` during MIGRATING: QMP migrate_cancel, the rollback, the VM on A on its
-    fast path; then Ctrl-C on a text-mode `hybond migrate` does the same ("cancelling…");
-    cancel is refused without a migration."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "cancel", "vm": name, "mode": mode}, []
-    on_line, fired = at_active(lambda: {"answer": cli("A", "cancel", name, check=False)})
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
+        restart(c, h)
+        c.res["settle"] = wait_settled(c.name)
         time.sleep(1)
-        on_a_intact(res, f, name, mac, ip)
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-    res.update({"cancel": fired, "error": r["final"].get("error") or r["stderr"],
-                "phases": r["phases"]})
-    if not (fired.get("answer") or {}).get("ok"):
-        f.append("hybond cancel was not accepted: %s" % fired)
-    clear_error(r, f, "cancel")
-    if not r["final"].get("cancelled"):
-        f.append("the result does not say cancelled: %s" % r["final"])
-    if "S_CANCEL" not in r["phases"]:
-        f.append("no S_CANCEL (QMP migrate_cancel) in the phases %s" % r["phases"])
-    rolled_back(r, f)
-    # the same with Ctrl-C on the CLI (text mode)
+        on_host_intact(c.res, c.f, c.name, c.mac, c.ip, "B")
+    return recover
+
+
+# the cases' own steps
+def bad_dest_vf(c):
+    """B's registration names a VF port that does not exist (hx-NAME)."""
+    env = vm_env(c.name)
+    cli("B", "vm", "del", c.name)
+    cli("B", "vm", "add", c.name, *vm_add_args(c.name, env["MAC"], env["MODE"],
+                                               vf_port="hx-" + c.name))
+
+
+def good_dest_vf(c):
+    cli("B", "vm", "del", c.name, check=False)
+    register_host("B", c.name, False)
+
+
+def source_moved(c, r):
+    moved = [ph for ph in r["phases"] if ph in ("S_STEER_STANDBY", "S_SWITCH_TX",
+                                                "S_UNPLUG_VF", "S_MIGRATING", "S_STOPPED")]
+    if moved:
+        return "the source moved before the destination failed: %s" % moved
+    return None
+
+
+def qemu_left_on_b(c, r):
+    c.res["qemu_on_B"] = pid_alive(inst(c.name, "hB", "qemu.pid"))
+    if c.res["qemu_on_B"]:
+        return "an incoming QEMU left running on B"
+    return None
+
+
+def take_monitor(c):
+    c.mon = free_monitor(c.name)
+
+
+def fast_bandwidth(c):
+    c.res["bandwidth"] = qmp_cmd(free_monitor(c.name), "migrate-set-parameters",
+                                 json.dumps({"max-bandwidth": FAST_BW}))
+
+
+def ctrl_c(c, r):
+    """The same cancel with Ctrl-C on a text-mode `hybond migrate` ("cancelling…"); then
+    `hybond cancel` without a migration must be refused."""
+    name, res, f = c.name, c.res, c.f
     sub, g = {}, []
     p = subprocess.Popen([CLI, "-s", ctl("A"), "migrate", name, "--to", "B"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -939,9 +708,9 @@ def case_cancel(fx, D, mode):
     if sub["rc"] == 0 or not any(l.startswith("error:") and "cancel" in l for l in out):
         g.append("Ctrl-C: no failed result naming the cancel (rc %s): %s" % (sub["rc"], out[-3:]))
     time.sleep(1)
-    probe = asw.Probe(ip)
+    probe = Probe(c.ip)
     try:
-        on_a_intact(sub, g, name, mac, ip)
+        on_a_intact(sub, g, name, c.mac, c.ip)
     finally:
         probe.stop()
     f += ["ctrl-c: " + e for e in g]
@@ -949,185 +718,89 @@ def case_cancel(fx, D, mode):
     res["cancel_idle"] = nothing
     if nothing.get("ok") or "no migration" not in (nothing.get("error") or ""):
         f.append("cancel without a migration not refused clearly: %s" % nothing)
-    return res, f
 
 
-def free_monitor(name, h="A"):
-    """A QMP monitor of the VM's QEMU on h besides the daemon's: the daemon holds qmp.sock,
-    the lab's event logger qmp-log.sock; stop the logger (our process, by its pidfile)."""
-    lp = asw.inst(name, "h" + h, "logger.pid")
-    try:
-        with open(lp) as fp:
-            pid = int(fp.read().strip())
-        with open("/proc/%d/cmdline" % pid) as fp:
-            if "qmp.py" in fp.read():
-                os.kill(pid, signal.SIGTERM)
-                time.sleep(0.5)
-    except (OSError, ValueError):
-        pass
-    return asw.inst(name, "h" + h, "qmp-log.sock")
+def killed(who):
+    def missed(fired, r, c):
+        if "killed_pid" not in fired:
+            return "%s was not killed in MIGRATING: %s" % (who, fired)
+        return None
+    return missed
 
 
-def qmp_cmd(mon, *args):
-    q = subprocess.run(["/usr/bin/python3", QMP_PY, "cmd", mon] + list(args),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30)
-    return {"rc": q.returncode, "out": (q.stdout + q.stderr).strip()[-300:]}
-
-
-def case_qemu_cancel(fx, D, mode):
-    """Someone runs migrate_cancel on the source QEMU's monitor: the same clean rollback."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "qemu_cancel", "vm": name, "mode": mode}, []
-    mon = free_monitor(name)
-
-    on_line, fired = at_active(lambda: qmp_cmd(mon, "migrate_cancel"))
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
-        time.sleep(1)
-        on_a_intact(res, f, name, mac, ip)
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-    res.update({"qmp_cancel": fired, "error": r["final"].get("error") or r["stderr"],
-                "phases": r["phases"]})
-    if (fired.get("rc") if fired else None) != 0:
-        f.append("migrate_cancel on the QEMU monitor failed: %s" % fired)
-    clear_error(r, f, "cancelled")
-    rolled_back(r, f)
-    return res, f
-
-
-def case_sigkill_dst(fx, D, mode):
-    """B's daemon SIGKILLed while RAM moves: A cancels (QMP) and rolls back to its fast path;
-    B's restarted daemon finds its journal and cleans its side up."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "sigkill_dst", "vm": name, "mode": mode}, []
-    on_line, fired = at_active(lambda: {"killed_pid": D.kill("B")})
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
-        D.start("B")
-        register_host("B", name, False)
-        res["settle"] = wait_settled(name)
-        time.sleep(1)
-        on_a_intact(res, f, name, mac, ip)
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-    res.update({"kill": fired, "error": r["final"].get("error") or r["stderr"],
-                "phases": r["phases"]})
-    if "killed_pid" not in fired:
-        f.append("B's daemon was not killed in MIGRATING: %s" % fired)
-    if res["settle"]:
-        f.append(res["settle"])
-    clear_error(r, f, "peer")
-    rolled_back(r, f)
-    return res, f
-
-
-def case_sigkill_src(fx, D, mode):
-    """A's daemon SIGKILLed while RAM moves, then started again (the VM registered again):
-    its journal says S_MIGRATING, QEMU says where the migration stands; the VM ends on the
-    fast path on whichever host runs it, nothing left on the other one."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "sigkill_src", "vm": name, "mode": mode}, []
-    on_line, fired = at_active(lambda: {"killed_pid": D.kill("A")})
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
-        res["journal_after_kill"] = journal_left(name)
-        time.sleep(1)
-        D.start("A")
-        on_a = pid_alive(asw.inst(name, "hA", "qemu.pid"))
-        register_host("A", name, on_a)
-        res["settle"] = wait_settled(name)
-        time.sleep(1)
-        qa, qb = on_a and pid_alive(asw.inst(name, "hA", "qemu.pid")), \
-            pid_alive(asw.inst(name, "hB", "qemu.pid"))
-        res["runs_on"] = "A" if qa and not qb else "B" if qb and not qa else \
-            "both" if qa else "none"
-        if res["runs_on"] in ("A", "B"):
-            on_host_intact(res, f, name, mac, ip, res["runs_on"])
-        else:
-            f.append("the VM's QEMU runs on %s" % res["runs_on"])
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-    res.update({"kill": fired, "phases": r["phases"], "cli_stderr": r["stderr"]})
-    if "killed_pid" not in fired:
-        f.append("A's daemon was not killed in MIGRATING: %s" % fired)
-    if "A" not in res["journal_after_kill"]:
-        f.append("no journal entry on A after the SIGKILL")
-    if res["settle"]:
-        f.append(res["settle"])
-    if res.get("runs_on") != "A":
-        fx.drop()
-    return res, f
-
-
-def case_sigkill_late(fx, D, mode, h):
+def late_case(name, h):
     """A daemon SIGKILLed after the migration completed (the source in DEST_SWITCHBACK, the
     destination waiting for the guest's VF), then started again and the VM registered again
     as an operator (or hostd.conf) would: the VM ends on B's fast path (B's daemon alone, or
     its recovery from D_WAIT_VF), A's side is cleaned up (A's daemon, or its recovery from
     DEST_SWITCHBACK: QEMU postmigrate -> CLEANUP)."""
-    x = fx.get()
-    name, mac, ip = x.name, x.mac, x.ip
-    res, f = {"case": "sigkill_%s_late" % ("src" if h == "A" else "dst"), "vm": name,
-              "mode": mode}, []
-    res["bandwidth"] = qmp_cmd(free_monitor(name), "migrate-set-parameters",
-                               json.dumps({"max-bandwidth": FAST_BW}))
-    fired = {}
-
-    def on_line(o):
-        if fired or (o.get("progress") or {}).get("phase") != "S_DEST_SWITCHBACK":
-            return
-        if h == "B":
-            # B in D_WAIT_VF (the VM resumed there), as the case is described. (The guest
-            # panics once seen here and at RESUME, list/slub corruption ~50 ms after
-            # RESUME, were not the SIGKILL's: QEMU 7.2's TCG migration loses vCPU stores,
-            # the same happens with plain QEMU and no daemon; the lab sizes guest RAM to
-            # avoid it, see qemu_start in tests/lab/lab and docs/host-agent.md)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                ph = (vm_status("B", name).get("migration") or {}).get("phase")
-                if ph in ("D_WAIT_VF", "D_FAST_PATH", "D_ON_STANDBY"):
-                    fired["dest_phase"] = ph
-                    break
-                time.sleep(0.05)
-        fired.update({"killed_pid": D.kill(h), "t_ms": o["progress"].get("t_ms")})
-    probe = asw.Probe(ip)
-    try:
-        r = migrate_cmd(name, on_line=on_line)
-        res["journal_after_kill"] = journal_left(name)
-        time.sleep(1)
-        D.start(h)
-        register_host(h, name, h == "A" and pid_alive(asw.inst(name, "hA", "qemu.pid")))
-        res["settle"] = wait_settled(name)
-        time.sleep(1)
-        on_host_intact(res, f, name, mac, ip, "B")
-    finally:
-        res["udp"] = asw.probe_summary(probe.stop())
-        fx.drop()               # the VM is on B
-    res.update({"kill": fired, "phases": r["phases"], "final": r["final"],
-                "cli_stderr": r["stderr"]})
-    if "killed_pid" not in fired:
-        f.append("the daemon on %s was not killed in S_DEST_SWITCHBACK: %s" % (h, fired))
-    if h not in res["journal_after_kill"]:
-        f.append("no journal entry on %s after the SIGKILL" % h)
-    if h == "B" and not r["final"].get("ok"):
-        f.append("the source did not finish the completed migration: %s" % r["final"])
-    if res["settle"]:
-        f.append(res["settle"])
-    return res, f
+    def missed(fired, r, c):
+        if "killed_pid" not in fired:
+            return "the daemon on %s was not killed in S_DEST_SWITCHBACK: %s" % (h, fired)
+        return None
+    return Case(name, prepare=fast_bandwidth, trigger=sigkill_at_switchback(h),
+                recover=restarted_late(h), drop="finally", fired_key="kill",
+                report=("phases", "final", "cli_stderr"), missed=missed, journal=h,
+                must_complete=h == "B")
 
 
-CASES = {"no_agent": case_no_agent, "no_dest_vf": case_no_dest_vf, "dest_dies": case_dest_dies,
-         "cancel": case_cancel, "qemu_cancel": case_qemu_cancel,
-         "sigkill_dst": case_sigkill_dst, "sigkill_src": case_sigkill_src,
-         "sigkill_src_late": lambda fx, D, mode: case_sigkill_late(fx, D, mode, "A"),
-         "sigkill_dst_late": lambda fx, D, mode: case_sigkill_late(fx, D, mode, "B")}
+CASES = {c.name: c for c in (
+    # No guest agent: refused without --force (VM untouched); with --force plain QEMU
+    # order: migrates, warns in JSON and text, the destination steers to its VF at RESUME
+    # and the guest is reachable on B over its VF.
+    Case("no_agent", agent=0, own=case_no_agent),
+    # B's registration names a VF port that does not exist: fail before S moves anything.
+    Case("no_dest_vf", prepare=bad_dest_vf, recover=back_on_a, cleanup=good_dest_vf,
+         timed=True, report=("error", "phases"), words=("hx-{vm}", "port", "VF"),
+         checks=(source_moved, qemu_left_on_b)),
+    # The incoming QEMU on B dies after MIGRATE_READY (--kill-at: at this source phase or
+    # later): S rolls back to its fast path, and stays there although QEMU re-plugs a
+    # failover primary late (RB_SETTLE).
+    Case("dest_dies", prepare=lambda c: c.res.update(kill_at=c.kill_at),
+         trigger=at_phase_from, recover=back_on_a, fired_key="killed",
+         report=("error", "phases"),
+         missed=lambda k, r, c: None if "pid" in k else
+         "the incoming QEMU was not killed (%s; phases seen %s)"
+         % (k.get("error", "phase not reached"), r["phases"]),
+         words=("incoming", "destination", "migration failed", "cancelled"), rollback=True),
+    # `hybond cancel` during MIGRATING: QMP migrate_cancel, the rollback, the VM on A on its
+    # fast path; then Ctrl-C on a text-mode `hybond migrate` does the same ("cancelling…");
+    # cancel is refused without a migration.
+    Case("cancel",
+         trigger=lambda c: at_active(lambda: {"answer": cli("A", "cancel", c.name,
+                                                            check=False)}),
+         recover=back_on_a, fired_key="cancel", report=("error", "phases"),
+         missed=lambda fired, r, c: None if (fired.get("answer") or {}).get("ok") else
+         "hybond cancel was not accepted: %s" % fired,
+         words=("cancel",),
+         checks=(lambda c, r: None if r["final"].get("cancelled") else
+                 "the result does not say cancelled: %s" % r["final"],
+                 lambda c, r: None if "S_CANCEL" in r["phases"] else
+                 "no S_CANCEL (QMP migrate_cancel) in the phases %s" % r["phases"]),
+         rollback=True, then=ctrl_c),
+    # Someone runs migrate_cancel on the source QEMU's monitor: the same clean rollback.
+    Case("qemu_cancel", prepare=take_monitor,
+         trigger=lambda c: at_active(lambda: qmp_cmd(c.mon, "migrate_cancel")),
+         recover=back_on_a, fired_key="qmp_cancel", report=("error", "phases"),
+         missed=lambda fired, r, c: None if (fired.get("rc") if fired else None) == 0 else
+         "migrate_cancel on the QEMU monitor failed: %s" % fired,
+         words=("cancelled",), rollback=True),
+    # B's daemon SIGKILLed while RAM moves: A cancels (QMP) and rolls back to its fast
+    # path; B's restarted daemon finds its journal and cleans its side up.
+    Case("sigkill_dst", trigger=lambda c: at_active(lambda: {"killed_pid": c.D.kill("B")}),
+         recover=dst_restarted, fired_key="kill", report=("error", "phases"),
+         missed=killed("B's daemon"), words=("peer",), rollback=True),
+    # A's daemon SIGKILLed while RAM moves, then started again (the VM registered again):
+    # its journal says S_MIGRATING, QEMU says where the migration stands; the VM ends on
+    # the fast path on whichever host runs it, nothing left on the other one.
+    Case("sigkill_src", trigger=lambda c: at_active(lambda: {"killed_pid": c.D.kill("A")}),
+         recover=src_restarted, fired_key="kill", report=("phases", "cli_stderr"),
+         missed=killed("A's daemon"), journal="A", drop="unless_on_A"),
+    late_case("sigkill_src_late", "A"),
+    late_case("sigkill_dst_late", "B"),
+)}
+
+
 # make check-lab: everything in failover mode; in bond mode what differs there (the VF is
 # unplugged and re-plugged by the daemon: no-agent device_add, cancel and SIGKILL rollbacks)
 CHECK_CASES = {"failover": ["no_dest_vf", "cancel", "qemu_cancel", "dest_dies", "sigkill_dst",
@@ -1140,14 +813,11 @@ def failures_run(D, plan, kill_at):
     for mode, cases in plan:
         fx = {1: Fx(mode, 1), 0: Fx(mode, 0, slow=False)}
         for c in cases:
-            x = fx[0 if c == "no_agent" else 1]
+            x = fx[CASES[c].agent]
             t0 = time.monotonic()
             try:
-                if c == "dest_dies":
-                    r, f = case_dest_dies(x, D, mode, kill_at)
-                else:
-                    r, f = CASES[c](x, D, mode)
-            except (Fail, asw.Fail, OSError, subprocess.SubprocessError, ValueError) as e:
+                r, f = run_case(CASES[c], x, D, mode, kill_at)
+            except (Fail, OSError, subprocess.SubprocessError, ValueError) as e:
                 r, f = {"case": c, "mode": mode}, ["%s: %s" % (type(e).__name__, e)]
             daemons_alive(D, f)
             crash = guest_crash(r["vm"]) if r.get("vm") else None
@@ -1166,25 +836,6 @@ def failures_run(D, plan, kill_at):
     return out
 
 
-class Lab:
-    def __init__(self, peer="unix"):
-        self.peer = peer
-
-    def __enter__(self):
-        asw.lab("down", check=False)
-        asw.lab("up", "--eswitch", "static")
-        self.d = Daemons(self.peer)
-        return self
-
-    def __exit__(self, *exc):
-        self.d.stop()
-        asw.lab("down", check=False)
-
-
-def fmt(v):
-    return "-" if v is None else (("%.0f" % v) if isinstance(v, float) else str(v))
-
-
 def md_table(results):
     out = ["| mode | run | lost to guest | lost from guest | longest outage ms | worst RTT ms | "
            "QEMU downtime ms | total ms | VF up after resume ms | VF up -> fast path ms |",
@@ -1197,20 +848,6 @@ def md_table(results):
             fmt(s.get("qemu_downtime_ms")), fmt(s.get("total_ms")),
             fmt(s.get("vf_up_after_resume_ms")), fmt(s.get("vf_up_to_fast_path_ms"))))
     return out
-
-
-def update_doc(lines):
-    with open(DOC) as f:
-        text = f.read()
-    block = DOC_BEGIN + "\n" + "\n".join(lines) + "\n" + DOC_END
-    if DOC_BEGIN in text:
-        a = text.index(DOC_BEGIN)
-        b = text.index(DOC_END) + len(DOC_END)
-        text = text[:a] + block + text[b:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    with open(DOC, "w") as f:
-        f.write(text)
 
 
 def baseline(runs, out):
@@ -1250,8 +887,8 @@ def main(argv):
         if bad:
             ap.error("unknown case(s) %s" % bad)
         t0 = time.monotonic()
-        with Lab(peer) as lab:
-            res = failures_run(lab.d, plan, a.kill_at)
+        with HostdLab(peer) as hl:
+            res = failures_run(hl.d, plan, a.kill_at)
         print(json.dumps(res, indent=1))
         failed = [r for r in res if r["failures"]]
         say("failures: %d of %d cases passed in %.0f s" % (len(res) - len(failed), len(res),
@@ -1263,7 +900,7 @@ def main(argv):
     runs = a.runs if a.what == "bench" else 1
     results, failures, misses = [], [], []
     say("peer channel: %s" % peer)
-    with Lab(peer):
+    with HostdLab(peer):
         if peer == "tls":
             pc = cli("A", "peer-check", "B", check=False)
             say("peer-check B: %s" % json.dumps(pc))
@@ -1274,7 +911,7 @@ def main(argv):
                 name = "hd%s%d" % (mode[0], i)
                 try:
                     r = one_run(mode, name)
-                except (Fail, asw.Fail, OSError, subprocess.TimeoutExpired) as e:
+                except (Fail, OSError, subprocess.TimeoutExpired) as e:
                     r = {"mode": mode, "vm": name, "failures": [str(e)]}
                 r["run"] = i + 1
                 results.append(r)
@@ -1289,19 +926,19 @@ def main(argv):
     if a.what == "bench":
         os.makedirs(a.out, exist_ok=True)
         meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "host": platform.node(),
-                "runs": runs, "udp_rate_pps": asw.UDP_RATE}
+                "runs": runs, "udp_rate_pps": UDP_RATE}
         with open(os.path.join(a.out, "hostd.json"), "w") as f:
             json.dump({"meta": meta, "results": results, "failures": failures, "bar_missed": misses,
                        "baseline": base}, f, indent=1)
         lines = ["### hybond migrate (hybond-hostd, static eswitch, %d pps each way)" %
-                 asw.UDP_RATE, "", "Measured %s, %d runs per mode (`make bench`)." % (
+                 UDP_RATE, "", "Measured %s, %d runs per mode (`make bench`)." % (
                      meta["date"], runs), ""] + md_table(results)
         if misses:
             lines += ["", "Runs that missed the 0-loss bar (all within the floor rate x "
                       "(downtime + 20 ms), all at stop-and-copy):"] + ["- " + f for f in misses]
         if failures:
             lines += ["", "Runs that failed:"] + ["- " + f for f in failures]
-        update_doc(lines)
+        update_doc(DOC_BEGIN, DOC_END, lines)
         say("wrote %s/hostd.json and the docs/benchmarks.md section" % a.out)
     elif a.what == "run":
         print(json.dumps(results, indent=1))

@@ -7,13 +7,13 @@
                                 (make check-lab)
   hostd_ops.py run [--mode M] [--cycles N] [--unplug] [--snapshot]   one case, JSON on stdout
 
-Uses hostd_migrate.py's daemons (hA, hB) and registration; the prober is run BY THE DAEMON:
-`hybond drill VM --target IP:7777 --probe-netns PFXpeer` makes hybond-hostd start
-hybond-probe udp in the peer namespace against the guest's echo responder, and the
-daemon attributes each outage to the cycle's window (to_standby, on_standby,
-[save, paused, resumed_on_standby], back_to_vf). The bar: 0 lost in to_standby and
-back_to_vf (the switch steps). A snapshot's pause is reported as delay (worst RTT) and
-as whatever was lost in "paused".
+Uses the lab kit's daemons (hA, hB) and registration (tests/lab/labkit/hostd.py); the
+prober is run BY THE DAEMON: `hybond drill VM --target IP:7777 --probe-netns PFXpeer`
+makes hybond-hostd start hybond-probe udp in the peer namespace against the guest's echo
+responder, and the daemon attributes each outage to the cycle's window (to_standby,
+on_standby, [save, paused, resumed_on_standby], back_to_vf). The bar: 0 lost in
+to_standby and back_to_vf (the switch steps). A snapshot's pause is reported as delay
+(worst RTT) and as whatever was lost in "paused".
 """
 import argparse
 import json
@@ -25,27 +25,26 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-import agent_switch as asw  # noqa: E402
-import hostd_migrate as hm  # noqa: E402
+from labkit.hostd import HostdLab, cli, ctl, register, wait_agent  # noqa: E402
+from labkit.lab import CLI, ECHO_PORT, OUT, PFX, UDP_RATE, fdb_port, lab, vm_env  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 from qmp import QMP  # noqa: E402
 
-PFX, RUN, OUT = asw.PFX, asw.RUN, asw.OUT
 VF_UP_TIMEOUT_S = 40.0
 
 
-def say(msg):
-    print("hostd_ops: %s" % msg, file=sys.stderr, flush=True)
+say = sayer("hostd_ops")
 
 
 def cli_all(h, *args, timeout=300):
-    r = subprocess.run([hm.CLI, "-j", "-s", hm.ctl(h)] + list(args), stdout=subprocess.PIPE,
+    r = subprocess.run([CLI, "-j", "-s", ctl(h)] + list(args), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=timeout)
     lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
     return r.returncode, lines, r.stderr
 
 
 def vm_status(h, name):
-    st = hm.cli(h, "status")
+    st = cli(h, "status")
     return next((v for v in st.get("vms", []) if v["name"] == name), {})
 
 
@@ -56,11 +55,11 @@ def wait_vf(h, name):
         if vf.get("present") and vf.get("link") and vf.get("carrier"):
             return
         time.sleep(0.2)
-    raise hm.Fail("the guest's VF is not up on %s within %.0f s" % (h, VF_UP_TIMEOUT_S))
+    raise Fail("the guest's VF is not up on %s within %.0f s" % (h, VF_UP_TIMEOUT_S))
 
 
 def probe_args(ip):
-    return ["--target", "%s:%d" % (ip, asw.ECHO_PORT), "--rate", str(asw.UDP_RATE),
+    return ["--target", "%s:%d" % (ip, ECHO_PORT), "--rate", str(UDP_RATE),
             "--probe-netns", PFX + "peer"]
 
 
@@ -80,15 +79,15 @@ def check_result(res, final, name):
     lo = st.get("last_op") or {}
     if lo.get("op") != final.get("op") or lo.get("started_ms") != final.get("started_ms"):
         f.append("status last_op is not this %s: %s" % (final.get("op"), lo))
-    if hm.fdb_port("hA", res["mac"]) != "hv-" + name:
-        f.append("FDB entry not on the VF port: %s" % hm.fdb_port("hA", res["mac"]))
+    if fdb_port("hA", res["mac"]) != "hv-" + name:
+        f.append("FDB entry not on the VF port: %s" % fdb_port("hA", res["mac"]))
     return f
 
 
 def restore_check(name, path):
     """Restore FILE in a fresh incoming QEMU on B (the lab launcher, -incoming defer,
     migrate-incoming "exec:cat FILE"): the restored VM must run."""
-    r = asw.lab("vm", "incoming", name, "--host", "B")
+    r = lab("vm", "incoming", name, "--host", "B")
     env = dict(l.split("=", 1) for l in r.stdout.split() if "=" in l)
     q = QMP(env["qmp"])
     try:
@@ -105,17 +104,17 @@ def restore_check(name, path):
                 "incoming": m.get("status")}
     finally:
         q.close()
-        asw.lab("vm", "cleanup", name, "--host", "B", check=False)
+        lab("vm", "cleanup", name, "--host", "B", check=False)
 
 
 def one(mode, name, cycles, unplug, snapshot):
-    asw.lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", "1")
-    env = asw.vm_env(name)
+    lab("vm", "start", "--host", "A", "--name", name, "--mode", mode, "--agent", "1")
+    env = vm_env(name)
     ip = env["IP"].split("/")[0]
     res = {"mode": mode, "vm": name, "mac": env["MAC"], "failures": []}
     try:
-        hm.register(name)
-        hm.wait_agent("A", name)
+        register(name)
+        wait_agent("A", name)
         wait_vf("A", name)
         args = ["drill", name, "--cycles", str(cycles)] + (["--unplug"] if unplug else [])
         rc, lines, err = cli_all("A", *(args + probe_args(ip)))
@@ -144,8 +143,8 @@ def one(mode, name, cycles, unplug, snapshot):
                 os.unlink(path)
     finally:
         for h in ("A", "B"):
-            hm.cli(h, "vm", "del", name, check=False)
-        asw.lab("vm", "stop", name, check=False)
+            cli(h, "vm", "del", name, check=False)
+        lab("vm", "stop", name, check=False)
     return res
 
 
@@ -163,12 +162,12 @@ def main(argv):
         cases = [(m, a.cycles, a.unplug, a.snapshot) for m in ([a.mode] if a.mode else
                                                                 ["failover", "bond"])]
     results, failures = [], []
-    with hm.Lab():
+    with HostdLab():
         for i, (mode, cycles, unplug, snap) in enumerate(cases):
             name = "ho%s%d" % (mode[0], i)
             try:
                 r = one(mode, name, cycles, unplug, snap)
-            except (hm.Fail, asw.Fail, OSError, subprocess.TimeoutExpired, KeyError) as e:
+            except (Fail, OSError, subprocess.TimeoutExpired, KeyError) as e:
                 r = {"mode": mode, "vm": name, "failures": [str(e)]}
             results.append(r)
             failures += ["%s: %s" % (mode, f) for f in r["failures"]]

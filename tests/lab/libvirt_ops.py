@@ -27,36 +27,28 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True  # nothing written into the source tree
 sys.path.insert(0, HERE)
-import bench  # noqa: E402
-import libvirt_migrate as lm  # noqa: E402  (lvlab, the daemons, register, cli)
+from labkit.lab import CLI, PFX, vm_env  # noqa: E402
+from labkit.libvirt import (HOSTS, OUT_DIR, Daemons, cli, ctl, lvlab, register,  # noqa: E402
+                            vm_view, wait_agent)
+from labkit.verdict import sayer  # noqa: E402
 
 UDP_PORT = 7777
 RATE_PPS = 1000
 NAME = "lvsnap"
 
 
-def say(msg):
-    print("libvirt_ops: %s" % msg, file=sys.stderr, flush=True)
+say = sayer("libvirt_ops")
 
 
 def virsh(*args, check=False):
-    return lm.lvlab("virsh", "A", *args, check=check)
-
-
-def vm_env(name):
-    env = {}
-    with open(os.path.join(bench.RUN, "vms", name, "vm.env")) as f:
-        for line in f:
-            k, _, v = line.strip().partition("=")
-            env[k] = v
-    return env
+    return lvlab("virsh", "A", *args, check=check)
 
 
 def snapshot(name, ip, path):
     """`hybond snapshot` on hA with the daemon's probe; the CLI's last JSON line."""
-    r = subprocess.run([lm.CLI, "-j", "-s", lm.ctl("hA"), "snapshot", name, path,
+    r = subprocess.run([CLI, "-j", "-s", ctl("hA"), "snapshot", name, path,
                         "--target", "%s:%d" % (ip, UDP_PORT), "--rate", str(RATE_PPS),
-                        "--probe-netns", bench.PFX + "peer"],
+                        "--probe-netns", PFX + "peer"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
     lines = []
     for line in r.stdout.splitlines():
@@ -81,7 +73,7 @@ def reachable(ip, timeout=60.0):
     """Seconds until the guest answers a ping from the peer namespace, or None."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        r = subprocess.run(["ip", "netns", "exec", bench.PFX + "peer", "ping", "-c", "1",
+        r = subprocess.run(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "1",
                             "-W", "1", ip], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
         if r.returncode == 0:
@@ -95,7 +87,7 @@ def vf_up(name, since_s, timeout=60.0):
     deadline = time.monotonic() + timeout
     t0 = time.monotonic() - since_s
     while time.monotonic() < deadline:
-        vf = (lm.vm_view("hA", name).get("pair") or {}).get("vf") or {}
+        vf = (vm_view("hA", name).get("pair") or {}).get("vf") or {}
         if vf.get("present") and vf.get("link") and vf.get("carrier"):
             return round(time.monotonic() - t0, 1)
         time.sleep(0.2)
@@ -106,7 +98,7 @@ def wait_fast_path(name, timeout=30.0):
     deadline = time.monotonic() + timeout
     v = {}
     while time.monotonic() < deadline:
-        v = lm.vm_view("hA", name)
+        v = vm_view("hA", name)
         if (v.get("paths") or {}).get("fast_path"):
             break
         time.sleep(0.2)
@@ -116,24 +108,24 @@ def wait_fast_path(name, timeout=30.0):
 def run(a):
     res = {"vm": NAME, "rate_pps": RATE_PPS, "failures": []}
     fails = res["failures"]
-    was_up = lm.lvlab("status", check=False).stdout.count("libvirtd pid") == 2
-    lm.lvlab("up", timeout=300)
-    lm.lvlab("undefine", NAME, check=False)
-    lm.lvlab("define", NAME, "--host", "A", "--agent", "1", timeout=400)
+    was_up = lvlab("status", check=False).stdout.count("libvirtd pid") == 2
+    lvlab("up", timeout=300)
+    lvlab("undefine", NAME, check=False)
+    lvlab("define", NAME, "--host", "A", "--agent", "1", timeout=400)
     env = vm_env(NAME)
     ip = env["IP"].split("/")[0]
-    path = os.path.abspath(os.path.join(lm.OUT_DIR, "run", "%s-%d.save" % (NAME, os.getpid())))
+    path = os.path.abspath(os.path.join(OUT_DIR, "run", "%s-%d.save" % (NAME, os.getpid())))
     if os.path.exists(path):
         os.unlink(path)
     d = None
     try:
-        d = lm.Daemons()
-        lm.register(NAME)
-        lm.wait_agent("hA", NAME)
+        d = Daemons()
+        register(NAME)
+        wait_agent("hA", NAME)
         deadline = time.monotonic() + 90    # the guest transmits on its VF
-        while (lm.vm_view("hA", NAME).get("paths") or {}).get("tx") != "vf":
+        while (vm_view("hA", NAME).get("paths") or {}).get("tx") != "vf":
             if time.monotonic() > deadline:
-                raise RuntimeError("the guest's VF is not up: %s" % lm.vm_view("hA", NAME))
+                raise RuntimeError("the guest's VF is not up: %s" % vm_view("hA", NAME))
             time.sleep(0.2)
 
         final = snapshot(NAME, ip, path)
@@ -187,7 +179,7 @@ def run(a):
             res["restore"]["reachable_after_s"] = reachable(ip) if r.returncode == 0 else None
             res["restore"]["domstate"] = virsh("domstate", NAME, "--reason").stdout.strip()
             try:
-                v = lm.wait_agent("hA", NAME, timeout=60)
+                v = wait_agent("hA", NAME, timeout=60)
                 res["restore"]["hostd"] = {"here": v.get("here"),
                                            "agent_session": v.get("agent_session"),
                                            "paths": v.get("paths")}
@@ -204,23 +196,23 @@ def run(a):
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         fails.append(str(e))
     finally:
-        for h in lm.HOSTS:
-            lm.cli(h, "vm", "del", NAME, check=False)
+        for h in HOSTS:
+            cli(h, "vm", "del", NAME, check=False)
         if d:
             d.stop()
         if not a.keep:
-            lm.lvlab("undefine", NAME, check=False)
+            lvlab("undefine", NAME, check=False)
             if os.path.exists(path):
                 os.unlink(path)
             if not was_up:      # what this run brought up goes (lvlab: the lab too)
-                lm.lvlab("down", check=False, timeout=300)
+                lvlab("down", check=False, timeout=300)
     return res
 
 
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="exit 1 on any failure")
-    ap.add_argument("--out", default=os.path.join(lm.OUT_DIR, "libvirt-snapshot.json"))
+    ap.add_argument("--out", default=os.path.join(OUT_DIR, "libvirt-snapshot.json"))
     ap.add_argument("--keep", action="store_true", help="leave the VM and the file")
     a = ap.parse_args(argv)
     res = run(a)

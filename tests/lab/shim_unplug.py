@@ -11,7 +11,7 @@ namespace for every run; one guest per (kernel, guest kind), booted with HBL_SHI
 shim taken out (rmmod) and put back (insmod) inside that guest between runs (shim on and
 off alternate run by run).
 
-unplug (scenario A): hybond-hostd runs in hA and hB (hostd_migrate.Daemons), the VM is
+unplug (scenario A): hybond-hostd runs in hA and hB (labkit/hostd.py Daemons), the VM is
   registered on both (`hybond vm add`, as hostd_migrate.py does) and the daemon holds the
   VM's qmp.sock; it is told nothing. The script frees QEMU's second monitor (qmp-log.sock:
   it stops the lab's event logger and logs QMP events and the guest's lab port into
@@ -24,18 +24,18 @@ unplug (scenario A): hybond-hostd runs in hA and hB (hostd_migrate.Daemons), the
   ("Duplicate ID") and a failover standby takes one primary id only, so the re-plug is
   the lab's e1000e with a fresh id (vf1, vf2, ...) and, in failover mode, without
   failover_pair_id: the guest's net_failover takes it as its primary by MAC (as
-  agent_switch.vf_add does); --reboot-between-runs gives every run a fresh guest whose VF
-  is vf0 again (the id the daemon was registered with). A guest left off its fast path
-  is always rebooted before the next run. Per run: lost to / from the guest, each
-  outage's start (ms after device_del) and length, split "at the unplug" (device_del ..
-  device_add) and "at the replug" (from device_add); what the daemon did (status paths,
-  steer counters).
+  labkit/guestchan.py vf_add does); --reboot-between-runs gives every run a fresh guest
+  whose VF is vf0 again (the id the daemon was registered with). A guest left off its
+  fast path is always rebooted before the next run. Per run: lost to / from the guest,
+  each outage's start (ms after device_del) and length, split "at the unplug"
+  (device_del .. device_add) and "at the replug" (from device_add); what the daemon did
+  (status paths, steer counters).
 
 migrate (scenario C): plain QEMU failover migration (`lab migrate`, A->B, B->A, ...) of a
   failover guest with the host daemons STOPPED (none runs; the guest agent runs and has
   no host): the lab's baseline eswitch handling (source entry removed when the source VF
   is gone, destination entry on its VF port from the start). Outages are given their
-  cause from the migration's events (tests/lab/bench.py: unplug, stale-fdb,
+  cause from the migration's events (tests/lab/labkit/timeline.py: unplug, stale-fdb,
   stop-and-copy, late-announce, link-up).
 
 --check: with the shim, 0 lost at the unplug in each direction (scenario A); without it
@@ -60,13 +60,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-import agent_switch as asw  # noqa: E402  (Probe, attribute, probe_summary, lab helpers)
-import bench  # noqa: E402                 (milestones, outages: migration causes)
-import hostd_migrate as hm  # noqa: E402   (Daemons, register, wait_agent, fdb_port)
+from labkit.hostd import Daemons, cli, ctl, vm_add_args, vm_status, wait_agent  # noqa: E402
+from labkit.lab import (B, CLI, GUESTD, HOSTD, LAB, PROBE, UDP_RATE, fdb_port,  # noqa: E402
+                        inst, lab, sh, vm_env)
+from labkit.probe import Probe, attribute_steps, probe_summary  # noqa: E402
+from labkit.timeline import first as first_event, milestones, outages  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
 from qmp import (LineSock, QMPError, append_record, connect_unix, event_ts,  # noqa: E402
                  lab_record, parse_guest_line, read_records)
 
-B, LAB, PFX, RUN = asw.B, asw.LAB, asw.PFX, asw.RUN
 KERNELS = {
     "6.1": {"meta": "linux-image-amd64",
             "out": os.environ.get("HBL_OUT", os.path.join(B, "lab"))},
@@ -85,12 +87,7 @@ UNPLUG_SLACK_S = 0.25      # outages starting this long before device_del count 
 SHIM_KO = "/lib/modules/$(uname -r)/extra/hybond_shim.ko"
 
 
-class Fail(Exception):
-    pass
-
-
-def say(msg):
-    print("shim_unplug: %s" % msg, file=sys.stderr, flush=True)
+say = sayer("shim_unplug")
 
 
 def use_kernel(k):
@@ -100,8 +97,8 @@ def use_kernel(k):
 
 
 def build_image(k):
-    r = asw.sh([LAB, "build"], check=False,
-               env={"HBL_OUT": KERNELS[k]["out"], "HBL_KERNEL_META": KERNELS[k]["meta"]})
+    r = sh([LAB, "build"], check=False,
+           env={"HBL_OUT": KERNELS[k]["out"], "HBL_KERNEL_META": KERNELS[k]["meta"]})
     if r.returncode != 0:
         raise Fail("lab build for %s (HBL_OUT=%s): %s%s" % (k, KERNELS[k]["out"], r.stdout,
                                                           r.stderr.strip()[-800:]))
@@ -110,7 +107,7 @@ def build_image(k):
 
 
 def guest(name, cmd, check=True):
-    return asw.lab("vm", "exec", name, cmd, check=check)
+    return lab("vm", "exec", name, cmd, check=check)
 
 
 # --- the second monitor and the event log, in this process ------------------------------
@@ -122,7 +119,7 @@ class Monitor:
 
     def __init__(self, name, host, events):
         self.host, self.events = host, events
-        lp = asw.inst(name, host, "logger.pid")
+        lp = inst(name, host, "logger.pid")
         try:
             with open(lp) as f:
                 pid = int(f.read().strip())
@@ -136,8 +133,8 @@ class Monitor:
             os.unlink(lp)           # `lab vm stop` must not kill a reused PID
         except (OSError, ValueError):
             pass
-        self.q = LineSock(connect_unix(asw.inst(name, host, "qmp-log.sock")))
-        self.g = LineSock(connect_unix(asw.inst(name, host, "log.sock")))
+        self.q = LineSock(connect_unix(inst(name, host, "qmp-log.sock")))
+        self.g = LineSock(connect_unix(inst(name, host, "log.sock")))
         self.replies = []
         self.cv = threading.Condition()
         self.closed = False
@@ -263,7 +260,7 @@ def fast_path(name, host, mac, timeout_s, want_flow=True):
     state = {}
     prev = None
     while time.monotonic() < deadline:
-        port = hm.fdb_port(host, mac)
+        port = fdb_port(host, mac)
         cur = vf_sample(name)
         state = {"fdb_port": port, "vf": cur[:2] if cur else None}
         if cur and cur[1] == "up" and port == "hv-" + name:
@@ -271,7 +268,7 @@ def fast_path(name, host, mac, timeout_s, want_flow=True):
                 return time.time(), state
             if prev and prev[0] == cur[0]:
                 dt = cur[4] - prev[4]
-                need = asw.UDP_RATE * dt * VF_MIN_SHARE
+                need = UDP_RATE * dt * VF_MIN_SHARE
                 state.update({"vf_rx_delta": cur[2] - prev[2], "vf_tx_delta": cur[3] - prev[3],
                               "window_s": round(dt, 2)})
                 if cur[2] - prev[2] >= need and cur[3] - prev[3] >= need:
@@ -315,7 +312,7 @@ def vf_add(mon, vm):
 
 
 def daemon_view(name):
-    v = hm.vm_status("A", name)
+    v = vm_status("A", name)
     c = v.get("counters") or {}
     return {"paths": v.get("paths"), "steer_standby": c.get("steer_standby"),
             "steer_vf": c.get("steer_vf"), "steer_errors": c.get("steer_errors"),
@@ -335,7 +332,7 @@ def unplug_run(vm, mon, hold_s, fp_timeout_s):
            "shim": vm["shim"], "vf_id_before": vm["vf_id"]}
     res["daemon_before"] = daemon_view(name)
     _, nshim = shim_lines(name, 0)
-    probe = asw.Probe(vm["ip"])
+    probe = Probe(vm["ip"])
     err = None
     try:
         # under the probe: the VF carries it both ways before anything is touched
@@ -353,7 +350,7 @@ def unplug_run(vm, mon, hold_s, fp_timeout_s):
         t["device_deleted"] = r["ts"]
         time.sleep(hold_s)
         res["daemon_on_standby"] = daemon_view(name)
-        res["fdb_on_standby"] = hm.fdb_port(host, mac)
+        res["fdb_on_standby"] = fdb_port(host, mac)
         t["device_add"] = lab_record(ev, host, "SHIM_VF_ADD_CMD")["ts"]
         res["vf_add"] = vf_add(mon, vm)
         tf, st = fast_path(name, host, mac, fp_timeout_s)
@@ -370,18 +367,18 @@ def unplug_run(vm, mon, hold_s, fp_timeout_s):
     res["fast_path"] = err is None
     # a probe sent just before device_del can still die at the unplug (in flight)
     bounds = [("unplug", t["device_del"] - UNPLUG_SLACK_S), ("replug", t["device_add"])]
-    steps, outs = asw.attribute(p, bounds)
+    steps, outs = attribute_steps(p, bounds)
     for o in outs:
         o["start_ms"] = round(o["start_ms"] - UNPLUG_SLACK_S * 1e3, 1)
     for s in ("unplug", "replug"):
         steps.setdefault(s, {"lost_to_guest": 0, "lost_from_guest": 0, "lost": 0, "outages": 0})
-    res.update({"udp": asw.probe_summary(p), "steps": steps, "outages": outs})
+    res.update({"udp": probe_summary(p), "steps": steps, "outages": outs})
     for o in outs:
         o["at"] = o.pop("step")
     evs = [r for r in read_records(ev) if r.get("ts", 0) >= t["device_del"] - 0.1]
 
     def first(event, **m):
-        x = bench.first(evs, event, **m)
+        x = first_event(evs, event, **m)
         return None if x is None else round((x - t["device_del"]) * 1e3, 1)
     res["t_ms"] = {k: round((v - t["device_del"]) * 1e3, 1) for k, v in sorted(
         t.items(), key=lambda x: x[1])}
@@ -413,18 +410,18 @@ class UnplugVM:
     def start(self):
         name = self.name
         logs = use_kernel(self.kernel)
-        asw.sh([LAB, "vm", "start", "--host", "A", "--name", name, "--mode", self.mode,
-                "--agent", "1"], env={"HBL_SHIM": "1"})
-        env = asw.vm_env(name)
+        sh([LAB, "vm", "start", "--host", "A", "--name", name, "--mode", self.mode,
+            "--agent", "1"], env={"HBL_SHIM": "1"})
+        env = vm_env(name)
         self.vm = {"name": name, "host": env["HOST"], "mac": env["MAC"],
                    "ip": env["IP"].split("/")[0], "mode": self.mode, "kernel": self.kernel,
                    "vf_id": "vf0", "vf_seq": 0,
                    "events": os.path.join(logs, name, "events.jsonl")}
         for h in ("A", "B"):
-            asw.sh([hm.CLI, "-j", "-s", hm.ctl(h), "vm", "add", name, "mac", env["MAC"],
-                    "mode", DAEMON_MODE[self.mode]] +
-                   reg_args(name, env["HOST"] if "h" + h == env["HOST"] else None))
-        hm.wait_agent("A", name)
+            sh([CLI, "-j", "-s", ctl(h), "vm", "add", name] +
+               vm_add_args(name, env["MAC"], DAEMON_MODE[self.mode],
+                           env["HOST"] if "h" + h == env["HOST"] else None))
+        wait_agent("A", name)
         self.mon = Monitor(name, self.vm["host"], self.vm["events"])
 
     def stop(self):
@@ -432,8 +429,8 @@ class UnplugVM:
             self.mon.close()
             self.mon = None
         for h in ("A", "B"):
-            hm.cli(h, "vm", "del", self.name, check=False)
-        asw.lab("vm", "stop", self.name, check=False)
+            cli(h, "vm", "del", self.name, check=False)
+        lab("vm", "stop", self.name, check=False)
 
     def restart(self):
         self.stop()
@@ -458,7 +455,7 @@ def unplug_series(kernel, mode, shims, runs, hold_s, fp_timeout_s, letter, reboo
                 time.sleep(SETTLE_S)
                 try:
                     r = unplug_run(x.vm, x.mon, hold_s, fp_timeout_s)
-                except (Fail, asw.Fail, QMPError, OSError) as e:
+                except (Fail, QMPError, OSError) as e:
                     r = {"scenario": "unplug", "kernel": kernel, "mode": mode, "vm": x.name,
                          "shim": s, "run": i + 1, "error": "run failed: %s" % e,
                          "fast_path": False}
@@ -473,7 +470,7 @@ def unplug_series(kernel, mode, shims, runs, hold_s, fp_timeout_s, letter, reboo
                     r["guest_rebooted_after"] = True
                     x.restart()
                 time.sleep(SETTLE_S)
-    except (Fail, asw.Fail, hm.Fail, QMPError, OSError) as e:
+    except (Fail, QMPError, OSError) as e:
         if not out or "run failed" not in (out[-1].get("error") or ""):
             out.append({"scenario": "unplug", "kernel": kernel, "mode": mode,
                         "vm": x.name if x else None, "shim": None, "run": 0,
@@ -485,23 +482,12 @@ def unplug_series(kernel, mode, shims, runs, hold_s, fp_timeout_s, letter, reboo
     return out
 
 
-def reg_args(name, here_host):
-    args = ["standby_port", "hs-" + name, "vf_port", "hv-" + name, "eswitch", "bridge",
-            "eswitch_bridge", "br0", "vf_bus", "rp1", "vf_netdev", "nv",
-            "launcher", "%s vm incoming {vm} --host {host}" % LAB,
-            "cleanup", "%s vm cleanup {vm} --host {host} {moved}" % LAB]
-    if here_host:
-        args += ["qmp", asw.inst(name, here_host, "qmp.sock"),
-                 "agent", asw.inst(name, here_host, "agent.sock")]
-    return args
-
-
 # --- scenario C: plain QEMU failover migration, daemons stopped ---------------------------
 def migrate_series(kernel, shims, runs, letter):
     name = "sm%s" % letter
     logs = use_kernel(kernel)
-    asw.sh([LAB, "vm", "start", "--host", "A", "--name", name, "--mode", "failover",
-            "--agent", "1"], env={"HBL_SHIM": "1"})
+    sh([LAB, "vm", "start", "--host", "A", "--name", name, "--mode", "failover",
+        "--agent", "1"], env={"HBL_SHIM": "1"})
     events = os.path.join(logs, name, "events.jsonl")
     out = []
     try:
@@ -510,27 +496,27 @@ def migrate_series(kernel, shims, runs, letter):
             for s in order:
                 shim_set(name, s == "on")
                 time.sleep(SETTLE_S)
-                env = asw.vm_env(name)
+                env = vm_env(name)
                 ip, src = env["IP"].split("/")[0], env["HOST"]
                 dst = "B" if src == "hA" else "A"
                 _, nshim = shim_lines(name, 0)
-                probe = asw.Probe(ip)
+                probe = Probe(ip)
                 t_start = time.time()
                 try:
-                    mig = asw.sh([LAB, "migrate", name, "--to", dst, "-j"], check=False)
+                    mig = sh([LAB, "migrate", name, "--to", dst, "-j"], check=False)
                 finally:
                     p = probe.stop()
                 r = {"scenario": "migrate", "kernel": kernel, "mode": "failover", "vm": name,
-                     "shim": s, "run": i + 1, "udp": asw.probe_summary(p)}
+                     "shim": s, "run": i + 1, "udp": probe_summary(p)}
                 if mig.returncode != 0:
                     r["error"] = "lab migrate: %s" % mig.stderr.strip()[-600:]
                     out.append(r)
                     raise Fail("%s: %s" % (name, r["error"]))
                 m = json.loads(mig.stdout)
                 evs = [x for x in read_records(events) if x.get("ts", 0) >= t_start - 1]
-                ms = bench.milestones(evs, "failover", m["from"], m["to"], m["t_migrate_cmd"])
-                outs = bench.outages(p, m["t_migrate_cmd"], ms, "failover",
-                                     ("lost_to_guest", "lost_from_guest"))
+                ms = milestones(evs, "failover", m["from"], m["to"], m["t_migrate_cmd"])
+                outs = outages(p, m["t_migrate_cmd"], ms, "failover",
+                               ("lost_to_guest", "lost_from_guest"))
                 by = {}
                 for o in outs:
                     c = by.setdefault(o["cause"], {"lost_to_guest": 0, "lost_from_guest": 0})
@@ -543,13 +529,13 @@ def migrate_series(kernel, shims, runs, letter):
                 out.append(r)
                 say(line(r))
                 time.sleep(SETTLE_S)
-    except (Fail, asw.Fail, QMPError, OSError, ValueError, KeyError) as e:
+    except (Fail, QMPError, OSError, ValueError, KeyError) as e:
         if not out or not out[-1].get("error"):
             out.append({"scenario": "migrate", "kernel": kernel, "mode": "failover",
                         "vm": name, "shim": None, "run": 0, "error": "series failed: %s" % e})
         say("FAIL %s/migrate: %s" % (kernel, e))
     finally:
-        asw.lab("vm", "stop", name, check=False)
+        lab("vm", "stop", name, check=False)
     return out
 
 
@@ -602,7 +588,7 @@ def md_report(results, meta):
              "hybond-probe udp at %d pps each way from the peer for each run. "
              "\"to/from\" = lost to / from the guest." % (
                  meta["runs"], meta["date"], meta["qemu"], ", ".join(meta["guest_kernels"]),
-                 asw.UDP_RATE))
+                 UDP_RATE))
     L.append("")
     ua = [r for r in results if r["scenario"] == "unplug"]
     if ua:
@@ -724,13 +710,13 @@ def check_results(results):
 
 
 def meta_info(a, kvers):
-    q = asw.sh(["qemu-system-x86_64", "--version"], check=False).stdout.split("\n")[0]
+    q = sh(["qemu-system-x86_64", "--version"], check=False).stdout.split("\n")[0]
     return {"date": time.strftime("%Y-%m-%d"), "qemu": q.replace("QEMU emulator version ", ""),
             "guest_kernels": [kvers[k] for k in a.kernels], "runs": a.runs,
             "hold_s": a.hold, "fastpath_timeout_s": a.fastpath_timeout,
             "reboot_between_runs": a.reboot_between_runs,
             "modes": a.modes, "shim": a.shim, "scenarios": a.scenarios,
-            "udp_rate": asw.UDP_RATE, "host": platform.node()}
+            "udp_rate": UDP_RATE, "host": platform.node()}
 
 
 def write_report(d, results, meta, failures):
@@ -785,7 +771,7 @@ def main(argv):
         with open(os.path.join(a.render, "shim.md"), "w") as f:
             f.write("\n".join(md_report(d["results"], d["meta"])) + "\n")
         return 0
-    for f in (asw.PROBE, hm.HOSTD, hm.CLI, asw.GUESTD):
+    for f in (PROBE, HOSTD, CLI, GUESTD):
         if not os.access(f, os.X_OK):
             raise SystemExit("shim_unplug: %s missing: make B=%s all lab-build" % (f, B))
     if os.geteuid() != 0:
@@ -795,11 +781,11 @@ def main(argv):
     say("guest images: %s" % ", ".join("%s = %s (%s)" % (k, kvers[k], KERNELS[k]["out"])
                                        for k in a.kernels))
     use_kernel(a.kernels[0])
-    asw.lab("down", check=False)
-    asw.lab("up", "--eswitch", "static")
+    lab("down", check=False)
+    lab("up", "--eswitch", "static")
     try:
         if "unplug" in a.scenarios:
-            D = hm.Daemons()
+            D = Daemons()
             try:
                 for ki, k in enumerate(a.kernels):
                     for m in a.modes:
@@ -813,7 +799,7 @@ def main(argv):
                 results += migrate_series(k, a.shim, a.runs, str(ki))
     finally:
         use_kernel(a.kernels[0])
-        asw.lab("down", check=False)
+        lab("down", check=False)
     failures = check_results(results)
     meta = meta_info(a, kvers)
     if a.report:

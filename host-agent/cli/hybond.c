@@ -34,6 +34,7 @@
 #include <libvirt/virterror.h>
 
 #include "host-agent/hostd/hv/lv_xml.h"
+#include "host-agent/hostd/ops/bounds.h"
 
 #define HYBOND_DEFAULT_SOCK "/run/hybond/hostd.sock"
 #define CLI_LINE_MAX (1u << 20)
@@ -407,7 +408,6 @@ static int cmd_drill(const char *sock, int argc, char **argv)
  * start no more migrations; the running ones go on and are still reported.  A second
  * Ctrl-C leaves; the evacuation goes on in the daemon (hybond evacuate --status, --stop).
  */
-#define EVAC_K_MAX 8            /* the daemon's EVAC_PARALLEL_MAX */
 
 static const char *jstr(json_t *o, const char *k, const char *dflt)
 {
@@ -531,9 +531,9 @@ static int cmd_evacuate(const char *sock, int argc, char **argv)
 
 			errno = 0;
 			k = strtol(argv[++i], &end, 10);
-			if (errno || *end || end == argv[i] || k < 1 || k > EVAC_K_MAX) {
+			if (errno || *end || end == argv[i] || k < 1 || k > EVAC_PARALLEL_MAX) {
 				(void)fprintf(stderr, "hybond evacuate: --parallel %s: want 1 to %d "
-					      "migrations at once\n", argv[i], EVAC_K_MAX);
+					      "migrations at once\n", argv[i], EVAC_PARALLEL_MAX);
 				return 2;
 			}
 		} else if (!strcmp(argv[i], "--force")) {

@@ -2,6 +2,7 @@
 /* host-agent/hostd/ctl/ctl.c — the control socket (see ctl.h). */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,15 @@ static int req_str(json_t *o, const char *key, char *dst, size_t len)
 	return 0;
 }
 
+/* A JSON integer as an unsigned: negative 0, too large UINT_MAX (the operation refuses
+ * both with its own bounds). */
+static unsigned req_unsigned(const json_t *n)
+{
+	json_int_t i = json_integer_value(n);
+
+	return i < 0 ? 0u : i > (json_int_t)UINT_MAX ? UINT_MAX : (unsigned)i;
+}
+
 /* {"cmd":"drill","vm":N,"cycles":1,"unplug":false,
  *  "probe":{"kind":"udp","target":"IP:PORT","rate":1000,"netns":"NAME"}}
  * {"cmd":"snapshot","vm":N,"file":"/abs/path","probe":{…}} */
@@ -225,12 +235,11 @@ static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap
 			  : "drill: want \"vm\" [, \"cycles\", \"unplug\", \"probe\": {kind, target, rate, netns}]");
 		return;
 	}
+	/* the bounds are drill_start()'s (ops/bounds.h): here only what fits an unsigned */
 	if (cy)
-		rq.cycles = json_integer_value(cy) < 0 || json_integer_value(cy) > 100000 ? 0 :
-			    (unsigned)json_integer_value(cy);
+		rq.cycles = req_unsigned(cy);
 	if (rate)
-		rq.rate_pps = json_integer_value(rate) < 0 || json_integer_value(rate) > 1000000 ? 0 :
-			      (unsigned)json_integer_value(rate);
+		rq.rate_pps = req_unsigned(rate);
 	rq.unplug = json_is_true(json_object_get(req, "unplug"));
 	v = hostd_vm(d, vmn);
 	if (!v) {
@@ -271,9 +280,9 @@ static void do_evacuate(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		return;
 	}
 	(void)snprintf(rq.to, sizeof(rq.to), "%s", json_string_value(to));
-	if (k)
-		rq.parallel = json_integer_value(k) < 0 || json_integer_value(k) > 1000 ? -1 :
-			      (int)json_integer_value(k);
+	if (k)  /* the bounds are evac_start()'s: a number it can name in its refusal */
+		rq.parallel = json_integer_value(k) < -1 ? -1 : json_integer_value(k) > INT_MAX ?
+			      INT_MAX : (int)json_integer_value(k);
 	if (evac_start(d, &rq, cc->fd, err, sizeof(err)))
 		reply_err(cc, err);
 	else

@@ -1161,9 +1161,9 @@ int drill_start(struct vm *v, const struct drill_req *rq, const struct op_sink *
 		(void)snprintf(err, errlen, "cycles: 1..%u", DRILL_MAX_CYCLES);
 		return -EINVAL;
 	}
-	if (rq->probe_target[0] && (rq->rate_pps < 1 || rq->rate_pps > 100000 ||
+	if (rq->probe_target[0] && (rq->rate_pps < 1 || rq->rate_pps > DRILL_MAX_RATE_PPS ||
 				    (strcmp(rq->probe_kind, "udp") != 0 && strcmp(rq->probe_kind, "icmp") != 0))) {
-		(void)snprintf(err, errlen, "probe: kind udp|icmp, rate 1..100000 pps");
+		(void)snprintf(err, errlen, "probe: kind udp|icmp, rate 1..%u pps", DRILL_MAX_RATE_PPS);
 		return -EINVAL;
 	}
 	if (rq->probe_netns[0] && (strchr(rq->probe_netns, '/') || rq->probe_netns[0] == '.')) {

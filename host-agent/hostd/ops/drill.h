@@ -15,6 +15,7 @@
 
 #include <hybond/proto.h>
 
+#include "bounds.h"
 #include "op.h"
 
 struct vm;
@@ -31,7 +32,6 @@ enum drill_phase { DRILL_PHASES(DRILL_ENUM_) DRILL_N_PHASES };
 
 enum drill_kind { DRILL_KIND_DRILL, DRILL_KIND_SNAPSHOT };
 
-#define DRILL_MAX_CYCLES 100u
 
 /* What the operator asked for (the control request). */
 struct drill_req {

@@ -21,9 +21,9 @@
 #include <stdint.h>
 
 #include "host-agent/hostd/config.h"
+#include "bounds.h"
 #include "op.h"
 
-#define EVAC_PARALLEL_MAX 8     /* migrations at once: each is a QEMU stream + a launcher on DEST */
 
 struct hostd;
 struct vm;

@@ -177,8 +177,7 @@ json_t *mig_to_json(const struct vm *v)
 		      m->role == MIG_SOURCE ? "source" : "destination", "peer", m->peer,
 		      "phase", mig_phase_names[m->phase], "t_ms", (json_int_t)since_ms(m),
 		      "phases_ms", phases_json(m), "recovering", m->recovering,
-		      "driven_by", m->reactive ? "qemu (reactive: nobody warned this host)" :
-		      m->external ? "libvirt (virsh migrate)" : "hybond");
+		      "driven_by", m->drv->driven_by);
 	if (o && m->note[0])
 		(void)json_object_set_new(o, "note", json_string(m->note));
 	return o;
@@ -234,7 +233,8 @@ static json_t *mig_result_json(struct mig *m, int ok)
 /* ---- life ---------------------------------------------------------------------- */
 static void mig_timeout(void *arg);
 
-struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
+struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer,
+		    const struct mig_driver *drv)
 {
 	struct mig *m = calloc(1, sizeof(*m));
 	int i;
@@ -244,7 +244,7 @@ struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer)
 	m->base.ops = &mig_op_ops;
 	m->v = v;
 	m->role = role;
-	m->lv = vm_config_libvirt(&v->cfg);
+	m->drv = drv;
 	m->d_path = -1;
 	announcer_init(&m->ann);
 	m->t0 = loop_now_ms();
@@ -534,7 +534,7 @@ static void mig_timeout(void *arg)
 		break;
 	}
 	case MIG_S_MIGRATING:
-		if (m->external && !m->migrate_sent) {
+		if (m->drv->external && !m->migrate_sent) {
 			mig_fail(m, "libvirt did not start the migration within %u s of our "
 				 "MIGRATE_READY (its hook gave up, or the migration failed early)",
 				 MIG_EXTERNAL_START_MS / 1000u);
@@ -618,7 +618,7 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 	if (ev == HV_EV_MIGRATION)
 		hlog(HLOG_INFO, "vm %s: QEMU: migration %s (%s)", v->cfg.name, detail,
 		     mig_phase_names[m->phase]);
-	if (m->role == MIG_SOURCE && m->external && !m->migrate_sent &&
+	if (m->role == MIG_SOURCE && m->drv->external && !m->migrate_sent &&
 	    (ev == HV_EV_UNPLUG_PRIMARY || ev == HV_EV_STOP ||
 	     (ev == HV_EV_MIGRATION && mig_status_active(detail)))) {
 		/* libvirt's migration job reached QEMU: from now on a failure is QEMU's
@@ -627,7 +627,7 @@ void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 		if (m->phase == MIG_S_MIGRATING)
 			loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
 	}
-	if (m->role == MIG_SOURCE && m->reactive && ev == HV_EV_MIGRATION &&
+	if (m->role == MIG_SOURCE && m->drv->reactive && ev == HV_EV_MIGRATION &&
 	    !strcmp(detail, "active") && !m->steered_standby) {
 		/* QEMU's unplug is over (failover waits for it before "active"): the VF
 		 * cannot receive any more, whatever the guest agent answered */
@@ -702,7 +702,7 @@ static void mig_on_hv_closed(struct vm *v, int err)
 
 	if (!m)
 		return;
-	if (m->lv && m->role == MIG_SOURCE && m->stopped &&
+	if (m->drv->libvirt && m->role == MIG_SOURCE && m->stopped &&
 	    (m->phase == MIG_S_STOPPED || m->phase == MIG_S_CANCEL)) {
 		/* libvirt ends the source QEMU only once the destination runs the VM
 		 * (Confirm after a successful Finish): the migration completed */
@@ -712,7 +712,7 @@ static void mig_on_hv_closed(struct vm *v, int err)
 		mig_completed(m);
 		return;
 	}
-	if (m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED && err == -ENOENT)
+	if (m->drv->libvirt && m->role == MIG_DEST && m->phase < MIG_D_RESUMED && err == -ENOENT)
 		return;         /* libvirt: no domain yet (Prepare has not started it) */
 	if (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER) {
 		mig_recover_no_qemu(m, "its QMP monitor closed");
@@ -731,7 +731,7 @@ void mig_on_hv_ready(struct vm *v)
 {
 	struct mig *m = mig_of(v);
 
-	if (m && m->lv && m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
+	if (m && m->drv->libvirt && m->role == MIG_DEST && m->phase < MIG_D_RESUMED)
 		vm_gc_restart(v);       /* the incoming domain exists: its agent socket too */
 	if (m && (m->phase == MIG_S_RECOVER || m->phase == MIG_D_RECOVER))
 		mig_rec_query(m);
@@ -771,7 +771,7 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 
 	if (!m)
 		return;
-	if (req_type == HB_MSG_PREPARE_SWITCH && m->phase == MIG_S_SWITCH_TX && m->reactive) {
+	if (req_type == HB_MSG_PREPARE_SWITCH && m->phase == MIG_S_SWITCH_TX && m->drv->reactive) {
 		/* QEMU is already unplugging the VF: whatever the agent says, RX goes to
 		 * the standby now; a refusal must not cancel the operator's migration */
 		if (why || !ans)

@@ -17,7 +17,7 @@
 #include "steps.h"
 #include "vfwatch.h"
 
-static void incoming_done(void *arg, const struct hv_result *r)
+void mig_incoming_done(void *arg, const struct hv_result *r)
 {
 	struct vm *v = arg;
 	struct mig *m = mig_of(v);
@@ -42,7 +42,7 @@ static void enter_d_launch(struct mig *m)
 	struct vm *v = m->v;
 	int rc;
 
-	if (m->lv && !v->cfg.launcher[0]) {     /* libvirt starts the incoming QEMU */
+	if (m->drv->libvirt && !v->cfg.launcher[0]) {     /* libvirt starts the incoming QEMU */
 		mig_launch_done(m, 0);
 		return;
 	}
@@ -64,26 +64,7 @@ static void enter_d_hook_wait(struct mig *m)
 
 static void enter_d_incoming(struct mig *m)
 {
-	struct vm *v = m->v;
-	int rc;
-
-	if (m->lv) {
-		/* libvirt runs the incoming side (its Prepare); `hybond migrate`: the
-		 * source's libvirtd migrates once we answered; `virsh migrate`: the
-		 * hook was answered.  The domain appears, runs or goes away. */
-		loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-		if (!m->external) {
-			struct hv_result ok_;
-
-			memset(&ok_, 0, sizeof(ok_));
-			incoming_done(v, &ok_);
-		}
-		return;
-	}
-	/* the QMP session may not be up yet: commands wait for the handshake */
-	rc = v->hvo->accept_incoming(v->hv, m->uri, incoming_done, v);
-	if (rc)
-		mig_fail(m, "migrate-incoming: %s", strerror(-rc));
+	m->drv->incoming(m);    /* migrate_drivers.c */
 }
 
 static void enter_d_announced(struct mig *m)
@@ -180,7 +161,7 @@ static void enter_d_abort(struct mig *m)
 	}
 	mig_hook_answer(m, 0, "refused", m->err[0] ? m->err : "hybond could not prepare the "
 		    "destination");
-	if (v->hv && !m->lv)    /* libvirt tears its incoming domain down itself */
+	if (v->hv && !m->drv->libvirt)    /* libvirt tears its incoming domain down itself */
 		v->hvo->quit(v->hv, NULL, NULL);
 	if ((v->ports_ok || m->recovering) &&
 	    step_rx_to(v, ESW_TO_NONE, mig_steer(m), err, sizeof(err)))
@@ -233,7 +214,7 @@ static void launch_done_libvirt(struct mig *m)
 		mig_fail(m, "%s", err);
 		return;
 	}
-	if (!m->external) {
+	if (!m->drv->external) {
 		mig_enter(m, MIG_D_INCOMING);
 		return;
 	}
@@ -275,7 +256,7 @@ void mig_launch_done(struct mig *m, int status)
 		mig_fail(m, "launcher exited with status %d", status);
 		return;
 	}
-	if (m->lv) {
+	if (m->drv->libvirt) {
 		launch_done_libvirt(m);
 		return;
 	}
@@ -335,7 +316,7 @@ int mig_start_dest(struct vm *v, struct peer_conn *pc, const struct hb_msg *req,
 			 v->d->cfg.host);
 		return -ENOENT;
 	}
-	m = mig_new(v, MIG_DEST, p->source);
+	m = mig_new(v, MIG_DEST, p->source, mig_drv_hybond(v));
 	if (!m)
 		return -ENOMEM;
 	m->pc = pc;

@@ -96,10 +96,8 @@ struct mig {
 	uint32_t incoming_seq;          /* libvirt source: the MIGRATE_INCOMING to answer */
 	char d_text[256];
 	struct jrnl_op op;
-	/* libvirt (hv = libvirt): lv the VM is a libvirt domain; external: libvirt drives the
-	 * migration (`virsh migrate`), hybond only moves the datapath around it; reactive:
-	 * the source learnt of it from QEMU's UNPLUG_PRIMARY (nobody warned it) */
-	int lv, external, reactive, ready_sent;
+	const struct mig_driver *drv;   /* who drives it, through what (migrate_drivers.c) */
+	int ready_sent;                 /* libvirt source: MIGRATE_READY went to the hook's host */
 	struct op_sink hook;            /* destination: the qemu hook waiting for its answer */
 	char *hook_xml;                 /* its domain XML naming this host (owned) */
 	char hook_mode[32];
@@ -108,6 +106,27 @@ struct mig {
 	uint64_t tr_seen_us, tr_sent_us;        /* source: STOP read, MIGRATE_STOPPED sent */
 	uint64_t tr_recv_us, tr_rarp_us;        /* dest: MIGRATE_STOPPED read, sendto() back */
 };
+
+/*
+ * The variants of a migration (migrate_drivers.c): who drives it and through what.
+ * hybond migrate over QMP; hybond migrate of a libvirt domain (libvirt's peer-to-peer
+ * migration); `virsh migrate` coordinated by the hook (libvirt's job migrates, hybond
+ * moves the datapath around it); reactive (nobody warned the source, or the
+ * destination of an unannounced one).  Recovery knows only the first two (the journal
+ * does not say who drove).
+ */
+struct mig_driver {
+	const char *driven_by;          /* `hybond status` */
+	int libvirt;                    /* a libvirt domain: libvirt starts the incoming domain
+					 * and tears it down; the source domain's end confirms */
+	int external;                   /* libvirt's job migrates: S follows QEMU's events */
+	int reactive;                   /* nobody warned this host: no MIGRATE_READY to send */
+	void (*migrate)(struct mig *m); /* S_MIGRATING: start the migration, or follow it */
+	void (*incoming)(struct mig *m);/* D_INCOMING: take it in */
+};
+extern const struct mig_driver mig_drv_qmp, mig_drv_libvirt, mig_drv_virsh, mig_drv_reactive;
+/* The driver of `hybond migrate` for this VM: QMP or libvirt. */
+const struct mig_driver *mig_drv_hybond(const struct vm *v);
 
 extern const struct op_ops mig_op_ops;
 extern const struct peer_ops mig_peer_ops;     /* the peer channel of a migration */
@@ -127,7 +146,8 @@ extern void (*const mig_dest_enter[MIG_N_PHASES])(struct mig *m);
 void mig_journal_init(struct mig *m, const char *src, const char *dst);
 enum jrnl_steer *mig_steer(struct mig *m);
 void mig_report(struct mig *m, json_t *progress);
-struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer);
+struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer,
+		    const struct mig_driver *drv);
 void mig_free(struct vm *v);
 void mig_end(struct mig *m, int ok);
 int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int));
@@ -155,6 +175,8 @@ void mig_rx_to_standby(struct mig *m);
 void mig_plain_rx_to_standby(struct mig *m);
 
 /* migrate_dest.c */
+/* D_INCOMING is done (QEMU's migrate-incoming answered, or libvirt's Prepare): MIGRATE_READY. */
+void mig_incoming_done(void *arg, const struct hv_result *r);
 int mig_dest_standby_first(struct mig *m);
 void mig_launch_done(struct mig *m, int status);
 

@@ -37,7 +37,7 @@ void mig_send_incoming_ready(struct mig *m)
 {
 	struct hb_msg rep;
 
-	if (m->ready_sent || !m->pc || m->reactive)
+	if (m->ready_sent || !m->pc || m->drv->reactive)
 		return;
 	hb_msg_init_answer(&rep, HB_MSG_MIGRATE_READY, m->incoming_seq);
 	rep.u.migrate_ready.vm = m->v->cfg.name;
@@ -131,10 +131,9 @@ int mig_start_source_incoming(struct vm *v, struct peer_conn *pc, const struct h
 	rc = vm_esw_ready(v, err, errlen);
 	if (rc)
 		return rc;
-	m = mig_new(v, MIG_SOURCE, p->dest);
+	m = mig_new(v, MIG_SOURCE, p->dest, &mig_drv_virsh);
 	if (!m)
 		return -ENOMEM;
-	m->external = 1;
 	m->pc = pc;
 	peer_conn_set_arg(pc, v);
 	m->incoming_seq = req->seq;
@@ -151,12 +150,10 @@ int mig_start_source_incoming(struct vm *v, struct peer_conn *pc, const struct h
  * external migration.  The destination is unknown here ("?"): no MIGRATE_STOPPED. */
 void mig_start_reactive(struct vm *v, const char *why)
 {
-	struct mig *m = mig_new(v, MIG_SOURCE, "?");
+	struct mig *m = mig_new(v, MIG_SOURCE, "?", &mig_drv_reactive);
 
 	if (!m)
 		return;
-	m->external = 1;
-	m->reactive = 1;
 	m->migrate_sent = 1;    /* QEMU migrates already */
 	hlog(HLOG_WARN, "vm %s: reactive: a migration began without notice (%s): moving the "
 	     "datapath to the standby now", v->cfg.name, why);
@@ -175,12 +172,10 @@ void mig_start_reactive(struct vm *v, const char *why)
  * RX to the standby (the new VF is not up yet), then as after any RESUME. */
 void mig_start_dest_unannounced(struct vm *v)
 {
-	struct mig *m = mig_new(v, MIG_DEST, "?");
+	struct mig *m = mig_new(v, MIG_DEST, "?", &mig_drv_reactive);
 
 	if (!m)
 		return;
-	m->external = 1;
-	m->reactive = 1;
 	hlog(HLOG_WARN, "vm %s: the domain resumed here without notice (no hybond hook in "
 	     "this host's libvirt?): taking it to the fast path", v->cfg.name);
 	(void)snprintf(m->note, sizeof(m->note), "unannounced: no hook told this host");
@@ -200,7 +195,7 @@ int mig_hook_incoming(struct vm *v, const struct op_sink *hook, const char *sour
 	struct mig *m = mig_of(v);
 
 	*answered = 0;
-	if (m && m->role == MIG_DEST && !m->external) {
+	if (m && m->role == MIG_DEST && !m->drv->external) {
 		/* `hybond migrate` from the source: everything is prepared already */
 		*answered = 1;
 		(void)snprintf(err, errlen, "hybond migrate from %s in progress (%s)", m->peer,
@@ -216,10 +211,9 @@ int mig_hook_incoming(struct vm *v, const struct op_sink *hook, const char *sour
 		(void)snprintf(err, errlen, "vm %s already runs on %s", v->cfg.name, v->d->cfg.host);
 		return -EEXIST;
 	}
-	m = mig_new(v, MIG_DEST, source && source[0] ? source : "?");
+	m = mig_new(v, MIG_DEST, source && source[0] ? source : "?", &mig_drv_virsh);
 	if (!m)
 		return -ENOMEM;
-	m->external = 1;
 	if (hook)
 		m->hook = *hook;
 	if (xml) {

@@ -71,7 +71,7 @@ void mig_enter_recover(struct mig *m)
 
 	/* not journalled; wait for the QMP session, then ask QEMU (mig_rec_query) */
 	loop_timer_arm(m->timer, MIG_RECOVER_QMP_MS);
-	if (!v->hv && (v->cfg.qmp[0] || m->lv) && vm_attach(v, err, sizeof(err))) {
+	if (!v->hv && (v->cfg.qmp[0] || m->drv->libvirt) && vm_attach(v, err, sizeof(err))) {
 		mig_recover_no_qemu(m, err);
 		return;
 	}
@@ -175,7 +175,7 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 		return;
 	}
 	m = mig_new(v, phase >= MIG_D_LAUNCH ? MIG_DEST : MIG_SOURCE,
-		    phase >= MIG_D_LAUNCH ? op->source : op->dest);
+		    phase >= MIG_D_LAUNCH ? op->source : op->dest, mig_drv_hybond(v));
 	if (!m)
 		return;
 	jrnl_op_init(&m->op);

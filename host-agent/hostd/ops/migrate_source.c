@@ -302,35 +302,7 @@ static void enter_s_unplug_vf(struct mig *m)
 
 static void enter_s_migrating(struct mig *m)
 {
-	struct vm *v = m->v;
-	const struct hostd_config *c = &m->v->d->cfg;
-	int rc;
-
-	if (m->external) {
-		/* libvirt migrates (`virsh migrate`): we only answer its hook, then
-		 * follow QEMU's events like our own migration's */
-		mig_send_incoming_ready(m);
-		loop_timer_arm(m->timer, m->migrate_sent ? MIG_MIGRATE_TIMEOUT_MS :
-			       MIG_EXTERNAL_START_MS);
-		loop_timer_arm(m->progress, MIG_PROGRESS_MS);
-		return;
-	}
-	if (m->lv) {
-		/* libvirt: peer-to-peer to the peer's libvirtd ("DCONNURI [MIGRATEURI]") */
-		const struct peer_config *pc_ = config_peer(c, m->peer);
-
-		(void)snprintf(m->uri, sizeof(m->uri), "%s%s%s",
-			       pc_ ? pc_->libvirt_uri : "", pc_ && pc_->migrate_uri[0] ?
-			       " " : "", pc_ ? pc_->migrate_uri : "");
-	}
-	rc = v->hvo->migrate_out(v->hv, m->uri, mig_hv_done, v);
-	if (rc) {
-		mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
-		return;
-	}
-	m->migrate_sent = 1;
-	loop_timer_arm(m->timer, MIG_MIGRATE_TIMEOUT_MS);
-	loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+	m->drv->migrate(m);     /* migrate_drivers.c */
 }
 
 static void enter_s_stopped(struct mig *m)
@@ -576,7 +548,7 @@ int mig_start_source(struct vm *v, const char *peer, int force, const struct op_
 			       config_peer_tls(pcfg) ? pcfg->address : pcfg->socket, strerror(-rc));
 		return rc;
 	}
-	m = mig_new(v, MIG_SOURCE, peer);
+	m = mig_new(v, MIG_SOURCE, peer, mig_drv_hybond(v));
 	if (!m) {
 		peer_conn_free(pc);
 		return -ENOMEM;

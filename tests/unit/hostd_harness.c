@@ -37,6 +37,10 @@ static int rec(const char *name, const char *id, hv_done_fn fn, void *arg)
 
 	if (H.n >= (int)(sizeof(H.calls) / sizeof(H.calls[0])))
 		return -ENOBUFS;
+	if (H.fail_call[0] && !strcmp(H.fail_call, name)) {
+		H.fail_call[0] = 0;
+		return H.fail_rc;
+	}
 	c = &H.calls[H.n++];
 	(void)snprintf(c->name, sizeof(c->name), "%s", name);
 	(void)snprintf(c->id, sizeof(c->id), "%s", id ? id : "");

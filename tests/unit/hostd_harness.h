@@ -42,6 +42,9 @@ struct fake_hv_state {
 	void *arg;
 	struct fcall calls[256];
 	int n;
+	/* the next call named fail_call is not sent: it returns fail_rc (negative errno) */
+	char fail_call[32];
+	int fail_rc;
 };
 
 extern struct fake_hv_state H;

@@ -208,6 +208,8 @@ static void test_peer_lost_migrating(void)
 /* The rollback's budget: a VF that never comes back leaves RX on the standby, FAILED. */
 static void test_rollback_no_vf(void)
 {
+	json_t *errs;
+
 	setup(VM_MODE_FAILOVER, 1);
 	to_migrating();
 	hv_event(HV_EV_MIGRATION, "failed");
@@ -217,6 +219,40 @@ static void test_rollback_no_vf(void)
 	CU_ASSERT_EQUAL(G.n_resume, 0);
 	CU_ASSERT_EQUAL(called("migrate_cancel"), 0);   /* QEMU had ended it */
 	CU_ASSERT_FALSE(journal_has(NULL));
+	/* the result, kept for status with no CLI attached: both failures, each with its
+	 * phase, the first one's text first in "error" */
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "op")), "migrate");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "role")), "source");
+	CU_ASSERT_FALSE(json_is_true(json_object_get(V->last_op, "ok")));
+	errs = json_object_get(V->last_op, "errors");
+	CU_ASSERT_EQUAL_FATAL(json_array_size(errs), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(errs, 0),
+								 "phase")), "S_MIGRATING");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(errs, 1),
+								 "phase")), "S_RB_WAIT_VF");
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(V->last_op, "error")),
+				      "QEMU reports the migration failed; rolled back, but the VF"));
+	CU_ASSERT_PTR_NULL(json_object_get(V->last_op, "errno"));       /* no call failed */
+	teardown();
+}
+
+/* A call that fails keeps its errno: the result names it, the text says what failed. */
+static void test_fail_errno(void)
+{
+	json_t *e;
+	char err[256];
+
+	setup(VM_MODE_BOND, 1);
+	(void)snprintf(H.fail_call, sizeof(H.fail_call), "device_del");
+	H.fail_rc = -ENODEV;
+	CU_ASSERT_EQUAL_FATAL(mig_start_source(V, "B", 0, NULL, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(until("none", 5000), 0);        /* rolled back to the fast path */
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "errno")), "ENODEV");
+	e = json_array_get(json_object_get(V->last_op, "errors"), 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "phase")), "S_UNPLUG_VF");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "errno")), "ENODEV");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "error")),
+			       "device_del vf0: No such device");
 	teardown();
 }
 
@@ -703,6 +739,7 @@ static CU_TestInfo tests[] = {
 	{ "cancel too late: the migration completed", test_cancel_too_late },
 	{ "peer lost in MIGRATING: cancel, then roll back", test_peer_lost_migrating },
 	{ "rollback without the VF back: RX stays on the standby", test_rollback_no_vf },
+	{ "a failed call keeps its errno in the result", test_fail_errno },
 	{ "recovery: QEMU's answer decides", test_recover_source },
 	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },
 	{ "destination without a guest agent", test_dest_no_agent },

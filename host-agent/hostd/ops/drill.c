@@ -214,6 +214,7 @@ struct drill {
 	struct drill_plan plan;
 	enum drill_phase phase;
 	struct op_sink sink;            /* who started it: progress and the result */
+	struct op_errors errs;          /* every failure, in order (err: the first) */
 	struct loop_timer *timer;
 	uint64_t t0;                    /* monotonic ms */
 	/* facts for the rollback (journalled in extra) */
@@ -243,6 +244,10 @@ static struct drill *drill_of(const struct vm *v)
 
 static void drill_enter(struct drill *x, enum drill_phase p);
 static void drill_fail(struct drill *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void drill_fail_rc(struct drill *x, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void drill_err_more(struct drill *x, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static const char *kind_name(const struct drill *x)
 {
@@ -385,6 +390,7 @@ static json_t *drill_result(struct drill *x, int ok, int full)
 
 	if (!ok || x->err[0])
 		(void)json_object_set_new(o, "error", json_string(x->err));
+	op_errors_json(&x->errs, o);
 	(void)json_object_set_new(o, "final_phase", json_string(drill_names[x->phase]));
 	if (x->probe) {
 		json_t *att = drill_attribute(x->probe, x->win, x->n_win);
@@ -549,6 +555,7 @@ void drill_free(struct vm *v)
 	json_decref(x->probe);
 	json_decref(x->timeline);
 	jrnl_op_clear(&x->op);
+	op_errors_clear(&x->errs);
 	free(x);
 }
 
@@ -686,9 +693,9 @@ static void denter_probe_start(struct drill *x)
 
 	rc = probe_start(x);
 	if (rc) {
-		drill_fail(x, "hybond-probe %s %s%s%s: %s", x->rq.probe_kind, x->rq.probe_target,
-			   x->rq.probe_netns[0] ? " in netns " : "", x->rq.probe_netns,
-			   strerror(-rc));
+		drill_fail_rc(x, rc, "hybond-probe %s %s%s%s", x->rq.probe_kind,
+			      x->rq.probe_target, x->rq.probe_netns[0] ? " in netns " : "",
+			      x->rq.probe_netns);
 		return;
 	}
 	loop_timer_arm(x->timer, DRILL_PROBE_LEAD_MS);
@@ -719,7 +726,7 @@ static void denter_switch_tx(struct drill *x)
 	x->switched = 1;
 	rc = step_pin_tx_standby(v, NULL);
 	if (rc < 0)
-		drill_fail(x, "PREPARE_SWITCH: %s", strerror(-rc));
+		drill_fail_rc(x, rc, "PREPARE_SWITCH");
 }
 
 static void denter_on_standby(struct drill *x)
@@ -740,7 +747,7 @@ static void denter_unplug_vf(struct drill *x)
 
 	rc = v->hvo->vf_unplug(v->hv, v->vf_id, hv_done, v);
 	if (rc) {
-		drill_fail(x, "device_del %s: %s", v->vf_id, strerror(-rc));
+		drill_fail_rc(x, rc, "device_del %s", v->vf_id);
 		return;
 	}
 	loop_timer_arm(x->timer, DRILL_UNPLUG_TIMEOUT_MS);
@@ -775,7 +782,7 @@ static void denter_save(struct drill *x)
 		}
 	}
 	if (rc) {
-		drill_fail(x, "migrate %s: %s", uri, strerror(-rc));
+		drill_fail_rc(x, rc, "migrate %s", uri);
 		return;
 	}
 	loop_timer_arm(x->timer, DRILL_SAVE_TIMEOUT_MS);
@@ -834,8 +841,7 @@ static void denter_steer_vf(struct drill *x)
 		if (p == DRILL_STEER_VF) {
 			drill_fail(x, "%s", err);
 		} else {
-			(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
-				       "; rollback: %s", err);
+			drill_err_more(x, rc, "rollback: %s", err);
 			drill_enter(x, DRILL_FAILED);
 		}
 		return;
@@ -854,7 +860,7 @@ static void denter_resume(struct drill *x)
 	rc = step_resume_fast_path(v, NULL);
 	if (rc < 0) {
 		if (p == DRILL_RESUME)
-			drill_fail(x, "RESUME_FAST_PATH: %s", strerror(-rc));
+			drill_fail_rc(x, rc, "RESUME_FAST_PATH");
 		else
 			drill_enter(x, DRILL_FAILED);
 	}
@@ -964,18 +970,55 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 		drill_enter_fn[p](x);
 }
 
+/* Record one failure: the result's "errors" always; its "error" is the first one, or
+ * (append) gets it added after "; ". */
+static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t n;
+
+	(void)vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): the callers' va_start */
+	n = strlen(text);
+	if (rc < 0)
+		(void)snprintf(text + n, sizeof(text) - n, ": %s", strerror(-rc));
+	n = strlen(x->err);
+	if (append)
+		(void)snprintf(x->err + n, sizeof(x->err) - n, "%s%s", n ? "; " : "", text);
+	else if (!n)
+		(void)snprintf(x->err, sizeof(x->err), "%s", text);
+	op_error_add(&x->errs, drill_names[x->phase], rc, text);
+	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_names[x->phase],
+	     text);
+}
+
+/* Rolling back could not finish (rc: its errno, 0 if none): said, recorded. */
+static void drill_err_more(struct drill *x, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	drill_vrecord(x, 1, rc, fmt, ap);
+	va_end(ap);
+}
+
+static void drill_fail_rc(struct drill *x, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	drill_vrecord(x, 0, rc, fmt, ap);
+	va_end(ap);
+	/* from SETTLE on the VM is back on the fast path: nothing to roll back */
+	drill_enter(x, x->phase >= DRILL_SETTLE ? DRILL_FAILED : DRILL_ROLLBACK);
+}
+
 static void drill_fail(struct drill *x, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!x->err[0]) {
-		va_start(ap, fmt);
-		(void)vsnprintf(x->err, sizeof(x->err), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
-		va_end(ap);
-	}
-	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_names[x->phase],
-	     x->err);
-	/* from SETTLE on the VM is back on the fast path: nothing to roll back */
+	va_start(ap, fmt);
+	drill_vrecord(x, 0, 0, fmt, ap);
+	va_end(ap);
 	drill_enter(x, x->phase >= DRILL_SETTLE ? DRILL_FAILED : DRILL_ROLLBACK);
 }
 
@@ -1009,8 +1052,8 @@ static void drill_timeout(void *arg)
 			   x->v->d->cfg.vf_up_timeout_ms);
 		break;
 	case DRILL_RB_WAIT_VF:
-		(void)snprintf(x->err + strlen(x->err), sizeof(x->err) - strlen(x->err),
-			       "; rolled back, but the VF did not come back: the VM stays on the standby");
+		drill_err_more(x, 0, "rolled back, but the VF did not come back: the VM stays on "
+			       "the standby");
 		drill_enter(x, DRILL_FAILED);
 		break;
 	default:

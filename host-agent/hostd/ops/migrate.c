@@ -193,6 +193,7 @@ static json_t *mig_result_json(struct mig *m, int ok)
 
 	if (!ok)
 		(void)json_object_set_new(o, "error", json_string(m->err));
+	op_errors_json(&m->errs, o);
 	if (m->cancelled)
 		(void)json_object_set_new(o, "cancelled", json_true());
 	if (m->force_no_agent || m->note[0]) {
@@ -281,6 +282,7 @@ void mig_free(struct vm *v)
 	}
 	announcer_close(&m->ann);
 	jrnl_op_clear(&m->op);
+	op_errors_clear(&m->errs);
 	free(m->hook_xml);
 	free(m);
 }
@@ -491,17 +493,53 @@ void mig_enter(struct mig *m, enum mig_phase p)
 		mig_dest_enter[p](m);
 }
 
-void mig_fail(struct mig *m, const char *fmt, ...)
+/* Record one failure (its text in buf): "errors" always, "error" as `how` says. */
+enum err_how { ERR_FIRST, ERR_REPLACE, ERR_APPEND };
+
+static void mig_record(struct mig *m, enum err_how how, int rc, const char *text)
+{
+	size_t n = strlen(m->err);
+
+	if (how == ERR_REPLACE || (how == ERR_FIRST && !m->err[0]))
+		(void)snprintf(m->err, sizeof(m->err), "%s", text);
+	else if (how == ERR_APPEND)
+		(void)snprintf(m->err + n, sizeof(m->err) - n, "%s%s", n ? "; " : "", text);
+	op_error_add(&m->errs, mig_phase_names[m->phase], rc, text);
+}
+
+static void mig_vrecord(struct mig *m, enum err_how how, int rc, const char *fmt, va_list ap)
+{
+	char text[512];
+	size_t n;
+
+	(void)vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): the callers' va_start */
+	n = strlen(text);
+	if (rc < 0)
+		(void)snprintf(text + n, sizeof(text) - n, ": %s", strerror(-rc));
+	mig_record(m, how, rc, text);
+}
+
+void mig_err(struct mig *m, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!m->err[0]) {
-		va_start(ap, fmt);
-		(void)vsnprintf(m->err, sizeof(m->err), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): va_start above */
-		va_end(ap);
-	}
-	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
-	     m->err);
+	va_start(ap, fmt);
+	mig_vrecord(m, ERR_REPLACE, 0, fmt, ap);
+	va_end(ap);
+}
+
+void mig_err_more(struct mig *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mig_vrecord(m, ERR_APPEND, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* The phase failed: what happens next depends on the role and how far it got. */
+static void mig_failed(struct mig *m)
+{
 	loop_timer_disarm(m->progress);
 	if (m->role == MIG_SOURCE) {
 		if (m->phase == MIG_S_CANCEL)
@@ -517,6 +555,32 @@ void mig_fail(struct mig *m, const char *fmt, ...)
 	} else {
 		mig_enter(m, MIG_D_ON_STANDBY);
 	}
+}
+
+void mig_fail(struct mig *m, const char *fmt, ...)
+{
+	size_t n = op_errors_count(&m->errs);
+	va_list ap;
+
+	va_start(ap, fmt);
+	mig_vrecord(m, ERR_FIRST, 0, fmt, ap);
+	va_end(ap);
+	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
+	     op_error_text(&m->errs, n, m->err));
+	mig_failed(m);
+}
+
+void mig_fail_rc(struct mig *m, int rc, const char *fmt, ...)
+{
+	size_t n = op_errors_count(&m->errs);
+	va_list ap;
+
+	va_start(ap, fmt);
+	mig_vrecord(m, ERR_FIRST, rc, fmt, ap);
+	va_end(ap);
+	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
+	     op_error_text(&m->errs, n, m->err));
+	mig_failed(m);
 }
 
 static void mig_timeout(void *arg)
@@ -543,8 +607,7 @@ static void mig_timeout(void *arg)
 		mig_fail(m, "timed out in %s", mig_phase_names[m->phase]);
 		break;
 	case MIG_D_WAIT_VF:
-		(void)snprintf(m->err, sizeof(m->err), "the guest did not report its VF up within %u ms",
-			 v->d->cfg.vf_up_timeout_ms);
+		mig_err(m, "the guest did not report its VF up within %u ms", v->d->cfg.vf_up_timeout_ms);
 		mig_enter(m, MIG_D_ON_STANDBY);
 		break;
 	case MIG_D_ON_STANDBY:
@@ -562,10 +625,9 @@ static void mig_timeout(void *arg)
 		break;
 	case MIG_S_CANCEL:
 		if (++m->cancel_polls > MIG_CANCEL_POLLS) {
-			(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-				       "; QEMU did not end the migration within %u s after "
-				       "migrate_cancel: not rolled back, check where the VM runs",
-				       MIG_CANCEL_POLLS * MIG_CANCEL_POLL_MS / 1000u);
+			mig_err_more(m, "QEMU did not end the migration within %u s after "
+				     "migrate_cancel: not rolled back, check where the VM runs",
+				     MIG_CANCEL_POLLS * MIG_CANCEL_POLL_MS / 1000u);
 			mig_enter(m, MIG_S_FAILED);
 			break;
 		}
@@ -796,7 +858,7 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 			mig_enter(m, MIG_D_DONE);
 			return;
 		}
-		(void)snprintf(m->err, sizeof(m->err), "RESUME_FAST_PATH: %s", why ? why : "still on standby");
+		mig_err(m, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
 		mig_enter(m, MIG_D_ON_STANDBY);
 	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
 		/* refused: RX stays on the VF port while the rollback retries */

@@ -48,7 +48,7 @@ static void enter_d_launch(struct mig *m)
 	}
 	rc = mig_spawn(m, v->cfg.launcher, mig_launch_done);
 	if (rc) {
-		mig_fail(m, "launcher '%s': %s", v->cfg.launcher, strerror(-rc));
+		mig_fail_rc(m, rc, "launcher '%s'", v->cfg.launcher);
 		return;
 	}
 	loop_timer_arm(m->timer, MIG_DEST_PREPARE_TIMEOUT_MS);
@@ -89,7 +89,7 @@ static void enter_d_resumed(struct mig *m)
 		 * now, as QEMU and the NIC would; nobody can verify the fast path */
 		rc = step_rx_to(v, ESW_TO_VF, mig_steer(m), err, sizeof(err));
 		if (rc) {
-			(void)snprintf(m->err, sizeof(m->err), "%s", err);
+			mig_err(m, "%s", err);
 			mig_enter(m, MIG_D_ON_STANDBY);
 			return;
 		}
@@ -118,7 +118,7 @@ static void enter_d_fast_path(struct mig *m)
 		m->t_vf_up = loop_now_ms();
 	/* RX to the VF port, RESUME_FAST_PATH; the answer decides (mig_on_guest_answer) */
 	if (step_fast_path(v, NULL, mig_steer(m), 0, err, sizeof(err)) != STEP_FP_ASKED) {
-		(void)snprintf(m->err, sizeof(m->err), "%s", err);
+		mig_err(m, "%s", err);
 		mig_enter(m, MIG_D_ON_STANDBY);
 	}
 }

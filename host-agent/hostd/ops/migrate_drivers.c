@@ -29,7 +29,7 @@ static void migrate_out(struct mig *m)
 	int rc = v->hvo->migrate_out(v->hv, m->uri, mig_hv_done, v);
 
 	if (rc) {
-		mig_fail(m, "migrate %s: %s", m->uri, strerror(-rc));
+		mig_fail_rc(m, rc, "migrate %s", m->uri);
 		return;
 	}
 	m->migrate_sent = 1;
@@ -61,7 +61,7 @@ static void qmp_incoming(struct mig *m)
 	int rc = v->hvo->accept_incoming(v->hv, m->uri, mig_incoming_done, v);
 
 	if (rc)
-		mig_fail(m, "migrate-incoming: %s", strerror(-rc));
+		mig_fail_rc(m, rc, "migrate-incoming");
 }
 
 /* libvirt runs the incoming side (its Prepare): the domain appears, runs or goes away */

@@ -76,7 +76,8 @@ struct mig {
 	int cancel_polls;
 	uint64_t rb_t0;         /* monotonic ms: ROLLBACK entered (the rollback's budget) */
 	int plug_tries;
-	char err[512];
+	char err[512];          /* the first failure: the result's "error" */
+	struct op_errors errs;  /* every failure, in order, with errno where known */
 	char note[256];         /* a warning for the result (cancel too late, recovery) */
 	/* recovery (mig_recover): the phase the previous daemon left, QEMU's view */
 	int recovering, rec_phase, rec_querying;
@@ -159,6 +160,14 @@ int mig_status_active(const char *s);
 void mig_cleanup_done(struct mig *m, int status);
 void mig_enter(struct mig *m, enum mig_phase p);
 void mig_fail(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same, for a call that failed with rc (negative errno): ": strerror" and the errno
+ * go with it. */
+void mig_fail_rc(struct mig *m, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A failure that does not end the phase (recorded; the caller moves on): replaces the
+ * result's "error" (mig_err) or adds to it after "; " (mig_err_more). */
+void mig_err(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mig_err_more(struct mig *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mig_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms);
 void mig_on_hv_ready(struct vm *v);
 void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res);

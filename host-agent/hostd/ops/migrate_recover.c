@@ -92,9 +92,8 @@ void mig_recover_no_qemu(struct mig *m, const char *why)
 	if (m->role == MIG_DEST) {
 		/* an incoming QEMU that is gone failed its migration; one that ran the VM
 		 * died with it: either way nothing runs here, clean up */
-		(void)snprintf(m->err, sizeof(m->err), "recovery from %s: the VM's QEMU on %s "
-			       "does not answer (%s): cleaned up", mig_phase_names[j],
-			       v->d->cfg.host, why);
+		mig_err(m, "recovery from %s: the VM's QEMU on %s does not answer (%s): cleaned up",
+			mig_phase_names[j], v->d->cfg.host, why);
 		mig_enter(m, MIG_D_ABORT);
 		return;
 	}
@@ -140,15 +139,14 @@ void mig_rec_decide(struct mig *m, int running)
 		mig_enter(m, MIG_S_CLEANUP);
 	} else if (mig_status_active(ms)) {
 		m->migrate_sent = 1;
-		(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s: migration "
-			       "cancelled", mig_phase_names[j]);
+		mig_err(m, "daemon restarted in %s: migration cancelled", mig_phase_names[j]);
 		mig_enter(m, MIG_S_CANCEL);
 	} else {
 		if (ms[0] && strcmp(ms, "none") != 0)
 			m->migrate_sent = 1;
 		m->mig_ended = 1;
-		(void)snprintf(m->err, sizeof(m->err), "daemon restarted in %s (QEMU: migration "
-			       "%s): rolled back", mig_phase_names[j], ms[0] ? ms : "none");
+		mig_err(m, "daemon restarted in %s (QEMU: migration %s): rolled back",
+			mig_phase_names[j], ms[0] ? ms : "none");
 		mig_enter(m, MIG_S_ROLLBACK);
 	}
 }

@@ -276,7 +276,7 @@ static void enter_s_switch_tx(struct mig *m)
 	}
 	rc = step_pin_tx_standby(v, NULL);
 	if (rc < 0)
-		mig_fail(m, "PREPARE_SWITCH: %s", strerror(-rc));
+		mig_fail_rc(m, rc, "PREPARE_SWITCH");
 }
 
 static void enter_s_unplug_vf(struct mig *m)
@@ -293,7 +293,7 @@ static void enter_s_unplug_vf(struct mig *m)
 	}
 	rc = v->hvo->vf_unplug(v->hv, v->vf_id, mig_hv_done, v);
 	if (rc) {
-		mig_fail(m, "device_del %s: %s", v->vf_id, strerror(-rc));
+		mig_fail_rc(m, rc, "device_del %s", v->vf_id);
 		return;
 	}
 	m->unplug_sent = 1;
@@ -429,9 +429,8 @@ static void enter_s_rb_wait_vf(struct mig *m)
 	const struct hostd_config *c = &m->v->d->cfg;
 
 	if (spent >= c->vf_up_timeout_ms) {
-		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-			       "; rolled back, but the VF did not come back within %u ms: VM "
-			       "stays on the standby", c->vf_up_timeout_ms);
+		mig_err_more(m, "rolled back, but the VF did not come back within %u ms: VM "
+			     "stays on the standby", c->vf_up_timeout_ms);
 		mig_rx_to_standby(m);
 		mig_enter(m, MIG_S_FAILED);
 		return;
@@ -456,10 +455,9 @@ static void enter_s_rb_fast_path(struct mig *m)
 	int rc;
 
 	if (loop_now_ms() - m->rb_t0 >= (uint64_t)c->vf_up_timeout_ms + c->resume_deadline_ms) {
-		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-			       "; rolled back, but the guest did not keep its fast path within "
-			       "%u ms: VM stays on the standby", c->vf_up_timeout_ms +
-			       c->resume_deadline_ms);
+		mig_err_more(m, "rolled back, but the guest did not keep its fast path within "
+			     "%u ms: VM stays on the standby", c->vf_up_timeout_ms +
+			     c->resume_deadline_ms);
 		mig_rx_to_standby(m);
 		mig_enter(m, MIG_S_FAILED);
 		return;
@@ -470,8 +468,7 @@ static void enter_s_rb_fast_path(struct mig *m)
 			      step_fast_path(v, NULL, mig_steer(m), 1, err, sizeof(err));
 	if (rc < 0) {
 		hlog(HLOG_ERR, "%s", err);
-		(void)snprintf(m->err + strlen(m->err), sizeof(m->err) - strlen(m->err),
-			       "; rollback: %s", err);
+		mig_err_more(m, "rollback: %s", err);
 		mig_enter(m, MIG_S_FAILED);
 	} else if (m->force_no_agent) {
 		(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <hybond/proto.h>
 
@@ -73,6 +74,65 @@ static inline void op_sink_forget(struct op_sink *s, const void *arg)
 {
 	if (s->ops && s->arg == arg)
 		s->ops = NULL;
+}
+
+/* ---- errors ------------------------------------------------------------------------ */
+/* Every failure of an operation, in order, with the phase it happened in and, where a
+ * call failed, its errno: the result's "errors" (its "error" stays the first one, and
+ * "errno" the first errno known).  Nothing is cut: a later failure never hides behind
+ * the first one's text. */
+struct op_errors {
+	json_t *list;                   /* [{"phase", "error"[, "errno"]}], owned */
+	int first_rc;                   /* the first negative errno recorded, 0: none */
+};
+
+static inline void op_error_add(struct op_errors *e, const char *phase, int rc,
+				const char *text)
+{
+	json_t *o = json_pack("{s:s, s:s}", "phase", phase, "error", text);
+
+	if (!o)
+		return;
+	if (rc < 0)
+		(void)json_object_set_new(o, "errno", json_string(strerrorname_np(-rc) ?
+								     strerrorname_np(-rc) : "?"));
+	if (rc < 0 && !e->first_rc)
+		e->first_rc = rc;
+	if (!e->list)
+		e->list = json_array();
+	if (json_array_append_new(e->list, o))
+		json_decref(o);
+}
+
+/* Into the result o: "errno" and "errors" (when there were any). */
+static inline void op_errors_json(const struct op_errors *e, json_t *o)
+{
+	if (e->first_rc)
+		(void)json_object_set_new(o, "errno", json_string(strerrorname_np(-e->first_rc) ?
+								  strerrorname_np(-e->first_rc) :
+								  "?"));
+	if (e->list && json_array_size(e->list))
+		(void)json_object_set_new(o, "errors", json_incref(e->list));
+}
+
+static inline size_t op_errors_count(const struct op_errors *e)
+{
+	return e->list ? json_array_size(e->list) : 0;
+}
+
+/* The text of failure i, or dflt. */
+static inline const char *op_error_text(const struct op_errors *e, size_t i, const char *dflt)
+{
+	const char *t = json_string_value(json_object_get(json_array_get(e->list, i), "error"));
+
+	return t ? t : dflt;
+}
+
+static inline void op_errors_clear(struct op_errors *e)
+{
+	json_decref(e->list);
+	e->list = NULL;
+	e->first_rc = 0;
 }
 
 /* ---- routing ----------------------------------------------------------------------- */

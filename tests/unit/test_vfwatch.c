@@ -365,7 +365,7 @@ static void test_not_during_drill(void)
 	CU_ASSERT_EQUAL_FATAL(drill_start(V, &rq, NULL, err, sizeof(err)), 0);
 	pump(50);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
-	CU_ASSERT_STRING_EQUAL(V->op->ops->what, "drill or snapshot");
+	CU_ASSERT_STRING_EQUAL(V->op ? V->op->ops->what : "", "drill or snapshot");
 	sb = V->cnt.steer_standby;
 	hv_event(HV_EV_DEVICE_DELETED, "vf0");
 	g_event(HB_EV_VF_LEAVING);

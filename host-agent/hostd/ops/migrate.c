@@ -326,9 +326,11 @@ int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
 	int argc = 0, rc;
 	size_t o = 0;
 	const char *s;
+	struct loop *l;
 
 	if (!v || !v->d)
 		return -EINVAL;
+	l = v->d->l;
 	(void)snprintf(moved, sizeof(moved), "--moved-to %s", m->peer);
 	for (s = tmpl; *s && o < sizeof(buf) - 80; s++) {
 		const char *rep = NULL;
@@ -355,8 +357,8 @@ int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
 	if (!argc)
 		return -EINVAL;
 	m->child_done = done;
-	m->child = child_spawn(v->d->l, &(struct child_spec){ .argv = argv,
-							      .out_max = sizeof(m->child_out) },
+	m->child = child_spawn(l, &(struct child_spec){ .argv = argv,
+							.out_max = sizeof(m->child_out) },
 			       child_ended, m, &rc);
 	return m->child ? 0 : rc;
 }

@@ -203,6 +203,19 @@ static int req_str(json_t *o, const char *key, char *dst, size_t len)
 	return 0;
 }
 
+/* The VM a request names, or NULL after answering that there is none. */
+static struct vm *req_vm(struct hostd *d, struct ctl_conn *cc, const char *name)
+{
+	struct vm *v = hostd_vm(d, name);
+	char err[CFG_NAME_MAX + 64];
+
+	if (!v) {
+		(void)snprintf(err, sizeof(err), "no VM '%.*s' (hybond vm list)", CFG_NAME_MAX, name);
+		reply_err(cc, err);
+	}
+	return v;
+}
+
 /* A JSON integer as an unsigned: negative 0, too large UINT_MAX (the operation refuses
  * both with its own bounds). */
 static unsigned req_unsigned(const json_t *n)
@@ -241,12 +254,9 @@ static void do_drill(struct hostd *d, struct ctl_conn *cc, json_t *req, int snap
 	if (rate)
 		rq.rate_pps = req_unsigned(rate);
 	rq.unplug = json_is_true(json_object_get(req, "unplug"));
-	v = hostd_vm(d, vmn);
-	if (!v) {
-		(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
-		reply_err(cc, err);
+	v = req_vm(d, cc, vmn);
+	if (!v)
 		return;
-	}
 	cc->busy = 1;
 	if (drill_start(v, &rq, &(struct op_sink){ .ops = &cc_sink_ops, .arg = cc }, err,
 			sizeof(err))) {
@@ -401,12 +411,9 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 			reply_err(cc, "migrate: want \"vm\" and \"to\"");
 			return;
 		}
-		v = hostd_vm(d, vmn);
-		if (!v) {
-			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
-			reply_err(cc, err);
+		v = req_vm(d, cc, vmn);
+		if (!v)
 			return;
-		}
 		cc->busy = 1;
 		if (mig_start_source(v, to, force, &(struct op_sink){ .ops = &cc_sink_ops,
 								      .arg = cc },
@@ -416,12 +423,10 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		}
 	} else if (!strcmp(cmd, "cancel")) {
 		/* {"cmd":"cancel","vm":N}: the migrate request's CLI gets the final result */
-		v = vmn ? hostd_vm(d, vmn) : NULL;
 		if (!vmn) {
 			reply_err(cc, "cancel: want \"vm\"");
-		} else if (!v) {
-			(void)snprintf(err, sizeof(err), "no VM '%s' (hybond vm list)", vmn);
-			reply_err(cc, err);
+		} else if (!(v = req_vm(d, cc, vmn))) {
+			/* answered */
 		} else if (mig_cancel(v, err, sizeof(err))) {
 			reply_err(cc, err);
 		} else {

@@ -34,35 +34,17 @@ void announce_build_rarp(uint8_t f[ANNOUNCE_FRAME_LEN], const uint8_t mac[6])
 
 int announce_rarp(const char *ifname, const uint8_t mac[6], unsigned count, char *err, size_t errlen)
 {
-	uint8_t f[ANNOUNCE_FRAME_LEN];
-	struct sockaddr_ll sll;
-	unsigned idx = if_nametoindex(ifname), i;
-	int fd, rc = 0;
+	struct announcer a;
+	int rc;
 
-	if (!idx) {
-		(void)snprintf(err, errlen, "announce: no link '%s' in this namespace (uplink = …)", ifname);
-		return -ENODEV;
-	}
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		rc = -errno;
-		(void)snprintf(err, errlen, "announce: AF_PACKET socket: %s (needs CAP_NET_RAW)",
-			 strerror(errno));
+	announcer_init(&a);
+	rc = announcer_open(&a, ifname, mac, err, errlen);
+	if (rc)
 		return rc;
-	}
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_ifindex = (int)idx;
-	sll.sll_halen = 6;
-	memset(sll.sll_addr, 0xff, 6);
-	announce_build_rarp(f, mac);
-	for (i = 0; i < count; i++)
-		if (sendto(fd, f, sizeof(f), 0, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-			rc = -errno;
-			(void)snprintf(err, errlen, "announce: send on %s: %s", ifname, strerror(errno));
-			break;
-		}
-	(void)close(fd);
+	rc = announcer_send(&a, count);
+	if (rc)
+		(void)snprintf(err, errlen, "announce: send on %s: %s", ifname, strerror(-rc));
+	announcer_close(&a);
 	return rc;
 }
 

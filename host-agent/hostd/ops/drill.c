@@ -973,6 +973,9 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 /* Record one failure: the result's "errors" always; its "error" is the first one, or
  * (append) gets it added after "; ". */
 static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
 {
 	char text[512];
 	size_t n;

@@ -510,6 +510,9 @@ static void mig_record(struct mig *m, enum err_how how, int rc, const char *text
 }
 
 static void mig_vrecord(struct mig *m, enum err_how how, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static void mig_vrecord(struct mig *m, enum err_how how, int rc, const char *fmt, va_list ap)
 {
 	char text[512];
 	size_t n;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "host-agent/common/jsonl.h"
 #include "host-agent/hostd/hv/lv_xml.h"
 #include "host-agent/hostd/ops/drill.h"
 #include "host-agent/hostd/ops/evacuate.h"
@@ -28,8 +29,7 @@ struct ctl_conn {
 	int fd;
 	char in[CTL_LINE_MAX];
 	size_t in_len;
-	char *out;
-	size_t out_len;
+	struct jsonl_out out;           /* answer lines not sent yet (CTL_OUT_MAX) */
 	int closing, dead, busy;        /* busy: an operation reports to us */
 };
 
@@ -50,50 +50,26 @@ static void cc_free(struct ctl_conn *cc)
 	pcheck_sink_gone(cc);
 	loop_del_fd(cc->d->l, cc->fd);
 	(void)close(cc->fd);
-	free(cc->out);
+	jsonl_clear(&cc->out);
 	free(cc);
 }
 
 static void cc_flush(struct ctl_conn *cc)
 {
-	while (cc->out_len) {
-		ssize_t n = send(cc->fd, cc->out, cc->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	long left = jsonl_flush(&cc->out, cc->fd);
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			cc->dead = 1;
-			return;
-		}
-		(void)memmove(cc->out, cc->out + n, cc->out_len - (size_t)n);
-		cc->out_len -= (size_t)n;
-	}
-	if (!cc->out_len && cc->closing)
+	if (left < 0 || (!left && cc->closing))
 		cc->dead = 1;
 	else
-		(void)loop_mod_fd(cc->d->l, cc->fd, EPOLLIN | (cc->out_len ? EPOLLOUT : 0));
+		(void)loop_mod_fd(cc->d->l, cc->fd, EPOLLIN | (left ? EPOLLOUT : 0));
 }
 
+/* A line the client reads too slowly to take (CTL_OUT_MAX queued) is dropped. */
 void ctl_send(struct ctl_conn *cc, json_t *o)
 {
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	size_t n;
-
-	json_decref(o);
-	if (!s)
+	if (!o)
 		return;
-	n = strlen(s);
-	if (cc->out_len + n + 1 <= CTL_OUT_MAX) {
-		char *nb = realloc(cc->out, cc->out_len + n + 1);
-
-		if (nb) {
-			cc->out = nb;
-			memcpy(cc->out + cc->out_len, s, n);
-			cc->out[cc->out_len + n] = '\n';
-			cc->out_len += n + 1;
-		}
-	}
-	free(s);
+	(void)jsonl_queue(&cc->out, o);
 	cc_flush(cc);
 }
 
@@ -290,7 +266,7 @@ static void do_evacuate(struct hostd *d, struct ctl_conn *cc, json_t *req)
 		return;
 	}
 	(void)snprintf(rq.to, sizeof(rq.to), "%s", json_string_value(to));
-	if (k)  /* the bounds are evac_start()'s: a number it can name in its refusal */
+	if (k)  /* the bounds are evac_start()'s; a number it can name (below -1: -1) */
 		rq.parallel = json_integer_value(k) < -1 ? -1 : json_integer_value(k) > INT_MAX ?
 			      INT_MAX : (int)json_integer_value(k);
 	if (evac_start(d, &rq, cc->fd, err, sizeof(err)))
@@ -520,6 +496,7 @@ static void ctl_accept(void *arg, unsigned events)
 	}
 	cc->d = d;
 	cc->fd = fd;
+	cc->out.max = CTL_OUT_MAX;
 	if (loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc)) {
 		(void)close(fd);
 		free(cc);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "evacuate.h"
+#include "host-agent/common/jsonl.h"
 #include "host-agent/hostd/hostd.h"
 #include "migrate.h"
 #include "host-agent/hostd/peer/peer.h"
@@ -275,8 +276,7 @@ struct evac_conn {
 	int fd;
 	char in[EVAC_IN_MAX];
 	size_t in_len;
-	char *out;
-	size_t out_len;
+	struct jsonl_out out;           /* lines not sent yet (EVAC_OUT_MAX) */
 	int closing, dead;
 	struct evac *e;                 /* NULL once the evacuation has ended */
 };
@@ -300,7 +300,7 @@ static void conn_free(struct evac_conn *cn)
 		cn->e->conn = NULL;
 	loop_del_fd(cn->l, cn->fd);
 	(void)close(cn->fd);
-	free(cn->out);
+	jsonl_clear(&cn->out);
 	free(cn);
 }
 
@@ -308,44 +308,25 @@ static void conn_free(struct evac_conn *cn)
  * (EPOLLHUP/EPOLLERR follow) or by whoever closes it. */
 static void conn_flush(struct evac_conn *cn)
 {
-	while (cn->out_len && !cn->dead) {
-		ssize_t n = send(cn->fd, cn->out, cn->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	long left;
 
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			cn->dead = 1;
-			return;
-		}
-		(void)memmove(cn->out, cn->out + n, cn->out_len - (size_t)n);
-		cn->out_len -= (size_t)n;
-	}
-	if (!cn->out_len && cn->closing)
+	if (cn->dead)
+		return;
+	left = jsonl_flush(&cn->out, cn->fd);
+	if (left < 0 || (!left && cn->closing))
 		cn->dead = 1;
-	else if (!cn->dead)
-		(void)loop_mod_fd(cn->l, cn->fd, EPOLLIN | (cn->out_len ? EPOLLOUT : 0));
+	else
+		(void)loop_mod_fd(cn->l, cn->fd, EPOLLIN | (left ? EPOLLOUT : 0));
 }
 
+/* A line the CLI reads too slowly to take (EVAC_OUT_MAX queued) is dropped. */
 static void conn_send(struct evac_conn *cn, json_t *o)
 {
-	char *s = o && !cn->dead ? json_dumps(o, JSON_COMPACT) : NULL;
-	size_t n;
-
-	json_decref(o);
-	if (!s)
+	if (!o || cn->dead) {
+		json_decref(o);
 		return;
-	n = strlen(s);
-	if (cn->out_len + n + 1 <= EVAC_OUT_MAX) {
-		char *nb = realloc(cn->out, cn->out_len + n + 1);
-
-		if (nb) {
-			cn->out = nb;
-			memcpy(cn->out + cn->out_len, s, n);
-			cn->out[cn->out_len + n] = '\n';
-			cn->out_len += n + 1;
-		}
 	}
-	free(s);
+	(void)jsonl_queue(&cn->out, o);
 	conn_flush(cn);
 }
 
@@ -410,6 +391,7 @@ static struct evac_conn *conn_new(struct loop *l, int fd, struct evac *e)
 	cn->l = l;
 	cn->fd = fd;
 	cn->e = e;
+	cn->out.max = EVAC_OUT_MAX;
 	if (loop_add_fd(l, fd, EPOLLIN, conn_io, cn)) {
 		free(cn);
 		return NULL;

@@ -256,6 +256,33 @@ static void test_fail_errno(void)
 	teardown();
 }
 
+/* A drill's record and a migration's for the same VM (a daemon killed twice): the
+ * migration is recovered, it decides where the VM runs ("drill" sorts first). */
+static void test_recover_migration_first(void)
+{
+	struct jrnl_op op;
+	int kind;
+
+	setup(VM_MODE_FAILOVER, 1);
+	H.ready = 0;
+	for (kind = 0; kind < 2; kind++) {
+		jrnl_op_init(&op);
+		(void)snprintf(op.vm, sizeof(op.vm), "vm1");
+		op.kind = kind ? JRNL_MIGRATE : JRNL_DRILL;
+		(void)snprintf(op.phase, sizeof(op.phase), "%s", kind ? "S_MIGRATING" : "SWITCH_TX");
+		(void)snprintf(op.source, sizeof(op.source), "A");
+		(void)snprintf(op.dest, sizeof(op.dest), "B");
+		(void)snprintf(op.mac, sizeof(op.mac), MAC_S);
+		op.steer_src = JRNL_STEER_STANDBY;
+		op.extra = json_pack("{s:s, s:b}", "vf_id", "vf0", "migrate_sent", kind);
+		CU_ASSERT_EQUAL_FATAL(jrnl_write(D.j, &op), 0);
+		jrnl_op_clear(&op);
+	}
+	idle_bg_ops.recover(V);
+	CU_ASSERT_STRING_EQUAL(phase(), "S_RECOVER");
+	teardown();
+}
+
 /* A journal left in PHASE; QEMU answers MSTATUS / STATUS (running): where it goes. */
 static void recover_case(enum vm_mode mode, const char *jphase, const char *mstatus, int running,
 			 const char *status, const char *want_phase)
@@ -370,6 +397,7 @@ static void test_dest_no_agent(void)
 	int sv[2];
 
 	setup(VM_MODE_FAILOVER, 0);
+	(void)snprintf(D.cfg.host, sizeof(D.cfg.host), "B");    /* this host; A migrates here */
 	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 					 sv), 0);
 	pc = peer_conn_new(D.l, sv[0], &tpeer_ops, NULL, "A");
@@ -396,6 +424,12 @@ static void test_dest_no_agent(void)
 	pump(20);
 	CU_ASSERT_EQUAL(P.finished_path, HB_PATH_FAST);
 	CU_ASSERT_PTR_NOT_NULL(strstr(P.finished_text, "unverified: no guest agent"));
+	/* the destination keeps its own result for status: it came from A to this host */
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "role")),
+			       "destination");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "from")), "A");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "to")), "B");
+	CU_ASSERT_TRUE(json_is_true(json_object_get(V->last_op, "ok")));
 	teardown();
 }
 
@@ -741,6 +775,7 @@ static CU_TestInfo tests[] = {
 	{ "rollback without the VF back: RX stays on the standby", test_rollback_no_vf },
 	{ "a failed call keeps its errno in the result", test_fail_errno },
 	{ "recovery: QEMU's answer decides", test_recover_source },
+	{ "recovery: a migration before a drill of the same VM", test_recover_migration_first },
 	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },
 	{ "destination without a guest agent", test_dest_no_agent },
 	{ "libvirt: the hook's migrate begin on the destination", test_lv_hook_dest },

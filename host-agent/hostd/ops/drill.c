@@ -1097,9 +1097,9 @@ static void drill_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, u
 
 static void drill_on_hv_closed(struct vm *v, int err)
 {
-	(void)err;
 	struct drill *x = drill_of(v);
 
+	(void)err;
 	if (x && x->phase < DRILL_SETTLE)
 		drill_fail(x, "the QEMU monitor closed");
 }

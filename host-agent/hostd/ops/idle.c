@@ -15,25 +15,33 @@ void idle_journal_bad(void *arg, const char *file, const char *why, const char *
 	hlog(HLOG_WARN, "journal: %s: %s (moved to %s)", file, why, moved_to ? moved_to : "-");
 }
 
-static void recover_op(void *arg, struct jrnl_op *op)
+static void recover_mig(void *arg, struct jrnl_op *op)
 {
 	struct vm *v = arg;
 
-	if (strcmp(op->vm, v->cfg.name) != 0)
-		return;
-	if (op->kind == JRNL_DRILL || op->kind == JRNL_SNAPSHOT)
-		drill_recover(v, op);
-	else if (op->kind == JRNL_MIGRATE)
+	if (!strcmp(op->vm, v->cfg.name) && op->kind == JRNL_MIGRATE)
 		mig_recover(v, op);
 }
 
-/* What a previous daemon left for this VM: a drill or snapshot is rolled back (the
- * last finished one's figures loaded for status), a migration recovered. */
+static void recover_drill(void *arg, struct jrnl_op *op)
+{
+	struct vm *v = arg;
+
+	if (!strcmp(op->vm, v->cfg.name) && (op->kind == JRNL_DRILL || op->kind == JRNL_SNAPSHOT))
+		drill_recover(v, op);
+}
+
+/* What a previous daemon left for this VM: a migration first (it decides where the VM
+ * runs), then a drill or snapshot is rolled back (the last finished one's figures are
+ * loaded for status either way). */
 static void idle_recover(struct vm *v)
 {
-	if (v->d->j)
-		(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_op,
-								.bad = idle_journal_bad, .arg = v });
+	if (!v->d->j)
+		return;
+	(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_mig,
+							.bad = idle_journal_bad, .arg = v });
+	(void)jrnl_load(v->d->j, &(struct jrnl_load_cb){ .ok = recover_drill,
+							.bad = idle_journal_bad, .arg = v });
 }
 
 static void idle_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t ts_ms)

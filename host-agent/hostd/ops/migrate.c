@@ -74,7 +74,6 @@
 #include "host-agent/hostd/peer/peer.h"
 #include "migrate_int.h"
 #include "steps.h"
-#include "vfwatch.h"
 
 #define MIG_NAME_(n) #n,
 const char *const mig_phase_names[MIG_N_PHASES] = { MIG_PHASES(MIG_NAME_) };
@@ -186,10 +185,12 @@ json_t *mig_to_json(const struct vm *v)
 static json_t *mig_result_json(struct mig *m, int ok)
 {
 	struct vm *v = m->v;
+	int src = m->role == MIG_SOURCE;
 	json_t *o = json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:o}", "ok", ok, "vm", v->cfg.name,
-			      "mode", vm_mode_name(v->cfg.mode), "from", v->d->cfg.host,
-			      "to", m->peer, "total_ms", (json_int_t)since_ms(m),
-			      "phases_ms", phases_json(m));
+			      "mode", vm_mode_name(v->cfg.mode),
+			      "from", src ? v->d->cfg.host : m->peer,
+			      "to", src ? m->peer : v->d->cfg.host,
+			      "total_ms", (json_int_t)since_ms(m), "phases_ms", phases_json(m));
 
 	if (!ok)
 		(void)json_object_set_new(o, "error", json_string(m->err));
@@ -459,10 +460,6 @@ int mig_status_active(const char *s)
 	return s[0] && strcmp(s, "none") != 0 && strcmp(s, "completed") != 0 &&
 	       strcmp(s, "failed") != 0 && strcmp(s, "cancelled") != 0;
 }
-
-/* ---- CANCEL: the rollback waits until QEMU says the migration is over ---------------- */
-
-/* ---- rollback: the VF back in a bond VM ---------------------------------------------- */
 
 /* ---- recovery: QEMU's view first ---------------------------------------------------- */
 

@@ -15,7 +15,6 @@
 #include "host-agent/hostd/peer/peer.h"
 #include "migrate_int.h"
 #include "steps.h"
-#include "vfwatch.h"
 
 void mig_incoming_done(void *arg, const struct hv_result *r)
 {

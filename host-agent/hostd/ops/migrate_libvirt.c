@@ -14,8 +14,6 @@
 
 #include "host-agent/hostd/peer/peer.h"
 #include "migrate_int.h"
-#include "steps.h"
-#include "vfwatch.h"
 
 /* libvirt: answer the destination's qemu hook, which waits (bounded) at Prepare. */
 void mig_hook_answer(struct mig *m, int ok, const char *mode, const char *msg)

@@ -11,10 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host-agent/hostd/peer/peer.h"
 #include "migrate_int.h"
-#include "steps.h"
-#include "vfwatch.h"
 
 static void rec_status_done(void *arg, const struct hv_result *r)
 {
@@ -165,8 +162,14 @@ void mig_recover(struct vm *v, const struct jrnl_op *op)
 	for (i = 0; i < MIG_N_PHASES; i++)
 		if (!strcmp(op->phase, mig_phase_names[i]))
 			phase = i;
-	if (v->op)
-		return;         /* already recovering (hostd.c's pass at start, then the VM's) */
+	if (mig_of(v))
+		return;         /* already recovering (a second pass) */
+	if (v->op) {
+		hlog(HLOG_WARN, "vm %s: journal: a migration left in %s, but a %s runs: not "
+		     "recovered (journal kept: check where the VM runs)", v->cfg.name, op->phase,
+		     v->op->ops->what);
+		return;
+	}
 	if (phase < 0 || phase == MIG_S_RECOVER || phase == MIG_D_RECOVER) {
 		hlog(HLOG_WARN, "vm %s: journal phase %s not recoverable: check by hand",
 		     v->cfg.name, op->phase);

@@ -70,140 +70,6 @@
 #define DRILL_PROBE_OUT_MAX   (1u << 20)
 #define DRILL_MAX_WINDOWS     ((size_t)DRILL_MAX_CYCLES * 4u)
 
-#define DRILL_NAME_(n) #n,
-static const char *const drill_names[] = { DRILL_PHASES(DRILL_NAME_) };
-#undef DRILL_NAME_
-
-const char *drill_phase_name(enum drill_phase p)
-{
-	return (unsigned)p < DRILL_N_PHASES ? drill_names[p] : "?";
-}
-
-int drill_phase_from_name(const char *name)
-{
-	int i;
-
-	for (i = 0; i < DRILL_N_PHASES; i++)
-		if (!strcmp(name, drill_names[i]))
-			return i;
-	return -1;
-}
-
-/* ---- the plan: the way through when nothing fails (unit-tested) ------------ */
-enum drill_phase drill_next(const struct drill_plan *p, enum drill_phase cur)
-{
-	int snap = p->kind == DRILL_KIND_SNAPSHOT;
-
-	switch (cur) {
-	case DRILL_PREFLIGHT:
-		return p->probe ? DRILL_PROBE_START : DRILL_STEER_STANDBY;
-	case DRILL_PROBE_START:
-		return DRILL_STEER_STANDBY;
-	case DRILL_STEER_STANDBY:
-		return DRILL_SWITCH_TX;
-	case DRILL_SWITCH_TX:
-		return DRILL_ON_STANDBY;
-	case DRILL_ON_STANDBY:
-		if (snap)       /* QEMU unplugs a failover primary it owns itself at SAVE */
-			return p->bond || !p->qemu_primary ? DRILL_UNPLUG_VF : DRILL_SAVE;
-		return p->unplug ? DRILL_UNPLUG_VF : DRILL_WAIT_VF;
-	case DRILL_UNPLUG_VF:
-		return snap ? DRILL_SAVE : DRILL_REPLUG_VF;
-	case DRILL_SAVE:
-		return DRILL_CONT;
-	case DRILL_CONT:
-		return DRILL_REPLUG_VF;
-	case DRILL_REPLUG_VF:
-		return DRILL_WAIT_VF;
-	case DRILL_WAIT_VF:
-		return DRILL_STEER_VF;
-	case DRILL_STEER_VF:
-		return DRILL_RESUME;
-	case DRILL_RESUME:
-		if (!snap && p->cycle < p->cycles)
-			return DRILL_STEER_STANDBY;
-		return p->probe ? DRILL_SETTLE : DRILL_DONE;
-	case DRILL_SETTLE:
-		return DRILL_REPORT;
-	case DRILL_REPORT:
-		return DRILL_DONE;
-	case DRILL_ROLLBACK:
-		return DRILL_RB_REPLUG;
-	case DRILL_RB_REPLUG:
-		return DRILL_RB_WAIT_VF;
-	case DRILL_RB_WAIT_VF:
-		return DRILL_RB_STEER_VF;
-	case DRILL_RB_STEER_VF:
-		return DRILL_RB_RESUME;
-	case DRILL_RB_RESUME:
-	case DRILL_FAILED:
-		return DRILL_FAILED;
-	case DRILL_DONE:
-	case DRILL_N_PHASES:
-		break;
-	}
-	return DRILL_DONE;
-}
-
-/* ---- attribution of the probe's outages (unit-tested) ---------------------- */
-/* d rounded to 0.1 (ms figures; no libm) */
-static double r1(double d)
-{
-	return (double)(long long)(d * 10 + (d >= 0 ? 0.5 : -0.5)) / 10;
-}
-
-static json_t *bucket_new(void)
-{
-	return json_pack("{s:i, s:i, s:i, s:i, s:f, s:f}", "lost_to_guest", 0, "lost_from_guest", 0,
-			 "lost", 0, "outages", 0, "outage_ms", 0.0, "longest_outage_ms", 0.0);
-}
-
-static void bucket_add(json_t *b, json_t *o)
-{
-	static const char *const ints[] = { "lost_to_guest", "lost_from_guest", "lost" };
-	double d = json_number_value(json_object_get(o, "duration_ms"));
-	size_t i;
-
-	for (i = 0; i < 3; i++)
-		(void)json_object_set_new(b, ints[i], json_integer(
-			json_integer_value(json_object_get(b, ints[i])) +
-			json_integer_value(json_object_get(o, ints[i]))));
-	(void)json_object_set_new(b, "outages", json_integer(
-		json_integer_value(json_object_get(b, "outages")) + 1));
-	(void)json_object_set_new(b, "outage_ms", json_real(
-		r1(json_number_value(json_object_get(b, "outage_ms")) + d)));
-	if (d > json_number_value(json_object_get(b, "longest_outage_ms")))
-		(void)json_object_set_new(b, "longest_outage_ms", json_real(r1(d)));
-}
-
-json_t *drill_attribute(json_t *probe, const struct drill_win *w, size_t n)
-{
-	json_t *wins = json_array(), *before = bucket_new(), *outs = json_object_get(probe, "outages");
-	json_t *o, *res;
-	size_t i, k;
-
-	for (i = 0; i < n; i++) {
-		json_t *b = bucket_new();
-
-		(void)json_object_set_new(b, "cycle", json_integer(w[i].cycle));
-		(void)json_object_set_new(b, "phase", json_string(w[i].phase));
-		(void)json_object_set_new(b, "start_ms", json_real(
-			r1((w[i].start_s - w[0].start_s) * 1e3)));
-		(void)json_array_append_new(wins, b);
-	}
-	json_array_foreach(outs, k, o) {
-		double t = json_number_value(json_object_get(o, "start_realtime"));
-		json_t *b = before;
-
-		for (i = 0; i < n; i++)
-			if (t >= w[i].start_s)
-				b = json_array_get(wins, i);
-		bucket_add(b, o);
-	}
-	res = json_pack("{s:o, s:o}", "windows", wins, "before", before);
-	return res;
-}
-
 /* ---- the operation ---------------------------------------------------------- */
 static const struct op_ops drill_op_ops;
 
@@ -294,7 +160,7 @@ static void drill_journal(struct drill *x, json_t *result)
 		json_decref(result);
 		return;
 	}
-	(void)snprintf(x->op.phase, sizeof(x->op.phase), "%s", drill_names[x->phase]);
+	(void)snprintf(x->op.phase, sizeof(x->op.phase), "%s", drill_phase_name(x->phase));
 	json_decref(x->op.extra);
 	x->op.extra = facts_json(x);
 	if (result)
@@ -330,7 +196,7 @@ static void drill_report(struct drill *x, json_t *progress)
 		return;
 	}
 	(void)json_object_set_new(progress, "op", json_string(kind_name(x)));
-	(void)json_object_set_new(progress, "phase", json_string(drill_names[x->phase]));
+	(void)json_object_set_new(progress, "phase", json_string(drill_phase_name(x->phase)));
 	(void)json_object_set_new(progress, "cycle", json_integer(x->plan.cycle));
 	(void)json_object_set_new(progress, "t_ms", json_integer((json_int_t)since_ms(x)));
 	op_progress(&x->sink, json_pack("{s:o}", "progress", progress));
@@ -343,38 +209,8 @@ json_t *drill_to_json(const struct vm *v)
 	if (!x)
 		return json_null();
 	return json_pack("{s:s, s:s, s:i, s:i, s:I}", "op", kind_name(x), "phase",
-			 drill_names[x->phase], "cycle", (int)x->plan.cycle, "cycles",
+			 drill_phase_name(x->phase), "cycle", (int)x->plan.cycle, "cycles",
 			 (int)x->plan.cycles, "t_ms", (json_int_t)since_ms(x));
-}
-
-/* Sum the attributed windows per phase name: the short form kept for status. */
-static json_t *per_phase(json_t *att)
-{
-	static const char *const ints[] = { "lost_to_guest", "lost_from_guest", "lost", "outages" };
-	json_t *sum = json_object(), *w;
-	size_t i, k;
-
-	json_array_foreach(json_object_get(att, "windows"), i, w) {
-		const char *ph = json_string_value(json_object_get(w, "phase"));
-		json_t *b = json_object_get(sum, ph);
-		double lo;
-
-		if (!b) {
-			b = bucket_new();
-			(void)json_object_set_new(sum, ph, b);
-		}
-		for (k = 0; k < 4; k++)
-			(void)json_object_set_new(b, ints[k], json_integer(
-				json_integer_value(json_object_get(b, ints[k])) +
-				json_integer_value(json_object_get(w, ints[k]))));
-		(void)json_object_set_new(b, "outage_ms", json_real(r1(
-			json_number_value(json_object_get(b, "outage_ms")) +
-			json_number_value(json_object_get(w, "outage_ms")))));
-		lo = json_number_value(json_object_get(w, "longest_outage_ms"));
-		if (lo > json_number_value(json_object_get(b, "longest_outage_ms")))
-			(void)json_object_set_new(b, "longest_outage_ms", json_real(lo));
-	}
-	return sum;
 }
 
 /* The result: full (to the CLI) or short (status, the journal's last record). */
@@ -391,10 +227,10 @@ static json_t *drill_result(struct drill *x, int ok, int full)
 	if (!ok || x->err[0])
 		(void)json_object_set_new(o, "error", json_string(x->err));
 	op_errors_json(&x->errs, o);
-	(void)json_object_set_new(o, "final_phase", json_string(drill_names[x->phase]));
+	(void)json_object_set_new(o, "final_phase", json_string(drill_phase_name(x->phase)));
 	if (x->probe) {
 		json_t *att = drill_attribute(x->probe, x->win, x->n_win);
-		json_t *pp = per_phase(att), *rtt = json_object_get(x->probe, "rtt_ms");
+		json_t *pp = drill_per_phase(att), *rtt = json_object_get(x->probe, "rtt_ms");
 		json_t *ts = json_object_get(pp, "to_standby"), *bv = json_object_get(pp, "back_to_vf");
 
 		(void)json_object_set_new(o, "probe", json_pack(
@@ -591,11 +427,11 @@ static void hv_done(void *arg, const struct hv_result *r)
 	switch (x->phase) {
 	case DRILL_UNPLUG_VF:
 	case DRILL_SAVE:
-		drill_fail(x, "QEMU refused (%s): %s", drill_names[x->phase], r->msg);
+		drill_fail(x, "QEMU refused (%s): %s", drill_phase_name(x->phase), r->msg);
 		break;
 	default:
 		hlog(HLOG_WARN, "vm %s: %s %s: QEMU: %s", v->cfg.name, kind_name(x),
-		     drill_names[x->phase], r->msg);
+		     drill_phase_name(x->phase), r->msg);
 		break;
 	}
 }
@@ -683,7 +519,7 @@ static void vf_replug(struct drill *x)
 static void timeline_add(struct drill *x)
 {
 	(void)json_array_append_new(x->timeline, json_pack(
-		"{s:i, s:s, s:I}", "cycle", (int)x->plan.cycle, "phase", drill_names[x->phase],
+		"{s:i, s:s, s:I}", "cycle", (int)x->plan.cycle, "phase", drill_phase_name(x->phase),
 		"t_ms", (json_int_t)since_ms(x)));
 }
 
@@ -963,7 +799,7 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 	if (p != DRILL_DONE && p != DRILL_FAILED)
 		drill_journal(x, NULL);
 	hlog(HLOG_INFO, "vm %s: %s cycle %u: %s (+%llu ms)", v->cfg.name, kind_name(x),
-	     x->plan.cycle, drill_names[p], (unsigned long long)since_ms(x));
+	     x->plan.cycle, drill_phase_name(p), (unsigned long long)since_ms(x));
 	drill_report(x, json_object());
 	loop_timer_disarm(x->timer);
 	if (drill_enter_fn[p])
@@ -989,8 +825,8 @@ static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, 
 		(void)snprintf(x->err + n, sizeof(x->err) - n, "%s%s", n ? "; " : "", text);
 	else if (!n)
 		(void)snprintf(x->err, sizeof(x->err), "%s", text);
-	op_error_add(&x->errs, drill_names[x->phase], rc, text);
-	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_names[x->phase],
+	op_error_add(&x->errs, drill_phase_name(x->phase), rc, text);
+	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_phase_name(x->phase),
 	     text);
 }
 
@@ -1060,7 +896,7 @@ static void drill_timeout(void *arg)
 		drill_enter(x, DRILL_FAILED);
 		break;
 	default:
-		drill_fail(x, "timed out in %s", drill_names[x->phase]);
+		drill_fail(x, "timed out in %s", drill_phase_name(x->phase));
 		break;
 	}
 }

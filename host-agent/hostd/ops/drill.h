@@ -72,6 +72,9 @@ struct drill_win {
 	double start_s;                 /* CLOCK_REALTIME seconds */
 };
 json_t *drill_attribute(json_t *probe, const struct drill_win *w, size_t n);
+/* The windows of drill_attribute()'s result summed per phase name (the short form
+ * status keeps): {"to_standby": {lost_to_guest, …, longest_outage_ms}, …}. */
+json_t *drill_per_phase(json_t *att);
 
 /* Starting, from the control socket.  0, or negative errno with err set. */
 int drill_start(struct vm *v, const struct drill_req *rq, const struct op_sink *sink,

@@ -814,17 +814,9 @@ static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, 
 static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
 {
 	char text[512];
-	size_t n;
 
-	(void)vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): the callers' va_start */
-	n = strlen(text);
-	if (rc < 0)
-		(void)snprintf(text + n, sizeof(text) - n, ": %s", strerror(-rc));
-	n = strlen(x->err);
-	if (append)
-		(void)snprintf(x->err + n, sizeof(x->err) - n, "%s%s", n ? "; " : "", text);
-	else if (!n)
-		(void)snprintf(x->err, sizeof(x->err), "%s", text);
+	op_error_vformat(text, sizeof(text), rc, fmt, ap);
+	op_error_into(x->err, sizeof(x->err), append ? OP_ERR_APPEND : OP_ERR_FIRST, text);
 	op_error_add(&x->errs, drill_phase_name(x->phase), rc, text);
 	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_phase_name(x->phase),
 	     text);

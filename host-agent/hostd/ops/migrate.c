@@ -492,33 +492,17 @@ void mig_enter(struct mig *m, enum mig_phase p)
 		mig_dest_enter[p](m);
 }
 
-/* Record one failure (its text in buf): "errors" always, "error" as `how` says. */
-enum err_how { ERR_FIRST, ERR_REPLACE, ERR_APPEND };
-
-static void mig_record(struct mig *m, enum err_how how, int rc, const char *text)
-{
-	size_t n = strlen(m->err);
-
-	if (how == ERR_REPLACE || (how == ERR_FIRST && !m->err[0]))
-		(void)snprintf(m->err, sizeof(m->err), "%s", text);
-	else if (how == ERR_APPEND)
-		(void)snprintf(m->err + n, sizeof(m->err) - n, "%s%s", n ? "; " : "", text);
-	op_error_add(&m->errs, mig_phase_names[m->phase], rc, text);
-}
-
-static void mig_vrecord(struct mig *m, enum err_how how, int rc, const char *fmt, va_list ap)
+/* Record one failure: the result's "errors" always, its "error" as `how` says. */
+static void mig_vrecord(struct mig *m, enum op_err_how how, int rc, const char *fmt, va_list ap)
 	__attribute__((format(printf, 4, 0)));
 
-static void mig_vrecord(struct mig *m, enum err_how how, int rc, const char *fmt, va_list ap)
+static void mig_vrecord(struct mig *m, enum op_err_how how, int rc, const char *fmt, va_list ap)
 {
 	char text[512];
-	size_t n;
 
-	(void)vsnprintf(text, sizeof(text), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): the callers' va_start */
-	n = strlen(text);
-	if (rc < 0)
-		(void)snprintf(text + n, sizeof(text) - n, ": %s", strerror(-rc));
-	mig_record(m, how, rc, text);
+	op_error_vformat(text, sizeof(text), rc, fmt, ap);
+	op_error_into(m->err, sizeof(m->err), how, text);
+	op_error_add(&m->errs, mig_phase_names[m->phase], rc, text);
 }
 
 void mig_err(struct mig *m, const char *fmt, ...)
@@ -526,7 +510,7 @@ void mig_err(struct mig *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, ERR_REPLACE, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_REPLACE, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -535,7 +519,7 @@ void mig_err_more(struct mig *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, ERR_APPEND, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_APPEND, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -565,7 +549,7 @@ void mig_fail(struct mig *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, ERR_FIRST, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_FIRST, 0, fmt, ap);
 	va_end(ap);
 	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
 	     op_error_text(&m->errs, n, m->err));
@@ -578,7 +562,7 @@ void mig_fail_rc(struct mig *m, int rc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, ERR_FIRST, rc, fmt, ap);
+	mig_vrecord(m, OP_ERR_FIRST, rc, fmt, ap);
 	va_end(ap);
 	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
 	     op_error_text(&m->errs, n, m->err));

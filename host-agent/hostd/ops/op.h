@@ -21,7 +21,9 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <hybond/proto.h>
@@ -85,6 +87,34 @@ struct op_errors {
 	json_t *list;                   /* [{"phase", "error"[, "errno"]}], owned */
 	int first_rc;                   /* the first negative errno recorded, 0: none */
 };
+
+/* How a failure's text goes into the result's "error": only if it is the first, in place
+ * of what is there, or after it ("; "). */
+enum op_err_how { OP_ERR_FIRST, OP_ERR_REPLACE, OP_ERR_APPEND };
+
+static inline void op_error_into(char *err, size_t len, enum op_err_how how, const char *text)
+{
+	size_t n = strlen(err);
+
+	if (how == OP_ERR_REPLACE || (how == OP_ERR_FIRST && !n))
+		(void)snprintf(err, len, "%s", text);
+	else if (how == OP_ERR_APPEND)
+		(void)snprintf(err + n, len - n, "%s%s", n ? "; " : "", text);
+}
+
+/* A failure's text: fmt, then ": strerror" when a call failed (rc < 0). */
+static inline void op_error_vformat(char *text, size_t len, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static inline void op_error_vformat(char *text, size_t len, int rc, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	(void)vsnprintf(text, len, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): the callers' va_start */
+	n = strlen(text);
+	if (rc < 0)
+		(void)snprintf(text + n, len - n, ": %s", strerror(-rc));
+}
 
 static inline void op_error_add(struct op_errors *e, const char *phase, int rc,
 				const char *text)

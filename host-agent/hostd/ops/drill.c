@@ -806,17 +806,17 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 		drill_enter_fn[p](x);
 }
 
-/* Record one failure: the result's "errors" always; its "error" is the first one, or
- * (append) gets it added after "; ". */
-static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+/* Record and log one failure: the result's "errors" always, its "error" as `how` says. */
+static void drill_vrecord(struct drill *x, enum op_err_how how, int rc, const char *fmt,
+			  va_list ap) __attribute__((format(printf, 4, 0)));
 
-static void drill_vrecord(struct drill *x, int append, int rc, const char *fmt, va_list ap)
+static void drill_vrecord(struct drill *x, enum op_err_how how, int rc, const char *fmt,
+			  va_list ap)
 {
 	char text[512];
 
 	op_error_vformat(text, sizeof(text), rc, fmt, ap);
-	op_error_into(x->err, sizeof(x->err), append ? OP_ERR_APPEND : OP_ERR_FIRST, text);
+	op_error_into(x->err, sizeof(x->err), how, text);
 	op_error_add(&x->errs, drill_phase_name(x->phase), rc, text);
 	hlog(HLOG_ERR, "vm %s: %s %s: %s", x->v->cfg.name, kind_name(x), drill_phase_name(x->phase),
 	     text);
@@ -828,7 +828,7 @@ static void drill_err_more(struct drill *x, int rc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	drill_vrecord(x, 1, rc, fmt, ap);
+	drill_vrecord(x, OP_ERR_APPEND, rc, fmt, ap);
 	va_end(ap);
 }
 
@@ -837,7 +837,7 @@ static void drill_fail_rc(struct drill *x, int rc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	drill_vrecord(x, 0, rc, fmt, ap);
+	drill_vrecord(x, OP_ERR_FIRST, rc, fmt, ap);
 	va_end(ap);
 	/* from SETTLE on the VM is back on the fast path: nothing to roll back */
 	drill_enter(x, x->phase >= DRILL_SETTLE ? DRILL_FAILED : DRILL_ROLLBACK);
@@ -848,7 +848,7 @@ static void drill_fail(struct drill *x, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	drill_vrecord(x, 0, 0, fmt, ap);
+	drill_vrecord(x, OP_ERR_FIRST, 0, fmt, ap);
 	va_end(ap);
 	drill_enter(x, x->phase >= DRILL_SETTLE ? DRILL_FAILED : DRILL_ROLLBACK);
 }

@@ -492,17 +492,22 @@ void mig_enter(struct mig *m, enum mig_phase p)
 		mig_dest_enter[p](m);
 }
 
-/* Record one failure: the result's "errors" always, its "error" as `how` says. */
-static void mig_vrecord(struct mig *m, enum op_err_how how, int rc, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
+/* Record one failure: the result's "errors" always, its "error" as `how` says; a failure
+ * that ends the phase is logged too. */
+static void mig_vrecord(struct mig *m, enum op_err_how how, int log, int rc, const char *fmt,
+			va_list ap) __attribute__((format(printf, 5, 0)));
 
-static void mig_vrecord(struct mig *m, enum op_err_how how, int rc, const char *fmt, va_list ap)
+static void mig_vrecord(struct mig *m, enum op_err_how how, int log, int rc, const char *fmt,
+			va_list ap)
 {
 	char text[512];
 
 	op_error_vformat(text, sizeof(text), rc, fmt, ap);
 	op_error_into(m->err, sizeof(m->err), how, text);
 	op_error_add(&m->errs, mig_phase_names[m->phase], rc, text);
+	if (log)
+		hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name,
+		     mig_phase_names[m->phase], text);
 }
 
 void mig_err(struct mig *m, const char *fmt, ...)
@@ -510,7 +515,7 @@ void mig_err(struct mig *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, OP_ERR_REPLACE, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_REPLACE, 0, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -519,7 +524,7 @@ void mig_err_more(struct mig *m, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, OP_ERR_APPEND, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_APPEND, 0, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -545,27 +550,21 @@ static void mig_failed(struct mig *m)
 
 void mig_fail(struct mig *m, const char *fmt, ...)
 {
-	size_t n = op_errors_count(&m->errs);
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, OP_ERR_FIRST, 0, fmt, ap);
+	mig_vrecord(m, OP_ERR_FIRST, 1, 0, fmt, ap);
 	va_end(ap);
-	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
-	     op_error_text(&m->errs, n, m->err));
 	mig_failed(m);
 }
 
 void mig_fail_rc(struct mig *m, int rc, const char *fmt, ...)
 {
-	size_t n = op_errors_count(&m->errs);
 	va_list ap;
 
 	va_start(ap, fmt);
-	mig_vrecord(m, OP_ERR_FIRST, rc, fmt, ap);
+	mig_vrecord(m, OP_ERR_FIRST, 1, rc, fmt, ap);
 	va_end(ap);
-	hlog(HLOG_ERR, "vm %s: migration %s: %s", m->v->cfg.name, mig_phase_names[m->phase],
-	     op_error_text(&m->errs, n, m->err));
 	mig_failed(m);
 }
 

@@ -145,19 +145,6 @@ static inline void op_errors_json(const struct op_errors *e, json_t *o)
 		(void)json_object_set_new(o, "errors", json_incref(e->list));
 }
 
-static inline size_t op_errors_count(const struct op_errors *e)
-{
-	return e->list ? json_array_size(e->list) : 0;
-}
-
-/* The text of failure i, or dflt. */
-static inline const char *op_error_text(const struct op_errors *e, size_t i, const char *dflt)
-{
-	const char *t = json_string_value(json_object_get(json_array_get(e->list, i), "error"));
-
-	return t ? t : dflt;
-}
-
 static inline void op_errors_clear(struct op_errors *e)
 {
 	json_decref(e->list);

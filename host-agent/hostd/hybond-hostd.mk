@@ -17,7 +17,7 @@ HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c
 HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
               $(HD)/hv/hv_qmp.c $(HD)/vm.c $(HD)/ops/migrate.c $(HD)/ctl/ctl.c \
               $(HD)/ops/drill.c $(HD)/ops/drill_plan.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \
-              $(HD)/ops/vfwatch.c $(HD)/ops/steps.c \
+              $(HD)/ops/vfwatch.c $(HD)/ops/steps.c $(HD)/ops/fastpath.c \
               $(HD)/ops/migrate_source.c $(HD)/ops/migrate_dest.c \
               $(HD)/ops/migrate_libvirt.c $(HD)/ops/migrate_recover.c $(HD)/ops/migrate_drivers.c
 HOSTD_MAIN := $(HD)/main.c

@@ -186,7 +186,7 @@ static void vm_gc_answer(void *arg, const struct gc_request *req, const struct h
 	if (req->type == HB_MSG_STATUS)
 		return;         /* on_message saw it */
 	if (req->cookie && v->bg && v->bg->on_answer &&
-	    v->bg->on_answer(v, req->cookie, ans, (int)res))
+	    v->bg->on_answer(v, req->cookie, req->type, ans, (int)res))
 		return;         /* the background's own request (the watch's RESUME_FAST_PATH) */
 	OP_CALL(v, on_guest_answer, req->type, ans, (int)res);
 }

@@ -33,8 +33,26 @@
 #include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
 
-/* the guest agent needs nothing more here */
-const struct g_hooks g_hooks = { .reset = NULL, .request = NULL };
+/* The guest agent: it may refuse the next refuse_resume RESUME_FAST_PATHs (answers
+ * STANDBY although its VF is up: not usable yet, as a real agent can). */
+static int refuse_resume;
+
+static void g_reset(void)
+{
+	refuse_resume = 0;
+}
+
+static int g_request(const struct hb_msg *req)
+{
+	if (req->type != HB_MSG_RESUME_FAST_PATH || refuse_resume <= 0)
+		return 0;
+	refuse_resume--;
+	G.n_resume++;
+	g_fast_path_up(req, HB_PATH_STANDBY);
+	return 1;
+}
+
+const struct g_hooks g_hooks = { .reset = g_reset, .request = g_request };
 
 static int journal_has(const char *want_phase)
 {
@@ -442,6 +460,7 @@ static void test_lv_hook_dest(void)
 {
 	char err[256];
 	int answered = -1;
+	unsigned steer_standby;
 
 	setup_lv = 1;
 	setup(VM_MODE_FAILOVER, 0);
@@ -467,13 +486,22 @@ static void test_lv_hook_dest(void)
 	CU_ASSERT_EQUAL(until("D_WAIT_VF", 1000), 0);
 	CU_ASSERT_TRUE(V->here);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* never before the guest says so */
+	/* the VF up; the guest refuses twice: RX back to the standby each time, and again on
+	 * the guest's next STATUS (fastpath.c for D) */
+	steer_standby = V->cnt.steer_standby;
+	refuse_resume = 2;
 	G.vf_present = G.vf_up = 1;
 	g_status(NULL);
 	CU_ASSERT_EQUAL(until("none", 2000), 0);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
-	CU_ASSERT_EQUAL(G.n_resume, 1);
+	CU_ASSERT_EQUAL(G.n_resume, 3);
+	CU_ASSERT_EQUAL(V->cnt.steer_standby, steer_standby + 2);
+	CU_ASSERT_EQUAL(V->cnt.steer_vf, 3);
+	/* the source was told once, at the first refusal: on the standby */
 	pump(20);
-	CU_ASSERT_EQUAL(P.finished_path, HB_PATH_FAST);
+	CU_ASSERT_EQUAL(p_got(HB_MSG_MIGRATE_FINISHED), 1);
+	CU_ASSERT_EQUAL(P.finished_path, HB_PATH_STANDBY);
+	CU_ASSERT_TRUE(json_is_true(json_object_get(V->last_op, "ok")));
 	/* a second hook for a VM that runs here now is refused */
 	CU_ASSERT_EQUAL(mig_hook_incoming(V, NULL, "B", NULL, err, sizeof(err), &answered), -EEXIST);
 	teardown();

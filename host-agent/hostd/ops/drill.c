@@ -23,8 +23,9 @@
  *                 old id and a second primary) or, for a failover primary QEMU
  *                 hid at SAVE, a migration that fails at once (snapshot.h)
  *  WAIT_VF        until the GUEST reports the VF up (never steer before)
- *  STEER_VF       RX: the MAC's entry -> VF port
- *  RESUME         RESUME_FAST_PATH -> FAST_PATH_UP; next cycle after a dwell
+ *  STEER_VF       RX: the MAC's entry -> VF port, RESUME_FAST_PATH sent
+ *  RESUME         -> FAST_PATH_UP; next cycle after a dwell
+ *                 (WAIT_VF..RESUME and RB_WAIT_VF..RB_RESUME: fastpath.c)
  *  SETTLE         a quiet stretch, then the probe is stopped (SIGINT)
  *  REPORT         the probe's JSON; outages attributed to each cycle's windows
  *                 (to_standby, on_standby, [paused], back_to_vf)
@@ -54,6 +55,7 @@
 #include "host-agent/hostd/esw/announce.h"
 #include "host-agent/hostd/vm.h"
 #include "drill.h"
+#include "fastpath.h"
 #include "snapshot.h"
 #include "steps.h"
 #include "vfwatch.h"
@@ -82,6 +84,7 @@ struct drill {
 	struct op_sink sink;            /* who started it: progress and the result */
 	struct op_errors errs;          /* every failure, in order (err: the first) */
 	struct loop_timer *timer;
+	struct fastpath fp;             /* WAIT_VF..RESUME, RB_WAIT_VF..RB_RESUME */
 	uint64_t t0;                    /* monotonic ms */
 	/* facts for the rollback (journalled in extra) */
 	int steered_standby, switched, vf_out, primary_hidden, paused, save_sent;
@@ -109,6 +112,7 @@ static struct drill *drill_of(const struct vm *v)
 }
 
 static void drill_enter(struct drill *x, enum drill_phase p);
+static const struct fastpath_ops drill_fastpath_ops;
 static void drill_fail(struct drill *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void drill_fail_rc(struct drill *x, int rc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -369,6 +373,7 @@ static struct drill *drill_new(struct vm *v, const struct drill_req *rq)
 	x->plan.cycle = 1;
 	x->plan.cycles = rq->kind == DRILL_KIND_SNAPSHOT ? 1 : rq->cycles;
 	x->timer = loop_timer_new(v->d->l, drill_timeout, x);
+	fastpath_init(&x->fp, v, &drill_fastpath_ops, x, NULL, &x->op.steer_src);
 	if (!x->timer) {
 		json_decref(x->timeline);
 		free(x);
@@ -652,55 +657,62 @@ static void denter_replug_vf(struct drill *x)
 
 static void denter_wait_vf(struct drill *x)
 {
-	struct vm *v = x->v;
-	const struct hostd_config *c = &x->v->d->cfg;
-	enum drill_phase p = x->phase;
-
-	if (v->gc && v->session_up)
-		(void)gc_status(v->gc, NULL, gc_now_ms());
-	loop_timer_arm(x->timer, c->vf_up_timeout_ms);
-	if (vm_vf_up(v) && vm_guest_ready(v))
-		drill_enter(x, drill_next(&x->plan, p));
+	loop_timer_arm(x->timer, x->v->d->cfg.vf_up_timeout_ms);
+	(void)fastpath_wait(&x->fp, FASTPATH_POLL | FASTPATH_NOW);
 }
 
+/* The guest reports its VF up (WAIT_VF, RB_WAIT_VF). */
+static void drill_fp_ready(void *arg)
+{
+	struct drill *x = arg;
+
+	drill_enter(x, x->phase == DRILL_WAIT_VF ? drill_next(&x->plan, x->phase) :
+		    DRILL_RB_STEER_VF);
+}
+
+/* RX to the VF port and RESUME_FAST_PATH (the rollback leaves RX on the VF whatever the
+ * guest answers: it ends there); the answer comes in RESUME */
 static void denter_steer_vf(struct drill *x)
 {
-	struct vm *v = x->v;
-	char err[512];
-	int rc;
 	enum drill_phase p = x->phase;
 
 	if (p == DRILL_STEER_VF)
 		add_window(x, "back_to_vf");
-	rc = step_rx_to(v, ESW_TO_VF, &x->op.steer_src, err, sizeof(err));
-	if (rc) {
-		if (p == DRILL_STEER_VF) {
-			drill_fail(x, "%s", err);
-		} else {
-			drill_err_more(x, rc, "rollback: %s", err);
-			drill_enter(x, DRILL_FAILED);
-		}
+	x->fast_up = 0;
+	if (!fastpath_attempt(&x->fp, p == DRILL_RB_STEER_VF))
 		return;
-	}
 	x->steered_standby = 0;
 	drill_enter(x, p == DRILL_STEER_VF ? DRILL_RESUME : DRILL_RB_RESUME);
 }
 
-static void denter_resume(struct drill *x)
+static void drill_fp_done(void *arg, const struct fastpath_result *r)
 {
-	struct vm *v = x->v;
-	int rc;
-	enum drill_phase p = x->phase;
+	struct drill *x = arg;
+	int rb = x->phase == DRILL_RB_STEER_VF || x->phase == DRILL_RB_RESUME;
 
-	x->fast_up = 0;
-	rc = step_resume_fast_path(v, NULL);
-	if (rc < 0) {
-		if (p == DRILL_RESUME)
-			drill_fail_rc(x, rc, "RESUME_FAST_PATH");
+	x->steered_standby = x->v->rx_steer == ESW_TO_STANDBY;
+	if (rb) {
+		if (r->outcome == FASTPATH_STEER_FAILED)
+			drill_err_more(x, r->rc, "rollback: %s", r->why);
+		drill_enter(x, DRILL_FAILED);   /* the guest takes its fast path when it can */
+	} else if (r->outcome == FASTPATH_UP) {
+		x->fast_up = 1;
+		if (x->plan.cycle < x->plan.cycles)
+			loop_timer_arm(x->timer, DRILL_DWELL_MS);
 		else
-			drill_enter(x, DRILL_FAILED);
+			drill_enter(x, drill_next(&x->plan, x->phase));
+	} else if (r->outcome == FASTPATH_REFUSED) {
+		drill_fail(x, "RESUME_FAST_PATH: %s", r->why ? r->why : "still on standby");
+	} else if (r->outcome == FASTPATH_NOT_ASKED) {
+		drill_fail_rc(x, r->rc, "RESUME_FAST_PATH");
+	} else {
+		drill_fail(x, "%s", r->why);
 	}
 }
+
+static const struct fastpath_ops drill_fastpath_ops = {
+	.ready = drill_fp_ready, .done = drill_fp_done,
+};
 
 static void denter_settle(struct drill *x)
 {
@@ -749,15 +761,9 @@ static void denter_rb_replug(struct drill *x)
 
 static void denter_rb_wait_vf(struct drill *x)
 {
-	struct vm *v = x->v;
-	const struct hostd_config *c = &x->v->d->cfg;
-
-	if (v->gc && v->session_up)
-		(void)gc_status(v->gc, NULL, gc_now_ms());
-	loop_timer_arm(x->timer, c->vf_up_timeout_ms +
+	loop_timer_arm(x->timer, x->v->d->cfg.vf_up_timeout_ms +
 		       (x->recovering ? DRILL_RECOVER_WAIT_MS : 0));
-	if (vm_vf_up(v) && vm_guest_ready(v))
-		drill_enter(x, DRILL_RB_STEER_VF);
+	(void)fastpath_wait(&x->fp, FASTPATH_POLL | FASTPATH_NOW);
 }
 
 static void denter_failed(struct drill *x)
@@ -778,8 +784,6 @@ static void (*const drill_enter_fn[DRILL_N_PHASES])(struct drill *) = {
 	[DRILL_WAIT_VF] = denter_wait_vf,
 	[DRILL_STEER_VF] = denter_steer_vf,
 	[DRILL_RB_STEER_VF] = denter_steer_vf,
-	[DRILL_RESUME] = denter_resume,
-	[DRILL_RB_RESUME] = denter_resume,
 	[DRILL_SETTLE] = denter_settle,
 	[DRILL_REPORT] = denter_report,
 	[DRILL_DONE] = denter_done,
@@ -794,6 +798,10 @@ static void drill_enter(struct drill *x, enum drill_phase p)
 {
 	struct vm *v = x->v;
 
+	/* RESUME waits for the answer to what STEER_VF asked; every other phase change
+	 * ends the sub-machine's wait or request (a late answer is not ours any more) */
+	if (p != DRILL_RESUME && p != DRILL_RB_RESUME)
+		fastpath_stop(&x->fp);
 	x->phase = p;
 	timeline_add(x);
 	if (p != DRILL_DONE && p != DRILL_FAILED)
@@ -936,12 +944,8 @@ static void drill_on_guest(struct vm *v)
 {
 	struct drill *x = drill_of(v);
 
-	if (!x || !vm_vf_up(v) || !vm_guest_ready(v))
-		return;
-	if (x->phase == DRILL_WAIT_VF)
-		drill_enter(x, drill_next(&x->plan, x->phase));
-	else if (x->phase == DRILL_RB_WAIT_VF)
-		drill_enter(x, DRILL_RB_STEER_VF);
+	if (x)
+		(void)fastpath_on_guest(&x->fp);        /* WAIT_VF, RB_WAIT_VF */
 }
 
 static void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans,
@@ -961,22 +965,8 @@ static void drill_on_guest_answer(struct vm *v, uint16_t req_type, const struct 
 					  (int)ans->u.switch_done.elapsed_us, "queued",
 					  (int)ans->u.switch_done.queued));
 		drill_enter(x, drill_next(&x->plan, x->phase));
-	} else if (req_type == HB_MSG_RESUME_FAST_PATH && x->phase == DRILL_RESUME) {
-		/* refused: RX back to the standby the guest listens on (only a steer that
-		 * happened is remembered and journalled) */
-		if (!step_fast_path_answer(v, ans, res, &x->op.steer_src, 0, &why)) {
-			x->steered_standby = v->rx_steer == ESW_TO_STANDBY;
-			drill_fail(x, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
-			return;
-		}
-		x->fast_up = 1;
-		if (x->plan.cycle < x->plan.cycles) {
-			loop_timer_arm(x->timer, DRILL_DWELL_MS);
-		} else {
-			drill_enter(x, drill_next(&x->plan, x->phase));
-		}
-	} else if (req_type == HB_MSG_RESUME_FAST_PATH && x->phase == DRILL_RB_RESUME) {
-		drill_enter(x, DRILL_FAILED);
+	} else {
+		(void)fastpath_on_answer(&x->fp, req_type, ans, res);   /* RESUME, RB_RESUME */
 	}
 }
 

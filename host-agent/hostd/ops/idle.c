@@ -50,11 +50,12 @@ static void idle_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint6
 	vfw_on_hv_event(v, ev, detail, ts_ms);  /* after it: an operation may own it now */
 }
 
-static int idle_answer(struct vm *v, void *cookie, const struct hb_msg *ans, int res)
+static int idle_answer(struct vm *v, void *cookie, uint16_t req_type, const struct hb_msg *ans,
+		       int res)
 {
 	if (!cookie || cookie != vfw_cookie(v))
 		return 0;
-	vfw_on_answer(v, ans, res);     /* the watch's own RESUME_FAST_PATH / PREPARE_SWITCH */
+	vfw_on_answer(v, req_type, ans, res);     /* the watch's own RESUME_FAST_PATH / PREPARE_SWITCH */
 	return 1;
 }
 

@@ -235,6 +235,29 @@ static json_t *mig_result_json(struct mig *m, int ok)
 /* ---- life ---------------------------------------------------------------------- */
 static void mig_timeout(void *arg);
 
+/* ---- back to the fast path (fastpath.c) --------------------------------------------- */
+/* The guest reports its VF up: the destination's FAST_PATH, the rollback's RB_FAST_PATH. */
+static void mig_fp_ready(void *arg)
+{
+	struct mig *m = arg;
+
+	mig_enter(m, m->role == MIG_DEST ? MIG_D_FAST_PATH : MIG_S_RB_FAST_PATH);
+}
+
+static void mig_fp_done(void *arg, const struct fastpath_result *r)
+{
+	struct mig *m = arg;
+
+	if (m->role == MIG_DEST)
+		mig_dest_fast_path_done(m, r);
+	else
+		mig_rb_fast_path_done(m, r);
+}
+
+static const struct fastpath_ops mig_fastpath_ops = {
+	.ready = mig_fp_ready, .done = mig_fp_done,
+};
+
 struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer,
 		    const struct mig_driver *drv)
 {
@@ -256,6 +279,7 @@ struct mig *mig_new(struct vm *v, enum mig_role role, const char *peer,
 		m->t_phase[i] = -1;
 	(void)snprintf(m->peer, sizeof(m->peer), "%s", peer);
 	m->timer = loop_timer_new(v->d->l, mig_timeout, m);
+	fastpath_init(&m->fp, v, &mig_fastpath_ops, m, NULL, mig_steer(m));
 	m->progress = loop_timer_new(v->d->l, mig_progress_tick, m);
 	if (!m->timer || !m->progress) {
 		loop_timer_free(m->timer);
@@ -477,6 +501,7 @@ void mig_enter(struct mig *m, enum mig_phase p)
 {
 	struct vm *v = m->v;
 
+	fastpath_stop(&m->fp);  /* a phase that waits for the VF or asks does so on entry */
 	m->phase = p;
 	if (m->t_phase[p] < 0)
 		m->t_phase[p] = (int64_t)since_ms(m);
@@ -597,11 +622,7 @@ static void mig_timeout(void *arg)
 		break;
 	case MIG_D_ON_STANDBY:
 		/* retry: ask the guest again; a VF that came up moves us on */
-		if (v->gc && v->session_up)
-			(void)gc_status(v->gc, NULL, gc_now_ms());
-		if (vm_vf_up(v) && vm_guest_ready(v))
-			mig_enter(m, MIG_D_FAST_PATH);
-		else
+		if (!fastpath_wait(&m->fp, FASTPATH_POLL | FASTPATH_NOW))
 			mig_enter(m, MIG_D_ON_STANDBY);
 		break;
 	case MIG_S_DEST_SWITCHBACK:
@@ -790,11 +811,8 @@ static void mig_on_guest(struct vm *v)
 
 	if (!m)
 		return;
-	if ((m->phase == MIG_D_WAIT_VF || m->phase == MIG_D_ON_STANDBY) && vm_vf_up(v) &&
-	    vm_guest_ready(v)) {
-		mig_enter(m, MIG_D_FAST_PATH);
-	} else if (m->phase == MIG_S_RB_WAIT_VF && vm_vf_up(v) && vm_guest_ready(v)) {
-		mig_enter(m, MIG_S_RB_FAST_PATH);
+	if (fastpath_on_guest(&m->fp)) {
+		return;         /* D_WAIT_VF, D_ON_STANDBY, S_RB_WAIT_VF: the VF is up */
 	} else if (m->phase == MIG_S_RB_SETTLE && !vm_vf_up(v)) {
 		/* the VF left after the guest took the fast path back (QEMU re-plugs a
 		 * failover primary late): RX to the standby, wait for it again */
@@ -837,25 +855,8 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 					(int)ans->u.switch_done.elapsed_us, "queued",
 					(int)ans->u.switch_done.queued));
 		mig_enter(m, v->cfg.mode == VM_MODE_BOND ? MIG_S_UNPLUG_VF : MIG_S_MIGRATING);
-	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_D_FAST_PATH) {
-		/* refused: RX back to the standby the guest listens on */
-		if (step_fast_path_answer(v, ans, res, mig_steer(m), 0, &why)) {
-			mig_enter(m, MIG_D_DONE);
-			return;
-		}
-		mig_err(m, "RESUME_FAST_PATH: %s", why ? why : "still on standby");
-		mig_enter(m, MIG_D_ON_STANDBY);
-	} else if (req_type == HB_MSG_RESUME_FAST_PATH && m->phase == MIG_S_RB_FAST_PATH) {
-		/* refused: RX stays on the VF port while the rollback retries */
-		if (step_fast_path_answer(v, ans, res, mig_steer(m), 1, &why)) {
-			mig_enter(m, MIG_S_RB_SETTLE);  /* its STATUS follows; settle on it */
-			return;
-		}
-		/* refused (busy: a PREPARE_SWITCH still draining), timed out, or the VF is not
-		 * usable yet: retry while the rollback's budget lasts */
-		hlog(HLOG_WARN, "vm %s: rollback: RESUME_FAST_PATH: %s: retrying", v->cfg.name,
-		     why ? why : "the guest stays on the standby");
-		loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
+	} else {
+		(void)fastpath_on_answer(&m->fp, req_type, ans, res);   /* D_FAST_PATH, RB_FAST_PATH */
 	}
 }
 

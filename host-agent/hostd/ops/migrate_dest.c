@@ -100,26 +100,30 @@ static void enter_d_resumed(struct mig *m)
 
 static void enter_d_wait_vf(struct mig *m)
 {
-	struct vm *v = m->v;
-	const struct hostd_config *c = &m->v->d->cfg;
-
-	loop_timer_arm(m->timer, c->vf_up_timeout_ms);
-	if (vm_vf_up(v) && vm_guest_ready(v))
-		mig_enter(m, MIG_D_FAST_PATH);
+	loop_timer_arm(m->timer, m->v->d->cfg.vf_up_timeout_ms);
+	(void)fastpath_wait(&m->fp, FASTPATH_NOW);
 }
 
 static void enter_d_fast_path(struct mig *m)
 {
-	struct vm *v = m->v;
-	char err[512];
-
 	if (!m->t_vf_up)
 		m->t_vf_up = loop_now_ms();
-	/* RX to the VF port, RESUME_FAST_PATH; the answer decides (mig_on_guest_answer) */
-	if (step_fast_path(v, NULL, mig_steer(m), 0, err, sizeof(err)) != STEP_FP_ASKED) {
-		mig_err(m, "%s", err);
-		mig_enter(m, MIG_D_ON_STANDBY);
+	/* RX to the VF port, RESUME_FAST_PATH; the answer decides (mig_dest_fast_path_done) */
+	(void)fastpath_attempt(&m->fp, 0);
+}
+
+void mig_dest_fast_path_done(struct mig *m, const struct fastpath_result *r)
+{
+	if (r->outcome == FASTPATH_UP) {
+		mig_enter(m, MIG_D_DONE);
+		return;
 	}
+	/* RX is back on the standby the guest listens on */
+	if (r->outcome == FASTPATH_REFUSED)
+		mig_err(m, "RESUME_FAST_PATH: %s", r->why ? r->why : "still on standby");
+	else
+		mig_err(m, "%s", r->why);
+	mig_enter(m, MIG_D_ON_STANDBY);
 }
 
 static void enter_d_done(struct mig *m)
@@ -141,6 +145,7 @@ static void enter_d_on_standby(struct mig *m)
 	if (m->retry_ms > MIG_RETRY_MAX_MS)
 		m->retry_ms = MIG_RETRY_MAX_MS;
 	loop_timer_arm(m->timer, m->retry_ms);
+	(void)fastpath_wait(&m->fp, 0);         /* a VF that comes up moves us on */
 }
 
 static void enter_d_abort(struct mig *m)

@@ -15,6 +15,7 @@
 #include "host-agent/hostd/esw/announce.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
+#include "fastpath.h"
 #include "migrate.h"
 
 #define MIG_DEST_PREPARE_TIMEOUT_MS 120000u   /* launcher + QEMU start */
@@ -63,6 +64,7 @@ struct mig {
 	struct op_sink sink;    /* who started it: progress and the result */
 	struct peer_conn *pc;
 	struct loop_timer *timer, *progress;
+	struct fastpath fp;     /* D_WAIT_VF..D_FAST_PATH, D_ON_STANDBY; S_RB_WAIT_VF..RB_FAST_PATH */
 	char uri[2 * CFG_PATH_MAX + 8];         /* QEMU's, or libvirt's "DCONNURI [MIGRATEURI]" */
 	uint64_t t0;                            /* monotonic ms at start */
 	int64_t t_phase[MIG_N_PHASES];          /* ms since t0, -1: not entered */
@@ -182,12 +184,14 @@ void mig_cancel_query_done(void *arg, const struct hv_result *r);
 void mig_rb_plug(struct mig *m);
 void mig_rx_to_standby(struct mig *m);
 void mig_plain_rx_to_standby(struct mig *m);
+void mig_rb_fast_path_done(struct mig *m, const struct fastpath_result *r);
 
 /* migrate_dest.c */
 /* D_INCOMING is done (QEMU's migrate-incoming answered, or libvirt's Prepare): MIGRATE_READY. */
 void mig_incoming_done(void *arg, const struct hv_result *r);
 int mig_dest_standby_first(struct mig *m);
 void mig_launch_done(struct mig *m, int status);
+void mig_dest_fast_path_done(struct mig *m, const struct fastpath_result *r);
 
 /* migrate_libvirt.c */
 void mig_hook_answer(struct mig *m, int ok, const char *mode, const char *msg);

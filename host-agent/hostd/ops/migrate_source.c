@@ -425,7 +425,6 @@ static void enter_s_rb_replug(struct mig *m)
 static void enter_s_rb_wait_vf(struct mig *m)
 {
 	uint64_t spent = loop_now_ms() - m->rb_t0;
-	struct vm *v = m->v;
 	const struct hostd_config *c = &m->v->d->cfg;
 
 	if (spent >= c->vf_up_timeout_ms) {
@@ -441,10 +440,7 @@ static void enter_s_rb_wait_vf(struct mig *m)
 		mig_enter(m, MIG_S_RB_FAST_PATH);
 		return;
 	}
-	if (v->gc && v->session_up)
-		(void)gc_status(v->gc, NULL, gc_now_ms());
-	if (vm_vf_up(v) && vm_guest_ready(v))
-		mig_enter(m, MIG_S_RB_FAST_PATH);
+	(void)fastpath_wait(&m->fp, FASTPATH_POLL | FASTPATH_NOW);
 }
 
 static void enter_s_rb_fast_path(struct mig *m)
@@ -462,20 +458,43 @@ static void enter_s_rb_fast_path(struct mig *m)
 		mig_enter(m, MIG_S_FAILED);
 		return;
 	}
-	/* no agent to ask: RX to the VF and done; else the answer decides: FAST ->
-	 * RB_SETTLE, anything else -> retry (bounded) with RX on the VF */
-	rc = m->force_no_agent ? step_rx_to(v, ESW_TO_VF, mig_steer(m), err, sizeof(err)) :
-			      step_fast_path(v, NULL, mig_steer(m), 1, err, sizeof(err));
+	if (!m->force_no_agent) {
+		/* the answer decides (mig_rb_fast_path_done); RX stays on the VF meanwhile */
+		(void)fastpath_attempt(&m->fp, 1);
+		return;
+	}
+	/* no agent to ask: RX to the VF and done */
+	rc = step_rx_to(v, ESW_TO_VF, mig_steer(m), err, sizeof(err));
 	if (rc < 0) {
 		hlog(HLOG_ERR, "%s", err);
 		mig_err_more(m, "rollback: %s", err);
-		mig_enter(m, MIG_S_FAILED);
-	} else if (m->force_no_agent) {
+	} else {
 		(void)snprintf(m->note, sizeof(m->note), "rolled back: " MIG_NO_AGENT_TEXT);
-		mig_enter(m, MIG_S_FAILED);
-	} else if (rc == STEP_FP_NOT_ASKED) {
-		loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
 	}
+	mig_enter(m, MIG_S_FAILED);
+}
+
+/* FAST -> RB_SETTLE; refused (busy: a PREPARE_SWITCH still draining), timed out, not
+ * sent, or the VF not usable yet -> retry while the rollback's budget lasts */
+void mig_rb_fast_path_done(struct mig *m, const struct fastpath_result *r)
+{
+	switch (r->outcome) {
+	case FASTPATH_UP:
+		mig_enter(m, MIG_S_RB_SETTLE);  /* its STATUS follows; settle on it */
+		return;
+	case FASTPATH_STEER_FAILED:
+		hlog(HLOG_ERR, "%s", r->why);
+		mig_err_more(m, "rollback: %s", r->why);
+		mig_enter(m, MIG_S_FAILED);
+		return;
+	case FASTPATH_REFUSED:
+		hlog(HLOG_WARN, "vm %s: rollback: RESUME_FAST_PATH: %s: retrying", m->v->cfg.name,
+		     r->why ? r->why : "the guest stays on the standby");
+		break;
+	case FASTPATH_NOT_ASKED:
+		break;
+	}
+	loop_timer_arm(m->timer, MIG_RB_RETRY_MS);
 }
 
 static void enter_s_rb_settle(struct mig *m)

@@ -191,7 +191,8 @@ struct vm_bg_ops {
 	void (*on_status)(struct vm *v);                        /* STATUS, session */
 	void (*on_event)(struct vm *v, const struct hb_event *e);
 	/* An answer to one of the background's own requests (cookie its own): 1 taken. */
-	int (*on_answer)(struct vm *v, void *cookie, const struct hb_msg *ans, int res);
+	int (*on_answer)(struct vm *v, void *cookie, uint16_t req_type, const struct hb_msg *ans,
+			 int res);
 	void (*to_json)(const struct vm *v, json_t *o);
 };
 

@@ -7,12 +7,10 @@
  *                       happened is journalled
  *   step_pin_tx_standby the guest's TX to the standby (PREPARE_SWITCH)
  *   step_vf_plug        a VF device into the VM, built from its configuration
- *   step_fast_path      back to the fast path once the guest reports its VF up: RX to
- *                       the VF port, then RESUME_FAST_PATH; step_fast_path_answer()
- *                       takes the guest's answer (RX back to the standby on a refusal)
+ *   step_resume_fast_path  RESUME_FAST_PATH (the guest's TX back to its VF)
  *
- * What differs between the operations — how long they wait for the VF, how they back
- * off, what a refusal means for them — stays in their own state machines.
+ * Back to the fast path — wait for the VF, RX to the VF port, RESUME_FAST_PATH, the
+ * answer — is the sub-machine in fastpath.c built from these.
  */
 #ifndef HYBOND_STEPS_H
 #define HYBOND_STEPS_H
@@ -45,24 +43,5 @@ int step_resume_fast_path(struct vm *v, void *cookie);
  * under id; the hypervisor answers fn(arg).  0, or negative errno (-ENOTCONN: no
  * hypervisor session). */
 int step_vf_plug(struct vm *v, const char *id, hv_done_fn fn, void *arg);
-
-/* step_fast_path()'s outcome. */
-enum step_fp {
-	STEP_FP_ASKED = 0,      /* RX on the VF port, RESUME_FAST_PATH sent */
-	STEP_FP_NOT_ASKED = 1,  /* RX was steered but the request could not be sent (err);
-				 * RX is back on the standby unless keep_rx */
-};
-/* The guest reports its VF up: RX to the VF port (journalled), then RESUME_FAST_PATH
- * with cookie.  STEP_FP_ASKED, STEP_FP_NOT_ASKED, or negative errno when the steer
- * failed (RX where it was; err says why).  keep_rx: a request not sent leaves RX on
- * the VF port (the caller retries). */
-int step_fast_path(struct vm *v, void *cookie, enum jrnl_steer *journal, int keep_rx,
-		   char *err, size_t errlen);
-/* The guest's answer to it (ans may be NULL, res: enum gc_result): 1 the guest is on
- * its fast path (pair.active is FAST until its STATUS says more); 0 it stays on the
- * standby: *why is the failure (NULL: it answered STANDBY), and RX goes back to the
- * standby unless keep_rx. */
-int step_fast_path_answer(struct vm *v, const struct hb_msg *ans, int res,
-			  enum jrnl_steer *journal, int keep_rx, const char **why);
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "host-agent/hostd/vm.h"
+#include "fastpath.h"
 #include "steps.h"
 #include "vfwatch.h"
 
@@ -76,10 +77,15 @@ static int vfw_eligible(const struct vm *v)
 	return v->d->cfg.vf_watch && v->here && !v->op;
 }
 
+/* VF_AWAY waits for the VF (fastpath.c), RETURNING has asked (vfw_ready()), IDLE neither. */
 static void vfw_set(struct vm *v, enum vfw_state s)
 {
 	v->vfw->state = s;
 	v->vfw->since_ms = loop_now_ms();
+	if (s == VFW_IDLE)
+		fastpath_stop(&v->vfw->fp);
+	else if (s == VFW_VF_AWAY)
+		(void)fastpath_wait(&v->vfw->fp, 0);
 }
 
 /* Not ours any more (an operation runs, the VM left, the watch is off): forget the
@@ -194,49 +200,90 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 		     (double)w->steer_us / 1000.0);
 }
 
-/* The VF is back and up in the guest: RX to the VF port, then RESUME_FAST_PATH (the
- * order of migrate.c's D_FAST_PATH and drill.c's STEER_VF -> RESUME). */
-static void vfw_try_return(struct vm *v)
+/* The watch's own view before it tries (fastpath.c checked the VF up in the guest). */
+static int vfw_may_try(void *arg)
 {
+	struct vm *v = arg;
 	struct vfwatch *w = v->vfw;
 	uint64_t now = loop_now_ms();
-	char err[256];
-	int rc;
 
-	if (w->state != VFW_VF_AWAY || !vm_vf_up(v) || !vm_guest_ready(v))
-		return;
 	if (w->leaving[0] && !strcmp(v->pair.vf, w->leaving))
-		return;         /* the VF that is leaving, still listed: not a VF that is back */
+		return 0;       /* the VF that is leaving, still listed: not a VF that is back */
 	if (v->rx_steer != ESW_TO_STANDBY)
-		return;         /* the steering to the standby is still being retried */
+		return 0;       /* the steering to the standby is still being retried */
 	if (now < w->retry_at_ms) {
 		(void)loop_timer_arm(w->timer, w->retry_at_ms - now);
-		return;
+		return 0;
 	}
-	/* RX stays where it is on a request not sent: steer_standby() retries */
-	rc = step_fast_path(v, vfw_cookie(v), NULL, 1, err, sizeof(err));
-	if (rc < 0) {
-		hlog(HLOG_ERR, "%s: the VF is back in the guest but the VM stays on the standby; "
-		     "retrying", err);
-		back_off(v);
+	return 1;
+}
+
+/* The VF is back and up in the guest: RX to the VF port, then RESUME_FAST_PATH; RX
+ * stays where it is on a request not sent (vfw_done() steers it back). */
+static void vfw_ready(void *arg)
+{
+	struct vm *v = arg;
+
+	if (!fastpath_attempt(&v->vfw->fp, 1))
 		return;
-	}
-	if (rc == STEP_FP_NOT_ASKED) {
-		hlog(HLOG_WARN, "vm %s: VF back, but %s (not sent): RX back to the standby port",
-		     v->cfg.name, err);
-		(void)steer_standby(v);
-		back_off(v);
-		return;
-	}
 	hlog(HLOG_INFO, "vm %s: VF %s back in the guest: RX steered to the VF port, "
 	     "RESUME_FAST_PATH sent", v->cfg.name, v->pair.vf);
 	vfw_set(v, VFW_RETURNING);
 }
 
-void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
+static void vfw_done(void *arg, const struct fastpath_result *r)
+{
+	struct vm *v = arg;
+	struct vfwatch *w = v->vfw;
+
+	switch (r->outcome) {
+	case FASTPATH_UP:
+		w->returns++;
+		w->retry_ms = 0;
+		w->retry_at_ms = 0;
+		w->vf_deleted = 0;
+		hlog(HLOG_INFO, "vm %s: fast path resumed after an unannounced VF loss (%.0f ms "
+		     "away)", v->cfg.name, (double)(mono_us() - w->t_trigger_us) / 1000.0);
+		vfw_set(v, VFW_IDLE);
+		return;
+	case FASTPATH_STEER_FAILED:
+		hlog(HLOG_ERR, "%s: the VF is back in the guest but the VM stays on the standby; "
+		     "retrying", r->why);
+		(void)fastpath_wait(&w->fp, 0);         /* still VF_AWAY */
+		back_off(v);
+		return;
+	case FASTPATH_NOT_ASKED:
+		hlog(HLOG_WARN, "vm %s: VF back, but %s (not sent): RX back to the standby port",
+		     v->cfg.name, r->why);
+		(void)fastpath_wait(&w->fp, 0);         /* still VF_AWAY */
+		(void)steer_standby(v);
+		back_off(v);
+		return;
+	case FASTPATH_REFUSED:
+		break;
+	}
+	/* the guest stays on the standby (no VF, not usable before the deadline, busy, no
+	 * session): RX back to the standby it listens on, and wait for the VF again */
+	w->resume_failures++;
+	vfw_set(v, VFW_VF_AWAY);
+	(void)steer_standby(v);
+	hlog(HLOG_WARN, "vm %s: RESUME_FAST_PATH after an unannounced VF loss: %s: RX back on "
+	     "the standby port; trying again once the guest reports its VF up", v->cfg.name,
+	     r->why ? r->why : "the guest stays on the standby");
+	if (r->rc == GC_ABANDONED) {
+		w->retry_at_ms = 0;     /* session down: retried as soon as it is up again */
+		return;
+	}
+	back_off(v);
+}
+
+static const struct fastpath_ops vfw_fastpath_ops = {
+	.ready = vfw_ready, .done = vfw_done, .may_try = vfw_may_try,
+};
+
+void vfw_on_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res)
 {
 	struct vfwatch *w = v->vfw;
-	const char *why = gc_answer_failure(ans, res);
 
 	if (ans && ans->type == HB_MSG_SWITCH_DONE) {
 		hlog(HLOG_INFO, "vm %s: VF leaving: the guest confirmed TX on the standby "
@@ -250,29 +297,7 @@ void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res)
 		vfw_drop(v);
 		return;
 	}
-	if (step_fast_path_answer(v, ans, res, NULL, 1, &why)) {
-		w->returns++;
-		w->retry_ms = 0;
-		w->retry_at_ms = 0;
-		w->vf_deleted = 0;
-		hlog(HLOG_INFO, "vm %s: fast path resumed after an unannounced VF loss (%.0f ms "
-		     "away)", v->cfg.name, (double)(mono_us() - w->t_trigger_us) / 1000.0);
-		vfw_set(v, VFW_IDLE);
-		return;
-	}
-	/* the guest stays on the standby (no VF, not usable before the deadline, busy, no
-	 * session): RX back to the standby it listens on, and wait for the VF again */
-	w->resume_failures++;
-	vfw_set(v, VFW_VF_AWAY);
-	(void)steer_standby(v);
-	hlog(HLOG_WARN, "vm %s: RESUME_FAST_PATH after an unannounced VF loss: %s: RX back on "
-	     "the standby port; trying again once the guest reports its VF up", v->cfg.name,
-	     why ? why : "the guest stays on the standby");
-	if (res == GC_ABANDONED) {
-		w->retry_at_ms = 0;     /* session down: retried as soon as it is up again */
-		return;
-	}
-	back_off(v);
+	(void)fastpath_on_answer(&w->fp, req_type, ans, res);
 }
 
 static void vfw_timer(void *arg)
@@ -289,9 +314,8 @@ static void vfw_timer(void *arg)
 		(void)steer_standby(v);
 		return;
 	}
-	if (v->gc && v->session_up)
-		(void)gc_status(v->gc, NULL, gc_now_ms());      /* fresh view; its answer retries */
-	vfw_try_return(v);
+	/* a fresh view (its answer retries), and the VF up already: back now */
+	(void)fastpath_wait(&v->vfw->fp, FASTPATH_POLL | FASTPATH_NOW);
 }
 
 /* ---- inputs ------------------------------------------------------------------ */
@@ -341,7 +365,7 @@ void vfw_on_guest(struct vm *v)
 	if (!v->pair.vf_present)
 		vfw_lost(v, VFW_TRIG_STATUS, 0);
 	else
-		vfw_try_return(v);
+		(void)fastpath_on_guest(&v->vfw->fp);
 }
 
 /* ---- for operations and status ---------------------------------------------------- */
@@ -395,6 +419,7 @@ int vfw_init(struct vm *v)
 	v->vfw->event_age_ms = -1;
 	v->vfw->since_ms = loop_now_ms();
 	v->vfw->timer = loop_timer_new(v->d->l, vfw_timer, v);
+	fastpath_init(&v->vfw->fp, v, &vfw_fastpath_ops, v, v->vfw, NULL);
 	return v->vfw->timer ? 0 : -ENOMEM;
 }
 

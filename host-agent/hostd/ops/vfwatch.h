@@ -29,6 +29,7 @@
 #include <hybond/proto.h>
 
 #include "host-agent/hostd/hv/hv.h"
+#include "fastpath.h"
 
 struct vm;
 struct loop_timer;
@@ -54,6 +55,7 @@ struct vfwatch {
 					 * STATUS may still show it up, it is not "back" */
 	unsigned losses, returns, resume_failures;
 	struct loop_timer *timer;       /* steering retry, return back-off */
+	struct fastpath fp;             /* back to the fast path (VF_AWAY: waiting) */
 };
 
 int vfw_init(struct vm *v);
@@ -63,7 +65,7 @@ void vfw_on_hv_event(struct vm *v, enum hv_ev ev, const char *detail, uint64_t t
 void vfw_on_guest_event(struct vm *v, const struct hb_event *e);
 void vfw_on_guest(struct vm *v);        /* STATUS, session up/down */
 /* The answer to the watch's own RESUME_FAST_PATH (request cookie vfw_cookie(v)). */
-void vfw_on_answer(struct vm *v, const struct hb_msg *ans, int res);
+void vfw_on_answer(struct vm *v, uint16_t req_type, const struct hb_msg *ans, int res);
 void *vfw_cookie(struct vm *v);
 /* For operations: -EBUSY with err set while the watch is bringing the VF back (a
  * RESUME_FAST_PATH is outstanding: the guest would refuse a PREPARE_SWITCH). */

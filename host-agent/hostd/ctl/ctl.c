@@ -23,6 +23,7 @@
 #include "host-agent/hostd/vm.h"
 
 #define CTL_OUT_MAX (1u << 20)
+#define NGROUPS_MAX_PEER 1024   /* supplementary groups of a client looked at */
 
 struct ctl_conn {
 	struct hostd *d;
@@ -31,6 +32,7 @@ struct ctl_conn {
 	size_t in_len;
 	struct jsonl_out out;           /* answer lines not sent yet (CTL_OUT_MAX) */
 	int closing, dead, busy;        /* busy: an operation reports to us */
+	int root;                       /* the client is root (else a ctl_group member) */
 };
 
 static struct hostd *ctl_d;
@@ -361,6 +363,28 @@ static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
 	free(newxml);
 }
 
+/*
+ * What only root may ask: requests that define a command the daemon runs, a socket or a
+ * namespace it opens, an eswitch port it steers (vm-add: launcher, cleanup, qmp, agent,
+ * eswitch_netns, ports; vm-del), a file QEMU writes as its user (snapshot), and the
+ * libvirt hook's request (libvirtd runs hooks as root; it starts the VM's launcher).  A
+ * ctl_group member operates the VMs root defined: status, migrate, cancel, drill,
+ * evacuate, peer-check (docs/security.md).
+ */
+static const char *const root_only[] = { "vm-add", "vm-del", "snapshot", "libvirt-hook" };
+
+static int allowed(const struct ctl_conn *cc, const char *cmd)
+{
+	size_t i;
+
+	if (cc->root)
+		return 1;
+	for (i = 0; i < sizeof(root_only) / sizeof(root_only[0]); i++)
+		if (!strcmp(cmd, root_only[i]))
+			return 0;
+	return 1;
+}
+
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 {
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
@@ -370,6 +394,11 @@ void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req)
 
 	if (!cmd) {
 		reply_err(cc, "request without \"cmd\"");
+	} else if (!allowed(cc, cmd)) {
+		(void)snprintf(err, sizeof(err), "%s: root only (it defines commands, sockets, "
+			       "ports or files the daemon uses as root); ctl_group members may "
+			       "run status, migrate, cancel, drill, evacuate and peer-check", cmd);
+		reply_err(cc, err);
 	} else if (!strcmp(cmd, "status") || !strcmp(cmd, "vm-list")) {
 		ctl_finish(cc, status_json(d));
 	} else if (!strcmp(cmd, "vm-add")) {
@@ -461,27 +490,50 @@ static void cc_io(void *arg, unsigned events)
 		cc_free(cc);
 }
 
-/* root, or a member of ctl_group (primary group of the peer process) */
-static int cred_ok(int fd)
+/* A member of ctl_group: its primary or one of its supplementary groups, as they were
+ * when it connected (SO_PEERGROUPS, Linux >= 4.13). */
+static int in_ctl_group(int fd, gid_t primary)
+{
+	gid_t groups[NGROUPS_MAX_PEER];
+	socklen_t len = sizeof(groups);
+	size_t i;
+
+	if (ctl_gid == (gid_t)-1)
+		return 0;
+	if (primary == ctl_gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0;       /* ERANGE: more groups than we look at; refused */
+	for (i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == ctl_gid)
+			return 1;
+	return 0;
+}
+
+/* 1 root, 0 a member of ctl_group, -1 neither */
+static int cred_of(int fd)
 {
 	struct ucred uc;
 	socklen_t len = sizeof(uc);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
-		return 0;
-	return uc.uid == 0 || (ctl_gid != (gid_t)-1 && uc.gid == ctl_gid);
+		return -1;
+	if (uc.uid == 0)
+		return 1;
+	return in_ctl_group(fd, uc.gid) ? 0 : -1;
 }
 
 static void ctl_accept(void *arg, unsigned events)
 {
 	struct hostd *d = arg;
 	struct ctl_conn *cc;
-	int fd = accept4(ctl_lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int fd = accept4(ctl_lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), root;
 
 	(void)events;
 	if (fd < 0)
 		return;
-	if (!cred_ok(fd)) {
+	root = cred_of(fd);
+	if (root < 0) {
 		static const char deny[] = "{\"ok\":false,\"error\":\"permission denied (root or ctl_group)\"}\n";
 
 		(void)!send(fd, deny, sizeof(deny) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -496,6 +548,7 @@ static void ctl_accept(void *arg, unsigned events)
 	}
 	cc->d = d;
 	cc->fd = fd;
+	cc->root = root;
 	cc->out.max = CTL_OUT_MAX;
 	if (loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc)) {
 		(void)close(fd);
@@ -519,6 +572,7 @@ int ctl_listen(struct hostd *d, char *err, size_t errlen)
 	int rc;
 
 	ctl_d = d;
+	ctl_gid = (gid_t)-1;
 	if (d->cfg.ctl_group[0]) {
 		struct group *g = getgrnam(d->cfg.ctl_group);
 

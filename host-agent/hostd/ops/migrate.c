@@ -863,7 +863,7 @@ void mig_on_guest_answer(struct vm *v, uint16_t req_type, const struct hb_msg *a
 void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_)
 {
 	struct mig *m = mig_of(v);
-	char err[256];
+	char err[640];        /* a refused URI quoted, escaped */
 	int rc;
 
 	if (!m || m->pc != pc)
@@ -878,7 +878,13 @@ void mig_on_peer_msg(struct vm *v, struct peer_conn *pc, const struct hb_msg *m_
 		}
 		if (m->role != MIG_SOURCE || m->phase != MIG_S_DEST_PREPARE)
 			break;
-		(void)snprintf(m->uri, sizeof(m->uri), "%s", m_->u.migrate_ready.uri);
+		if (m->drv->ready_uri) {
+			rc = m->drv->ready_uri(m, m_->u.migrate_ready.uri, err, sizeof(err));
+			if (rc) {       /* nothing moved yet: the destination tears down */
+				mig_fail_rc(m, rc, "%s", err);
+				break;
+			}
+		}
 		mig_enter(m, MIG_S_STEER_STANDBY);
 		break;
 	case HB_MSG_ERROR:

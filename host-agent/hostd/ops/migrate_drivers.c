@@ -11,9 +11,11 @@
  *             to the hook's host, then follow QEMU      the domain to run
  *   reactive  QEMU migrates already: follow it          (as virsh: the domain runs)
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "host-agent/hostd/peer/peer_uri.h"
 #include "migrate_int.h"
 
 /* The migration is under way: bound it, and report its progress. */
@@ -21,6 +23,19 @@ static void migrating(struct mig *m, unsigned timeout_ms)
 {
 	loop_timer_arm(m->timer, timeout_ms);
 	loop_timer_arm(m->progress, MIG_PROGRESS_MS);
+}
+
+/* QMP: the destination's QEMU listens where its launcher said; the URI QEMU connects to
+ * is built here from the peer's configuration (peer_uri.h): never exec:/file: from a peer */
+static int qmp_ready_uri(struct mig *m, const char *offer, char *err, size_t errlen)
+{
+	const struct peer_config *p = config_peer(&m->v->d->cfg, m->peer);
+
+	if (!p) {
+		(void)snprintf(err, errlen, "peer %s is not configured any more", m->peer);
+		return -ENOENT;
+	}
+	return peer_migration_uri(p, offer, m->uri, sizeof(m->uri), err, errlen);
 }
 
 static void migrate_out(struct mig *m)
@@ -81,7 +96,8 @@ static void hook_incoming(struct mig *m)
 }
 
 const struct mig_driver mig_drv_qmp = {
-	.driven_by = "hybond", .migrate = migrate_out, .incoming = qmp_incoming,
+	.driven_by = "hybond", .ready_uri = qmp_ready_uri, .migrate = migrate_out,
+	.incoming = qmp_incoming,
 };
 const struct mig_driver mig_drv_libvirt = {
 	.driven_by = "hybond", .libvirt = 1,

@@ -124,6 +124,9 @@ struct mig_driver {
 					 * and tears it down; the source domain's end confirms */
 	int external;                   /* libvirt's job migrates: S follows QEMU's events */
 	int reactive;                   /* nobody warned this host: no MIGRATE_READY to send */
+	/* S_DEST_PREPARE: the destination's MIGRATE_READY offers a URI (untrusted): 0 with
+	 * m->uri set, or negative errno with err (NULL: the URI is not the peer's to say) */
+	int (*ready_uri)(struct mig *m, const char *offer, char *err, size_t errlen);
 	void (*migrate)(struct mig *m); /* S_MIGRATING: start the migration, or follow it */
 	void (*incoming)(struct mig *m);/* D_INCOMING: take it in */
 };

@@ -17,8 +17,13 @@
  * while a frame is incomplete, the reader also looks inside the bytes it
  * already has for a COMPLETE frame with valid header and payload
  * checksums; if there is one, the incomplete frame is abandoned in its
- * favour.  The look-ahead resumes where it stopped (s->scan), so feeding a
- * frame one byte at a time stays linear.
+ * favour.  The look-ahead resumes where it stopped (s->scan), also after
+ * bytes were discarded at the front (what it looked at stays as it was), so
+ * feeding a frame one byte at a time stays linear.
+ *
+ * The input is untrusted (a guest, a peer): the payload checksums computed are
+ * paid for by the bytes received (crc_credit, HB_STREAM_CRC_PER_BYTE per byte),
+ * and a payload above the channel's max_len is dropped from its header alone.
  */
 #include <string.h>
 
@@ -38,6 +43,33 @@ void hb_stream_init(struct hb_stream *s)
 	s->skipped = 0;
 	s->frames = 0;
 	s->dropped = 0;
+	s->crc_skipped = 0;
+	s->max_len = HB_PAYLOAD_MAX;
+	s->crc_credit = HB_FRAME_MAX;
+}
+
+void hb_stream_set_max(struct hb_stream *s, size_t max_len)
+{
+	s->max_len = max_len && max_len < HB_PAYLOAD_MAX ? max_len : HB_PAYLOAD_MAX;
+}
+
+/* Credit for n bytes received, capped at two largest frames (no hoarding). */
+static void earn(struct hb_stream *s, size_t n)
+{
+	s->crc_credit += (uint64_t)n * HB_STREAM_CRC_PER_BYTE;
+	if (s->crc_credit > 2u * HB_FRAME_MAX)
+		s->crc_credit = 2u * HB_FRAME_MAX;
+}
+
+/* The payload at p (len bytes) has checksum crc: 1 yes, 0 no or not paid for. */
+static int payload_ok(struct hb_stream *s, const uint8_t *p, size_t len, uint32_t crc)
+{
+	if (len > s->crc_credit) {
+		s->crc_skipped++;
+		return 0;
+	}
+	s->crc_credit -= len;
+	return hb_crc32(p, len) == crc;
 }
 
 /*
@@ -80,6 +112,7 @@ void hb_stream_commit(struct hb_stream *s, size_t n)
 	if (n > sizeof(s->buf) - s->end)
 		n = sizeof(s->buf) - s->end;
 	s->end += n;
+	earn(s, n);
 }
 
 /*
@@ -102,16 +135,18 @@ size_t hb_stream_feed(struct hb_stream *s, const void *data, size_t len)
 	if (len) {
 		memcpy(s->buf + s->end, data, len);
 		s->end += len;
+		earn(s, len);
 	}
 	return len;
 }
 
-/* Discard @n bytes at the front as garbage. */
+/* Discard @n bytes at the front as garbage.  What the look-ahead examined after them
+ * stays examined: the bytes did not change. */
 static void discard(struct hb_stream *s, size_t n)
 {
 	s->start += n;
 	s->skipped += n;
-	s->scan = 0;
+	s->scan = s->scan > n ? s->scan - n : 0;
 }
 
 /* Length of the longest tail of @p that is a proper prefix of the magic. */
@@ -126,7 +161,8 @@ static size_t magic_prefix_tail(const uint8_t *p, size_t len)
 }
 
 /* Whether a complete valid frame starts at @p (@avail bytes buffered). */
-static int frame_complete_at(const uint8_t *p, size_t avail, int *incomplete)
+static int frame_complete_at(struct hb_stream *s, const uint8_t *p, size_t avail,
+			     int *incomplete)
 {
 	struct hb_hdr h;
 
@@ -135,13 +171,13 @@ static int frame_complete_at(const uint8_t *p, size_t avail, int *incomplete)
 		*incomplete = 1;
 		return 0;
 	}
-	if (hb_hdr_decode(p, avail, &h) < 0)
+	if (hb_hdr_decode(p, avail, &h) < 0 || h.len > s->max_len)
 		return 0;
 	if (avail - HB_HDR_LEN < h.len) {
 		*incomplete = 1;
 		return 0;
 	}
-	return hb_crc32(p + HB_HDR_LEN, h.len) == h.payload_crc;
+	return payload_ok(s, p + HB_HDR_LEN, h.len, h.payload_crc);
 }
 
 /*
@@ -166,7 +202,7 @@ static size_t find_embedded(struct hb_stream *s)
 			break;
 		}
 		off = (size_t)(m - p);
-		if (frame_complete_at(m, avail - off, &incomplete)) {
+		if (frame_complete_at(s, m, avail - off, &incomplete)) {
 			s->scan = off;
 			return off;
 		}
@@ -238,9 +274,17 @@ int hb_stream_next(struct hb_stream *s, struct hb_frame *f, size_t *skipped)
 			s->dropped++;
 			break;
 		}
+		if (f->hdr.len > s->max_len) {
+			/* larger than this channel's frames: its payload is skipped as
+			 * garbage, never checksummed */
+			discard(s, HB_HDR_LEN);
+			s->dropped++;
+			rc = HB_E_OVERSIZE;
+			break;
+		}
 		need = HB_HDR_LEN + f->hdr.len;
 		if (avail >= need) {
-			if (hb_crc32(p + HB_HDR_LEN, f->hdr.len) != f->hdr.payload_crc) {
+			if (!payload_ok(s, p + HB_HDR_LEN, f->hdr.len, f->hdr.payload_crc)) {
 				/* Corrupted, or a dead frame's header followed
 				 * by another frame: rescan after the header. */
 				discard(s, HB_HDR_LEN);

@@ -1039,6 +1039,85 @@ static void test_stream_wptr(void)
 	CU_ASSERT_EQUAL(hb_stream_feed(&stream, NULL, 5), 0);
 }
 
+/* Every byte zlib's crc32() looks at (the binary is linked with --wrap=crc32). */
+static uint64_t crc_bytes;
+unsigned long __real_crc32(unsigned long crc, const unsigned char *buf, unsigned len);
+unsigned long __wrap_crc32(unsigned long crc, const unsigned char *buf, unsigned len);
+
+unsigned long __wrap_crc32(unsigned long crc, const unsigned char *buf, unsigned len)
+{
+	if (buf)
+		crc_bytes += len;
+	return __real_crc32(crc, buf, len);
+}
+
+/* A hostile sender: a valid header every 28 bytes, each claiming the rest of a 64 KiB
+ * block as its payload with a wrong checksum.  Checked one after the other, that is
+ * ~1000x the bytes sent; the reader's work stays a small multiple of them, and a valid
+ * frame after the attack still comes through. */
+static void test_stream_crc_budget(void)
+{
+	static uint8_t blk[HB_FRAME_MAX], good[256];
+	const size_t rounds = 16, chunk = 4096;
+	struct hb_hdr h = { .major = HB_VERSION_MAJOR, .type = HB_MSG_PING };
+	struct hb_frame f;
+	size_t off, r, fed = 0, got = 0;
+	int n, rc;
+
+	for (off = 0; off + HB_HDR_LEN <= sizeof(blk); off += HB_HDR_LEN) {
+		h.seq = (uint32_t)off;
+		h.len = (uint32_t)(sizeof(blk) - off - HB_HDR_LEN);
+		h.payload_crc = 0xdeadbeef;
+		hb_hdr_encode(blk + off, &h);
+	}
+	hb_stream_init(&stream);
+	crc_bytes = 0;
+	for (r = 0; r < rounds; r++) {
+		for (off = 0; off < sizeof(blk); off += chunk) {
+			size_t room;
+			uint8_t *p = hb_stream_wptr(&stream, &room);
+			size_t len = chunk < room ? chunk : room;
+
+			memcpy(p, blk + off, len);
+			hb_stream_commit(&stream, len);
+			fed += len;
+			while ((rc = hb_stream_next(&stream, &f, NULL)) != 0)
+				CU_ASSERT_TRUE(rc < 0);
+		}
+	}
+	CU_ASSERT_TRUE(fed >= rounds * sizeof(blk) / 2);
+	/* header checksums (24 of every 28 bytes, looked at from the front and by the
+	 * look-ahead) plus HB_STREAM_CRC_PER_BYTE per byte of payload checks, plus a start */
+	CU_ASSERT_TRUE(crc_bytes <= (uint64_t)fed * (2 + HB_STREAM_CRC_PER_BYTE) + 4u * HB_FRAME_MAX);
+	CU_ASSERT_TRUE(stream.crc_skipped > 0);
+	/* the attack stops: a valid frame is delivered */
+	n = encode_sample(HB_MSG_PONG, good, sizeof(good));
+	for (r = 0; r < 4 && !got; r++) {
+		CU_ASSERT_EQUAL(hb_stream_feed(&stream, good, (size_t)n), (size_t)n);
+		while ((rc = hb_stream_next(&stream, &f, NULL)) != 0)
+			got += rc == 1 && f.hdr.type == HB_MSG_PONG;
+	}
+	CU_ASSERT_TRUE(got > 0);
+}
+
+/* A channel whose frames are small: a header claiming more is dropped at once, its
+ * payload never waited for nor checksummed. */
+static void test_stream_max_len(void)
+{
+	static uint8_t buf[64];
+	struct hb_hdr h = { .major = HB_VERSION_MAJOR, .type = HB_MSG_STATUS, .seq = 7,
+			    .len = 20000 };
+	struct hb_frame f;
+
+	hb_stream_init(&stream);
+	hb_stream_set_max(&stream, 16384);
+	hb_hdr_encode(buf, &h);
+	CU_ASSERT_EQUAL(hb_stream_feed(&stream, buf, HB_HDR_LEN), HB_HDR_LEN);
+	CU_ASSERT_EQUAL(hb_stream_next(&stream, &f, NULL), HB_E_OVERSIZE);
+	CU_ASSERT_EQUAL(f.hdr.seq, 7);
+	CU_ASSERT_EQUAL(stream.dropped, 1);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static CU_TestInfo frame_tests[] = {
@@ -1089,6 +1168,8 @@ static CU_TestInfo stream_tests[] = {
 	{ "largest frame", test_stream_max_frame },
 	{ "dropped frames are reported", test_stream_dropped },
 	{ "wptr/commit", test_stream_wptr },
+	{ "hostile headers: work bounded by the bytes received", test_stream_crc_budget },
+	{ "a channel's max payload: dropped from the header", test_stream_max_len },
 	CU_TEST_INFO_NULL,
 };
 

@@ -34,6 +34,9 @@
 
 /* Reads per gc_handle_io call: bounds the work one guest gets per loop turn. */
 #define GC_READS_PER_CALL   4
+/* The largest payload a guest sends: a STATUS of 8 pairs is ~1 KiB; bigger frames are
+ * dropped from their header, never checksummed (proto/stream.c's work budget). */
+#define GC_GUEST_PAYLOAD_MAX 16384u
 /* Guest-induced warnings logged per second before they are summarised. */
 #define GC_LOGS_PER_S       10
 #define GC_VER_MIN          HB_VERSION(HB_VERSION_MAJOR, 0)
@@ -232,6 +235,7 @@ struct gc_chan *gc_new(const struct gc_config *cfg, const struct gc_ops *ops, vo
 	c->reconnect_delay_ms = GC_RECONNECT_MIN_MS;
 	c->tokens_milli = (uint64_t)cfg_burst(c) * 1000u;
 	hb_stream_init(&c->rx);
+	hb_stream_set_max(&c->rx, GC_GUEST_PAYLOAD_MAX);
 	return c;
 }
 

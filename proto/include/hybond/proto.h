@@ -225,8 +225,26 @@ struct hb_stream {
 	uint64_t skipped;       /* total bytes discarded as garbage */
 	uint64_t frames;        /* total frames delivered */
 	uint64_t dropped;       /* total frames with a valid header that were dropped */
+	uint64_t crc_skipped;   /* payload checksums not computed: over the work budget */
+	size_t max_len;         /* largest payload accepted (hb_stream_set_max) */
+	uint64_t crc_credit;    /* payload bytes the reader may still checksum */
 	uint8_t buf[HB_FRAME_MAX];
 };
+
+/*
+ * The reader's work is bounded by what it receives: it checksums at most
+ * HB_STREAM_CRC_PER_BYTE payload bytes per byte fed (plus one largest frame), and
+ * looks at each possible header a bounded number of times, whatever the input.  A
+ * sender that fills the stream with headers claiming payloads with wrong checksums
+ * gets its frames dropped (crc_skipped, dropped) instead of costing the reader
+ * ~1000x its own bytes.  A stream of valid frames never runs out: each frame brings
+ * HB_STREAM_CRC_PER_BYTE times its own length.
+ */
+#define HB_STREAM_CRC_PER_BYTE 4u
+/* Frames whose payload is above max_len (default HB_PAYLOAD_MAX) are dropped with
+ * HB_E_OVERSIZE from their header alone: a channel whose legitimate frames are small
+ * (a guest's) says so. */
+void hb_stream_set_max(struct hb_stream *s, size_t max_len);
 
 void hb_stream_init(struct hb_stream *s);
 void hb_stream_reset(struct hb_stream *s);

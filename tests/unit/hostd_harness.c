@@ -115,9 +115,11 @@ static int f_plug(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void *arg
 	return rec("device_add", vf->id, fn, arg);
 }
 
-static int f_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+static int f_query_vf(struct hv *h, const char *id, const char *bus, hv_done_fn fn,
+		      void *arg)
 {
 	(void)h;
+	(void)bus;
 	return rec("query-pci", id, fn, arg);
 }
 
@@ -464,6 +466,11 @@ void pump(unsigned ms)
 		(void)loop_run(D.l);
 		tpoll(&G.s, g_msg);
 		tpoll(&P.s, p_msg);
+		if (H.vf_query_auto) {
+			struct hv_result r = { .present = H.vf_query_auto == 1 };
+
+			(void)answer("query-pci", &r);
+		}
 	}
 	loop_timer_free(t);
 }

@@ -45,6 +45,9 @@ struct fake_hv_state {
 	/* the next call named fail_call is not sent: it returns fail_rc (negative errno) */
 	char fail_call[32];
 	int fail_rc;
+	/* pump() answers query-pci (query_vf) itself: 0 no (the test does), 1 the VF is in
+	 * the VM, 2 it is not */
+	int vf_query_auto;
 };
 
 extern struct fake_hv_state H;

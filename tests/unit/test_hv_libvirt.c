@@ -305,7 +305,7 @@ static void test_devices(void)
 
 	CU_ASSERT_EQUAL(O->vf_unplug(h, "vf'0", done_fn, &u), -EINVAL);
 	CU_ASSERT_EQUAL(O->vf_unplug(h, "ua-nope", done_fn, &u), 0);
-	CU_ASSERT_EQUAL(O->query_vf(h, "ua-nope", done_fn, &q), 0);
+	CU_ASSERT_EQUAL(O->query_vf(h, "ua-nope", NULL, done_fn, &q), 0);
 	CU_ASSERT_EQUAL(O->vf_plug(h, &pci, done_fn, &p), 0);
 	CU_ASSERT_EQUAL(O->vf_plug(h, &qmp, done_fn, &x), 0);
 	CU_ASSERT_EQUAL(O->vf_plug(h, &lone, done_fn, &l), 0);

@@ -489,6 +489,17 @@ static void check_session_commands(enum chunking how)
 	CU_ASSERT_TRUE(qmp_pci_has_qdev(S.ans[3].ret, "standby0"));
 	CU_ASSERT_TRUE(qmp_pci_has_qdev(S.ans[3].ret, "vf0"));
 	CU_ASSERT_FALSE(qmp_pci_has_qdev(S.ans[3].ret, "vf9"));
+	/* the VF sits behind the root port rp1 (the VF watch's evidence by bus) */
+	CU_ASSERT_TRUE(qmp_pci_bridge_used(S.ans[3].ret, "rp1"));
+	CU_ASSERT_FALSE(qmp_pci_bridge_used(S.ans[3].ret, "vser0"));    /* not a bridge */
+	CU_ASSERT_FALSE(qmp_pci_bridge_used(S.ans[3].ret, "rp9"));
+	{
+		json_t *empty = json_loads("[{\"bus\": 0, \"devices\": [{\"qdev_id\": \"rp1\", "
+					   "\"pci_bridge\": {\"devices\": []}}]}]", 0, NULL);
+
+		CU_ASSERT_FALSE(qmp_pci_bridge_used(empty, "rp1"));     /* unplugged */
+		json_decref(empty);
+	}
 	CU_ASSERT_FALSE(qmp_qom_has_child(S.ans[16].ret, "vf0")); /* id 18: after DEVICE_DELETED */
 	/* savevm over HMP "succeeds" with an error text */
 	CU_ASSERT_TRUE(qmp_hmp_failed(S.ans[9].ret, hmp, sizeof(hmp)));

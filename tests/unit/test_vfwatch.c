@@ -39,6 +39,7 @@ static struct {
 static void gw_reset(void)
 {
 	memset(&GW, 0, sizeof(GW));
+	H.vf_query_auto = 1;    /* QEMU shows the VF (the watch asks before every return) */
 }
 
 /* Note where RX was steered; answer RESUME_FAST_PATH as told (then 1: G does not). */
@@ -426,7 +427,71 @@ static void test_migration_while_away(void)
 	teardown();
 }
 
+/* The guest's word alone never steers RX to a VF: a guest that reports its VF up while
+ * QEMU shows no VF device stays on the standby; once QEMU shows it, back. */
+static void test_needs_hypervisor(void)
+{
+	json_t *o;
+
+	setup(VM_MODE_FAILOVER, 1);
+	g_vf_vanished();
+	pump(20);
+	expect_away("vf_vanished");
+	H.vf_query_auto = 2;                    /* the operator gave the VF to another VM */
+	g_vf_back();
+	pump(300);
+	CU_ASSERT_STRING_EQUAL(wstate(), "vf_away");
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);
+	CU_ASSERT_EQUAL(V->cnt.steer_vf, 0);
+	CU_ASSERT_EQUAL(G.n_resume, 0);
+	CU_ASSERT_TRUE(called("query-pci") >= 1);
+	o = vm_to_json(V);
+	CU_ASSERT_TRUE(json_integer_value(json_object_get(json_object_get(o, "vf_watch"),
+							  "no_vf_in_vm")) >= 1);
+	json_decref(o);
+	H.vf_query_auto = 1;                    /* a VF is in the VM again */
+	g_status(NULL);
+	CU_ASSERT_EQUAL(until_w("idle", 5000), 0);
+	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_VF);
+	CU_ASSERT_EQUAL(V->cnt.steer_vf, 1);
+	teardown();
+}
+
+/* A guest flapping its VF (vanished, up, vanished, ...) as fast as it can: the first
+ * loss returns at once, then each return waits a doubling hold-down; the PF's MAC table
+ * is written a handful of times, not on every flap. */
+static void test_flapping(void)
+{
+	unsigned t, i;
+
+	setup(VM_MODE_FAILOVER, 1);
+	for (t = 0; t < 3000; t += 30) {
+		g_vf_vanished();
+		pump(10);
+		g_vf_back();
+		pump(20);
+	}
+	/* ~100 flaps in 3 s: returns at 0, +1 s, +2 s (then +4 s ...) */
+	CU_ASSERT_TRUE(V->cnt.steer_vf >= 2);
+	CU_ASSERT_TRUE(V->cnt.steer_vf <= 4);
+	CU_ASSERT_TRUE(V->vfw->flaps >= 2);
+	/* calm again: it comes back, and a loss long after is a first loss again */
+	g_vf_back();
+	CU_ASSERT_EQUAL(until_w("idle", 10000), 0);
+	i = V->cnt.steer_vf;
+	V->vfw->t_returned_ms -= 20000;         /* the fast path held 20 s */
+	g_vf_vanished();
+	pump(20);
+	g_vf_back();
+	CU_ASSERT_EQUAL(until_w("idle", 500), 0);
+	CU_ASSERT_EQUAL(V->cnt.steer_vf, i + 1);
+	CU_ASSERT_EQUAL(V->vfw->flaps, 0);
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
+	{ "the guest's word alone: no VF in QEMU, no steer to the VF", test_needs_hypervisor },
+	{ "a flapping VF: hold-down doubling, few MAC writes", test_flapping },
 	{ "VF_LEAVING then VF_VANISHED: steered once; VF back: RX to VF, RESUME_FAST_PATH",
 	  test_leaving_then_vanished },
 	{ "a STATUS still listing the leaving VF up: not back", test_leaving_still_listed },

@@ -31,7 +31,8 @@ struct hv_result {
 	struct qmp_migrate_info mig;    /* query_migrate */
 	int running;                    /* query_status */
 	char status[32];
-	int present;                    /* query_vf: the device is in the VM */
+	int present;                    /* query_vf: the device is in the VM (by its id, or
+					 * a device behind the VF's root port bus) */
 };
 
 typedef void (*hv_done_fn)(void *arg, const struct hv_result *r);
@@ -60,8 +61,11 @@ struct hv_ops {
 	int (*query_status)(struct hv *h, hv_done_fn fn, void *arg);
 	int (*vf_unplug)(struct hv *h, const char *id, hv_done_fn fn, void *arg);
 	int (*vf_plug)(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void *arg);
-	/* Is device ID in the VM (a rollback after a crash: was the VF unplugged)? */
-	int (*query_vf)(struct hv *h, const char *id, hv_done_fn fn, void *arg);
+	/* Is device ID in the VM (a rollback after a crash: was the VF unplugged)?  With
+	 * bus (the VF's root port, NULL: none), a device behind it counts too: an operator
+	 * re-plugs a VF under another id (the VF watch's evidence). */
+	int (*query_vf)(struct hv *h, const char *id, const char *bus, hv_done_fn fn,
+			void *arg);
 	int (*cont)(struct hv *h, hv_done_fn fn, void *arg);
 	int (*quit)(struct hv *h, hv_done_fn fn, void *arg);
 	/*

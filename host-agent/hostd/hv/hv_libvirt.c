@@ -985,16 +985,18 @@ static int lv_vf_plug(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void 
 	return job_submit(j);
 }
 
-static int lv_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+static int lv_query_vf(struct hv *h, const char *id, const char *bus, hv_done_fn fn,
+		       void *arg)
 {
 	struct hvl_job *j;
 
-	if (!id_ok(id))
+	if (!id_ok(id) || (bus && bus[0] && !id_ok(bus)))
 		return -EINVAL;
 	j = job_new(J_QVF, h, fn, arg);
 	if (!j)
 		return -ENOMEM;
 	(void)snprintf(j->a, sizeof(j->a), "%s", id);
+	(void)snprintf(j->b, sizeof(j->b), "%s", bus ? bus : "");
 	j->payload = strdup("{\"execute\":\"query-pci\"}");
 	if (!j->payload) {
 		job_free(j);

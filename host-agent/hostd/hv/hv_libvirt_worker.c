@@ -568,7 +568,8 @@ static void run_qvf(struct hvl_job *j, virDomainPtr d)
 		return;
 	}
 	if (qmp_passthrough(j, d, "query-pci", &ret) == 0)
-		j->r.present = qmp_pci_has_qdev(ret, j->a);
+		j->r.present = qmp_pci_has_qdev(ret, j->a) ||
+			       (j->b[0] && qmp_pci_bridge_used(ret, j->b));
 	json_decref(ret);
 }
 

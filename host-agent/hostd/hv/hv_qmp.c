@@ -27,6 +27,7 @@ struct hv_call {
 	void *arg;
 	int kind;               /* 0 plain, 1 query-migrate, 2 query-status, 3 query-pci */
 	char id[64];            /* query-pci: the device looked for */
+	char bus[64];           /* ... or a device behind this root port ("": none) */
 };
 
 uint64_t hv_realtime_ms(void)
@@ -200,7 +201,8 @@ static void hq_answer(struct qmp *q, void *arg, const struct qmp_answer *a)
 			(void)snprintf(r.status, sizeof(r.status), "%s", st.status);
 		}
 	} else if (c->kind == 3) {
-		r.present = qmp_pci_has_qdev(a->ret, c->id);
+		r.present = qmp_pci_has_qdev(a->ret, c->id) ||
+			    (c->bus[0] && qmp_pci_bridge_used(a->ret, c->bus));
 	}
 	if (c->fn)
 		c->fn(c->arg, &r);
@@ -287,7 +289,8 @@ static int hq_vf_plug(struct hv *h, const struct hv_vf *vf, hv_done_fn fn, void 
 	HQ_CALL(0, HV_QMP_CMD_TIMEOUT_MS, qmp_device_add(h->q, &d, &ctx));
 }
 
-static int hq_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
+static int hq_query_vf(struct hv *h, const char *id, const char *bus, hv_done_fn fn,
+		       void *arg)
 {
 	struct qmp_cmd_ctx ctx;
 	struct hv_call *c = call_new(fn, arg, 3, &ctx, HV_QMP_CMD_TIMEOUT_MS);
@@ -296,6 +299,7 @@ static int hq_query_vf(struct hv *h, const char *id, hv_done_fn fn, void *arg)
 	if (!c)
 		return -ENOMEM;
 	(void)snprintf(c->id, sizeof(c->id), "%s", id);
+	(void)snprintf(c->bus, sizeof(c->bus), "%s", bus ? bus : "");
 	id_ = qmp_query_pci(h->q, &ctx);
 	if (id_ < 0) {
 		free(c);

@@ -839,6 +839,39 @@ bool qmp_pci_has_qdev(json_t *ret, const char *qdev_id)
 	return false;
 }
 
+/* The bridge bridge_id among devs (and bridges below them): its devices, or NULL. */
+static json_t *pci_bridge_devices(json_t *devs, const char *bridge_id, int depth)
+{
+	size_t i;
+	json_t *d, *found;
+
+	if (depth > 8)
+		return NULL;
+	json_array_foreach(devs, i, d) {
+		const char *id = json_string_value(json_object_get(d, "qdev_id"));
+		json_t *br = json_object_get(json_object_get(d, "pci_bridge"), "devices");
+
+		if (id && br && strcmp(id, bridge_id) == 0)
+			return br;
+		if (br && (found = pci_bridge_devices(br, bridge_id, depth + 1)))
+			return found;
+	}
+	return NULL;
+}
+
+bool qmp_pci_bridge_used(json_t *ret, const char *bridge_id)
+{
+	size_t i;
+	json_t *bus, *devs;
+
+	json_array_foreach(ret, i, bus) {
+		devs = pci_bridge_devices(json_object_get(bus, "devices"), bridge_id, 0);
+		if (devs)
+			return json_array_size(devs) > 0;
+	}
+	return false;
+}
+
 bool qmp_hmp_failed(json_t *ret, char *buf, size_t len)
 {
 	const char *s = json_string_value(ret);

@@ -214,6 +214,8 @@ int qmp_parse_migrate(json_t *ret, struct qmp_migrate_info *out);
 bool qmp_qom_has_child(json_t *ret, const char *name);
 /* query-pci's answer has a device with this qdev_id (searching bridges too) */
 bool qmp_pci_has_qdev(json_t *ret, const char *qdev_id);
+/* query-pci's answer: a device behind the PCI bridge (root port) bridge_id. */
+bool qmp_pci_bridge_used(json_t *ret, const char *bridge_id);
 /* An HMP command "succeeded" with an error text ("Error: …"): true, text in buf. */
 bool qmp_hmp_failed(json_t *ret, char *buf, size_t len);
 

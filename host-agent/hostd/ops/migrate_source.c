@@ -416,7 +416,7 @@ static void enter_s_rb_replug(struct mig *m)
 
 	/* bond: a fresh id (QEMU 7.2 refuses the old one), unless the VF is still there */
 	if (v->hv && v->hvo->query_vf && v->hvo->ready(v->hv) && !m->vf_unplugged &&
-	    v->hvo->query_vf(v->hv, v->vf_id, rb_vf_query_done, v) == 0)
+	    v->hvo->query_vf(v->hv, v->vf_id, NULL, rb_vf_query_done, v) == 0)
 		return;
 	mig_rb_plug(m);
 	mig_enter(m, MIG_S_RB_WAIT_VF);

@@ -32,6 +32,9 @@
 #define VFW_RETRY_MIN_MS      500u      /* RESUME_FAST_PATH refused: first back-off */
 #define VFW_RETRY_MAX_MS    10000u
 #define VFW_EVENT_AGE_MAX_MS 60000      /* older QEMU timestamps are not a latency */
+#define VFW_FLAP_WINDOW_MS  10000u      /* a loss this soon after a return is a flap */
+#define VFW_HOLD_MIN_MS      1000u      /* hold-down after the first flap, doubling */
+#define VFW_HOLD_MAX_MS     60000u
 
 static const char *const state_names[] = {
 	[VFW_IDLE] = "idle", [VFW_VF_AWAY] = "vf_away", [VFW_RETURNING] = "returning",
@@ -82,6 +85,8 @@ static void vfw_set(struct vm *v, enum vfw_state s)
 {
 	v->vfw->state = s;
 	v->vfw->since_ms = loop_now_ms();
+	if (v->vfw->hv == VFW_HV_PRESENT)
+		v->vfw->hv = VFW_HV_UNKNOWN;    /* evidence is for one attempt */
 	if (s == VFW_IDLE)
 		fastpath_stop(&v->vfw->fp);
 	else if (s == VFW_VF_AWAY)
@@ -117,6 +122,28 @@ static int steer_standby(struct vm *v)
 		(void)loop_timer_arm(v->vfw->timer, VFW_STEER_RETRY_MS);
 	}
 	return rc;
+}
+
+/* A loss soon after a return is a flap: the next return waits a hold-down that doubles
+ * with each flap in a row (none for a first loss: the fast path back at once). */
+static void hold_down(struct vm *v)
+{
+	struct vfwatch *w = v->vfw;
+	uint64_t now = loop_now_ms(), hold;
+
+	if (w->t_returned_ms && now - w->t_returned_ms < VFW_FLAP_WINDOW_MS)
+		w->flaps++;
+	else
+		w->flaps = 0;
+	if (!w->flaps)
+		return;
+	hold = (uint64_t)VFW_HOLD_MIN_MS << (w->flaps > 7 ? 6 : w->flaps - 1);
+	if (hold > VFW_HOLD_MAX_MS)
+		hold = VFW_HOLD_MAX_MS;
+	w->retry_at_ms = now + hold;
+	hlog(HLOG_WARN, "vm %s: its VF left again %u time%s in a row within %u s of coming "
+	     "back: the next return waits %llu ms", v->cfg.name, w->flaps, w->flaps > 1 ? "s" :
+	     "", VFW_FLAP_WINDOW_MS / 1000u, (unsigned long long)hold);
 }
 
 /* The next return attempt waits (the guest refused, or steering failed). */
@@ -170,6 +197,7 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 	w->retry_ms = 0;
 	w->retry_at_ms = 0;
 	w->losses++;
+	hold_down(v);
 	loop_timer_disarm(w->timer);
 	vfw_set(v, VFW_VF_AWAY);
 	if (v->rx_steer == ESW_TO_STANDBY) {
@@ -200,6 +228,52 @@ static void vfw_lost(struct vm *v, enum vfw_trigger trig, uint64_t qemu_ts_ms)
 		     (double)w->steer_us / 1000.0);
 }
 
+/* The hypervisor's answer: is a VF device in the VM? */
+static void vfw_hv_answer(void *arg, const struct hv_result *r)
+{
+	struct vm *v = arg;
+	struct vfwatch *w = v->vfw;
+
+	if (!w || w->hv != VFW_HV_ASKING)
+		return;
+	w->hv = VFW_HV_UNKNOWN;
+	if (r->err || !r->present) {
+		w->hv_refusals++;
+		hlog(HLOG_WARN, "vm %s: the guest reports its VF up but %s%s%s: RX stays on the "
+		     "standby port (retried)", v->cfg.name, r->err ?
+		     "the hypervisor could not say whether a VF is in the VM: " : "the "
+		     "hypervisor shows no VF device in the VM (id ", r->err ? strerror(-r->err) :
+		     v->vf_id, r->err ? "" : v->cfg.vf_bus[0] ? ", nor one behind vf_bus)" : ")");
+		back_off(v);
+		return;
+	}
+	w->hv = VFW_HV_PRESENT;
+	(void)fastpath_on_guest(&w->fp);        /* the guest's view again, then back */
+}
+
+/* The hypervisor shows the VF in the VM: asked once per attempt; 1 when it did. */
+static int vf_in_vm(struct vm *v)
+{
+	struct vfwatch *w = v->vfw;
+
+	if (w->hv == VFW_HV_PRESENT) {
+		w->hv = VFW_HV_UNKNOWN;
+		return 1;
+	}
+	if (w->hv == VFW_HV_ASKING)
+		return 0;
+	if (!v->hv || !v->hvo->query_vf || !v->hvo->ready(v->hv)) {
+		(void)loop_timer_arm(w->timer, VFW_STEER_RETRY_MS);     /* ask when it can */
+		return 0;
+	}
+	if (v->hvo->query_vf(v->hv, v->vf_id, v->cfg.vf_bus[0] ? v->cfg.vf_bus : NULL,
+			     vfw_hv_answer, v) == 0)
+		w->hv = VFW_HV_ASKING;
+	else
+		back_off(v);
+	return 0;
+}
+
 /* The watch's own view before it tries (fastpath.c checked the VF up in the guest). */
 static int vfw_may_try(void *arg)
 {
@@ -215,7 +289,7 @@ static int vfw_may_try(void *arg)
 		(void)loop_timer_arm(w->timer, w->retry_at_ms - now);
 		return 0;
 	}
-	return 1;
+	return vf_in_vm(v);     /* the guest's word alone never steers RX to a VF */
 }
 
 /* The VF is back and up in the guest: RX to the VF port, then RESUME_FAST_PATH; RX
@@ -239,6 +313,7 @@ static void vfw_done(void *arg, const struct fastpath_result *r)
 	switch (r->outcome) {
 	case FASTPATH_UP:
 		w->returns++;
+		w->t_returned_ms = loop_now_ms();
 		w->retry_ms = 0;
 		w->retry_at_ms = 0;
 		w->vf_deleted = 0;
@@ -398,7 +473,7 @@ json_t *vfw_to_json(const struct vm *v)
 
 	if (!v->d->cfg.vf_watch)
 		return json_pack("{s:s}", "state", "off");
-	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:b, s:i, s:i, s:i}",
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:b, s:i, s:i, s:i, s:i, s:i}",
 			 "state", vfw_state_name(st),
 			 "since_ms", (json_int_t)(loop_now_ms() - w->since_ms),
 			 "trigger", vfw_trigger_name(w->trigger),
@@ -407,7 +482,8 @@ json_t *vfw_to_json(const struct vm *v)
 			 "event_age_ms", w->event_age_ms >= 0 ? json_integer(w->event_age_ms) :
 			 json_null(),
 			 "vf_deleted", w->vf_deleted, "losses", (int)w->losses,
-			 "returns", (int)w->returns, "resume_failures", (int)w->resume_failures);
+			 "returns", (int)w->returns, "resume_failures", (int)w->resume_failures,
+			 "flaps", (int)w->flaps, "no_vf_in_vm", (int)w->hv_refusals);
 }
 
 int vfw_init(struct vm *v)

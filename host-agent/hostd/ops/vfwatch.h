@@ -8,7 +8,7 @@
  * machine per VM (docs/host-agent.md, "Unannounced VF loss"):
  *
  *   IDLE --trigger--> VF_AWAY     RX steered to the standby port at once
- *   VF_AWAY --VF up in the guest--> RETURNING
+ *   VF_AWAY --VF up in the guest, and QEMU shows the VF device--> RETURNING
  *                                 RX to the VF port, then RESUME_FAST_PATH
  *   RETURNING --FAST_PATH_UP(FAST)--> IDLE
  *   RETURNING --refused / timed out / session down--> VF_AWAY
@@ -19,6 +19,13 @@
  * VF id or UNPLUG_PRIMARY (failover).  Only while the VM runs here, no
  * migration, drill or snapshot owns the datapath, and `vf_watch = on`.  An
  * operation that starts takes the datapath over: the watch forgets its episode.
+ *
+ * The guest is untrusted: its word alone never steers RX to a VF.  The hypervisor must
+ * show the VF device in the VM (query_vf: the VM's VF id, or a device behind its vf_bus
+ * root port, as an operator's re-plug under a fresh id), and a VM that loses its VF
+ * again within VFW_FLAP_WINDOW_MS of getting it back waits a hold-down that doubles
+ * with each such loss (1 s .. 60 s) before the next return: a guest flapping
+ * VF_VANISHED / VF up cannot make the host rewrite the PF's MAC table 30 times a second.
  */
 #ifndef HYBOND_VFWATCH_H
 #define HYBOND_VFWATCH_H
@@ -54,6 +61,10 @@ struct vfwatch {
 	char leaving[16];               /* the VF named in VF_LEAVING, until it vanished: a
 					 * STATUS may still show it up, it is not "back" */
 	unsigned losses, returns, resume_failures;
+	unsigned flaps;                 /* losses in a row, each soon after a return */
+	uint64_t t_returned_ms;         /* monotonic: the last return to the fast path */
+	enum { VFW_HV_UNKNOWN, VFW_HV_ASKING, VFW_HV_PRESENT } hv;  /* the VF in the VM? */
+	unsigned hv_refusals;           /* the guest said VF up, the hypervisor showed none */
 	struct loop_timer *timer;       /* steering retry, return back-off */
 	struct fastpath fp;             /* back to the fast path (VF_AWAY: waiting) */
 };

@@ -731,24 +731,41 @@ static void test_limits(void)
 	struct hostd_config cb;
 	struct peer_tls *tb;
 	struct loop *l = loop_new();
-	struct peer_conn *pcs[PEER_MAX_CONNS];
+	struct peer_conn *pcs[PEER_MAX_HANDSHAKES];
 	struct ep e = { .l = l };
-	int sv[2], others[PEER_MAX_CONNS], rc;
+	struct sockaddr_storage sa;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
+	int sv[2], others[PEER_MAX_HANDSHAKES], rc;
+	char where[64];
 	unsigned i;
 
 	mk_config(&cb, "ca1.pem", "b.pem", "b.key", "A", "198.19.250.1:16515", "hb-a.test");
 	tb = mk_tls(&cb);
-	for (i = 0; i < PEER_MAX_CONNS; i++) {
+	/* idle handshakes from one address hold PEER_MAX_HANDSHAKES_PER_IP slots, no more */
+	for (i = 0; i < PEER_MAX_HANDSHAKES; i++) {
+		if (i < PEER_MAX_HANDSHAKES_PER_IP)
+			(void)snprintf(where, sizeof(where), "%s", A_WHERE);
+		else
+			(void)snprintf(where, sizeof(where), "198.19.250.%u:40000", 10 + i);
 		CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
-		pcs[i] = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
+		pcs[i] = peer_tls_server(l, tb, sv[1], where, &ep_ops, &e, &rc);
 		CU_ASSERT_PTR_NOT_NULL(pcs[i]);
 		others[i] = sv[0];
+		if (i + 1 == PEER_MAX_HANDSHAKES_PER_IP) {
+			CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+			CU_ASSERT_PTR_NULL(peer_tls_server(l, tb, sv[1], "198.19.250.1:40001",
+							   &ep_ops, &e, &rc));
+			CU_ASSERT_EQUAL(rc, -EBUSY);
+			(void)close(sv[0]);
+		}
 	}
+	/* PEER_MAX_HANDSHAKES in all: a fifth address waits for a slot */
 	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
-	CU_ASSERT_PTR_NULL(peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc));
-	CU_ASSERT_EQUAL(rc, -EMFILE);
+	CU_ASSERT_PTR_NULL(peer_tls_server(l, tb, sv[1], "198.19.250.99:1", &ep_ops, &e, &rc));
+	CU_ASSERT_EQUAL(rc, -EBUSY);
 	(void)close(sv[0]);
-	for (i = 0; i < PEER_MAX_CONNS; i++) {
+	for (i = 0; i < PEER_MAX_HANDSHAKES; i++) {
 		peer_conn_free(pcs[i]);         /* mid-handshake: no callback, no leak */
 		(void)close(others[i]);
 	}
@@ -757,6 +774,20 @@ static void test_limits(void)
 	pcs[0] = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
 	CU_ASSERT_PTR_NOT_NULL(pcs[0]);
 	(void)close(sv[0]);
+	/* admission before any TLS: only the address of a configured peer, any port */
+	memset(&sa, 0, sizeof(sa));
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons(51234);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET, "198.19.250.1", &a4->sin_addr), 1);
+	CU_ASSERT_EQUAL(peer_tls_admit(tb, &sa), 0);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET, "203.0.113.9", &a4->sin_addr), 1);
+	CU_ASSERT_EQUAL(peer_tls_admit(tb, &sa), -EPERM);
+	memset(&sa, 0, sizeof(sa));
+	a6->sin6_family = AF_INET6;     /* a dual-stack listener: IPv4 as ::ffff:a.b.c.d */
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "::ffff:198.19.250.1", &a6->sin6_addr), 1);
+	CU_ASSERT_EQUAL(peer_tls_admit(tb, &sa), 0);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8::1", &a6->sin6_addr), 1);
+	CU_ASSERT_EQUAL(peer_tls_admit(tb, &sa), -EPERM);
 	peer_tls_free(tb);                      /* frees what is still open */
 	loop_free(l);
 }
@@ -938,7 +969,7 @@ static CU_TestInfo tests[] = {
 	{ "refused: a certificate revoked by tls_crl", test_reject_revoked },
 	{ "refused: client without certificate, expired client and server", test_reject_raw },
 	{ "refused: garbage instead of a ClientHello; handshake timeouts", test_garbage_and_timeout },
-	{ "limits: PEER_MAX_CONNS, free during the handshake", test_limits },
+	{ "limits: handshakes per address and in all, admission, free mid-handshake", test_limits },
 	{ "unix socket: no identity, SOURCE not checked", test_unix_identity },
 	CU_TEST_INFO_NULL,
 };

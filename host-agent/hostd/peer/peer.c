@@ -578,11 +578,19 @@ static void pl_accept(void *arg, unsigned events)
 		return;
 	}
 	sa_text(&sa, where, sizeof(where));
+	if (peer_tls_admit(pl->t, &sa)) {
+		/* nobody configured there: no TLS handshake to spend on it */
+		(void)close(fd);
+		pl_log(pl, "refused a peer connection from %s: not the address of a configured "
+		       "[peer] (hostd.conf)", where);
+		return;
+	}
 	tcp_nodelay(fd);
 	if (!peer_tls_server(pl->l, pl->t, fd, where, pl->ops, pl->arg, &err))
 		pl_log(pl, "refused a peer connection from %s: %s", where,
 		       err == -EMFILE ? "too many peer connections open (PEER_MAX_CONNS)"
-		       : strerror(-err));
+		       : err == -EBUSY ? "too many handshakes in progress (PEER_MAX_HANDSHAKES, "
+		       "PEER_MAX_HANDSHAKES_PER_IP)" : strerror(-err));
 }
 
 static int pl_new(struct loop *l, int fd, struct peer_tls *t, const struct peer_ops *ops,

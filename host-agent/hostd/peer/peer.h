@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <hybond/proto.h>
 
@@ -30,6 +31,8 @@
 #define PEER_OUT_MAX (64u * 1024u)
 #define PEER_HANDSHAKE_TIMEOUT_MS 10000u  /* TCP connect + TLS handshake */
 #define PEER_MAX_CONNS 16u                /* TLS connections open at once (both ways) */
+#define PEER_MAX_HANDSHAKES 4u            /* accepted connections still in their handshake */
+#define PEER_MAX_HANDSHAKES_PER_IP 2u     /* ... from one address */
 #define PEER_ERR_MAX 512
 #define PEER_INFO_MAX 256
 
@@ -96,6 +99,9 @@ int peer_listen_tcp(struct loop *l, struct peer_tls *t, const char *addr,
 		    const struct peer_ops *ops, void *arg, struct peer_listener **out,
 		    char *err, size_t errlen);
 void peer_listener_free(struct peer_listener *pl);
+/* May a TCP connection from sa be accepted: the address of a configured peer?  0, or
+ * -EPERM (nobody configured there: closed before any TLS). */
+int peer_tls_admit(const struct peer_tls *t, const struct sockaddr_storage *sa);
 
 /*
  * TLS credentials (tls_ca, tls_cert, tls_key, tls_crl, tls_priority) and the

@@ -27,6 +27,7 @@
 #define PTLS_RENEW_WARN_S ((time_t)30 * 24 * 3600) /* warn when our certificate expires sooner */
 
 struct ptls_id {
+	struct sockaddr_storage sa;     /* its configured address (the port is not compared) */
 	char peer[CFG_NAME_MAX + 1];
 	char tls_name[CFG_DNS_MAX + 1];
 };
@@ -305,6 +306,63 @@ static int ptls_ticker(void *arg, uint64_t now_ms)
 	return peer_tls_tick(arg, now_ms);
 }
 
+/* The host part of "IP:PORT" / "[IPv6]:PORT". */
+static size_t host_len(const char *where)
+{
+	const char *c = strrchr(where, ':');
+
+	return c ? (size_t)(c - where) : strlen(where);
+}
+
+/* Handshakes that have not completed (an accepted connection costs a TLS handshake, and
+ * a slot, until it authenticates or times out): at most PEER_MAX_HANDSHAKES, and
+ * PEER_MAX_HANDSHAKES_PER_IP from one address, so idle handshakes cannot hold every
+ * slot while a real peer wants one. */
+static int handshakes_full(const struct peer_tls *t, const char *where)
+{
+	const struct peer_conn *c;
+	unsigned all = 0, same = 0;
+	size_t n = host_len(where);
+
+	for (c = t->conns; c; c = c->next) {
+		if (!c->server || c->state == PC_OPEN)
+			continue;
+		all++;
+		if (host_len(c->where) == n && !strncmp(c->where, where, n))
+			same++;
+	}
+	return all >= PEER_MAX_HANDSHAKES || same >= PEER_MAX_HANDSHAKES_PER_IP;
+}
+
+/* The same IP address (an IPv4 client on a dual-stack listener comes as ::ffff:a.b.c.d). */
+static int same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+
+	if (a->ss_family == AF_INET6 && b->ss_family == AF_INET &&
+	    IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr))
+		return !memcmp(&a6->sin6_addr.s6_addr[12], &b4->sin_addr, 4);
+	if (a->ss_family == AF_INET && b->ss_family == AF_INET6)
+		return same_ip(b, a);
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr));
+}
+
+int peer_tls_admit(const struct peer_tls *t, const struct sockaddr_storage *sa)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_ids; i++)
+		if (same_ip(&t->ids[i].sa, sa))
+			return 0;
+	return -EPERM;
+}
+
 int ptls_attach(struct peer_tls *t, struct peer_conn *pc, struct loop *l)
 {
 	int rc;
@@ -313,6 +371,8 @@ int ptls_attach(struct peer_tls *t, struct peer_conn *pc, struct loop *l)
 		return -EINVAL;
 	if (pc->server && t->n_server >= PEER_MAX_CONNS)
 		return -EMFILE;
+	if (pc->server && handshakes_full(t, pc->where))
+		return -EBUSY;
 	if (!t->l) {
 		rc = loop_add_ticker(l, ptls_ticker, t);
 		if (rc)
@@ -624,6 +684,12 @@ int peer_tls_new(const struct hostd_config *c, struct peer_tls **out, char *err,
 		return -ENOMEM;
 	for (i = 0; i < c->n_peers; i++)
 		if (config_peer_tls(&c->peers[i])) {
+			socklen_t salen;
+			char why[160];
+
+			if (config_parse_hostport(c->peers[i].address, &t->ids[t->n_ids].sa, &salen,
+						  NULL, 0, why, sizeof(why)))
+				t->ids[t->n_ids].sa.ss_family = AF_UNSPEC;      /* checked at load */
 			(void)snprintf(t->ids[t->n_ids].peer, sizeof(t->ids[0].peer), "%s",
 				       c->peers[i].name);
 			(void)snprintf(t->ids[t->n_ids++].tls_name, sizeof(t->ids[0].tls_name), "%s",

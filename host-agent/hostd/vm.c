@@ -82,12 +82,12 @@ static void pair_from_status(struct vm *v, const struct hb_pair *p)
 	q->valid = 1;
 	q->id = p->id;
 	q->active = p->active;
-	(void)snprintf(q->master, sizeof(q->master), "%s", p->master.name);
-	(void)snprintf(q->standby, sizeof(q->standby), "%s", p->standby.name);
+	(void)gc_escape(q->master, sizeof(q->master), p->master.name, 16);
+	(void)gc_escape(q->standby, sizeof(q->standby), p->standby.name, 16);
 	q->sb_link = p->standby.link;
 	q->sb_carrier = p->standby.carrier;
 	if (HB_PRESENT(p, PAIR, VF)) {
-		(void)snprintf(q->vf, sizeof(q->vf), "%s", p->vf.name);
+		(void)gc_escape(q->vf, sizeof(q->vf), p->vf.name, 16);
 		q->vf_present = 1;
 		q->vf_link = p->vf.link;
 		q->vf_carrier = p->vf.carrier;
@@ -102,8 +102,14 @@ static void pair_from_status(struct vm *v, const struct hb_pair *p)
 static void pair_from_event(struct vm *v, const struct hb_event *e)
 {
 	struct vm_pair *q = &v->pair;
+	char ifn_esc[VM_IFNAME_MAX];
 	const char *ifn = HB_PRESENT(e, EVENT, IFNAME) || e->ifname ? e->ifname : NULL;
 	int was_up = vm_vf_up(v);
+
+	if (ifn) {      /* compared with, and kept as, the escaped names */
+		(void)gc_escape(ifn_esc, sizeof(ifn_esc), ifn, 16);
+		ifn = ifn_esc;
+	}
 
 	if (!q->valid || e->pair_id != q->id)
 		return;

@@ -19,12 +19,16 @@
 #include "hostd.h"
 #include "host-agent/hostd/ops/op.h"
 
+/* An interface name as the guest said it, escaped (gc_escape: \xNN for anything not
+ * printable): it goes into logs and status as is. */
+#define VM_IFNAME_MAX (16 * 4 + 1)
+
 /* What the guest last told us about its pair (STATUS, EVENT). */
 struct vm_pair {
 	int valid;
 	uint32_t id;
 	uint8_t active;                 /* enum hb_path */
-	char master[16], standby[16], vf[16];
+	char master[VM_IFNAME_MAX], standby[VM_IFNAME_MAX], vf[VM_IFNAME_MAX];
 	int sb_link, sb_carrier;
 	int vf_present, vf_link, vf_carrier;
 	uint64_t vf_up_ms;              /* monotonic: when the guest last reported it up */

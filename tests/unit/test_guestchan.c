@@ -251,6 +251,23 @@ static void test_hello(void)
 	teardown();
 }
 
+/* A guest that sends HELLO after HELLO: each one answered and counted, but the log
+ * sees the first and then at most the guest-caused budget per second. */
+static void test_hello_storm(void)
+{
+	int logs0;
+
+	setup(1000, 1000);
+	guest_hello(T0 + 10);
+	logs0 = S.logs;
+	for (int i = 0; i < 100; i++)
+		guest_hello(T0 + 20);
+	CU_ASSERT_TRUE(gc_session_up(C));
+	CU_ASSERT_EQUAL(gc_stats(C)->hellos, 101);
+	CU_ASSERT_TRUE(S.logs - logs0 <= 10);
+	teardown();
+}
+
 static void test_host_hello(void)
 {
 	struct hb_msg m;
@@ -661,7 +678,8 @@ static void test_answer_failure(void)
 
 static CU_TestInfo tests[] = {
 	{ "guest HELLO -> HELLO_ACK", test_hello },
-	{ "host HELLO when the guest is silent", test_host_hello },
+{ "a HELLO storm: answered, counted, logged within the budget", test_hello_storm },
+		{ "host HELLO when the guest is silent", test_host_hello },
 	{ "request/answer matching", test_matching },
 	{ "deadlines", test_deadlines },
 	{ "garbage and oversize input", test_garbage },

@@ -489,7 +489,25 @@ static void test_flapping(void)
 	teardown();
 }
 
+/* A guest's interface names reach logs and status escaped: no control characters. */
+static void test_names_escaped(void)
+{
+	struct hb_msg m;
+
+	setup(VM_MODE_FAILOVER, 1);
+	hb_msg_init(&m, HB_MSG_EVENT, hb_seq_next(&G.s.seq));
+	m.u.event.pair_id = PAIR_ID;
+	m.u.event.kind = HB_EV_VF_APPEARED;
+	m.u.event.ifname = "e\x1b[2J\nx\"";
+	HB_MARK(&m.u.event, EVENT, IFNAME);
+	tsend(&G.s, &m);
+	pump(20);
+	CU_ASSERT_STRING_EQUAL(V->pair.vf, "e\\x1b[2J\\x0ax\\x22");
+	teardown();
+}
+
 static CU_TestInfo tests[] = {
+	{ "a guest's interface names are kept escaped", test_names_escaped },
 	{ "the guest's word alone: no VF in QEMU, no steer to the VF", test_needs_hypervisor },
 	{ "a flapping VF: hold-down doubling, few MAC writes", test_flapping },
 	{ "VF_LEAVING then VF_VANISHED: steered once; VF back: RX to VF, RESUME_FAST_PATH",

@@ -39,6 +39,9 @@
 #define GC_GUEST_PAYLOAD_MAX 16384u
 /* Guest-induced warnings logged per second before they are summarised. */
 #define GC_LOGS_PER_S       10
+/* A guest HELLO this soon after the previous one is a repeat: logged within the
+ * guest-caused log budget, not every time. */
+#define GC_HELLO_REPEAT_MS  10000u
 #define GC_VER_MIN          HB_VERSION(HB_VERSION_MAJOR, 0)
 #define GC_VER_MAX          HB_VERSION_CURRENT
 
@@ -63,6 +66,7 @@ struct gc_chan {
 	unsigned consecutive_timeouts;
 
 	uint64_t hello_at_ms;       /* when to send our HELLO (0: not scheduled) */
+	uint64_t guest_hello_ms;    /* the guest's last HELLO (a storm is logged like garbage) */
 	uint64_t reconnect_at_ms;   /* when to try connecting again (0: not scheduled) */
 	uint32_t reconnect_delay_ms;
 
@@ -623,10 +627,16 @@ static void on_hello(struct gc_chan *c, const struct hb_msg *m, const struct hb_
 	uint16_t lo = h->ver_min > GC_VER_MIN ? h->ver_min : GC_VER_MIN;
 	uint16_t hi = h->ver_max < GC_VER_MAX ? h->ver_max : GC_VER_MAX;
 	struct hb_msg a;
+	int repeat = c->guest_hello_ms && now_ms - c->guest_hello_ms < GC_HELLO_REPEAT_MS;
 
+	c->guest_hello_ms = now_ms;
+	c->st.hellos++;
+	if (repeat && !guest_log_allowed(c, now_ms))
+		repeat = -1;    /* counted in the summary, not logged */
 	if (lo > hi) {
-		gc_log(c, GC_LOG_WARN, "guest speaks versions %#x..%#x, we %#x..%#x: no session",
-		       h->ver_min, h->ver_max, GC_VER_MIN, GC_VER_MAX);
+		if (repeat >= 0)
+			gc_log(c, GC_LOG_WARN, "guest speaks versions %#x..%#x, we %#x..%#x: no "
+			       "session", h->ver_min, h->ver_max, GC_VER_MIN, GC_VER_MAX);
 		reply_error(c, hdr, HB_ERR_UNSUPPORTED_VERSION, 0, "no common version", now_ms);
 		session_set(c, 0);
 		return;
@@ -643,8 +653,10 @@ static void on_hello(struct gc_chan *c, const struct hb_msg *m, const struct hb_
 	queue_reply(c, &a, now_ms);
 	c->hello_at_ms = 0;
 	c->consecutive_timeouts = 0;
-	gc_log(c, GC_LOG_INFO, "session up: guest \"%s\" caps %#x version %u.%u", c->peer.agent,
-	       c->peer.caps, (unsigned)(hi >> 8), (unsigned)(hi & 0xff));
+	if (repeat >= 0)
+		gc_log(c, repeat ? GC_LOG_WARN : GC_LOG_INFO, "session %s: guest \"%s\" caps %#x "
+		       "version %u.%u", repeat ? "reset by another HELLO" : "up", c->peer.agent,
+		       c->peer.caps, (unsigned)(hi >> 8), (unsigned)(hi & 0xff));
 	session_set(c, 1);
 }
 

@@ -100,6 +100,7 @@ struct gc_stats {
 	uint64_t tx_dropped;        /* replies dropped: output buffer full */
 	uint64_t timeouts;
 	uint64_t connects, disconnects;
+	uint64_t hellos;            /* the guest's HELLOs (each one resets the session) */
 };
 
 /* A request in flight, as shown to on_answer. */

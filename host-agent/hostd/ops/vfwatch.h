@@ -58,7 +58,7 @@ struct vfwatch {
 	uint64_t retry_at_ms;           /* monotonic: no return attempt before (back-off) */
 	unsigned retry_ms;
 	int vf_deleted;                 /* QEMU said DEVICE_DELETED for v->vf_id, no VF since */
-	char leaving[16];               /* the VF named in VF_LEAVING, until it vanished: a
+	char leaving[16 * 4 + 1];       /* the VF named in VF_LEAVING (escaped), until it vanished: a
 					 * STATUS may still show it up, it is not "back" */
 	unsigned losses, returns, resume_failures;
 	unsigned flaps;                 /* losses in a row, each soon after a return */

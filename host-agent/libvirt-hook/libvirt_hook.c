@@ -13,11 +13,12 @@
  *
  * - "migrate" (incoming, on the destination; libvirt takes a non-empty stdout as the
  *   new domain XML): waits for the answer, at most migrate_timeout_ms.
- *   {"ok":true,"xml":X} prints X; {"ok":true} prints nothing; {"ok":false,"error":E}
- *   prints E on stderr and exits 1 (libvirt aborts the migration: the daemon's hard
- *   refusals only).  No daemon, a timeout or garbage: a warning, nothing on stdout,
- *   exit 0 — the migration goes on in plain QEMU order and the daemons react on
- *   their own.
+ *   {"ok":true,"xml":X} prints X; {"ok":true} prints nothing;
+ *   {"ok":false,"error":E,"refuse":true} prints E on stderr and exits 1 (libvirt aborts
+ *   the migration: the daemon's hard refusals only).  Any other error (no daemon, a
+ *   timeout, garbage, {"ok":false} without "refuse", a domain XML longer than the
+ *   daemon's request line): a warning, nothing on stdout, exit 0 — the migration goes
+ *   on in plain QEMU order and the daemons react on their own.
  * - every other operation: connect + write within HOOK_EVENT_MS, no answer awaited,
  *   exit 0 whatever happens (a VM must start even when hybond is down).
  * - a domain without the hybond channel and metadata: exit 0 at once, nobody asked.
@@ -41,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host-agent/hostd/ctl/ctl.h"
 #include "host-agent/hostd/hv/lv_xml.h"
 
 #define HOOK_CONF_DEFAULT     "/etc/hybond/hook.conf"
@@ -356,8 +358,13 @@ static int migrate_answer(const struct hook *h, const struct lv_domain *d, int f
 			say(h, "writing the new domain XML to stdout: %s", strerror(errno));
 	} else if (json_is_false(json_object_get(o, "ok"))) {
 		e = json_string_value(json_object_get(o, "error"));
-		say(h, "hybond-hostd refuses this migration: %s", e ? e : "(no reason given)");
-		rc = 1;
+		if (json_is_true(json_object_get(o, "refuse"))) {
+			say(h, "hybond-hostd refuses this migration: %s", e ? e : "(no reason given)");
+			rc = 1;
+		} else {
+			say(h, "hybond-hostd: %s: the migration goes on in plain QEMU order",
+			    e ? e : "(no reason given)");
+		}
 	} else {
 		say(h, "hybond-hostd answered without \"ok\": ignored, the migration goes on in "
 		    "plain QEMU order");
@@ -416,6 +423,12 @@ int main(int argc, char **argv)
 	(void)snprintf(nl, strlen(line) + 2, "%s\n", line);
 	free(line);
 	line = nl;
+	if (strlen(line) > CTL_LINE_MAX) {
+		say(&h, "the domain XML makes a request of %zu bytes, hybond-hostd takes %u: %s",
+		    strlen(line), CTL_LINE_MAX, migrate ? "the migration goes on in plain QEMU "
+		    "order" : "hybond learns of this when it looks");
+		goto out;
+	}
 	if ((r = send_request(&h, line, &fd)) < 0) {
 		say(&h, "hybond-hostd at %s: %s (%s)", h.ctl_socket, strerror(-r),
 		    migrate ? "the migration goes on in plain QEMU order" :

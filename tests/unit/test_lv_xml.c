@@ -848,7 +848,7 @@ static void test_pools(void)
 /* ---- the hook against a fake hybond-hostd ------------------------------------------- */
 
 enum daemon { NO_DAEMON, ANSWER_XML, ANSWER_OK, REFUSE, SLOW, GARBAGE, PROGRESS_XML,
-	      OTHER_DOMAIN, SILENT_READ };
+	      OTHER_DOMAIN, SILENT_READ, ERROR_ONLY };
 
 struct run {
 	int status;             /* exit status, -1 killed / not exited */
@@ -902,7 +902,10 @@ static void answer(int fd, enum daemon how, const char *xml_answer)
 	else if (how == ANSWER_OK)
 		o = json_pack("{s:b}", "ok", 1);
 	else if (how == REFUSE)
-		o = json_pack("{s:b, s:s}", "ok", 0, "error", "no free VF in pool hostdev-pool");
+		o = json_pack("{s:b, s:s, s:b}", "ok", 0, "error", "no free VF in pool hostdev-pool",
+			      "refuse", 1);
+	else if (how == ERROR_ONLY)     /* an error that is not a refusal */
+		o = json_pack("{s:b, s:s}", "ok", 0, "error", "request line too long");
 	if (!o)
 		return;
 	s = json_dumps(o, JSON_COMPACT);
@@ -1104,6 +1107,13 @@ static void test_hook_ok_refuse(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "no free VF in pool hostdev-pool"));
 	json_decref(r.req);
 
+	/* only an explicit refusal aborts the operator's migration */
+	run_hook(vm1(), "migrate", "begin", ERROR_ONLY, NULL, &r);
+	CU_ASSERT_EQUAL(r.status, 0);
+	CU_ASSERT_STRING_EQUAL(r.out, "");
+	CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "plain QEMU order"));
+	json_decref(r.req);
+
 	run_hook(vm1(), "migrate", "begin", GARBAGE, NULL, &r);
 	CU_ASSERT_EQUAL(r.status, 0);
 	CU_ASSERT_STRING_EQUAL(r.out, "");
@@ -1166,6 +1176,28 @@ static void test_hook_events(void)
 	CU_ASSERT_PTR_NULL(r.req);
 	CU_ASSERT_STRING_EQUAL(r.out, "");
 	CU_ASSERT(r.ms < 1000);
+
+	/* a hybond domain whose XML is longer than the daemon's request line: not sent (the
+	 * daemon would refuse the line), exit 0 */
+	{
+		char *x = data("teaming-hostdev.xml"), *end = x ? strstr(x, "</domain>") : NULL;
+		FILE *f = fopen(path_in("in.xml"), "we");
+		size_t i;
+
+		CU_ASSERT_FATAL(x && end && f);
+		(void)fwrite(x, 1, (size_t)(end - x), f);
+		(void)fputs("<!-- ", f);
+		for (i = 0; i < 300 * 1024; i++)
+			(void)fputc('x', f);
+		(void)fputs(" -->", f);
+		(void)fputs(end, f);
+		CU_ASSERT(fclose(f) == 0);
+		free(x);
+		run_hook(path_in("in.xml"), "migrate", "begin", ANSWER_OK, NULL, &r);
+		CU_ASSERT_EQUAL(r.status, 0);
+		CU_ASSERT_EQUAL(r.connections, 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r.err, "hybond-hostd takes"));
+	}
 
 	/* unparseable XML: a warning, exit 0, nobody contacted */
 	(void)snprintf(in, sizeof(in), "%s/broken.xml", LV_TESTDATA);

@@ -106,8 +106,10 @@ static const struct op_sink_ops cc_sink_ops = { .progress = sink_progress,
  * {"ok":false,"error":MSG}; XML is the domain XML libvirt takes (ok only; may be NULL). */
 static json_t *hook_reply(int ok, const char *mode, const char *msg, const char *xml)
 {
+	/* "refuse": the daemon's hard refusal, the only answer on which the hook makes
+	 * libvirt abort the migration (any other error lets it go on in plain QEMU order) */
 	json_t *o = ok ? json_pack("{s:b, s:s, s:s}", "ok", 1, "mode", mode, "msg", msg)
-		       : json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+		       : json_pack("{s:b, s:s, s:b}", "ok", 0, "error", msg, "refuse", 1);
 
 	if (o && ok && xml)
 		(void)json_object_set_new(o, "xml", json_string(xml));
@@ -353,9 +355,9 @@ static void do_libvirt_hook(struct hostd *d, struct ctl_conn *cc, json_t *req)
 	rc = mig_hook_incoming(v, &(struct op_sink){ .ops = &hook_sink_ops, .arg = cc },
 			       ld->meta_host, &newxml, err, sizeof(err), &answered);
 	free(ld);
-	if (rc) {
+	if (rc) {               /* busy, running here already: a refusal (the hook exits 1) */
 		cc->busy = 0;
-		reply_err(cc, err);
+		ctl_finish(cc, hook_reply(0, NULL, err, NULL));
 	} else if (answered) {
 		cc->busy = 0;
 		ctl_finish(cc, hook_reply(1, "hybond", err, newxml));

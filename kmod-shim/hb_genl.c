@@ -223,7 +223,11 @@ static struct genl_family hb_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.small_ops = hb_genl_ops,
 	.n_small_ops = ARRAY_SIZE(hb_genl_ops),
-	.resv_start_op = HYBOND_CMD_STATUS + 1,
+	/* 0: every command is strictly validated (reserved header field, flags, no
+	 * unknown attributes), as new families should; PIN, UNPIN and STATUS were below
+	 * the old value and escaped those checks
+	 */
+	.resv_start_op = 0,
 	.mcgrps = hb_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(hb_mcgrps),
 };

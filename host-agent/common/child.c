@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,17 +17,42 @@ struct child {
 	struct loop *l;
 	pid_t pid;
 	int fd, kill_on_free;
+	int exit_fd;            /* stdout closed but the command still runs: its pidfd */
 	char *out;
 	size_t len, max;
 	child_done_fn done;
 	void *arg;
 };
 
+static void child_finish(struct child *c, int status)
+{
+	c->pid = -1;
+	c->done(c->arg, c->out, c->len, status);
+	free(c->out);
+	free(c);
+}
+
+/* The command exited (its pidfd is readable): reap it, never blocking. */
+static void child_exited(void *arg, unsigned events)
+{
+	struct child *c = arg;
+	int status = -1;
+
+	(void)events;
+	if (waitpid(c->pid, &status, WNOHANG) == 0)
+		return;                 /* not yet (a spurious wakeup) */
+	loop_del_fd(c->l, c->exit_fd);
+	(void)close(c->exit_fd);
+	c->exit_fd = -1;
+	child_finish(c, status);
+}
+
 static void child_io(void *arg, unsigned events)
 {
 	struct child *c = arg;
 	ssize_t n;
 	int status = -1;
+	pid_t r;
 
 	(void)events;
 	n = read(c->fd, c->out + c->len, c->max - 1 - c->len);
@@ -42,12 +68,22 @@ static void child_io(void *arg, unsigned events)
 	loop_del_fd(c->l, c->fd);
 	(void)close(c->fd);
 	c->fd = -1;
-	if (c->pid > 0 && waitpid(c->pid, &status, 0) < 0)
+	r = c->pid > 0 ? waitpid(c->pid, &status, WNOHANG) : -1;
+	if (r == 0) {
+		/* it still runs (closed its stdout, or wrote more than we keep): wait for its
+		 * exit on the loop, never in a blocking waitpid (every VM would wait) */
+		c->exit_fd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+		if (c->exit_fd >= 0 && loop_add_fd(c->l, c->exit_fd, EPOLLIN, child_exited, c) == 0)
+			return;
+		if (c->exit_fd >= 0)
+			(void)close(c->exit_fd);
+		c->exit_fd = -1;
+		(void)kill(c->pid, SIGKILL);    /* no pidfd (Linux < 5.3): our own child, by pid */
+		r = waitpid(c->pid, &status, 0);
+	}
+	if (r < 0)
 		status = -1;
-	c->pid = -1;
-	c->done(c->arg, c->out, c->len, status);
-	free(c->out);
-	free(c);
+	child_finish(c, status);
 }
 
 /* In the child, before exec: nothing of the daemon's scheduling or signal state. */
@@ -102,6 +138,7 @@ struct child *child_spawn(struct loop *l, const struct child_spec *spec, child_d
 		(void)close(nsfd);
 	c->l = l;
 	c->fd = p[0];
+	c->exit_fd = -1;
 	c->max = spec->out_max;
 	c->kill_on_free = spec->kill_on_free;
 	c->done = done;
@@ -141,6 +178,10 @@ void child_free(struct child *c)
 	if (c->fd >= 0) {
 		loop_del_fd(c->l, c->fd);
 		(void)close(c->fd);
+	}
+	if (c->exit_fd >= 0) {
+		loop_del_fd(c->l, c->exit_fd);
+		(void)close(c->exit_fd);
 	}
 	if (c->kill_on_free && c->pid > 0) {
 		(void)kill(c->pid, SIGKILL);   /* our own child, by pid */

@@ -23,8 +23,9 @@ struct child_spec {
 	size_t out_max;         /* stdout kept: at most out_max - 1 bytes */
 };
 
-/* stdout closed (the command finished, or closed it on purpose): what it wrote (NUL
- * terminated) and its wait status (-1: not known).  The child is freed after this
+/* stdout closed and the command exited (one that closes its stdout and runs on is waited
+ * for on the loop, never in a blocking waitpid): what it wrote (NUL terminated) and its
+ * wait status (-1: not known).  The child is freed after this
  * returns: the owner forgets its pointer here. */
 typedef void (*child_done_fn)(void *arg, const char *out, size_t len, int status);
 

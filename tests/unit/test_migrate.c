@@ -25,8 +25,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "host-agent/common/child.h"
 #include "host-agent/hostd/ctl/ctl.h"
 #include "host-agent/hostd/hostd.h"
 #include "host-agent/hostd/ops/idle.h"
@@ -588,6 +590,64 @@ static void test_lv_hook_dest(void)
 	teardown();
 }
 
+/* A command that closes its stdout and runs on (a launcher that daemonizes badly) is
+ * waited for on the loop: the daemon keeps serving meanwhile. */
+static int child_status = -2;
+
+static void child_done_cb(void *arg, const char *out, size_t len, int status)
+{
+	(void)arg;
+	(void)out;
+	(void)len;
+	child_status = status;
+}
+
+static void test_child_no_block(void)
+{
+	char *argv[] = { "/bin/sh", "-c", "exec >&-; sleep 1", NULL };
+	struct child_spec cs = { .argv = argv, .out_max = 64 };
+	struct timespec t0, t1;
+	struct child *c;
+	unsigned t;
+	int err;
+
+	setup(VM_MODE_FAILOVER, 1);
+	child_status = -2;
+	c = child_spawn(D.l, &cs, child_done_cb, NULL, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	pump(100);
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	CU_ASSERT_EQUAL(child_status, -2);              /* still running, not waited for */
+	CU_ASSERT_TRUE(t1.tv_sec - t0.tv_sec < 1);      /* and the loop was not blocked */
+	for (t = 0; t < 3000 && child_status == -2; t += 50)
+		pump(50);
+	CU_ASSERT_EQUAL(child_status, 0);               /* reaped once it exited */
+	teardown();
+}
+
+/* The source host named in a domain's metadata (written on another host) is substituted
+ * into the launcher only as one plain word: "B --evil" runs nothing. */
+static void test_lv_hook_peer_word(void)
+{
+	char err[256];
+	int answered = -1;
+	const char *e;
+
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 0);
+	(void)snprintf(V->cfg.launcher, sizeof(V->cfg.launcher), "/bin/true {peer}");
+	CU_ASSERT_EQUAL_FATAL(mig_hook_incoming(V, NULL, "B --evil", NULL, err, sizeof(err),
+						&answered), 0);
+	CU_ASSERT_EQUAL(until("none", 2000), 0);
+	CU_ASSERT_FALSE(json_is_true(json_object_get(V->last_op, "ok")));
+	e = json_string_value(json_object_get(V->last_op, "error"));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL(strstr(e, "launcher"));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "errno")), "EINVAL");
+	teardown();
+}
+
 /* Destination: the source daemon refuses: the hook is answered anyway (the operator's
  * migration must not fail for hybond), without a peer channel. */
 static void test_lv_hook_refused(void)
@@ -999,6 +1059,8 @@ static CU_TestInfo tests[] = {
 	{ "recovery: bond VF re-plugged with a fresh id", test_recover_bond_replug },
 	{ "destination without a guest agent", test_dest_no_agent },
 	{ "libvirt: the hook's migrate begin on the destination", test_lv_hook_dest },
+	{ "libvirt: a metadata host is one word in the launcher", test_lv_hook_peer_word },
+	{ "a command that closes its stdout and runs on: waited for on the loop", test_child_no_block },
 	{ "libvirt: the source refuses or is unknown: not coordinated", test_lv_hook_refused },
 	{ "libvirt: the hook on the control socket: XML for this host", test_lv_hook_ctl },
 	{ "libvirt: MIGRATE_INCOMING on the source", test_lv_source_incoming },

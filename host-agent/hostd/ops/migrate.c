@@ -343,6 +343,19 @@ static void child_ended(void *arg, const char *out, size_t len, int status)
 	m->child_done(m, status);
 }
 
+/* A value substituted into a command: one plain word (a peer's name may come from a
+ * domain's metadata, written on another host: it must not add arguments). */
+static int plain_word(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._-?", *s)))
+			return 0;
+	return 1;
+}
+
 /* Split CMD on blanks (no shell), substitute {vm} {host} {peer} {moved}; stdout to us. */
 int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
 {
@@ -368,6 +381,12 @@ int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
 			rep = m->peer;
 		else if (!strncmp(s, "{moved}", 7))     /* source, VM gone: where it runs now */
 			rep = m->phase == MIG_S_CLEANUP && strcmp(m->peer, "?") != 0 ? moved : "";
+		if (rep && rep[0] && !plain_word(rep == moved ? m->peer : rep)) {
+			hlog(HLOG_ERR, "vm %s: not running '%s': a value for %.*s is not a plain "
+			     "name ([A-Za-z0-9._-]): the domain's metadata or the peer's name", v->cfg.name,
+			     tmpl, (int)(strchr(s, '}') - s + 1), s);
+			return -EINVAL;
+		}
 		if (rep) {
 			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s", rep);
 			s = strchr(s, '}');

@@ -1,4 +1,5 @@
-# tests/fuzz/fuzz.mk — libFuzzer targets of libhybond-proto.
+# tests/fuzz/fuzz.mk — libFuzzer targets: libhybond-proto (decode, stream), hostd.conf,
+# the migration URI from a peer's offer, the domain XML (lv_xml), guest.conf.
 #
 #   make fuzz [FUZZ_SECONDS=N]   build with clang and run each target N seconds
 #   make fuzz-corpus             regenerate the committed seed corpus
@@ -13,9 +14,16 @@ FUZZ_DIR     := $(B)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 $(WARN) $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link
-FUZZ_TARGETS := fuzz_decode fuzz_stream
+FUZZ_TARGETS := fuzz_decode fuzz_stream fuzz_hostd_conf fuzz_peer_uri fuzz_lv_xml \
+                fuzz_guest_conf
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 FUZZ_LIBOBJS := $(PROTO_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+# what each target parses beyond libhybond-proto (instrumented the same way)
+FUZZ_OBJS_fuzz_hostd_conf := $(FUZZ_DIR)/obj/host-agent/hostd/config.o
+FUZZ_OBJS_fuzz_peer_uri   := $(FUZZ_DIR)/obj/host-agent/hostd/peer/peer_uri.o
+FUZZ_OBJS_fuzz_lv_xml     := $(FUZZ_DIR)/obj/host-agent/hostd/hv/lv_xml.o
+FUZZ_OBJS_fuzz_guest_conf := $(FUZZ_DIR)/obj/guest-agent/config.o
+FUZZ_LIBS_fuzz_lv_xml      = $(LV_XML_LDLIBS)
 
 FUZZERS   += $(FUZZ_BINS)
 LINT_SRCS += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/mkcorpus.c
@@ -24,14 +32,18 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIBOBJS)
+$(FUZZ_DIR)/obj/host-agent/hostd/hv/lv_xml.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_lv_xml.o: \
+	FUZZ_CFLAGS += $(LV_XML_CFLAGS)
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIBOBJS) $$(FUZZ_OBJS_$$*)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PROTO_LDLIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PROTO_LDLIBS) $(FUZZ_LIBS_$*)
 
 fuzz: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		run=$(FUZZ_DIR)/corpus/$$t; rm -rf $$run; mkdir -p $$run $(FUZZ_DIR)/artifacts; \
-		cp tests/fuzz/corpus/$$t/* $$run/; \
+		cp tests/fuzz/corpus/$$t/* $$run/ 2>/dev/null || true; \
 		echo "== fuzz $$t for $(FUZZ_SECONDS)s (corpus $$run)"; \
 		$(FUZZ_DIR)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 			-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/artifacts/$$t- $$run; \
@@ -51,4 +63,5 @@ fuzz-corpus: $(MKCORPUS)
 
 # Keep the instrumented objects between runs (they are intermediate files
 # of the pattern rules above, which make would otherwise delete).
-.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o)
+.SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o) \
+	    $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OBJS_$(t)))

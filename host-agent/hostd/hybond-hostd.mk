@@ -10,6 +10,7 @@
 #                                SIGKILL recovery; $(B)/lab-failures.json)
 #   make bench-hostd R=5         R hybond migrations per mode + the plain-QEMU baseline:
 #                                $(B)/bench/hostd.json and the docs/benchmarks.md section
+#   make bench-hostile R=3       R honest migrations beside a hostile guest (hostile.py)
 
 HD := host-agent/hostd
 # the peer channel (peer/), what is common to the daemon (config, vm)
@@ -110,7 +111,7 @@ $(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUEST
 
 HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
 
-.PHONY: bench-hostd bench
+.PHONY: bench-hostd bench bench-hostile
 # lab-build (tests/lab/lab.mk) packs the guest agent into the guest image first.
 check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py check
@@ -132,6 +133,15 @@ check-lab:: deps-auto
 	@[ -x $(B)/bin/hybond-guestd ] || echo "check-lab: SKIPPED hostd_ops: $(B)/bin/hybond-guestd does not exist"
 	@[ ! -x $(B)/bin/hybond-guestd ] || $(MAKE) --no-print-directory $(HOSTD_LAB_BINS)
 	@[ ! -x $(B)/bin/hybond-guestd ] || B=$(B) /usr/bin/python3 tests/lab/hostd_ops.py check
+
+# a hostile guest on A (CRC amplification, frame flood, HELLO storm, random bytes; no VF in
+# its QMP) while an honest VM migrates A -> B under the probe (docs/security.md), ~1.5 min
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostile.py check > $(B)/lab-hostile.json
+
+bench-hostile: deps-auto lab-build $(HOSTD_LAB_BINS)
+	@mkdir -p $(B)/bench
+	B=$(B) /usr/bin/python3 tests/lab/hostile.py bench --runs $(R) > $(B)/bench/hostile.json
 
 bench-hostd: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py bench --runs $(R) --out $(B)/bench

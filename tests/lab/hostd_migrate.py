@@ -48,9 +48,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 from labkit.hostd import (COUNTER_WINDOW_S, HostdLab, check, cli, ctl,  # noqa: E402
-                          guest_counters, journal_left, leftovers, on_host_intact, pid_alive,
-                          register, register_host, start_vm, teardown_vm, vm_add_args,
-                          vm_status, wait_agent)
+                          guest_counters, hybond_migrate, journal_left, leftovers,
+                          migration_summary, on_host_intact, pid_alive, register,
+                          register_host, start_vm, teardown_vm, vm_add_args, vm_status,
+                          wait_agent)
 from labkit.lab import (B, CLI, LOGS, PFX, QMP_PY, UDP_RATE, fdb_port, inst, lab,  # noqa: E402
                         sh, vm_env)
 from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
@@ -148,15 +149,10 @@ def one_run(mode, name):
         probe = Probe(ip)
         try:
             t_cmd = time.time()
-            r = subprocess.run([CLI, "-j", "-s", ctl("A"), "migrate", name, "--to", "B"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               timeout=400)
-            lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
-            final = lines[-1] if lines else {}
+            lines = hybond_migrate(name)
+            final = lines[-1]
             res["progress_lines"] = len(lines) - 1
             res["result"] = final
-            if r.returncode != 0 or not final.get("ok"):
-                raise Fail("hybond migrate: %s %s" % (final.get("error"), r.stderr.strip()))
             # fast path in use: the guest's VF counters grow both ways under the probe
             st = cli("B", "status")
             vfname = next((v.get("pair", {}).get("vf", {}).get("name") for v in st["vms"]
@@ -181,14 +177,7 @@ def one_run(mode, name):
         ping = sh(["ip", "netns", "exec", PFX + "peer", "ping", "-c", "2", "-W", "1", ip],
                   check=False)
         res["reachable"] = ping.returncode == 0
-        d = final.get("dest", {})
-        res["summary"] = {
-            "lost_to_guest": p.get("lost_to_guest"), "lost_from_guest": p.get("lost_from_guest"),
-            "longest_outage_ms": p.get("longest_outage_ms"),
-            "max_rtt_ms": (p.get("rtt_ms") or {}).get("max"),
-            "qemu_downtime_ms": final.get("qemu_downtime_ms"), "total_ms": final.get("total_ms"),
-            "vf_up_to_fast_path_ms": d.get("fast_path_ms"), "vf_up_after_resume_ms": d.get("vf_up_ms"),
-            "dest_path": d.get("path")}
+        res["summary"] = migration_summary(p, final)
         res["failures"] = check(res)
         crash = guest_crash(name)
         if crash:

@@ -218,6 +218,29 @@ def start_vm(name, mode, agent):
     return env["MAC"], env["IP"].split("/")[0]
 
 
+def hybond_migrate(name, to="B", src="A", timeout_s=400):
+    """`hybond -j migrate NAME --to TO` on SRC: every JSON line; Fail unless it ended ok."""
+    r = subprocess.run([CLI, "-j", "-s", ctl(src), "migrate", name, "--to", to],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout_s)
+    lines = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+    final = lines[-1] if lines else {}
+    if r.returncode != 0 or not final.get("ok"):
+        raise Fail("hybond migrate: %s %s" % (final.get("error"), r.stderr.strip()))
+    return lines
+
+
+def migration_summary(p, final):
+    """One migration's figures: the probe's (p) and hybond's result (final)."""
+    d = final.get("dest", {})
+    return {"lost_to_guest": p.get("lost_to_guest"), "lost_from_guest": p.get("lost_from_guest"),
+            "longest_outage_ms": p.get("longest_outage_ms"),
+            "max_rtt_ms": (p.get("rtt_ms") or {}).get("max"),
+            "qemu_downtime_ms": final.get("qemu_downtime_ms"), "total_ms": final.get("total_ms"),
+            "vf_up_to_fast_path_ms": d.get("fast_path_ms"),
+            "vf_up_after_resume_ms": d.get("vf_up_ms"), "dest_path": d.get("path")}
+
+
 def teardown_vm(name):
     for h in ("A", "B"):
         cli(h, "vm", "del", name, check=False)

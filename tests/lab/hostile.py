@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""A hostile guest on host A while an honest VM migrates A -> B (docs/security.md).
+
+The hostile "VM" is what hybond-hostd sees of a guest: a QMP socket and the org.hybond.0
+channel. Both are served by this script (no QEMU: the daemon reads the channel exactly as
+it reads QEMU's chardev, and a hostile guest's root can write to the virtio port at
+least as fast). After one honest HELLO and STATUS (a pair with a VF up), the channel
+carries, in turn, for the whole run:
+
+  crc     64 KiB blocks of valid headers every 28 bytes, each claiming the rest of the
+          block with a wrong payload CRC (the CRC amplification of the review)
+  flood   valid PING frames as fast as the socket takes them
+  hello   HELLO after HELLO (each resets the session)
+  flap    EVENT VF_VANISHED, then a STATUS with the VF up, every 20 ms (the VF watch must
+          ask QEMU, which shows none, and hold down)
+  random  random bytes
+
+Its QMP answers every command, shows no VF device (query-pci), so the daemon must never
+steer the hostile VM's RX to a VF whatever its guest says.
+
+Meanwhile the honest lab VM (agent running) migrates A -> B with `hybond migrate` under
+hybond-probe (1000 pps each way). Verdicts:
+  - the honest migration meets the bar of a quiet host (labkit.hostd.check: loss only in
+    stop-and-copy, <= rate x (downtime + 20 ms); fast path on B);
+  - hybond-hostd on A spends at most CPU_MAX of one CPU while the attack runs (measured
+    from /proc/PID/stat over the migration), and is alive at the end;
+  - the hostile VM was never steered to its VF port (steer counters, FDB).
+Usage: hostile.py check | bench [--runs N]   (make check-lab runs `check`)
+"""
+import argparse
+import json
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from labkit.hostd import (HostdLab, check, cli, hybond_migrate, leftovers,  # noqa: E402
+                          migration_summary, reachable, register, teardown_vm, vf_growth,
+                          vm_status, wait_agent)
+from labkit.lab import PFX, RUN, TOP, fdb_port, lab, sh, vm_env  # noqa: E402
+from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
+from labkit.verdict import Fail, sayer  # noqa: E402
+
+say = sayer("hostile")
+CPU_MAX = 0.5                   # of one CPU, for hybond-hostd on A while attacked
+CORPUS = os.path.join(TOP, "tests", "fuzz", "corpus", "fuzz_decode")
+EVIL = "evil0"
+EVIL_MAC = "52:54:00:12:34:01"     # pair 1 of STATUS.bin (test_proto_samples.c)
+HDR = 28
+
+
+def frame(path, seq, patch=None):
+    """A valid frame from the seed corpus with another seq, payload bytes patched
+    ({offset in the payload: byte}), the checksums recomputed."""
+    with open(path, "rb") as f:
+        b = bytearray(f.read())
+    for off, val in (patch or {}).items():
+        b[HDR + off] = val
+    struct.pack_into("<H", b, 8, 0)     # flags: a request or unsolicited (STATUS.bin is a reply)
+    struct.pack_into("<I", b, 12, seq)
+    struct.pack_into("<I", b, 20, zlib.crc32(bytes(b[HDR:])) & 0xffffffff)
+    struct.pack_into("<I", b, 24, zlib.crc32(bytes(b[:24])) & 0xffffffff)
+    return bytes(b)
+
+
+# EVENT.bin (tests/unit/test_proto_samples.c): PAIR_ID 1, then KIND (its value at payload
+# offset 12): 2 = VF_VANISHED.  STATUS.bin: pair 1 with its VF, whose CARRIER (payload
+# offset 292) the sample leaves 0: set, the VF is "up".
+VANISHED = {12: 2}
+VF_UP = {292: 1}
+
+
+def crc_block():
+    """Headers every 28 bytes, each claiming the rest of the 64 KiB block (at most what
+    a guest frame may carry, 16 KiB: larger is dropped from the header), wrong CRC."""
+    size = 65536
+    out = bytearray(size)
+    for off in range(0, size - HDR + 1, HDR):
+        h = bytearray(struct.pack("<4sBBHHHIIII", b"HYBN", 1, 0, 9, 0, 0, off,
+                                  min(size - off - HDR, 16384), 0xdeadbeef, 0))
+        struct.pack_into("<I", h, 24, zlib.crc32(bytes(h[:24])) & 0xffffffff)
+        out[off:off + HDR] = h
+    return bytes(out)
+
+
+class FakeQMP(threading.Thread):
+    """Greets, answers everything; query-status: running; query-pci: no VF behind rp1."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        self.queries = 0
+
+    def answer(self, c, line):
+        try:
+            req = json.loads(line)
+        except ValueError:
+            return
+        cmd = req.get("execute", "")
+        ret = {}
+        if cmd == "query-status":
+            ret = {"running": True, "singlestep": False, "status": "running"}
+        elif cmd == "query-pci":
+            self.queries += 1
+            ret = [{"bus": 0, "devices": [{"qdev_id": "rp1", "pci_bridge": {"devices": []}}]}]
+        elif cmd == "query-migrate":
+            ret = {}
+        a = {"return": ret}
+        if "id" in req:
+            a["id"] = req["id"]
+        c.sendall((json.dumps(a) + "\n").encode())
+
+    def serve(self, c):
+        c.sendall(b'{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, '
+                  b'"package": ""}, "capabilities": ["oob"]}}\n')
+        buf = b""
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            buf += d
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                self.answer(c, line)
+
+    def run(self):
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(c,), daemon=True).start()
+
+
+class Attacker(threading.Thread):
+    """The hostile guest's side of org.hybond.0: one honest HELLO + STATUS, then the
+    attacks in turn (SEGMENT_S each) until stop()."""
+    SEGMENT_S = 0.5
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        self.stopping = False
+        self.sent = {"crc": 0, "flood": 0, "hello": 0, "flap": 0, "random": 0}
+        self.block = crc_block()
+        self.rng = random.Random(7)
+
+    def stop(self):
+        self.stopping = True
+
+    def attack(self, c):
+        c.sendall(frame(os.path.join(CORPUS, "HELLO.bin"), 1))
+        c.sendall(frame(os.path.join(CORPUS, "STATUS.bin"), 2, VF_UP))
+        c.setblocking(False)
+        kinds = ["crc", "flood", "hello", "flap", "random"]
+        seq, k = 10, 0
+        ping = os.path.join(CORPUS, "PING.bin")
+        hello = os.path.join(CORPUS, "HELLO.bin")
+        event = os.path.join(CORPUS, "EVENT.bin")
+        status = os.path.join(CORPUS, "STATUS.bin")
+        while not self.stopping:
+            kind = kinds[k % len(kinds)]
+            k += 1
+            t_end = time.monotonic() + self.SEGMENT_S
+            while time.monotonic() < t_end and not self.stopping:
+                if kind == "crc":
+                    data = self.block
+                elif kind == "flood":
+                    data = b"".join(frame(ping, seq + i) for i in range(64))
+                    seq += 64
+                elif kind == "hello":
+                    data = frame(hello, seq)
+                    seq += 1
+                elif kind == "flap":
+                    data = frame(event, seq, VANISHED) + frame(status, seq + 1, VF_UP)
+                    seq += 2
+                    time.sleep(0.02)
+                else:
+                    data = bytes(self.rng.getrandbits(8) for _ in range(4096))
+                try:
+                    n = c.send(data)
+                    self.sent[kind] += n
+                except BlockingIOError:
+                    time.sleep(0.001)
+                except OSError:
+                    return          # the daemon closed the channel: it reconnects
+            # drain what the daemon answered (ERRORs, HELLO_ACKs, PONGs)
+            try:
+                while c.recv(65536):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            self.attack(c)
+            c.close()
+
+
+def proc_cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def evil_setup(d):
+    """The hostile VM on A: its sockets, its eswitch ports (veths on the lab's bridge),
+    registered like a lab VM that runs on A."""
+    base = os.path.join(RUN, "hostile")
+    os.makedirs(base, exist_ok=True)
+    for f in ("qmp.sock", "agent.sock"):
+        try:
+            os.unlink(os.path.join(base, f))
+        except OSError:
+            pass
+    qmp = FakeQMP(os.path.join(base, "qmp.sock"))
+    att = Attacker(os.path.join(base, "agent.sock"))
+    qmp.start()
+    att.start()
+    ns = PFX + "hA"
+    for port in ("hs-" + EVIL, "hv-" + EVIL):
+        sh(["ip", "-n", ns, "link", "del", port], check=False)
+        sh(["ip", "-n", ns, "link", "add", port, "type", "veth", "peer", "name", port + "p"])
+        sh(["ip", "-n", ns, "link", "set", port, "master", "br0", "up"])
+    cli("A", "vm", "add", EVIL, "mac", EVIL_MAC, "mode", "failover", "standby_port",
+        "hs-" + EVIL, "vf_port", "hv-" + EVIL, "eswitch", "bridge", "eswitch_bridge", "br0",
+        "vf_bus", "rp1", "qmp", os.path.join(base, "qmp.sock"), "agent",
+        os.path.join(base, "agent.sock"))
+    return qmp, att
+
+
+def evil_teardown(att):
+    att.stop()
+    cli("A", "vm", "del", EVIL, check=False)
+    for port in ("hs-" + EVIL, "hv-" + EVIL):
+        sh(["ip", "-n", PFX + "hA", "link", "del", port], check=False)
+
+
+def one_run(d, name, att, qmp):
+    lab("vm", "start", "--host", "A", "--name", name, "--mode", "failover", "--agent", "1")
+    env = vm_env(name)
+    mac, ip = env["MAC"], env["IP"].split("/")[0]
+    res = {"vm": name}
+    try:
+        register(name)
+        wait_agent("A", name)
+        pid = d.procs["A"].pid
+        probe = Probe(ip)
+        cpu0, t0 = proc_cpu_s(pid), time.monotonic()
+        sent0 = dict(att.sent)
+        try:
+            t_cmd = time.time()
+            final = hybond_migrate(name)[-1]
+            cpu1, t1 = proc_cpu_s(pid), time.monotonic()
+            time.sleep(2.0)                     # the guest's VF settles under the probe
+            res["vf"] = vf_growth("B", name)
+        finally:
+            p = probe.stop()
+        ev1 = vm_status("A", EVIL)
+        res["attack_bytes"] = {k: att.sent[k] - sent0[k] for k in att.sent}
+        res["attack_mb_s"] = round(sum(res["attack_bytes"].values()) / (t1 - t0) / 1e6, 1)
+        res["hostd_cpu"] = round((cpu1 - cpu0) / (t1 - t0), 3)
+        res["udp"] = probe_summary(p)
+        res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
+                                          final.get("stop_realtime_ms"),
+                                          final.get("qemu_downtime_ms"))
+        res["fdb_B"] = fdb_port("hB", mac)
+        res["left_on_A"] = leftovers(name, "hA", mac)
+        res["reachable"] = reachable(ip)
+        res["summary"] = migration_summary(p, final)
+        res["evil"] = {"steer_vf": (ev1.get("counters") or {}).get("steer_vf"),
+                       "fdb_A": fdb_port("hA", EVIL_MAC), "qmp_query_pci": qmp.queries,
+                       "paths": ev1.get("paths"),
+                       "vf_watch": ev1.get("vf_watch")}
+        res["failures"] = check(res)
+        if res["hostd_cpu"] > CPU_MAX:
+            res["failures"].append("hybond-hostd on A used %.0f%% of a CPU under attack (max "
+                                   "%.0f%%)" % (res["hostd_cpu"] * 100, CPU_MAX * 100))
+        if d.procs["A"].poll() is not None:
+            res["failures"].append("hybond-hostd on A died")
+        if res["evil"]["steer_vf"]:
+            res["failures"].append("the hostile VM's RX was steered to its VF port %s times"
+                                   % res["evil"]["steer_vf"])
+        if res["evil"]["fdb_A"] == "hv-" + EVIL:
+            res["failures"].append("the hostile VM's MAC sits on its VF port")
+        if sum(res["attack_bytes"].values()) == 0:
+            res["failures"].append("the attacker sent nothing (no channel?)")
+    finally:
+        teardown_vm(name)
+    return res
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(prog="hostile.py")
+    ap.add_argument("what", choices=("check", "bench"))
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args(argv)
+    runs = 1 if a.what == "check" else a.runs
+    results, failures = [], []
+    with HostdLab("unix") as hl:
+        qmp, att = evil_setup(hl.d)
+        try:
+            for i in range(runs):
+                try:
+                    r = one_run(hl.d, "hon%d" % i, att, qmp)
+                except (Fail, OSError, subprocess.TimeoutExpired) as e:
+                    r = {"vm": "hon%d" % i, "failures": [str(e)]}
+                results.append(r)
+                failures += ["run %d: %s" % (i + 1, f) for f in r["failures"]]
+                say("run %d: honest %s; hostd CPU %s under %s MB/s of attack %s; hostile VM "
+                    "%s" % (i + 1, json.dumps(r.get("summary")), r.get("hostd_cpu"),
+                            r.get("attack_mb_s"), json.dumps(r.get("attack_bytes")),
+                            json.dumps(r.get("evil"))))
+        finally:
+            evil_teardown(att)
+    print(json.dumps(results, indent=1))
+    for f in failures:
+        say("FAIL " + f)
+    say("%s: %d run(s), %d failure(s)" % (a.what, runs, len(failures)))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -43,8 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from labkit.hostd import (HostdLab, check, cli, hybond_migrate, leftovers,  # noqa: E402
                           migration_summary, reachable, register, teardown_vm, vf_growth,
                           vm_status, wait_agent)
-from labkit.lab import PFX, RUN, TOP, fdb_port, lab, sh, vm_env  # noqa: E402
+from labkit.lab import PFX, RUN, TOP, UDP_RATE, fdb_port, lab, sh, vm_env  # noqa: E402
 from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
+from labkit.report import fmt, update_doc  # noqa: E402
 from labkit.verdict import Fail, sayer  # noqa: E402
 
 say = sayer("hostile")
@@ -305,6 +306,34 @@ def one_run(d, name, att, qmp):
     return res
 
 
+DOC_BEGIN, DOC_END = "<!-- hostile-bench:begin -->", "<!-- hostile-bench:end -->"
+
+
+def doc_table(results):
+    """The docs/benchmarks.md section of a bench run."""
+    lines = ["Measured %s, %d run(s) (`make bench-hostile R=%d`; JSON: "
+             "$(B)/bench/hostile.json)." % (time.strftime("%Y-%m-%d %H:%M"), len(results),
+                                            len(results)), "",
+             "| run | honest: lost to / from guest | QEMU downtime ms | floor | dest path | "
+             "attack MB/s | hybond-hostd CPU on A | hostile VM: returns refused (no VF in "
+             "QEMU) / steered to its VF |", "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(results):
+        s, e = r.get("summary") or {}, r.get("evil") or {}
+        vw = e.get("vf_watch") or {}
+        lines.append("| %d | %s / %s | %s | %s | %s | %s | %s | %s / %s |" % (
+            i + 1, fmt(s.get("lost_to_guest")), fmt(s.get("lost_from_guest")),
+            fmt(s.get("qemu_downtime_ms")),
+            fmt(UDP_RATE * ((s.get("qemu_downtime_ms") or 0) + 20) / 1000.0),
+            s.get("dest_path", "-"),
+            fmt(r.get("attack_mb_s")), "%.0f %%" % (100 * r["hostd_cpu"])
+            if r.get("hostd_cpu") is not None else "-", fmt(vw.get("no_vf_in_vm")),
+            fmt(e.get("steer_vf"))))
+    fails = [f for r in results for f in r.get("failures", [])]
+    if fails:
+        lines += ["", "Failures:"] + ["- " + f for f in fails]
+    return lines
+
+
 def main(argv):
     ap = argparse.ArgumentParser(prog="hostile.py")
     ap.add_argument("what", choices=("check", "bench"))
@@ -329,6 +358,9 @@ def main(argv):
         finally:
             evil_teardown(att)
     print(json.dumps(results, indent=1))
+    if a.what == "bench":
+        update_doc(DOC_BEGIN, DOC_END, doc_table(results))
+        say("wrote the docs/benchmarks.md section")
     for f in failures:
         say("FAIL " + f)
     say("%s: %d run(s), %d failure(s)" % (a.what, runs, len(failures)))

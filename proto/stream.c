@@ -57,8 +57,8 @@ void hb_stream_set_max(struct hb_stream *s, size_t max_len)
 static void earn(struct hb_stream *s, size_t n)
 {
 	s->crc_credit += (uint64_t)n * HB_STREAM_CRC_PER_BYTE;
-	if (s->crc_credit > 2u * HB_FRAME_MAX)
-		s->crc_credit = 2u * HB_FRAME_MAX;
+	if (s->crc_credit > 2 * (uint64_t)HB_FRAME_MAX)
+		s->crc_credit = 2 * (uint64_t)HB_FRAME_MAX;
 }
 
 /* The payload at p (len bytes) has checksum crc: 1 yes, 0 no or not paid for. */

@@ -423,7 +423,7 @@ int main(int argc, char **argv)
 	(void)snprintf(nl, strlen(line) + 2, "%s\n", line);
 	free(line);
 	line = nl;
-	if (strlen(line) > CTL_LINE_MAX) {
+	if (strlen(line) > (size_t)CTL_LINE_MAX) {
 		say(&h, "the domain XML makes a request of %zu bytes, hybond-hostd takes %u: %s",
 		    strlen(line), CTL_LINE_MAX, migrate ? "the migration goes on in plain QEMU "
 		    "order" : "hybond learns of this when it looks");

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(offer, data + 1, size - 1);
 	offer[size - 1] = 0;
 	if (peer_migration_uri(p, offer, out, sizeof(out), err, sizeof(err)) == 0) {
-		if (strncmp(out, "tcp:", 4) && strncmp(out, "unix:", 5))
+		if (strncmp(out, "tcp:", 4) != 0 && strncmp(out, "unix:", 5) != 0)
 			abort();
 		for (c = out; *c; c++)
 			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -43,9 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (p->address[0] && !strncmp(out, "unix:", 5))
 			abort();
-		if (p == &peers[0] && strncmp(out, "tcp:198.19.254.2:", 17))
+		if (p == &peers[0] && strncmp(out, "tcp:198.19.254.2:", 17) != 0)
 			abort();
-		if (p == &peers[1] && strncmp(out, "tcp:[2001:db8::2]:", 18))
+		if (p == &peers[1] && strncmp(out, "tcp:[2001:db8::2]:", 18) != 0)
 			abort();
 	} else if (!err[0]) {
 		abort();

@@ -1187,7 +1187,7 @@ static void test_hook_events(void)
 		CU_ASSERT_FATAL(x && end && f);
 		(void)fwrite(x, 1, (size_t)(end - x), f);
 		(void)fputs("<!-- ", f);
-		for (i = 0; i < 300 * 1024; i++)
+		for (i = 0; i < (size_t)300 * 1024; i++)
 			(void)fputc('x', f);
 		(void)fputs(" -->", f);
 		(void)fputs(end, f);

@@ -642,8 +642,7 @@ static void test_lv_hook_peer_word(void)
 	CU_ASSERT_EQUAL(until("none", 2000), 0);
 	CU_ASSERT_FALSE(json_is_true(json_object_get(V->last_op, "ok")));
 	e = json_string_value(json_object_get(V->last_op, "error"));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	CU_ASSERT_PTR_NOT_NULL(strstr(e, "launcher"));
+	CU_ASSERT_PTR_NOT_NULL(e ? strstr(e, "launcher") : NULL);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(V->last_op, "errno")), "EINVAL");
 	teardown();
 }
@@ -889,7 +888,9 @@ static json_t *ctl_ask_fd(int fd, json_t *req)
 
 static const char *ans_error(json_t *a)
 {
-	return json_string_value(json_object_get(a, "error"));
+	const char *e = json_string_value(json_object_get(a, "error"));
+
+	return e ? e : "";
 }
 
 /* A member of ctl_group (through a supplementary group) operates VMs but cannot define
@@ -940,7 +941,7 @@ static void test_ctl_group(void)
 	/* operating is allowed: a migrate to an unknown peer fails for that reason */
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
 		       json_pack("{s:s, s:s, s:s}", "cmd", "migrate", "vm", "vm1", "to", "nowhere"));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(ans_error(a));
+	CU_ASSERT_TRUE(ans_error(a)[0] != 0);        /* an error, not about root */
 	CU_ASSERT_PTR_NULL(strstr(ans_error(a), "root only"));
 	json_decref(a);
 	/* not in the group: the socket's mode keeps it out, and the daemon refuses it even

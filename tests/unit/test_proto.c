@@ -1088,7 +1088,7 @@ static void test_stream_crc_budget(void)
 	CU_ASSERT_TRUE(fed >= rounds * sizeof(blk) / 2);
 	/* header checksums (24 of every 28 bytes, looked at from the front and by the
 	 * look-ahead) plus HB_STREAM_CRC_PER_BYTE per byte of payload checks, plus a start */
-	CU_ASSERT_TRUE(crc_bytes <= (uint64_t)fed * (2 + HB_STREAM_CRC_PER_BYTE) + 4u * HB_FRAME_MAX);
+	CU_ASSERT_TRUE(crc_bytes <= (uint64_t)fed * (2 + HB_STREAM_CRC_PER_BYTE) + 4 * (uint64_t)HB_FRAME_MAX);
 	CU_ASSERT_TRUE(stream.crc_skipped > 0);
 	/* the attack stops: a valid frame is delivered */
 	n = encode_sample(HB_MSG_PONG, good, sizeof(good));

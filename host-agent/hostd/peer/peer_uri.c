@@ -114,7 +114,7 @@ int peer_migration_uri(const struct peer_config *p, const char *offer, char *out
 		(void)snprintf(out, outlen, "%s", offer);
 		return 0;
 	}
-	if (strncmp(offer, "tcp:", 4))
+	if (strncmp(offer, "tcp:", 4) != 0)
 		return refuse(p, offer, "not tcp: (exec:, file:, fd: and the others are never "
 			      "taken from a peer)", err, errlen);
 	rest = offer + 4;

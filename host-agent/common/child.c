@@ -13,11 +13,15 @@
 #include "child.h"
 #include "loop.h"
 
+#define CHILD_REAP_MS 50u
+
 struct child {
 	struct loop *l;
 	pid_t pid;
 	int fd, kill_on_free;
 	int exit_fd;            /* stdout closed but the command still runs: its pidfd */
+	struct loop_timer *reap;        /* ... or, without pidfd_open (valgrind, Linux < 5.3),
+					 * a waitpid(WNOHANG) every CHILD_REAP_MS */
 	char *out;
 	size_t len, max;
 	child_done_fn done;
@@ -26,10 +30,26 @@ struct child {
 
 static void child_finish(struct child *c, int status)
 {
+	loop_timer_free(c->reap);
+	c->reap = NULL;
 	c->pid = -1;
 	c->done(c->arg, c->out, c->len, status);
 	free(c->out);
 	free(c);
+}
+
+/* No pidfd: look again later. */
+static void child_reap_tick(void *arg)
+{
+	struct child *c = arg;
+	int status = -1;
+	pid_t r = waitpid(c->pid, &status, WNOHANG);
+
+	if (r == 0) {
+		(void)loop_timer_arm(c->reap, CHILD_REAP_MS);
+		return;
+	}
+	child_finish(c, r < 0 ? -1 : status);
 }
 
 /* The command exited (its pidfd is readable): reap it, never blocking. */
@@ -78,7 +98,12 @@ static void child_io(void *arg, unsigned events)
 		if (c->exit_fd >= 0)
 			(void)close(c->exit_fd);
 		c->exit_fd = -1;
-		(void)kill(c->pid, SIGKILL);    /* no pidfd (Linux < 5.3): our own child, by pid */
+		c->reap = loop_timer_new(c->l, child_reap_tick, c);
+		if (c->reap && loop_timer_arm(c->reap, CHILD_REAP_MS) == 0)
+			return;
+		loop_timer_free(c->reap);
+		c->reap = NULL;
+		(void)kill(c->pid, SIGKILL);    /* out of memory: our own child, by pid */
 		r = waitpid(c->pid, &status, 0);
 	}
 	if (r < 0)
@@ -183,6 +208,7 @@ void child_free(struct child *c)
 		loop_del_fd(c->l, c->exit_fd);
 		(void)close(c->exit_fd);
 	}
+	loop_timer_free(c->reap);
 	if (c->kill_on_free && c->pid > 0) {
 		(void)kill(c->pid, SIGKILL);   /* our own child, by pid */
 		(void)waitpid(c->pid, &status, 0);

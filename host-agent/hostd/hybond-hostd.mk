@@ -139,6 +139,12 @@ check-lab:: deps-auto
 check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostile.py check > $(B)/lab-hostile.json
 
+# a hostile peer (B's certificate, MIGRATE_READY with exec:/file:/unix:/another host's tcp:)
+# and an unauthenticated connection flood during a real migration over TLS, ~2 min
+check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
+	B=$(B) /usr/bin/python3 tests/lab/hostile.py peer > $(B)/lab-hostile-peer.json
+	B=$(B) /usr/bin/python3 tests/lab/hostile.py flood > $(B)/lab-hostile-flood.json
+
 bench-hostile: deps-auto lab-build $(HOSTD_LAB_BINS)
 	@mkdir -p $(B)/bench
 	B=$(B) /usr/bin/python3 tests/lab/hostile.py bench --runs $(R) > $(B)/bench/hostile.json

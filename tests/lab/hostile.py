@@ -25,7 +25,18 @@ hybond-probe (1000 pps each way). Verdicts:
   - hybond-hostd on A spends at most CPU_MAX of one CPU while the attack runs (measured
     from /proc/PID/stat over the migration), and is alive at the end;
   - the hostile VM was never steered to its VF port (steer counters, FDB).
-Usage: hostile.py check | bench [--runs N]   (make check-lab runs `check`)
+A hostile peer (`hostile.py peer`): the daemons talk TCP + mutual TLS; daemon B is
+replaced by a server holding B's certificate that answers A's MIGRATE_PREPARE with
+MIGRATE_READY URIs of its choosing (exec:, file:, a unix socket on A, tcp: to another
+host). A must refuse the first three before anything moves (no marker file, the VM on
+A's fast path) and migrate the last only to B's configured address.
+
+A connection flood (`hostile.py flood`): while an honest VM migrates A -> B over TLS,
+an address that is no configured peer (a second address on A's mgmt link) keeps ~200 TCP
+connections to B's peer_listen open and reopens them: the migration meets its bar.
+
+Usage: hostile.py check | bench [--runs N] | peer | flood   (make check-lab: check, peer,
+flood)
 """
 import argparse
 import json
@@ -40,9 +51,10 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from labkit.hostd import (HostdLab, check, cli, hybond_migrate, leftovers,  # noqa: E402
-                          migration_summary, reachable, register, teardown_vm, vf_growth,
-                          vm_status, wait_agent)
+from labkit.hostd import (MGMT_IP, PEER_PORT, HostdLab, check, cli,  # noqa: E402
+                          hybond_migrate, leftovers, migration_summary, reachable, register,
+                          register_host, start_vm, teardown_vm, vf_growth, vm_status,
+                          wait_agent)
 from labkit.lab import PFX, RUN, TOP, UDP_RATE, fdb_port, lab, sh, vm_env  # noqa: E402
 from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
 from labkit.report import fmt, update_doc  # noqa: E402
@@ -306,6 +318,195 @@ def one_run(d, name, att, qmp):
     return res
 
 
+# --- a hostile peer ------------------------------------------------------------------------
+MARKER = "/tmp/hybond-hostile-peer-ran"
+PEER_URIS = ["exec:touch %s" % MARKER, "file:%s" % MARKER, "unix:/run/libvirt/libvirt-sock",
+             "tcp:198.19.254.66:4444"]
+
+
+def hb_attr(t, v):
+    a = struct.pack("<HH", 4 + len(v), t) + v
+    return a + b"\0" * (-len(a) % 4)
+
+
+def hb_frame(typ, flags, seq, payload):
+    h = struct.pack("<IBBHHHII", 0x4e425948, 1, 1, typ, flags, 0, seq, len(payload))
+    h += struct.pack("<I", zlib.crc32(payload) & 0xffffffff)
+    return h + struct.pack("<I", zlib.crc32(h) & 0xffffffff) + payload
+
+
+def fake_peer(argv):
+    """Run inside hB's namespace: B's certificate, every MIGRATE_PREPARE answered with
+    MIGRATE_READY(uri); one connection at a time, until killed."""
+    import ssl
+    pki, addr, port, uri = argv
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(pki, "B.pem"), os.path.join(pki, "B.key"))
+    ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    srv = socket.create_server((addr, int(port)))
+    while True:
+        raw, _ = srv.accept()
+        try:
+            c = ctx.wrap_socket(raw, server_side=True)
+            buf = b""
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                buf += d
+                while len(buf) >= HDR:
+                    typ, seq, ln = (struct.unpack_from("<H", buf, 6)[0],
+                                    struct.unpack_from("<I", buf, 12)[0],
+                                    struct.unpack_from("<I", buf, 16)[0])
+                    if len(buf) < HDR + ln:
+                        break
+                    pl, buf = buf[HDR:HDR + ln], buf[HDR + ln:]
+                    if typ == 12:               # MIGRATE_PREPARE: VM is its attr 1
+                        vm = pl[4:struct.unpack_from("<H", pl, 0)[0]]
+                        c.sendall(hb_frame(13, 1, seq, hb_attr(1, vm) +
+                                           hb_attr(2, uri.encode() + b"\0")))
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            raw.close()
+
+
+def peer_case(hl, uri, name):
+    """A's migration of a real VM to the fake B that offers uri."""
+    fp = subprocess.Popen(["ip", "netns", "exec", PFX + "hB", sys.executable,
+                           os.path.abspath(__file__), "fake-peer", hl.d.pki, MGMT_IP["B"],
+                           str(PEER_PORT), uri], stderr=subprocess.PIPE, text=True)
+    res = {"uri": uri, "failures": []}
+    try:
+        time.sleep(0.5)
+        try:
+            lines = hybond_migrate(name, timeout_s=120)
+            final = lines[-1]
+        except Fail as e:
+            final = {"ok": False, "error": str(e)}
+        res["result"] = {k: final.get(k) for k in ("ok", "error", "errno")}
+        v = vm_status("A", name)
+        res["on_A"] = {"here": v.get("here"), "paths": v.get("paths")}
+        err = final.get("error") or ""
+        if os.path.exists(MARKER):
+            res["failures"].append("%s: the peer's URI ran something (%s exists)" % (uri, MARKER))
+        if uri.startswith("tcp:"):
+            log = open(hl.d.log_path("A")).read()
+            if "tcp:198.19.254.66" in log:
+                res["failures"].append("%s: A used the peer's host" % uri)
+        elif "nothing was run" not in err or final.get("ok"):
+            res["failures"].append("%s: not refused as it should be: %s" % (uri, err))
+        if not (v.get("paths") or {}).get("fast_path"):
+            res["failures"].append("%s: the VM is not on A's fast path after: %s" % (
+                uri, v.get("paths")))
+    finally:
+        fp.kill()
+        fp.wait()
+    return res
+
+
+def run_peer():
+    results = []
+    if os.path.exists(MARKER):
+        os.unlink(MARKER)
+    with HostdLab("tls") as hl:
+        hl.d.kill("B")                          # B is the fake from here on
+        name = "hpeer0"
+        start_vm(name, "failover", 1)
+        try:
+            register_host("A", name, True)
+            wait_agent("A", name)
+            for uri in PEER_URIS:
+                r = peer_case(hl, uri, name)
+                results.append(r)
+                say("peer offers %s: %s" % (uri, json.dumps(r["result"])))
+                wait_agent("A", name)
+        finally:
+            teardown_vm(name)
+    return results
+
+
+# --- a connection flood ----------------------------------------------------------------------
+FLOOD_SRC = ("198.19.254.5", "198.19.254.6")     # a second /30 on the mgmt link: A, B
+
+
+def flood(argv):
+    """Run inside hA's namespace: keep ~n TCP connections from src to dst:port open,
+    reopening what closes, until killed."""
+    src, dst, port, n = argv[0], argv[1], int(argv[2]), int(argv[3])
+    socks = []
+    while True:
+        socks = [x for x in socks if x.fileno() >= 0]
+        while len(socks) < n:
+            x = socket.socket()
+            x.setblocking(False)
+            x.bind((src, 0))
+            try:
+                x.connect((dst, port))
+            except BlockingIOError:
+                pass
+            except OSError:
+                x.close()
+                break
+            socks.append(x)
+        time.sleep(0.05)
+        for x in socks:
+            try:
+                if x.recv(1, socket.MSG_DONTWAIT) == b"":
+                    x.close()
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                x.close()
+
+
+def run_flood():
+    with HostdLab("tls") as hl:
+        sh(["ip", "-n", PFX + "hA", "addr", "add", FLOOD_SRC[0] + "/30", "dev", "mgmt"])
+        sh(["ip", "-n", PFX + "hB", "addr", "add", FLOOD_SRC[1] + "/30", "dev", "mgmt"])
+        fl = subprocess.Popen(["ip", "netns", "exec", PFX + "hA", sys.executable,
+                               os.path.abspath(__file__), "flood-client", FLOOD_SRC[0],
+                               MGMT_IP["B"], str(PEER_PORT), "200"])
+        name = "hflood0"
+        res = {"vm": name}
+        try:
+            time.sleep(2.0)
+            lab("vm", "start", "--host", "A", "--name", name, "--mode", "failover",
+                "--agent", "1")
+            env = vm_env(name)
+            mac, ip = env["MAC"], env["IP"].split("/")[0]
+            register(name)
+            wait_agent("A", name)
+            probe = Probe(ip)
+            try:
+                t_cmd = time.time()
+                final = hybond_migrate(name)[-1]
+                time.sleep(2.0)
+                res["vf"] = vf_growth("B", name)
+            finally:
+                p = probe.stop()
+            res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
+                                              final.get("stop_realtime_ms"),
+                                              final.get("qemu_downtime_ms"))
+            res["fdb_B"] = fdb_port("hB", mac)
+            res["left_on_A"] = leftovers(name, "hA", mac)
+            res["reachable"] = reachable(ip)
+            res["summary"] = migration_summary(p, final)
+            res["failures"] = check(res)
+            log = open(hl.d.log_path("B")).read()
+            res["refused_at_admission"] = log.count("not the address of a configured")
+            if not res["refused_at_admission"]:
+                res["failures"].append("the flood never reached B (nothing refused)")
+        except (Fail, OSError, subprocess.TimeoutExpired) as e:
+            res["failures"] = [str(e)]
+        finally:
+            fl.kill()
+            fl.wait()
+            teardown_vm(name)
+    return res
+
+
 DOC_BEGIN, DOC_END = "<!-- hostile-bench:begin -->", "<!-- hostile-bench:end -->"
 
 
@@ -335,10 +536,25 @@ def doc_table(results):
 
 
 def main(argv):
+    if argv[:1] == ["fake-peer"]:
+        return fake_peer(argv[1:])
+    if argv[:1] == ["flood-client"]:
+        return flood(argv[1:])
     ap = argparse.ArgumentParser(prog="hostile.py")
-    ap.add_argument("what", choices=("check", "bench"))
+    ap.add_argument("what", choices=("check", "bench", "peer", "flood"))
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args(argv)
+    if a.what in ("peer", "flood"):
+        res = run_peer() if a.what == "peer" else [run_flood()]
+        print(json.dumps(res, indent=1))
+        fails = [f for r in res for f in r["failures"]]
+        for f in fails:
+            say("FAIL " + f)
+        if a.what == "flood":
+            say("flood: honest migration %s; %s connections refused at admission" % (
+                json.dumps(res[0].get("summary")), res[0].get("refused_at_admission")))
+        say("%s: %d failure(s)" % (a.what, len(fails)))
+        return 1 if fails else 0
     runs = 1 if a.what == "check" else a.runs
     results, failures = [], []
     with HostdLab("unix") as hl:

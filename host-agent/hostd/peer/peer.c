@@ -33,6 +33,9 @@ struct peer_listener {
 	const struct peer_ops *ops;
 	void *arg;
 	struct peer_tls *t;     /* NULL: unix socket */
+	/* refusals are logged at most once a second, the rest counted into that line */
+	uint64_t refused_s;     /* loop second of the last refusal line */
+	unsigned refused_quiet; /* refusals not logged since */
 };
 
 /* ---- lifetime ------------------------------------------------------------------ */
@@ -560,6 +563,24 @@ static void sa_text(const struct sockaddr_storage *sa, char *buf, size_t len)
 	}
 }
 
+/* A refused connection: one line a second at most (a flood must not flood the journal). */
+static void pl_refused(struct peer_listener *pl, const char *where, const char *why)
+{
+	uint64_t s = loop_now_ms() / 1000u;
+
+	if (s == pl->refused_s) {
+		pl->refused_quiet++;
+		return;
+	}
+	pl->refused_s = s;
+	if (pl->refused_quiet)
+		pl_log(pl, "refused a peer connection from %s: %s (and %u more since the last "
+		       "such line)", where, why, pl->refused_quiet);
+	else
+		pl_log(pl, "refused a peer connection from %s: %s", where, why);
+	pl->refused_quiet = 0;
+}
+
 static void pl_accept(void *arg, unsigned events)
 {
 	struct peer_listener *pl = arg;
@@ -581,16 +602,14 @@ static void pl_accept(void *arg, unsigned events)
 	if (peer_tls_admit(pl->t, &sa)) {
 		/* nobody configured there: no TLS handshake to spend on it */
 		(void)close(fd);
-		pl_log(pl, "refused a peer connection from %s: not the address of a configured "
-		       "[peer] (hostd.conf)", where);
+		pl_refused(pl, where, "not the address of a configured [peer] (hostd.conf)");
 		return;
 	}
 	tcp_nodelay(fd);
 	if (!peer_tls_server(pl->l, pl->t, fd, where, pl->ops, pl->arg, &err))
-		pl_log(pl, "refused a peer connection from %s: %s", where,
-		       err == -EMFILE ? "too many peer connections open (PEER_MAX_CONNS)"
-		       : err == -EBUSY ? "too many handshakes in progress (PEER_MAX_HANDSHAKES, "
-		       "PEER_MAX_HANDSHAKES_PER_IP)" : strerror(-err));
+		pl_refused(pl, where, err == -EMFILE ? "too many peer connections open "
+			   "(PEER_MAX_CONNS)" : err == -EBUSY ? "too many handshakes in progress "
+			   "(PEER_MAX_HANDSHAKES, PEER_MAX_HANDSHAKES_PER_IP)" : strerror(-err));
 }
 
 static int pl_new(struct loop *l, int fd, struct peer_tls *t, const struct peer_ops *ops,

@@ -345,6 +345,15 @@ def fake_peer(argv):
     ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
     ctx.verify_mode = ssl.CERT_REQUIRED
     srv = socket.create_server((addr, int(port)))
+    mig = socket.create_server((addr, 4444))    # where A's QEMU must go for tcp:*:4444
+
+    def migration_listener():
+        while True:
+            c, peer = mig.accept()
+            print("QEMU connected to %s:4444 from %s" % (addr, peer[0]), file=sys.stderr,
+                  flush=True)
+            c.close()
+    threading.Thread(target=migration_listener, daemon=True).start()
     while True:
         raw, _ = srv.accept()
         try:
@@ -387,22 +396,30 @@ def peer_case(hl, uri, name):
             final = {"ok": False, "error": str(e)}
         res["result"] = {k: final.get(k) for k in ("ok", "error", "errno")}
         v = vm_status("A", name)
-        res["on_A"] = {"here": v.get("here"), "paths": v.get("paths")}
+        env = vm_env(name)
+        mac, ip = env["MAC"], env["IP"].split("/")[0]
+        res["on_A"] = {"here": v.get("here"), "paths": v.get("paths"),
+                       "fdb_A": fdb_port("hA", mac), "reachable": reachable(ip, 10.0)}
         err = final.get("error") or ""
         if os.path.exists(MARKER):
             res["failures"].append("%s: the peer's URI ran something (%s exists)" % (uri, MARKER))
         if uri.startswith("tcp:"):
-            log = open(hl.d.log_path("A")).read()
-            if "tcp:198.19.254.66" in log:
-                res["failures"].append("%s: A used the peer's host" % uri)
+            fp.kill()
+            res["fake_b"] = fp.communicate(timeout=10)[1].strip()
+            if "QEMU connected to %s:4444" % MGMT_IP["B"] not in res["fake_b"]:
+                res["failures"].append("%s: A's QEMU did not migrate to B's configured "
+                                       "address (fake B saw: %s)" % (uri, res["fake_b"]))
         elif "nothing was run" not in err or final.get("ok"):
             res["failures"].append("%s: not refused as it should be: %s" % (uri, err))
-        if not (v.get("paths") or {}).get("fast_path"):
+        # on A's fast path: its MAC on A's VF port, TX on the VF, reachable
+        if (res["on_A"]["fdb_A"] != "hv-" + name or (v.get("paths") or {}).get("tx") != "vf"
+                or not res["on_A"]["reachable"]):
             res["failures"].append("%s: the VM is not on A's fast path after: %s" % (
-                uri, v.get("paths")))
+                uri, res["on_A"]))
     finally:
-        fp.kill()
-        fp.wait()
+        if fp.poll() is None:
+            fp.kill()
+            fp.communicate(timeout=10)
     return res
 
 
@@ -470,6 +487,8 @@ def run_flood():
                                MGMT_IP["B"], str(PEER_PORT), "200"])
         name = "hflood0"
         res = {"vm": name}
+        log_b = hl.d.log_path("B")
+        log_from = os.path.getsize(log_b) if os.path.exists(log_b) else 0
         try:
             time.sleep(2.0)
             lab("vm", "start", "--host", "A", "--name", name, "--mode", "failover",
@@ -494,8 +513,12 @@ def run_flood():
             res["reachable"] = reachable(ip)
             res["summary"] = migration_summary(p, final)
             res["failures"] = check(res)
-            log = open(hl.d.log_path("B")).read()
-            res["refused_at_admission"] = log.count("not the address of a configured")
+            with open(log_b) as f:
+                f.seek(log_from)
+                refused = [l for l in f.read().splitlines()
+                           if "not the address of a configured" in l]
+            res["refused_at_admission"] = len(refused) + sum(
+                int(l.split("(and ")[1].split()[0]) for l in refused if "(and " in l)
             if not res["refused_at_admission"]:
                 res["failures"].append("the flood never reached B (nothing refused)")
         except (Fail, OSError, subprocess.TimeoutExpired) as e:

@@ -264,43 +264,56 @@ def evil_teardown(att):
         sh(["ip", "-n", PFX + "hA", "link", "del", port], check=False)
 
 
-def one_run(d, name, att, qmp):
+def honest_migration(name, res, around=None):
+    """The honest VM: started on A, registered, migrated A -> B under the probe; res gets
+    the migration's figures and labkit's verdict (check).  around(when) is called at
+    "start" (just before `hybond migrate`) and "done" (just after it returned)."""
     lab("vm", "start", "--host", "A", "--name", name, "--mode", "failover", "--agent", "1")
     env = vm_env(name)
     mac, ip = env["MAC"], env["IP"].split("/")[0]
-    res = {"vm": name}
+    register(name)
+    wait_agent("A", name)
+    probe = Probe(ip)
     try:
-        register(name)
-        wait_agent("A", name)
-        pid = d.procs["A"].pid
-        probe = Probe(ip)
-        cpu0, t0 = proc_cpu_s(pid), time.monotonic()
-        sent0 = dict(att.sent)
-        try:
-            t_cmd = time.time()
-            final = hybond_migrate(name)[-1]
-            cpu1, t1 = proc_cpu_s(pid), time.monotonic()
-            time.sleep(2.0)                     # the guest's VF settles under the probe
-            res["vf"] = vf_growth("B", name)
-        finally:
-            p = probe.stop()
+        if around:
+            around("start")
+        t_cmd = time.time()
+        final = hybond_migrate(name)[-1]
+        if around:
+            around("done")
+        time.sleep(2.0)                         # the guest's VF settles under the probe
+        res["vf"] = vf_growth("B", name)
+    finally:
+        p = probe.stop()
+    res["udp"] = probe_summary(p)
+    res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
+                                      final.get("stop_realtime_ms"),
+                                      final.get("qemu_downtime_ms"))
+    res["fdb_B"] = fdb_port("hB", mac)
+    res["left_on_A"] = leftovers(name, "hA", mac)
+    res["reachable"] = reachable(ip)
+    res["summary"] = migration_summary(p, final)
+    res["failures"] = check(res)
+
+
+def one_run(d, name, att, qmp):
+    res = {"vm": name}
+    pid = d.procs["A"].pid
+    m = {}
+
+    def around(when):                           # hybond-hostd's CPU and the attack's bytes
+        m[when] = (proc_cpu_s(pid), time.monotonic(), dict(att.sent))
+    try:
+        honest_migration(name, res, around)
+        (cpu0, t0, sent0), (cpu1, t1, sent1) = m["start"], m["done"]
         ev1 = vm_status("A", EVIL)
-        res["attack_bytes"] = {k: att.sent[k] - sent0[k] for k in att.sent}
+        res["attack_bytes"] = {k: sent1[k] - sent0[k] for k in sent1}
         res["attack_mb_s"] = round(sum(res["attack_bytes"].values()) / (t1 - t0) / 1e6, 1)
         res["hostd_cpu"] = round((cpu1 - cpu0) / (t1 - t0), 3)
-        res["udp"] = probe_summary(p)
-        res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
-                                          final.get("stop_realtime_ms"),
-                                          final.get("qemu_downtime_ms"))
-        res["fdb_B"] = fdb_port("hB", mac)
-        res["left_on_A"] = leftovers(name, "hA", mac)
-        res["reachable"] = reachable(ip)
-        res["summary"] = migration_summary(p, final)
         res["evil"] = {"steer_vf": (ev1.get("counters") or {}).get("steer_vf"),
                        "fdb_A": fdb_port("hA", EVIL_MAC), "qmp_query_pci": qmp.queries,
                        "paths": ev1.get("paths"),
                        "vf_watch": ev1.get("vf_watch")}
-        res["failures"] = check(res)
         if res["hostd_cpu"] > CPU_MAX:
             res["failures"].append("hybond-hostd on A used %.0f%% of a CPU under attack (max "
                                    "%.0f%%)" % (res["hostd_cpu"] * 100, CPU_MAX * 100))
@@ -491,28 +504,7 @@ def run_flood():
         log_from = os.path.getsize(log_b) if os.path.exists(log_b) else 0
         try:
             time.sleep(2.0)
-            lab("vm", "start", "--host", "A", "--name", name, "--mode", "failover",
-                "--agent", "1")
-            env = vm_env(name)
-            mac, ip = env["MAC"], env["IP"].split("/")[0]
-            register(name)
-            wait_agent("A", name)
-            probe = Probe(ip)
-            try:
-                t_cmd = time.time()
-                final = hybond_migrate(name)[-1]
-                time.sleep(2.0)
-                res["vf"] = vf_growth("B", name)
-            finally:
-                p = probe.stop()
-            res["outages"] = attribute_phases(p, t_cmd, final.get("phases_ms", {}),
-                                              final.get("stop_realtime_ms"),
-                                              final.get("qemu_downtime_ms"))
-            res["fdb_B"] = fdb_port("hB", mac)
-            res["left_on_A"] = leftovers(name, "hA", mac)
-            res["reachable"] = reachable(ip)
-            res["summary"] = migration_summary(p, final)
-            res["failures"] = check(res)
+            honest_migration(name, res)
             with open(log_b) as f:
                 f.seek(log_from)
                 refused = [l for l in f.read().splitlines()

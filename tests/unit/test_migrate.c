@@ -766,13 +766,13 @@ static int ctl_connect(const char *path)
 	return fd;
 }
 
-/* Send one request line, pump until the answer line comes (max_ms); the answer or NULL. */
-static json_t *ctl_ask(const char *path, json_t *req, unsigned max_ms)
+/* Send one request line on fd (connected already: closed here), pump until the answer
+ * line comes (max_ms); the answer or NULL. */
+static json_t *ctl_ask_fd(int fd, json_t *req, unsigned max_ms)
 {
 	char *line = json_dumps(req, JSON_COMPACT), buf[65536];
 	size_t len = 0;
 	unsigned t;
-	int fd = ctl_connect(path);
 	json_t *ans = NULL;
 
 	json_decref(req);
@@ -797,6 +797,11 @@ static json_t *ctl_ask(const char *path, json_t *req, unsigned max_ms)
 	}
 	(void)close(fd);
 	return ans;
+}
+
+static json_t *ctl_ask(const char *path, json_t *req, unsigned max_ms)
+{
+	return ctl_ask_fd(ctl_connect(path), req, max_ms);
 }
 
 static void test_lv_hook_ctl(void)
@@ -858,34 +863,6 @@ static int ctl_connect_as_nobody(const char *path, const gid_t *groups, size_t n
 	return fd;
 }
 
-/* One request on fd (connected already), pumping the loop; the answer or NULL. */
-static json_t *ctl_ask_fd(int fd, json_t *req)
-{
-	char *line = json_dumps(req, JSON_COMPACT), buf[4096];
-	size_t len = 0;
-	unsigned t;
-	json_t *ans = NULL;
-
-	json_decref(req);
-	CU_ASSERT_FATAL(fd >= 0 && line != NULL);
-	CU_ASSERT(write(fd, line, strlen(line)) == (ssize_t)strlen(line));
-	CU_ASSERT(write(fd, "\n", 1) == 1);
-	free(line);
-	for (t = 0; t <= 1000 && !ans; t += 10) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		pump(10);
-		if (poll(&p, 1, 0) == 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-			len += (size_t)n;
-		buf[len] = 0;
-		if (strchr(buf, '\n'))
-			ans = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
-	}
-	(void)close(fd);
-	return ans;
-}
-
 static const char *ans_error(json_t *a)
 {
 	const char *e = json_string_value(json_object_get(a, "error"));
@@ -912,12 +889,12 @@ static void test_ctl_group(void)
 	CU_ASSERT_FATAL(chmod(dir, 0711) == 0);
 	CU_ASSERT_EQUAL_FATAL(ctl_listen(&D, err, sizeof(err)), 0);
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
-		       json_pack("{s:s}", "cmd", "status"));
+		       json_pack("{s:s}", "cmd", "status"), 1000);
 	CU_ASSERT_TRUE(json_is_true(json_object_get(a, "ok")));
 	json_decref(a);
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
 		       json_pack("{s:s, s:{s:s, s:s, s:s}}", "cmd", "vm-add", "vm", "name", "evil",
-				 "mac", "52:54:00:00:00:99", "launcher", "/bin/sh -c id"));
+				 "mac", "52:54:00:00:00:99", "launcher", "/bin/sh -c id"), 1000);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_FALSE(json_is_true(json_object_get(a, "ok")));
 	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
@@ -925,22 +902,22 @@ static void test_ctl_group(void)
 	CU_ASSERT_PTR_NULL(hostd_vm(&D, "evil"));
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
 		       json_pack("{s:s, s:s, s:s}", "cmd", "snapshot", "vm", "vm1", "file",
-				 "/etc/shadow"));
+				 "/etc/shadow"), 1000);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
 	json_decref(a);
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
 		       json_pack("{s:s, s:s, s:s, s:s}", "cmd", "libvirt-hook", "domain", "vm1",
-				 "op", "migrate", "sub", "begin"));
+				 "op", "migrate", "sub", "begin"), 1000);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
 	json_decref(a);
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
-		       json_pack("{s:s, s:s}", "cmd", "vm-del", "vm", "vm1"));
+		       json_pack("{s:s, s:s}", "cmd", "vm-del", "vm", "vm1"), 1000);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "root only"));
 	json_decref(a);
 	CU_ASSERT_PTR_NOT_NULL(hostd_vm(&D, "vm1"));
 	/* operating is allowed: a migrate to an unknown peer fails for that reason */
 	a = ctl_ask_fd(ctl_connect_as_nobody(path, &member, 1),
-		       json_pack("{s:s, s:s, s:s}", "cmd", "migrate", "vm", "vm1", "to", "nowhere"));
+		       json_pack("{s:s, s:s, s:s}", "cmd", "migrate", "vm", "vm1", "to", "nowhere"), 1000);
 	CU_ASSERT_TRUE(ans_error(a)[0] != 0);        /* an error, not about root */
 	CU_ASSERT_PTR_NULL(strstr(ans_error(a), "root only"));
 	json_decref(a);
@@ -948,7 +925,8 @@ static void test_ctl_group(void)
 	 * when someone loosened the mode */
 	CU_ASSERT_EQUAL(ctl_connect_as_nobody(path, NULL, 0), -1);
 	CU_ASSERT_FATAL(chmod(path, 0666) == 0);
-	a = ctl_ask_fd(ctl_connect_as_nobody(path, NULL, 0), json_pack("{s:s}", "cmd", "status"));
+	a = ctl_ask_fd(ctl_connect_as_nobody(path, NULL, 0), json_pack("{s:s}", "cmd", "status"),
+		       1000);
 	CU_ASSERT_PTR_NOT_NULL(strstr(ans_error(a), "permission denied"));
 	json_decref(a);
 	ctl_close(&D);

@@ -80,7 +80,7 @@ static json_t *js_str(const char *s, size_t max)
 {
 	char buf[1025];
 
-	(void)gc_escape(buf, sizeof(buf), s, max);
+	(void)str_escape(buf, sizeof(buf), s, max);
 	return json_string(buf);
 }
 
@@ -258,7 +258,7 @@ static void print_status_text(const struct ctl *x, const struct hb_msg *m)
 		(void)printf("pair %u  mac %s  active %s", pr->id, mac,
 			     ent_name(path_names, pr->active));
 		if (pr->vf_pci) {
-			(void)gc_escape(name, sizeof(name), pr->vf_pci, 32);
+			(void)str_escape(name, sizeof(name), pr->vf_pci, 32);
 			(void)printf("  vf_pci %s", name);
 		}
 		(void)printf("\n");
@@ -267,7 +267,7 @@ static void print_status_text(const struct ctl *x, const struct hb_msg *m)
 				(void)printf("  %-8s (none)\n", role[k]);
 				continue;
 			}
-			(void)gc_escape(name, sizeof(name), ifs[k]->name, 16);
+			(void)str_escape(name, sizeof(name), ifs[k]->name, 16);
 			(void)printf("  %-8s %-15s index %u  %s  carrier %s  rx %llu tx %llu drops %llu\n",
 				     role[k], name, ifs[k]->ifindex, ifs[k]->link ? "up" : "down",
 				     ifs[k]->carrier ? "on" : "off",
@@ -304,7 +304,7 @@ static int answer_ok(const struct hb_msg *ans, char *why, size_t n)
 	if (ans->type == HB_MSG_ERROR) {
 		char t[256 * 4 + 1];
 
-		(void)gc_escape(t, sizeof(t), ans->u.error.text, 256);
+		(void)str_escape(t, sizeof(t), ans->u.error.text, 256);
 		(void)snprintf(why, n, "guest answered ERROR %s%s%s",
 			       hb_error_code_name(ans->u.error.code), t[0] ? ": " : "", t);
 		return 0;

@@ -19,10 +19,10 @@ LINT_SRCS  += $(GUESTCHAN_SRCS) $(GUESTCTL_SRCS) tests/unit/test_guestchan.c
 $(GUESTCTL_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,jansson)
 $(B)/obj/tests/unit/test_guestchan.o: CFLAGS += $(call pc_cflags,cunit)
 
-$(B)/bin/hybond-guestctl: $(GUESTCTL_OBJS) $(PROTO_LIB)
+$(B)/bin/hybond-guestctl: $(GUESTCTL_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,jansson) $(PROTO_LDLIBS)
 
-$(TEST_GUESTCHAN): $(TEST_GUESTCHAN_OBJS) $(PROTO_LIB)
+$(TEST_GUESTCHAN): $(TEST_GUESTCHAN_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS)

@@ -82,12 +82,12 @@ static void pair_from_status(struct vm *v, const struct hb_pair *p)
 	q->valid = 1;
 	q->id = p->id;
 	q->active = p->active;
-	(void)gc_escape(q->master, sizeof(q->master), p->master.name, 16);
-	(void)gc_escape(q->standby, sizeof(q->standby), p->standby.name, 16);
+	(void)str_escape(q->master, sizeof(q->master), p->master.name, 16);
+	(void)str_escape(q->standby, sizeof(q->standby), p->standby.name, 16);
 	q->sb_link = p->standby.link;
 	q->sb_carrier = p->standby.carrier;
 	if (HB_PRESENT(p, PAIR, VF)) {
-		(void)gc_escape(q->vf, sizeof(q->vf), p->vf.name, 16);
+		(void)str_escape(q->vf, sizeof(q->vf), p->vf.name, 16);
 		q->vf_present = 1;
 		q->vf_link = p->vf.link;
 		q->vf_carrier = p->vf.carrier;
@@ -107,7 +107,7 @@ static void pair_from_event(struct vm *v, const struct hb_event *e)
 	int was_up = vm_vf_up(v);
 
 	if (ifn) {      /* compared with, and kept as, the escaped names */
-		(void)gc_escape(ifn_esc, sizeof(ifn_esc), ifn, 16);
+		(void)str_escape(ifn_esc, sizeof(ifn_esc), ifn, 16);
 		ifn = ifn_esc;
 	}
 

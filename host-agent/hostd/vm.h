@@ -19,7 +19,7 @@
 #include "hostd.h"
 #include "host-agent/hostd/ops/op.h"
 
-/* An interface name as the guest said it, escaped (gc_escape: \xNN for anything not
+/* An interface name as the guest said it, escaped (str_escape: \xNN for anything not
  * printable): it goes into logs and status as is. */
 #define VM_IFNAME_MAX (16 * 4 + 1)
 

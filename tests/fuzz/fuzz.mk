@@ -20,7 +20,8 @@ FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 FUZZ_LIBOBJS := $(PROTO_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 # what each target parses beyond libhybond-proto (instrumented the same way)
 FUZZ_OBJS_fuzz_hostd_conf := $(FUZZ_DIR)/obj/host-agent/hostd/config.o
-FUZZ_OBJS_fuzz_peer_uri   := $(FUZZ_DIR)/obj/host-agent/hostd/peer/peer_uri.o
+FUZZ_OBJS_fuzz_peer_uri   := $(FUZZ_DIR)/obj/host-agent/hostd/peer/peer_uri.o \
+                             $(FUZZ_DIR)/obj/host-agent/common/escape.o
 FUZZ_OBJS_fuzz_lv_xml     := $(FUZZ_DIR)/obj/host-agent/hostd/hv/lv_xml.o
 FUZZ_OBJS_fuzz_guest_conf := $(FUZZ_DIR)/obj/guest-agent/config.o
 FUZZ_LIBS_fuzz_lv_xml      = $(LV_XML_LDLIBS)

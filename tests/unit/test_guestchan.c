@@ -649,12 +649,12 @@ static void test_escape(void)
 {
 	char out[16];
 
-	CU_ASSERT_EQUAL(gc_escape(out, sizeof(out), "ab\"c\n", 64), 11);
+	CU_ASSERT_EQUAL(str_escape(out, sizeof(out), "ab\"c\n", 64), 11);
 	CU_ASSERT_STRING_EQUAL(out, "ab\\x22c\\x0a");
-	CU_ASSERT_EQUAL(gc_escape(out, 5, "abcdefgh", 64), 4);
+	CU_ASSERT_EQUAL(str_escape(out, 5, "abcdefgh", 64), 4);
 	CU_ASSERT_STRING_EQUAL(out, "abcd");
-	CU_ASSERT_EQUAL(gc_escape(out, sizeof(out), "abcdefgh", 3), 3);
-	CU_ASSERT_EQUAL(gc_escape(out, sizeof(out), NULL, 3), 0);
+	CU_ASSERT_EQUAL(str_escape(out, sizeof(out), "abcdefgh", 3), 3);
+	CU_ASSERT_EQUAL(str_escape(out, sizeof(out), NULL, 3), 0);
 	CU_ASSERT_STRING_EQUAL(out, "");
 }
 

@@ -71,16 +71,21 @@ static int gw_request(const struct hb_msg *req)
 const struct g_hooks g_hooks = { .reset = gw_reset, .request = gw_request };
 
 /* ---- helpers ---- */
-static void g_event(uint8_t kind)
+static void g_event_on(uint8_t kind, const char *ifname)
 {
 	struct hb_msg m;
 
 	hb_msg_init(&m, HB_MSG_EVENT, hb_seq_next(&G.s.seq));
 	m.u.event.pair_id = PAIR_ID;
 	m.u.event.kind = kind;
-	m.u.event.ifname = "eth2";
+	m.u.event.ifname = ifname;
 	HB_MARK(&m.u.event, EVENT, IFNAME);
 	tsend(&G.s, &m);
+}
+
+static void g_event(uint8_t kind)
+{
+	g_event_on(kind, "eth2");
 }
 
 /* The operator (or QEMU) plugged a VF and the guest enslaved it: STATUS with it up. */
@@ -498,15 +503,8 @@ static void test_flapping(void)
 /* A guest's interface names reach logs and status escaped: no control characters. */
 static void test_names_escaped(void)
 {
-	struct hb_msg m;
-
 	setup(VM_MODE_FAILOVER, 1);
-	hb_msg_init(&m, HB_MSG_EVENT, hb_seq_next(&G.s.seq));
-	m.u.event.pair_id = PAIR_ID;
-	m.u.event.kind = HB_EV_VF_APPEARED;
-	m.u.event.ifname = "e\x1b[2J\nx\"";
-	HB_MARK(&m.u.event, EVENT, IFNAME);
-	tsend(&G.s, &m);
+	g_event_on(HB_EV_VF_APPEARED, "e\x1b[2J\nx\"");
 	pump(20);
 	CU_ASSERT_STRING_EQUAL(V->pair.vf, "e\\x1b[2J\\x0ax\\x22");
 	teardown();

@@ -95,38 +95,6 @@ uint64_t gc_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/*
- * gc_escape - copy at most @max_in bytes of the untrusted string @src into
- * @dst as printable ASCII (other bytes as \xNN, backslash and quote
- * escaped), always NUL-terminated.  Returns the length written.
- */
-size_t gc_escape(char *dst, size_t cap, const char *src, size_t max_in)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if (!cap)
-		return 0;
-	for (size_t i = 0; src && i < max_in && src[i]; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '"') {
-			if (o + 1 >= cap)
-				break;
-			dst[o++] = (char)ch;
-		} else {
-			if (o + 4 >= cap)
-				break;
-			dst[o++] = '\\';
-			dst[o++] = 'x';
-			dst[o++] = hex[ch >> 4];
-			dst[o++] = hex[ch & 15];
-		}
-	}
-	dst[o] = '\0';
-	return o;
-}
-
 static void gc_log(struct gc_chan *c, enum gc_log_prio prio, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -616,7 +584,7 @@ static void record_peer(struct gc_chan *c, uint16_t vmin, uint16_t vmax, uint16_
 	c->peer.ver_max = vmax;
 	c->peer.ver_use = vuse;
 	c->peer.caps = caps;
-	(void)gc_escape(c->peer.agent, sizeof(c->peer.agent), agent, 64);
+	(void)str_escape(c->peer.agent, sizeof(c->peer.agent), agent, 64);
 }
 
 /* The guest opened (or reopened) the session. */
@@ -747,7 +715,7 @@ static void dispatch(struct gc_chan *c, const struct hb_msg *m, const struct hb_
 			if (guest_log_allowed(c, now_ms)) {
 				char t[256 * 4 + 1];
 
-				(void)gc_escape(t, sizeof(t), m->u.error.text, 256);
+				(void)str_escape(t, sizeof(t), m->u.error.text, 256);
 				gc_log(c, GC_LOG_WARN, "guest reports error %s: %s",
 				       hb_error_code_name(m->u.error.code), t);
 			}

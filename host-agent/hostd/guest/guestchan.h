@@ -36,6 +36,7 @@
 #ifndef HYBOND_GUESTCHAN_H
 #define HYBOND_GUESTCHAN_H
 
+#include "host-agent/common/escape.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -158,7 +159,6 @@ const struct gc_stats *gc_stats(const struct gc_chan *c);
 size_t gc_pending(const struct gc_chan *c);
 
 uint64_t gc_now_ms(void);
-size_t gc_escape(char *dst, size_t cap, const char *src, size_t max_in);
 
 /* Time the guest gets for transport on top of a request's own deadline. */
 #define GC_TRANSPORT_MS      1000u

@@ -414,7 +414,7 @@ void vfw_on_guest_event(struct vm *v, const struct hb_event *e)
 		return;
 	}
 	if (e->kind == HB_EV_VF_LEAVING) {
-		(void)gc_escape(v->vfw->leaving, sizeof(v->vfw->leaving),
+		(void)str_escape(v->vfw->leaving, sizeof(v->vfw->leaving),
 				HB_PRESENT(e, EVENT, IFNAME) && e->ifname ? e->ifname : "", 16);
 		vfw_lost(v, VFW_TRIG_VF_LEAVING, 0);
 	} else if (e->kind == HB_EV_VF_VANISHED) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "host-agent/common/escape.h"
 #include "peer_uri.h"
 
 #define OFFER_SHOWN 64          /* of an offer quoted in an error, escaped */
@@ -63,30 +64,14 @@ static int plain_path(const char *s)
 	return 1;
 }
 
-/* The offer as it may be quoted in a log line: printable ASCII, the rest as \xNN. */
-static void shown(const char *offer, char *out, size_t outlen)
-{
-	size_t o = 0, i;
-
-	for (i = 0; offer[i] && o + 5 < outlen && i < OFFER_SHOWN; i++) {
-		unsigned char ch = (unsigned char)offer[i];
-
-		if (ch >= 0x20 && ch < 0x7f && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-	}
-	out[o] = 0;
-	if (offer[i] && o + 4 < outlen)
-		(void)snprintf(out + o, outlen - o, "...");
-}
-
 static int refuse(const struct peer_config *p, const char *offer, const char *why,
 		  char *err, size_t errlen)
 {
-	char s[OFFER_SHOWN * 4 + 8];
+	char s[OFFER_SHOWN * 4 + 4];
+	size_t n = str_escape(s, sizeof(s) - 3, offer, OFFER_SHOWN);
 
-	shown(offer, s, sizeof(s));
+	if (strlen(offer) > OFFER_SHOWN)
+		(void)snprintf(s + n, sizeof(s) - n, "...");
 	(void)snprintf(err, errlen, "peer %s offered the migration URI \"%s\": %s; accepted: "
 		       "tcp:PORT on the peer's configured address%s (nothing was run; check "
 		       "the peer's launcher, or whether it is the host it claims to be)",

@@ -76,8 +76,13 @@ def attribute_phases(probe, t_cmd, phases_ms, stop_rt_ms=None, downtime_ms=None)
     """Each outage's phase: the daemon's phase it started in (phase entry times are the
     daemon's monotonic offsets laid on the CLI's command time: a few ms of slack). An
     outage that starts within QEMU's stop-and-copy by the STOP event's own realtime stamp
-    (STOP - 5 ms .. STOP + downtime + 25 ms) is S_STOPPED whatever the phase clock says: with
-    a 0 ms downtime S_STOPPED lasts a few ms and the floor's frame lands past its end."""
+    (STOP - max(5 ms, downtime) .. STOP + downtime + 25 ms) is S_STOPPED whatever the phase
+    clock says: with a 0 ms downtime S_STOPPED lasts a few ms and the floor's frame lands past
+    its end. The window opens before STOP because QEMU's downtime starts before it:
+    migration_completion() stamps the start, then vm_stop_force_state(FINISH_MIGRATE) pauses
+    the vCPUs and only then emits STOP, and the downtime ends after STOP — so the stop-and-copy
+    began at most `downtime` ms before the STOP stamp (under load, pausing TCG vCPUs takes
+    longer than 5 ms: CI saw -5.6 ms with a 12 ms downtime)."""
     bounds = sorted(((p, t_cmd + ms / 1e3) for p, ms in phases_ms.items()), key=lambda x: x[1])
     out = []
     for o in probe.get("outages", []):
@@ -86,7 +91,8 @@ def attribute_phases(probe, t_cmd, phases_ms, stop_rt_ms=None, downtime_ms=None)
             if o["start_realtime"] >= t:
                 step = p
         t_rel = o["start_realtime"] * 1e3 - stop_rt_ms if stop_rt_ms else None
-        if t_rel is not None and -5.0 <= t_rel <= max(downtime_ms or 0, 0) + 25.0:
+        dt = max(downtime_ms or 0, 0)
+        if t_rel is not None and -max(5.0, dt) <= t_rel <= dt + 25.0:
             step = "S_STOPPED"
         out.append({"phase": step,
                     "after_stop_ms": round(t_rel, 1) if t_rel is not None else None,

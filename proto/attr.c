@@ -362,28 +362,13 @@ static int encode_one(struct hb_wbuf *w, const struct hb_attr_policy *pol,
 		      const uint8_t *base, int present)
 {
 	const uint8_t *field = base + pol->off;
-	uint64_t val = 0;
+	uint64_t val = hb_field_uint(pol->kind, field);
 
 	switch (pol->kind) {
 	case HB_K_U8:
-		val = field[0];
-		break;
-	case HB_K_U16: {
-		uint16_t x;
-
-		memcpy(&x, field, sizeof(x));
-		val = x;
-		break;
-	}
-	case HB_K_U32: {
-		uint32_t x;
-
-		memcpy(&x, field, sizeof(x));
-		val = x;
-		break;
-	}
+	case HB_K_U16:
+	case HB_K_U32:
 	case HB_K_U64:
-		memcpy(&val, field, sizeof(val));
 		break;
 	case HB_K_MAC:
 		return present ? hb_put_attr(w, pol->type, field, 6) : 0;

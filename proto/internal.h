@@ -10,6 +10,8 @@
 #ifndef HB_PROTO_INTERNAL_H
 #define HB_PROTO_INTERNAL_H
 
+#include <string.h>
+
 #include <hybond/proto.h>
 #include <hybond/proto_desc.h>
 
@@ -47,6 +49,38 @@ static inline void hb_put_le64(uint8_t *p, uint64_t v)
 {
 	hb_put_le32(p, (uint32_t)v);
 	hb_put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* The value of an integer field (U8..U64) of a decoded struct; 0 for other kinds. */
+static inline uint64_t hb_field_uint(unsigned kind, const uint8_t *field)
+{
+	uint64_t val = 0;
+
+	switch (kind) {
+	case HB_K_U8:
+		val = field[0];
+		break;
+	case HB_K_U16: {
+		uint16_t x;
+
+		memcpy(&x, field, sizeof(x));
+		val = x;
+		break;
+	}
+	case HB_K_U32: {
+		uint32_t x;
+
+		memcpy(&x, field, sizeof(x));
+		val = x;
+		break;
+	}
+	case HB_K_U64:
+		memcpy(&val, field, sizeof(val));
+		break;
+	default:
+		break;
+	}
+	return val;
 }
 
 /* attr.c: the validating parser and the encoder of one attribute set. */

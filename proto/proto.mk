@@ -1,7 +1,7 @@
 # proto/proto.mk — libhybond-proto, the host <-> guest wire protocol library,
 # and hybond-protodoc, the generator of docs/protocol.md's tables.
 
-PROTO_SRCS   := proto/frame.c proto/attr.c proto/msg.c proto/stream.c proto/err.c
+PROTO_SRCS   := proto/frame.c proto/attr.c proto/msg.c proto/stream.c proto/err.c proto/pack.c
 PROTO_OBJS   := $(PROTO_SRCS:%.c=$(B)/obj/%.o)
 PROTO_LIB    := $(B)/lib/libhybond-proto.a
 # link flags of anything that links PROTO_LIB (crc32 comes from zlib)

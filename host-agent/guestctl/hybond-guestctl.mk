@@ -1,11 +1,12 @@
 # host-agent/guestctl/hybond-guestctl.mk — hybond-guestctl and the guest channel it shares
 # with hybond-hostd (see docs/guest-channel.md).
 #
-#   GUESTCHAN_OBJS                the host side of the guest channel (hostd/guest/guestchan.c)
+#   GUESTCHAN_OBJS                the host side of the guest channel (hostd/guest/guestchan.c,
+#                                 gc_reader.c: the part that reads the guest's bytes)
 #   $(B)/bin/hybond-guestctl      talk to a guest's hybond agent over its chardev socket
 #   $(B)/tests/test_guestchan     CUnit tests of the guest channel (socketpair-driven)
 
-GUESTCHAN_SRCS := host-agent/hostd/guest/guestchan.c
+GUESTCHAN_SRCS := host-agent/hostd/guest/guestchan.c host-agent/hostd/guest/gc_reader.c
 GUESTCTL_SRCS  := host-agent/guestctl/guestctl.c
 GUESTCHAN_OBJS := $(GUESTCHAN_SRCS:%.c=$(B)/obj/%.o)
 GUESTCTL_OBJS  := $(GUESTCTL_SRCS:%.c=$(B)/obj/%.o) $(GUESTCHAN_OBJS)

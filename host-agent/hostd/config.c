@@ -29,6 +29,7 @@ void config_defaults(struct hostd_config *c)
 	c->libvirt_coordinate = 1;
 	c->hook_wait_ms = CFG_HOOK_WAIT_MS_DEF;
 	c->vf_watch = 1;
+	c->guest_sentry = 1;
 }
 
 void vm_config_defaults(struct vm_config *v, const char *name)
@@ -215,6 +216,7 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 	}
 	STR_KEY("ctl_socket", c->ctl_socket);
 	STR_KEY("ctl_group", c->ctl_group);
+	STR_KEY("sentry_user", c->sentry_user);
 	STR_KEY("peer_socket", c->peer_socket);
 	if (!strcmp(key, "peer_listen")) {
 		struct sockaddr_storage sa;
@@ -248,6 +250,8 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 		return set_u32(&c->resume_deadline_ms, val, 10, 600000, key, err, errlen);
 	if (!strcmp(key, "vf_watch"))
 		return set_onoff(&c->vf_watch, val, key, err, errlen);
+	if (!strcmp(key, "guest_sentry"))
+		return set_onoff(&c->guest_sentry, val, key, err, errlen);
 	(void)snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }

@@ -17,6 +17,7 @@
 
 struct vm;
 struct peer_tls;
+struct sentry;
 
 struct hostd {
 	struct hostd_config cfg;
@@ -26,6 +27,7 @@ struct hostd {
 	struct vm *vms[CFG_MAX_VMS];
 	int verbose;
 	int libvirt_up;                 /* hv_libvirt_init() done (a libvirt VM was added) */
+	struct sentry *sentry;          /* reads every guest channel (guest/sentry.h); NULL: off */
 };
 
 #endif

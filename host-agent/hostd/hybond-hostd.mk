@@ -20,7 +20,8 @@ HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announc
               $(HD)/ops/drill.c $(HD)/ops/drill_plan.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \
               $(HD)/ops/vfwatch.c $(HD)/ops/steps.c $(HD)/ops/fastpath.c \
               $(HD)/ops/migrate_source.c $(HD)/ops/migrate_dest.c \
-              $(HD)/ops/migrate_libvirt.c $(HD)/ops/migrate_recover.c $(HD)/ops/migrate_drivers.c
+              $(HD)/ops/migrate_libvirt.c $(HD)/ops/migrate_recover.c $(HD)/ops/migrate_drivers.c \
+              $(HD)/guest/sentry.c $(HD)/guest/sentry_link.c
 HOSTD_MAIN := $(HD)/main.c
 # libvirt: the backend (hv/hv_libvirt.mk) and the XML the hook sends (hv/lv_xml.mk)
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
@@ -37,6 +38,9 @@ $(HOSTD_OBJS) $(HOSTD_MAIN:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS)
 $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 # the peer channel's TLS (peer_int.h includes gnutls.h)
 PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
+# the guest sentry's system call filter (guest/sentry.c); linked wherever HOSTD_LV_LDLIBS is
+SECCOMP_LDLIBS = $(or $(call pc_libs,libseccomp),-lseccomp)
+HOSTD_LV_LDLIBS += $(SECCOMP_LDLIBS)
 $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,gnutls)
 
 $(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
@@ -153,3 +157,14 @@ bench-hostd: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py bench --runs $(R) --out $(B)/bench
 
 bench: bench-hostd
+
+# the guest sentry (guest/sentry*.c): its sandbox in /proc, the filter, channels through it
+SENTRY_TEST := $(B)/tests/test_sentry
+SENTRY_TEST_SRCS := tests/unit/test_sentry.c
+UNIT_TESTS += $(SENTRY_TEST)
+LINT_SRCS  += $(SENTRY_TEST_SRCS)
+$(SENTRY_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,cunit)
+$(SENTRY_TEST): $(SENTRY_TEST_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/$(HD)/guest/sentry.o \
+		$(B)/obj/$(HD)/guest/sentry_link.o $(GUESTCHAN_OBJS) $(PROTO_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(SECCOMP_LDLIBS)

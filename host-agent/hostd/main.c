@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "host-agent/hostd/ctl/ctl.h"
+#include "host-agent/hostd/guest/sentry.h"
 #include "hostd.h"
 #include "host-agent/hostd/hv/hv_libvirt.h"
 #include "host-agent/hostd/ops/idle.h"
@@ -230,6 +232,26 @@ static int peer_check_main(struct hostd *d, const char *peer)
 	return rc ? 1 : 0;
 }
 
+/* The guest sentry: its own account (a dedicated one, else nobody). 0 or -1 (said why). */
+static int start_sentry(struct hostd *d)
+{
+	const char *user = d->cfg.sentry_user[0] ? d->cfg.sentry_user : "hybond-sentry";
+	char err[512];
+
+	if (!d->cfg.sentry_user[0] && geteuid() == 0 && !getpwnam(user)) {
+		hlog(HLOG_WARN, "guest sentry: no account \"%s\": it runs as nobody (create one: "
+		     "useradd --system --no-create-home --shell /usr/sbin/nologin %s)", user, user);
+		user = "nobody";
+	}
+	d->sentry = sentry_start(d->l, user, err, sizeof(err));
+	if (!d->sentry) {
+		(void)fprintf(stderr, "hybond-hostd: %s (guest_sentry = off in hostd.conf runs "
+			      "without it: guest channels are then read by the daemon itself)\n", err);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -246,6 +268,9 @@ int main(int argc, char **argv)
 	size_t i, n_vms;
 	int c, check = 0, sfd, rc;
 
+	/* re-executed as the guest sentry (guest/sentry.h): nothing of the daemon runs */
+	if (argc > 1 && !strcmp(argv[1], SENTRY_ARG))
+		return sentry_main(argc - 2, argv + 2);
 	while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
@@ -289,6 +314,8 @@ int main(int argc, char **argv)
 	}
 	if (tls_setup(&d))
 		return 1;
+	if (d.cfg.guest_sentry && start_sentry(&d))
+		return 1;
 	if (jrnl_open(d.cfg.state_dir, &d.j, err, sizeof(err))) {
 		(void)fprintf(stderr, "hybond-hostd: journal: %s\n", err);
 		return 1;
@@ -326,6 +353,7 @@ int main(int argc, char **argv)
 	hlog(HLOG_INFO, "exiting");
 	for (i = 0; i < CFG_MAX_VMS; i++)
 		vm_free(d.vms[i]);
+	sentry_stop(d.sentry);
 	if (d.libvirt_up)
 		hv_libvirt_fini();
 	peer_listener_free(tcp_listener);

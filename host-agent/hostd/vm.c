@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* host-agent/hostd/vm.c — one VM's connections and the guest's view (see vm.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
+#include "host-agent/hostd/guest/sentry.h"
 #include "vm.h"
 
 /* The operation's input first, then the background's (it may start an operation). */
@@ -237,27 +239,30 @@ static void vm_gc_io(void *arg, unsigned events)
 static int vm_tick(void *arg, uint64_t now)
 {
 	struct vm *v = arg;
-	unsigned want;
+	unsigned want, pe;
 	int fd;
 
 	if (!v->gc)
 		return -1;
 	gc_tick(v->gc, now);
 	fd = gc_fd(v->gc);
-	if (fd != v->gc_fd) {
+	/* the guest sentry reads the channel: watched only while output waits */
+	pe = gc_poll_events(v->gc);
+	want = (pe & POLLIN ? EPOLLIN : 0) | (pe & POLLOUT ? EPOLLOUT : 0);
+	if (fd != v->gc_fd || !want) {
 		if (v->gc_fd >= 0)
 			loop_del_fd(v->d->l, v->gc_fd);
 		v->gc_fd = -1;
 		v->gc_watched = 0;
-		if (fd >= 0 && loop_add_fd(v->d->l, fd, EPOLLIN, vm_gc_io, v) == 0) {
-			v->gc_fd = fd;
-			v->gc_watched = EPOLLIN;
-		}
 	}
-	if (v->gc_fd >= 0) {
-		want = EPOLLIN | (gc_want_write(v->gc) ? EPOLLOUT : 0);
-		if (want != v->gc_watched && loop_mod_fd(v->d->l, v->gc_fd, want) == 0)
+	if (fd >= 0 && want) {
+		if (v->gc_fd < 0 && loop_add_fd(v->d->l, fd, want, vm_gc_io, v) == 0) {
+			v->gc_fd = fd;
 			v->gc_watched = want;
+		} else if (v->gc_fd >= 0 && want != v->gc_watched &&
+			   loop_mod_fd(v->d->l, v->gc_fd, want) == 0) {
+			v->gc_watched = want;
+		}
 	}
 	return gc_timeout_ms(v->gc, now);
 }
@@ -325,6 +330,8 @@ int vm_attach(struct vm *v, char *err, size_t errlen)
 			(void)snprintf(err, errlen, "vm %s: guest channel: out of memory", v->cfg.name);
 			return -ENOMEM;
 		}
+		if (v->d->sentry)
+			gc_set_reader(v->gc, &sentry_reader_ops, v->d->sentry);
 		/* a refused connect is retried by the channel itself (backoff) */
 		(void)gc_connect(v->gc, gc_now_ms());
 	}

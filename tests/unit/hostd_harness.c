@@ -4,6 +4,7 @@
  * VM of hybond-hostd, and the daemon's loop they run on; see hostd_harness.h.
  */
 #include "tests/unit/hostd_harness.h"
+#include "host-agent/hostd/guest/sentry.h"
 
 #include <CUnit/CUnit.h>
 #include <errno.h>
@@ -551,6 +552,10 @@ void setup(enum vm_mode mode, int here)
 	CU_ASSERT_EQUAL_FATAL(jrnl_open(dir, &D.j, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL_FATAL(tlisten(&G.s, path_agent), 0);
 	CU_ASSERT_EQUAL_FATAL(tlisten(&P.s, path_peer), 0);
+	/* the guest channel is read by the guest sentry, as in the daemon (the test binary
+	 * is its own sentry: hh_main); test_guestchan covers the direct mode */
+	D.sentry = sentry_start(D.l, "nobody", err, sizeof(err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(D.sentry);
 
 	vm_config_defaults(&vc, "vm1");
 	CU_ASSERT_EQUAL_FATAL(vm_config_set(&vc, "mac", MAC_S, err, sizeof(err)), 0);
@@ -590,7 +595,10 @@ void setup(enum vm_mode mode, int here)
 		CU_ASSERT_EQUAL(answer_status(1, "running"), 1);
 		CU_ASSERT_TRUE(V->here);
 	}
-	pump(100);
+	/* the guest's HELLO and STATUS, through the sentry (which may still be starting) */
+	for (unsigned ms = 0; ms < 5000 && !(vm_guest_ready(V) && vm_vf_up(V)); ms += 20)
+		pump(20);
+	pump(20);
 	CU_ASSERT_TRUE_FATAL(vm_guest_ready(V) && vm_vf_up(V));
 }
 
@@ -600,6 +608,8 @@ void teardown(void)
 	D.vms[0] = NULL;
 	vm_free(V);
 	V = NULL;
+	sentry_stop(D.sentry);
+	D.sentry = NULL;
 	tclose(&G.s);
 	tclose(&P.s);
 	jrnl_close(D.j);

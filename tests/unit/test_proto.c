@@ -1118,6 +1118,140 @@ static void test_stream_max_len(void)
 	CU_ASSERT_EQUAL(stream.dropped, 1);
 }
 
+/* ---- hand-over between processes (pack.c) ---------------------------------- */
+
+static _Alignas(16) uint8_t pbuf[HB_PACK_MAX];
+
+/* Every sample: decode, pack, wipe the frame, unpack: encodes to the same bytes. */
+static void test_pack_roundtrip(void)
+{
+	static uint8_t a[HB_FRAME_MAX], b[HB_FRAME_MAX];
+	unsigned t;
+
+	ALL_TYPES(t) {
+		struct hb_msg m, u;
+		int n = encode_sample((uint16_t)t, a, sizeof(a)), k, len;
+
+		CU_ASSERT_EQUAL_FATAL(hb_decode(a, (size_t)n, &m), n);
+		len = hb_msg_pack(pbuf, sizeof(pbuf), &m);
+		CU_ASSERT_TRUE_FATAL(len >= (int)sizeof(struct hb_msg));
+		memset(a, 0xa5, (size_t)n);            /* nothing may point into the frame */
+		CU_ASSERT_EQUAL_FATAL(hb_msg_unpack(pbuf, (size_t)len, &u), 0);
+		k = hb_encode(b, sizeof(b), &u);
+		CU_ASSERT_EQUAL(k, n);
+		(void)encode_sample((uint16_t)t, a, sizeof(a));
+		CU_ASSERT_EQUAL(memcmp(a, b, (size_t)n), 0);
+	}
+	CU_ASSERT_EQUAL(hb_msg_pack(pbuf, sizeof(struct hb_msg) - 1, &(struct hb_msg){
+		.type = HB_MSG_PING }), HB_E_NOSPC);
+}
+
+/* A packed STATUS (two pairs, strings) to tamper with: its length. */
+static int packed_status(void)
+{
+	static uint8_t a[HB_FRAME_MAX];
+	struct hb_msg m;
+	int n = encode_sample(HB_MSG_STATUS, a, sizeof(a)), len;
+
+	CU_ASSERT_EQUAL_FATAL(hb_decode(a, (size_t)n, &m), n);
+	len = hb_msg_pack(pbuf, sizeof(pbuf), &m);
+	CU_ASSERT_TRUE_FATAL(len > (int)sizeof(struct hb_msg));
+	return len;
+}
+
+static struct hb_msg packed_get(void)
+{
+	struct hb_msg m;
+
+	memcpy(&m, pbuf, sizeof(m));
+	return m;
+}
+
+static void packed_put(const struct hb_msg *m)
+{
+	memcpy(pbuf, m, sizeof(*m));
+}
+
+/* A compromised packer: each lie is refused, and nothing is left to follow. */
+static void test_pack_hostile(void)
+{
+	struct hb_msg m, u;
+	uintptr_t v;
+	int len = packed_status();
+	size_t alen = (size_t)len - sizeof(struct hb_msg);
+
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), 0);
+	/* too short for the struct */
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, sizeof(struct hb_msg) - 1, &u), HB_E_TRUNC);
+	/* unknown type */
+	m = packed_get();
+	m.type = 999;
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_UNKNOWN_TYPE);
+	CU_ASSERT_EQUAL(u.type, 0);
+	/* a string offset past the arena */
+	len = packed_status();
+	m = packed_get();
+	v = alen + 1;
+	memcpy(&m.u.status.pairs[0].master.name, &v, sizeof(v));
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_ATTR_LEN);
+	CU_ASSERT_PTR_NULL(u.u.status.pairs[0].master.name);
+	/* the arena cut before a string's NUL */
+	len = packed_status();
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len - 1, &u), HB_E_ATTR_STR);
+	/* a string longer than its limit (IFACE NAME: 16 with the NUL) */
+	len = packed_status();
+	m = packed_get();
+	memcpy(&v, &m.u.status.pairs[0].master.name, sizeof(v));
+	memset(pbuf + sizeof(struct hb_msg), 'A', alen - 1);
+	pbuf[len - 1] = 0;
+	v = 1;
+	memcpy(&m.u.status.pairs[0].master.name, &v, sizeof(v));
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), alen > 16 ? HB_E_ATTR_STR : 0);
+	/* a value over its limit (PAIR ACTIVE is a path: at most 1) */
+	len = packed_status();
+	m = packed_get();
+	m.u.status.pairs[1].active = 7;
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_ATTR_VALUE);
+	/* more pairs than the set allows, or a count without its present bit */
+	len = packed_status();
+	m = packed_get();
+	m.u.status.n_pairs = HB_MAX_PAIRS + 1;
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_ATTR_COUNT);
+	m.u.status.n_pairs = 1;
+	m.u.status.present = 0;
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_ATTR_COUNT);
+	/* a required attribute not marked present; a present bit nothing defines */
+	len = packed_status();
+	m = packed_get();
+	m.u.status.pairs[0].present &= ~(1u << HB_A_PAIR_MAC);
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_ATTR_MISSING);
+	m.u.status.pairs[0].present |= 1u << HB_A_PAIR_MAC | 1u << 30;
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_INVAL);
+	/* an optional string present without its bit (PAIR VF_PCI) */
+	len = packed_status();
+	m = packed_get();
+	CU_ASSERT_TRUE(HB_PRESENT(&m.u.status.pairs[0], PAIR, VF_PCI));
+	m.u.status.pairs[0].present &= ~(1u << HB_A_PAIR_VF_PCI);
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), HB_E_INVAL);
+	/* the unused pair slots are wiped, whatever the packer left there */
+	len = packed_status();
+	m = packed_get();
+	memset(&m.u.status.pairs[5], 0x41, sizeof(m.u.status.pairs[5]));
+	packed_put(&m);
+	CU_ASSERT_EQUAL(hb_msg_unpack(pbuf, (size_t)len, &u), 0);
+	CU_ASSERT_PTR_NULL(u.u.status.pairs[5].master.name);
+	CU_ASSERT_EQUAL(u.u.status.pairs[5].id, 0);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static CU_TestInfo frame_tests[] = {
@@ -1155,6 +1289,8 @@ static CU_TestInfo api_tests[] = {
 	{ "encoder: invalid values", test_encode_inval },
 	{ "ERROR and answer matching", test_error_and_matching },
 	{ "names and strerror", test_names },
+	{ "hand-over: every message packed and unpacked", test_pack_roundtrip },
+	{ "hand-over: a compromised packer's lies refused", test_pack_hostile },
 	CU_TEST_INFO_NULL,
 };
 

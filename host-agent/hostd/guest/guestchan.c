@@ -2,12 +2,11 @@
 /*
  * host-agent/hostd/guest/guestchan.c — the host end of the guest channel (see guestchan.h).
  *
- * Reading: bytes go into libhybond-proto's stream reader (64 KiB, the
- * largest frame), which resynchronises on garbage; every frame it yields
- * costs one token of the guest's bucket before it is even decoded, so a
- * guest that floods the port costs a bounded amount of work per second.
- * Decoding is hb_msg_decode()'s validating walk; nothing here looks at a
- * byte it did not check.
+ * Reading: gc_reader.c turns the guest's bytes into gc_in (a decoded message, a
+ * dropped frame's header, the end, counters) — in the channel itself (direct mode), or
+ * in hybond-hostd's guest sentry, an unprivileged sandboxed child that hands gc_in over
+ * (gc_set_reader(), sentry.c); either way gc_input() below acts on them, and this file
+ * never looks at a byte the guest sent.
  *
  * Writing: frames are encoded straight into a bounded output buffer and
  * flushed with non-blocking send(); a guest that stops reading fills it,
@@ -32,11 +31,6 @@
 #define HYBOND_VERSION "0.1"
 #endif
 
-/* Reads per gc_handle_io call: bounds the work one guest gets per loop turn. */
-#define GC_READS_PER_CALL   4
-/* The largest payload a guest sends: a STATUS of 8 pairs is ~1 KiB; bigger frames are
- * dropped from their header, never checksummed (proto/stream.c's work budget). */
-#define GC_GUEST_PAYLOAD_MAX 16384u
 /* Guest-induced warnings logged per second before they are summarised. */
 #define GC_LOGS_PER_S       10
 /* A guest HELLO this soon after the previous one is a repeat: logged within the
@@ -70,9 +64,11 @@ struct gc_chan {
 	uint64_t reconnect_at_ms;   /* when to try connecting again (0: not scheduled) */
 	uint32_t reconnect_delay_ms;
 
-	/* token bucket, in thousandths of a frame */
-	uint64_t tokens_milli;
-	uint64_t refill_ms;
+	/* reading elsewhere (the guest sentry): gc_set_reader() */
+	struct gc_reader_ops rops;
+	void *rarg;
+	int attached;
+	uint64_t io_now_ms;         /* the time of the gc_handle_io call reading (direct) */
 	/* once-per-second summaries of what the guest made us drop */
 	uint64_t summary_ms;
 	uint64_t sum_rate_dropped, sum_garbage, sum_bad, sum_logs_suppressed;
@@ -81,7 +77,7 @@ struct gc_chan {
 
 	size_t out_len;
 	uint8_t out[GC_OUT_MAX];
-	struct hb_stream rx;
+	struct gc_rd rd;            /* direct mode's reader (64 KiB) */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -138,23 +134,6 @@ static uint32_t cfg_burst(const struct gc_chan *c)
 	return c->cfg.burst ? c->cfg.burst : GC_BURST_DEF;
 }
 
-/* Take one token for a guest frame; 0 when the bucket is empty. */
-static int rate_take(struct gc_chan *c, uint64_t now_ms)
-{
-	uint64_t cap = (uint64_t)cfg_burst(c) * 1000u;
-
-	if (now_ms > c->refill_ms) {
-		c->tokens_milli += (now_ms - c->refill_ms) * cfg_rate(c);
-		if (c->tokens_milli > cap)
-			c->tokens_milli = cap;
-	}
-	c->refill_ms = now_ms;
-	if (c->tokens_milli < 1000u)
-		return 0;
-	c->tokens_milli -= 1000u;
-	return 1;
-}
-
 /* Once a second: one line for everything the guest made us drop. */
 static void flush_summary(struct gc_chan *c, uint64_t now_ms, int force)
 {
@@ -205,9 +184,7 @@ struct gc_chan *gc_new(const struct gc_config *cfg, const struct gc_ops *ops, vo
 		return NULL;
 	}
 	c->reconnect_delay_ms = GC_RECONNECT_MIN_MS;
-	c->tokens_milli = (uint64_t)cfg_burst(c) * 1000u;
-	hb_stream_init(&c->rx);
-	hb_stream_set_max(&c->rx, GC_GUEST_PAYLOAD_MAX);
+	gc_rd_init(&c->rd, cfg_rate(c), cfg_burst(c), 0);
 	return c;
 }
 
@@ -219,6 +196,8 @@ void gc_free(struct gc_chan *c)
 	if (!c)
 		return;
 	abandon_all(c, 0);
+	if (c->attached && c->rops.detach)
+		c->rops.detach(c->rarg, c);
 	if (c->fd >= 0)
 		(void)close(c->fd);
 	free(c);
@@ -275,6 +254,22 @@ int gc_want_write(const struct gc_chan *c)
 	return c->fd >= 0 && c->out_len > 0;
 }
 
+unsigned gc_poll_events(const struct gc_chan *c)
+{
+	if (c->fd < 0)
+		return 0;
+	return (c->rops.attach ? 0 : POLLIN) | (c->out_len ? POLLOUT : 0);
+}
+
+void gc_set_reader(struct gc_chan *c, const struct gc_reader_ops *ops, void *arg)
+{
+	if (ops)
+		c->rops = *ops;
+	else
+		memset(&c->rops, 0, sizeof(c->rops));
+	c->rarg = arg;
+}
+
 size_t gc_pending(const struct gc_chan *c)
 {
 	size_t n = 0;
@@ -291,7 +286,7 @@ static void on_connected(struct gc_chan *c, int fd, uint64_t now_ms)
 	c->fd = fd;
 	c->st.connects++;
 	c->out_len = 0;
-	hb_stream_reset(&c->rx);
+	gc_rd_init(&c->rd, cfg_rate(c), cfg_burst(c), now_ms);
 	c->session = 0;
 	c->consecutive_timeouts = 0;
 	c->reconnect_at_ms = 0;
@@ -299,8 +294,25 @@ static void on_connected(struct gc_chan *c, int fd, uint64_t now_ms)
 	/* the guest sends HELLO when it sees us; if it does not, we ask */
 	c->hello_at_ms = now_ms + (c->cfg.hello_wait_ms ? c->cfg.hello_wait_ms
 							: GC_HELLO_WAIT_MS_DEF);
-	c->refill_ms = now_ms;
 	c->summary_ms = now_ms;
+}
+
+/* Reading elsewhere: hand the connection over; 0, or -errno (not connected then). */
+static int attach_reader(struct gc_chan *c, uint64_t now_ms)
+{
+	int rc;
+
+	if (!c->rops.attach)
+		return 0;
+	rc = c->rops.attach(c->rarg, c, c->fd, cfg_rate(c), cfg_burst(c));
+	if (rc < 0) {
+		gc_log(c, GC_LOG_ERR, "cannot hand the channel to its reader (the guest sentry): "
+		       "%s; retrying", strerror(-rc));
+		gc_disconnect(c, now_ms);
+		return rc;
+	}
+	c->attached = 1;
+	return 0;
 }
 
 /*
@@ -322,7 +334,7 @@ int gc_attach_fd(struct gc_chan *c, int fd, uint64_t now_ms)
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	on_connected(c, fd, now_ms);
 	gc_log(c, GC_LOG_DEBUG, "attached fd %d", fd);
-	return 0;
+	return attach_reader(c, now_ms);
 }
 
 /*
@@ -358,7 +370,7 @@ int gc_connect(struct gc_chan *c, uint64_t now_ms)
 	}
 	on_connected(c, fd, now_ms);
 	gc_log(c, GC_LOG_INFO, "connected to %s", c->path);
-	return 0;
+	return attach_reader(c, now_ms);
 }
 
 /* Report every outstanding request (but our HELLO if @keep_hello) as abandoned. */
@@ -393,12 +405,14 @@ void gc_disconnect(struct gc_chan *c, uint64_t now_ms)
 {
 	if (c->fd < 0)
 		return;
+	if (c->attached && c->rops.detach)
+		c->rops.detach(c->rarg, c);
+	c->attached = 0;
 	(void)close(c->fd);
 	c->fd = -1;
 	c->st.disconnects++;
 	c->out_len = 0;
 	c->hello_at_ms = 0;
-	hb_stream_reset(&c->rx);
 	flush_summary(c, now_ms, 1);
 	abandon_all(c, 0);
 	session_set(c, 0);
@@ -735,91 +749,67 @@ static void dispatch(struct gc_chan *c, const struct hb_msg *m, const struct hb_
 		c->ops.on_message(c->arg, m);
 }
 
-/* One frame (or dropped frame, @rc < 0) out of the stream reader. */
-static void handle_frame(struct gc_chan *c, int rc, const struct hb_frame *f, uint64_t now_ms)
+/*
+ * gc_input - what the reader made of the guest's bytes (gc_reader.h): in direct mode from
+ * gc_handle_io, with the guest sentry from its hand-over (already checked there). Returns
+ * nonzero when the channel is no longer connected afterwards.
+ */
+int gc_input(struct gc_chan *c, const struct gc_in *in, uint64_t now_ms)
 {
-	struct hb_msg m;
-	int drc;
-
-	if (!rate_take(c, now_ms)) {
-		c->st.rx_rate_dropped++;
-		c->sum_rate_dropped++;
-		return;
-	}
-	if (rc < 0) {
+	if (c->fd < 0)
+		return 1;
+	c->st.rx_bytes += in->rx_bytes;
+	c->st.rx_garbage_bytes += in->garbage;
+	c->sum_garbage += in->garbage;
+	c->st.rx_rate_dropped += in->rate_dropped;
+	c->sum_rate_dropped += in->rate_dropped;
+	switch (in->kind) {
+	case GC_IN_MSG:
+		c->st.rx_frames++;
+		dispatch(c, in->msg, &in->hdr, now_ms);
+		break;
+	case GC_IN_BAD:
 		/* a checksum-valid header whose frame cannot be used */
 		c->st.rx_bad_frames++;
 		c->sum_bad++;
 		if (guest_log_allowed(c, now_ms))
 			gc_log(c, GC_LOG_WARN, "dropped frame from the guest: type %u seq %u "
-			       "version %u.%u length %u: %s", f->hdr.type, f->hdr.seq,
-			       f->hdr.major, f->hdr.minor, f->hdr.len, hb_err_name(rc));
-		if (rc == HB_E_VERSION)
-			reply_error(c, &f->hdr, HB_ERR_UNSUPPORTED_VERSION, rc,
+			       "version %u.%u length %u: %s", in->hdr.type, in->hdr.seq,
+			       in->hdr.major, in->hdr.minor, in->hdr.len, hb_err_name(in->rc));
+		if (in->rc == HB_E_VERSION)
+			reply_error(c, &in->hdr, HB_ERR_UNSUPPORTED_VERSION, in->rc,
 				    "unsupported major version", now_ms);
-		else if (rc == HB_E_PAYLOAD_CSUM)
-			reply_error(c, &f->hdr, HB_ERR_MALFORMED, rc, "payload checksum", now_ms);
-		return;
-	}
-	c->st.rx_frames++;
-	drc = hb_msg_decode(f, &m);
-	if (drc < 0) {
+		else if (in->rc == HB_E_PAYLOAD_CSUM)
+			reply_error(c, &in->hdr, HB_ERR_MALFORMED, in->rc, "payload checksum",
+				    now_ms);
+		break;
+	case GC_IN_MALFORMED:
+		c->st.rx_frames++;
 		c->st.rx_malformed++;
 		if (guest_log_allowed(c, now_ms))
 			gc_log(c, GC_LOG_WARN, "malformed %s (type %u) seq %u flags %#x length %u "
-			       "from the guest: %s", hb_msg_name(f->hdr.type), f->hdr.type,
-			       f->hdr.seq, f->hdr.flags, f->hdr.len, hb_strerror(drc));
-		reply_error(c, &f->hdr,
-			    drc == HB_E_UNKNOWN_TYPE ? HB_ERR_UNKNOWN_MESSAGE : HB_ERR_MALFORMED,
-			    drc, hb_err_name(drc), now_ms);
-		return;
+			       "from the guest: %s", hb_msg_name(in->hdr.type), in->hdr.type,
+			       in->hdr.seq, in->hdr.flags, in->hdr.len, hb_strerror(in->rc));
+		reply_error(c, &in->hdr,
+			    in->rc == HB_E_UNKNOWN_TYPE ? HB_ERR_UNKNOWN_MESSAGE : HB_ERR_MALFORMED,
+			    in->rc, hb_err_name(in->rc), now_ms);
+		break;
+	case GC_IN_EOF:
+		gc_log(c, GC_LOG_INFO, "peer closed the channel%s%s", in->rc ? ": " : "",
+		       in->rc ? strerror(in->rc) : "");
+		gc_disconnect(c, now_ms);
+		break;
+	default:                /* GC_IN_COUNTS */
+		break;
 	}
-	dispatch(c, &m, &f->hdr, now_ms);
+	return c->fd < 0;
 }
 
-static void drain_stream(struct gc_chan *c, uint64_t now_ms)
+static int direct_emit(void *arg, const struct gc_in *in)
 {
-	struct hb_frame f;
+	struct gc_chan *c = arg;
 
-	while (c->fd >= 0) {
-		size_t skipped = 0;
-		int rc = hb_stream_next(&c->rx, &f, &skipped);
-
-		c->st.rx_garbage_bytes += skipped;
-		c->sum_garbage += skipped;
-		if (rc == 0)
-			break;
-		handle_frame(c, rc, &f, now_ms);
-	}
-}
-
-static int read_input(struct gc_chan *c, uint64_t now_ms)
-{
-	for (int i = 0; i < GC_READS_PER_CALL && c->fd >= 0; i++) {
-		size_t room;
-		uint8_t *p = hb_stream_wptr(&c->rx, &room);
-		ssize_t n;
-
-		if (!room) {
-			drain_stream(c, now_ms);
-			continue;
-		}
-		n = read(c->fd, p, room);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (n <= 0) {
-			gc_log(c, GC_LOG_INFO, "peer closed the channel%s%s",
-			       n < 0 ? ": " : "", n < 0 ? strerror(errno) : "");
-			gc_disconnect(c, now_ms);
-			return -ENOTCONN;
-		}
-		c->st.rx_bytes += (uint64_t)n;
-		hb_stream_commit(&c->rx, (size_t)n);
-		drain_stream(c, now_ms);
-	}
-	return 0;
+	return gc_input(c, in, c->io_now_ms);
 }
 
 /*
@@ -834,8 +824,12 @@ int gc_handle_io(struct gc_chan *c, unsigned revents, uint64_t now_ms)
 
 	if (c->fd < 0)
 		return -ENOTCONN;
-	if (revents & (POLLIN | POLLHUP | POLLERR))
-		rc = read_input(c, now_ms);
+	if (!c->rops.attach && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		c->io_now_ms = now_ms;
+		if (gc_rd_read(&c->rd, c->fd, now_ms, direct_emit, c) == 0)
+			(void)gc_rd_flush(&c->rd, now_ms, direct_emit, c);
+		rc = c->fd >= 0 ? 0 : -ENOTCONN;
+	}
 	if (rc == 0 && c->fd >= 0 && c->out_len)
 		rc = flush_out(c, now_ms);
 	flush_summary(c, now_ms, 0);

@@ -15,10 +15,16 @@
  *
  * Time is the caller's CLOCK_MONOTONIC in milliseconds (gc_now_ms()), so
  * tests drive deadlines without sleeping.  Everything the guest sends goes
- * through libhybond-proto's stream reader and validating decoder; the
- * guest is untrusted: buffers are bounded, guest frames are rate-limited
+ * through gc_reader.c (libhybond-proto's stream reader and validating decoder);
+ * the guest is untrusted: buffers are bounded, guest frames are rate-limited
  * (token bucket; excess dropped, counted, logged once per second), and a
  * malformed frame is logged with its context and answered with an ERROR.
+ *
+ * Reading elsewhere (hybond-hostd: the guest sentry, an unprivileged sandboxed child):
+ * gc_set_reader() before connecting. The channel then hands each new connection to
+ * ops->attach and never reads it (gc_poll_events() asks for POLLOUT only, while output
+ * waits); the reader's findings come back through gc_input(). The channel still writes
+ * to the fd and owns it: gc_disconnect() calls ops->detach, then closes it.
  *
  * Session: the guest sends HELLO on connect; the channel answers HELLO_ACK
  * (version range, capabilities, agent) and records the guest's.  If no
@@ -41,6 +47,8 @@
 #include <stdint.h>
 
 #include <hybond/proto.h>
+
+#include "gc_reader.h"
 
 /* Outstanding requests per channel (the protocol wants ~1 per pair). */
 #define GC_MAX_PENDING       16
@@ -129,6 +137,19 @@ struct gc_ops {
 };
 
 struct gc_chan *gc_new(const struct gc_config *cfg, const struct gc_ops *ops, void *arg);
+
+/* Who reads the channel's connections when the channel does not (see the top). */
+struct gc_reader_ops {
+	/* A new connection @fd (the channel keeps it and writes to it): read it from now on
+	 * with this token bucket; 0, or -errno (the channel disconnects and retries). */
+	int (*attach)(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uint32_t burst);
+	/* The connection is closed: forget it (what was read but not handed over is lost). */
+	void (*detach)(void *arg, struct gc_chan *c);
+};
+void gc_set_reader(struct gc_chan *c, const struct gc_reader_ops *ops, void *arg);
+int gc_input(struct gc_chan *c, const struct gc_in *in, uint64_t now_ms);
+/* POLLIN/POLLOUT the caller's loop should wait for on gc_fd() (0: do not watch it). */
+unsigned gc_poll_events(const struct gc_chan *c);
 void gc_free(struct gc_chan *c);
 
 int gc_connect(struct gc_chan *c, uint64_t now_ms);

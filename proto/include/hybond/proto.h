@@ -203,6 +203,16 @@ uint32_t hb_seq_next(uint32_t *counter);
 /* ---- stream reader ------------------------------------------------------- */
 
 /*
+ * Hand-over of a decoded message to another process of the same executable
+ * (proto/pack.c): the struct with its strings in an arena behind it. hb_msg_unpack()
+ * checks it against the policy tables (fixed sizes and bounds only) because the
+ * process that packed it parsed untrusted bytes. Not a wire format.
+ */
+#define HB_PACK_MAX (sizeof(struct hb_msg) + HB_PAYLOAD_MAX)
+int hb_msg_pack(void *buf, size_t cap, const struct hb_msg *m);
+int hb_msg_unpack(const void *buf, size_t len, struct hb_msg *m);
+
+/*
  * Pulls frames out of a byte stream.  Fully self-contained (no malloc):
  * embed it or allocate it once; it is about 64 KiB.  The counters may be
  * read (for logs and metrics); the other fields are private.

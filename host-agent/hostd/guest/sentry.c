@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/guest/sentry.c — the guest sentry's own life (see sentry.h): drop
+ * everything, then read guest channels and hand what gc_reader.c made of them over.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sentry.h"
+
+#define SENTRY_SOCK 3
+/* channels the sentry reads at once (the daemon's VM table is smaller) */
+#define SENTRY_MAX_CHANS 1024
+
+struct schan {
+	uint32_t id;
+	int fd;
+	struct gc_rd rd;        /* 64 KiB: allocated per channel */
+};
+
+static struct schan *chans[SENTRY_MAX_CHANS];
+static int ep = -1;
+static _Alignas(16) uint8_t evbuf[SENTRY_EV_MAX];
+
+static void die(const char *what, int err)
+{
+	(void)fprintf(stderr, "hybond-hostd guest sentry: %s: %s\n", what, strerror(err));
+	_exit(1);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- the sandbox --------------------------------------------------------------- */
+
+static void drop_privileges(const char *uid_s, const char *gid_s)
+{
+	struct sched_param sp = { 0 };
+	char *end;
+	long uid, gid;
+
+	/* never real-time, whatever the daemon runs at */
+	if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
+		die("sched_setscheduler(SCHED_OTHER)", errno);
+	if (strcmp(uid_s, "-") != 0) {
+		uid = strtol(uid_s, &end, 10);
+		if (*end || uid <= 0)
+			die("uid", EINVAL);
+		gid = strtol(gid_s, &end, 10);
+		if (*end || gid <= 0)
+			die("gid", EINVAL);
+		/* no capability can come back, not even through exec (which the filter
+		 * refuses anyway) */
+		for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+				die("PR_CAPBSET_DROP", errno);
+		if (setgroups(0, NULL) < 0)
+			die("setgroups", errno);
+		if (setresgid((gid_t)gid, (gid_t)gid, (gid_t)gid) < 0)
+			die("setresgid", errno);
+		if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0)
+			die("setresuid", errno);
+		if (setuid(0) == 0)
+			die("root could be regained", EPERM);
+	}
+	/* after the uid change (which clears it): gone with the daemon */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die("PR_SET_PDEATHSIG", errno);
+	if (getppid() == 1)
+		_exit(0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("PR_SET_NO_NEW_PRIVS", errno);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Reading, sending to the daemon, epoll, memory, the clock, exiting: nothing else. */
+static void enter_filter(void)
+{
+	static const int allowed[] = {
+		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
+		SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(close),
+		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
+		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
+		SCMP_SYS(madvise), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
+		SCMP_SYS(restart_syscall), SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
+		SCMP_SYS(exit_group), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+		SCMP_SYS(getrandom), SCMP_SYS(futex),
+	};
+	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int rc;
+
+	if (!f)
+		die("seccomp_init", ENOMEM);
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
+		if (rc < 0)
+			die("seccomp_rule_add", -rc);
+	}
+	rc = seccomp_load(f);
+	if (rc < 0)
+		die("seccomp_load", -rc);
+	seccomp_release(f);
+}
+
+/* ---- channels ------------------------------------------------------------------ */
+
+static void send_ev(const struct sentry_ev *ev, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = send(SENTRY_SOCK, ev, len, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		_exit(errno == EPIPE || errno == ECONNRESET ? 0 : 1);
+}
+
+static int emit(void *arg, const struct gc_in *in)
+{
+	const struct schan *ch = arg;
+	struct sentry_ev *ev = (struct sentry_ev *)evbuf;
+	size_t len = sizeof(*ev);
+
+	memset(ev, 0, sizeof(*ev));
+	ev->id = ch->id;
+	ev->in = *in;
+	ev->in.msg = NULL;
+	if (in->kind == GC_IN_MSG) {
+		int n = hb_msg_pack(evbuf + sizeof(*ev), sizeof(evbuf) - sizeof(*ev), in->msg);
+
+		if (n < 0) {            /* cannot happen for a decoded message */
+			ev->in.kind = GC_IN_MALFORMED;
+			ev->in.rc = (int16_t)n;
+		} else {
+			len += (size_t)n;
+		}
+	}
+	send_ev(ev, len);
+	return 0;
+}
+
+static void chan_del(unsigned slot)
+{
+	struct schan *ch = chans[slot];
+
+	if (!ch)
+		return;
+	(void)close(ch->fd);         /* also leaves the epoll set */
+	free(ch);
+	chans[slot] = NULL;
+}
+
+static int find(uint32_t id)
+{
+	for (int i = 0; i < SENTRY_MAX_CHANS; i++)
+		if (chans[i] && chans[i]->id == id)
+			return i;
+	return -1;
+}
+
+static void chan_add(const struct sentry_cmd *cmd, int fd)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	int slot = -1;
+
+	for (int i = 0; i < SENTRY_MAX_CHANS && slot < 0; i++)
+		if (!chans[i])
+			slot = i;
+	if (slot < 0 || find(cmd->id) >= 0 || cmd->burst == 0)
+		goto refuse;
+	chans[slot] = malloc(sizeof(*chans[slot]));
+	if (!chans[slot])
+		goto refuse;
+	chans[slot]->id = cmd->id;
+	chans[slot]->fd = fd;
+	gc_rd_init(&chans[slot]->rd, cmd->rate_per_s, cmd->burst, now_ms());
+	e.data.u32 = (uint32_t)slot + 1u;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == 0)
+		return;
+	free(chans[slot]);
+	chans[slot] = NULL;
+refuse:
+	/* the daemon hears of it as the channel's end, and reconnects */
+	{
+		struct schan tmp = { .id = cmd->id };
+		struct gc_in in = { .kind = GC_IN_EOF, .rc = ENOSPC };
+
+		(void)close(fd);
+		(void)emit(&tmp, &in);
+	}
+}
+
+/* One command from the daemon (with an fd for ADD). */
+static void on_daemon(void)
+{
+	struct sentry_cmsg m;
+	struct sentry_cmd cmd;
+	struct cmsghdr *cm;
+	ssize_t n;
+	int fd = -1, slot;
+
+	sentry_cmsg_init(&m);
+	n = recvmsg(SENTRY_SOCK, &m.mh, MSG_CMSG_CLOEXEC);
+	if (n == 0)
+		_exit(0);               /* the daemon is gone */
+	if (n < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		_exit(1);
+	}
+	for (cm = CMSG_FIRSTHDR(&m.mh); cm; cm = CMSG_NXTHDR(&m.mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	cmd = m.cmd;
+	if (n != (ssize_t)sizeof(cmd) || (m.mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		if (fd >= 0)
+			(void)close(fd);
+		return;
+	}
+	if (cmd.op == SENTRY_ADD && fd >= 0) {
+		chan_add(&cmd, fd);
+		return;
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	slot = find(cmd.id);
+	if (cmd.op == SENTRY_DEL && slot >= 0)
+		chan_del((unsigned)slot);
+}
+
+static int counts_pending(void)
+{
+	for (int i = 0; i < SENTRY_MAX_CHANS; i++)
+		if (chans[i] && (chans[i]->rd.rx_bytes || chans[i]->rd.garbage ||
+				 chans[i]->rd.rate_dropped))
+			return 1;
+	return 0;
+}
+
+void sentry_sandbox(const char *uid, const char *gid)
+{
+	drop_privileges(uid, gid);
+	enter_filter();
+}
+
+int sentry_main(int argc, char **argv)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u32 = 0 };
+
+	if (argc < 2)
+		die("usage: " SENTRY_ARG " UID|- GID|-", EINVAL);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, SENTRY_SOCK, &e) < 0)
+		die("epoll", errno);
+	sentry_sandbox(argv[0], argv[1]);
+	for (;;) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(ep, evs, 32, counts_pending() ? (int)GC_COUNTS_EVERY_MS : -1);
+		uint64_t now = now_ms();
+
+		if (n < 0 && errno != EINTR)
+			_exit(1);
+		for (int i = 0; i < n; i++) {
+			uint32_t slot = evs[i].data.u32;
+
+			if (slot == 0) {
+				on_daemon();
+				continue;
+			}
+			if (slot > SENTRY_MAX_CHANS || !chans[slot - 1])
+				continue;
+			if (gc_rd_read(&chans[slot - 1]->rd, chans[slot - 1]->fd, now, emit,
+				       chans[slot - 1]) < 0)
+				chan_del(slot - 1);
+		}
+		if (n == 0)
+			for (int i = 0; i < SENTRY_MAX_CHANS; i++)
+				if (chans[i])
+					(void)gc_rd_flush(&chans[i]->rd, now, emit, chans[i]);
+	}
+}

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/guest/sentry_link.c — the daemon's side of the guest sentry (see
+ * sentry.h): start it, hand it connections, check and route what it sends, restart it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host-agent/common/log.h"
+#include "host-agent/common/loop.h"
+#include "sentry.h"
+
+/* messages taken per loop turn: one busy sentry does not starve the rest of the loop */
+#define SENTRY_EVS_PER_TURN 64
+/* restarts in a row faster than this count towards the back-off */
+#define SENTRY_RESTART_MS   1000u
+
+struct link {
+	uint32_t id;
+	struct gc_chan *c;
+};
+
+struct sentry {
+	struct loop *l;
+	struct loop_timer *restart;
+	struct loop_timer *replace;     /* it missed a DEL: replaced on the next turn */
+	char exe[PATH_MAX];
+	char uid[16], gid[16];
+	pid_t pid;
+	int sock;
+	uint32_t next_id;
+	uint64_t started_ms;
+	unsigned quick_deaths;
+	size_t n, cap;
+	struct link *links;
+};
+
+static _Alignas(16) uint8_t rxbuf[SENTRY_EV_MAX];
+
+static void sentry_io(void *arg, unsigned events);
+
+pid_t sentry_pid(const struct sentry *s)
+{
+	return s ? s->pid : -1;
+}
+
+static int spawn(struct sentry *s)
+{
+	char *argv[] = { s->exe, (char *)SENTRY_ARG, s->uid, s->gid, NULL };
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int err = errno;
+
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		return -err;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGPIPE, SIG_DFL);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		(void)close_range(4, ~0u, 0);
+		execv(s->exe, argv);
+		_exit(127);
+	}
+	(void)close(sv[1]);
+	if (loop_add_fd(s->l, sv[0], EPOLLIN, sentry_io, s) < 0) {
+		(void)close(sv[0]);
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		return -ENOMEM;
+	}
+	s->sock = sv[0];
+	s->pid = pid;
+	s->started_ms = loop_now_ms();
+	hlog(HLOG_INFO, "guest sentry started (pid %d, uid %s): guest channels are read there",
+	     (int)pid, s->uid);
+	return 0;
+}
+
+static void restart_cb(void *arg)
+{
+	struct sentry *s = arg;
+	int rc = spawn(s);
+
+	if (rc < 0) {
+		hlog(HLOG_ERR, "guest sentry: cannot start it again: %s; retrying in 1 s "
+		     "(guest channels are down meanwhile)", strerror(-rc));
+		(void)loop_timer_arm(s->restart, 1000);
+	}
+}
+
+static void lost(struct sentry *s, const char *why);
+
+static void replace_cb(void *arg)
+{
+	struct sentry *s = arg;
+
+	if (s->sock >= 0)
+		lost(s, "could not be told to close a channel (its queue is full), so it was "
+		     "killed");
+}
+
+/* The sentry is gone (it died, or it lied and was killed): reap it, every channel
+ * reconnects, start another one. */
+static void lost(struct sentry *s, const char *why)
+{
+	int st = 0;
+	pid_t pid = s->pid;
+	uint64_t delay;
+
+	if (s->sock >= 0) {
+		loop_del_fd(s->l, s->sock);
+		(void)close(s->sock);
+		s->sock = -1;
+	}
+	if (pid > 0) {
+		(void)kill(pid, SIGKILL);
+		/* SIGKILLed our own child: it is reaped at once */
+		(void)waitpid(pid, &st, 0);
+	}
+	s->pid = -1;
+	if (WIFSIGNALED(st))
+		hlog(HLOG_ERR, "guest sentry (pid %d) %s: killed by signal %d%s; every guest "
+		     "channel reconnects", (int)pid, why, WTERMSIG(st),
+		     WTERMSIG(st) == SIGSYS ? " (a system call outside its seccomp filter: "
+		     "report it)" : "");
+	else
+		hlog(HLOG_ERR, "guest sentry (pid %d) %s: exit status %d; every guest channel "
+		     "reconnects", (int)pid, why, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	/* the channels' connections were the sentry's too: each closes and reconnects */
+	while (s->n) {
+		struct gc_chan *c = s->links[s->n - 1].c;
+
+		gc_disconnect(c, gc_now_ms());  /* detach() drops it from links */
+	}
+	s->quick_deaths = loop_now_ms() - s->started_ms < SENTRY_RESTART_MS ?
+			  s->quick_deaths + 1 : 0;
+	delay = s->quick_deaths ? (s->quick_deaths > 5 ? 5000u : 200u * s->quick_deaths) : 0;
+	(void)loop_timer_arm(s->restart, delay);
+}
+
+static struct link *find(struct sentry *s, uint32_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->links[i].id == id)
+			return &s->links[i];
+	return NULL;
+}
+
+/* One message from the sentry: checked, then gc_input(); 0, or -EPROTO (it lied). */
+static int one_ev(struct sentry *s, size_t len)
+{
+	struct sentry_ev ev;
+	struct hb_msg m;
+	struct link *k;
+	int rc;
+
+	if (len < sizeof(ev))
+		return -EPROTO;
+	memcpy(&ev, rxbuf, sizeof(ev));
+	if (ev.in.kind < GC_IN_MSG || ev.in.kind >= GC_IN_KIND_MAX_)
+		return -EPROTO;
+	ev.in.msg = NULL;
+	if (ev.in.kind == GC_IN_MSG) {
+		rc = hb_msg_unpack(rxbuf + sizeof(ev), len - sizeof(ev), &m);
+		if (rc < 0) {
+			hlog(HLOG_ERR, "guest sentry: a message for channel %u does not check "
+			     "out: %s", ev.id, hb_err_name(rc));
+			return -EPROTO;
+		}
+		ev.in.msg = &m;
+	} else if (len != sizeof(ev)) {
+		return -EPROTO;
+	}
+	k = find(s, ev.id);
+	if (k)                          /* else: a channel closed meanwhile */
+		(void)gc_input(k->c, &ev.in, gc_now_ms());
+	return 0;
+}
+
+static void sentry_io(void *arg, unsigned events)
+{
+	struct sentry *s = arg;
+
+	(void)events;
+	for (int i = 0; i < SENTRY_EVS_PER_TURN && s->sock >= 0; i++) {
+		ssize_t n = recv(s->sock, rxbuf, sizeof(rxbuf), MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0) {
+			lost(s, n == 0 ? "ended" : "cannot be read");
+			return;
+		}
+		if ((size_t)n > sizeof(rxbuf) || one_ev(s, (size_t)n) < 0) {
+			lost(s, "sent a message that does not check out, so it was killed");
+			return;
+		}
+	}
+}
+
+static int attach(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uint32_t burst)
+{
+	struct sentry *s = arg;
+	struct sentry_cmsg m;
+	struct cmsghdr *cm;
+
+	if (s->sock < 0)
+		return -EAGAIN;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct link *nl = realloc(s->links, cap * sizeof(*nl));
+
+		if (!nl)
+			return -ENOMEM;
+		s->links = nl;
+		s->cap = cap;
+	}
+	sentry_cmsg_init(&m);
+	m.cmd.op = SENTRY_ADD;
+	m.cmd.rate_per_s = rate_per_s;
+	m.cmd.burst = burst;
+	m.cmd.id = ++s->next_id;
+	cm = CMSG_FIRSTHDR(&m.mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
+	if (sendmsg(s->sock, &m.mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return -errno;
+	s->links[s->n].id = m.cmd.id;
+	s->links[s->n].c = c;
+	s->n++;
+	return 0;
+}
+
+static void detach(void *arg, struct gc_chan *c)
+{
+	struct sentry *s = arg;
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct sentry_cmd cmd = { .op = SENTRY_DEL };
+
+		if (s->links[i].c != c)
+			continue;
+		cmd.id = s->links[i].id;
+		/* a sentry that keeps a connection QEMU's chardev thinks is ours blocks the
+		 * reconnect: if it cannot be told, it is replaced (its fds close with it) */
+		if (s->sock >= 0 &&
+		    send(s->sock, &cmd, sizeof(cmd), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			(void)loop_timer_arm(s->replace, 0);
+		s->links[i] = s->links[--s->n];
+		return;
+	}
+}
+
+const struct gc_reader_ops sentry_reader_ops = { .attach = attach, .detach = detach };
+
+struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t errlen)
+{
+	struct sentry *s = calloc(1, sizeof(*s));
+	ssize_t n;
+	int rc;
+
+	if (!s) {
+		(void)snprintf(err, errlen, "guest sentry: out of memory");
+		return NULL;
+	}
+	s->l = l;
+	s->sock = -1;
+	s->pid = -1;
+	/* our own executable, by the path the kernel knows (not /proc/self/exe at exec
+	 * time: under valgrind that is valgrind) */
+	n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1);
+	if (n <= 0) {
+		(void)snprintf(err, errlen, "guest sentry: /proc/self/exe: %s", strerror(errno));
+		free(s);
+		return NULL;
+	}
+	s->exe[n] = 0;
+	(void)snprintf(s->uid, sizeof(s->uid), "-");
+	(void)snprintf(s->gid, sizeof(s->gid), "-");
+	if (geteuid() == 0) {
+		struct passwd *pw = getpwnam(user);
+
+		if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0) {
+			(void)snprintf(err, errlen, "guest sentry: user \"%s\" %s (create it, e.g. "
+				       "useradd --system --no-create-home --shell /usr/sbin/nologin "
+				       "%s, or set sentry_user in hostd.conf)", user,
+				       pw ? "is root or in group root" : "does not exist", user);
+			free(s);
+			return NULL;
+		}
+		(void)snprintf(s->uid, sizeof(s->uid), "%u", (unsigned)pw->pw_uid);
+		(void)snprintf(s->gid, sizeof(s->gid), "%u", (unsigned)pw->pw_gid);
+	}
+	s->restart = loop_timer_new(l, restart_cb, s);
+	s->replace = loop_timer_new(l, replace_cb, s);
+	rc = s->restart && s->replace ? spawn(s) : -ENOMEM;
+	if (rc < 0) {
+		(void)snprintf(err, errlen, "guest sentry: cannot start %s: %s", s->exe,
+			       strerror(-rc));
+		loop_timer_free(s->restart);
+		loop_timer_free(s->replace);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void sentry_stop(struct sentry *s)
+{
+	if (!s)
+		return;
+	while (s->n)
+		gc_disconnect(s->links[s->n - 1].c, gc_now_ms());
+	if (s->sock >= 0) {
+		loop_del_fd(s->l, s->sock);
+		(void)close(s->sock);   /* the sentry exits on EOF */
+	}
+	if (s->pid > 0) {
+		(void)kill(s->pid, SIGKILL);
+		(void)waitpid(s->pid, NULL, 0);
+	}
+	loop_timer_free(s->restart);
+	loop_timer_free(s->replace);
+	free(s->links);
+	free(s);
+}

@@ -64,6 +64,7 @@ include host-agent/libvirt-hook/hybond-libvirt-hook.mk
 include host-agent/hostd/hv/hv_libvirt.mk
 include host-agent/hostd/hybond-hostd.mk
 include host-agent/cli/hybond.mk
+include host-agent/hostd/install.mk
 include tests/net/net.mk
 include tests/lab/lab.mk
 include tests/lab/libvirt.mk

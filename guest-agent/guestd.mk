@@ -37,3 +37,13 @@ $(B)/tests/test_guest_%: $(B)/obj/tests/unit/test_guest_%.o $(B)/obj/tests/unit/
 		$(GUESTD_CORE_OBJS) $(PROTO_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(GUESTD_LIBS) $(PROTO_LDLIBS)
+
+# make install-guest (host-agent/hostd/install.mk has the directories): the agent, its
+# unit (ExecStart pointed at $(SBINDIR)), its man page
+.PHONY: install-guest
+install-guest: $(GUESTD_BIN)
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0755 $(GUESTD_BIN) $(DESTDIR)$(SBINDIR)/
+	sed 's|/usr/sbin/hybond-guestd|$(SBINDIR)/hybond-guestd|' \
+		$(GUESTD_DIR)/hybond-guestd.service > $(DESTDIR)$(UNITDIR)/hybond-guestd.service
+	$(INSTALL) -m 0644 $(GUESTD_DIR)/hybond-guestd.8 $(DESTDIR)$(MANDIR)/man8/

@@ -41,11 +41,13 @@ PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
 # the guest sentry's system call filter (guest/sentry.c); linked wherever HOSTD_LV_LDLIBS is
 SECCOMP_LDLIBS = $(or $(call pc_libs,libseccomp),-lseccomp)
 HOSTD_LV_LDLIBS += $(SECCOMP_LDLIBS)
+# sd_notify (main.c; the unit is Type=notify)
+$(B)/bin/hybond-hostd: LDLIBS_SD = $(or $(call pc_libs,libsystemd),-lsystemd)
 $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,gnutls)
 
 $(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS) $(LDLIBS_SD)
 
 HOSTD_TEST_OBJS := $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) \
 		   $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o)

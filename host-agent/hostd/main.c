@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -349,7 +350,13 @@ int main(int argc, char **argv)
 	     d.cfg.peer_listen[0] ? (d.cfg.peer_socket[0] ? " and TLS " : "TLS ") : "",
 	     d.cfg.peer_listen[0] ? d.cfg.peer_listen :
 	     d.cfg.peer_socket[0] ? "" : "(not listening)");
+	/* Type=notify: listening, VMs registered, journal read (no-op without systemd) */
+	for (i = 0, n_vms = 0; i < CFG_MAX_VMS; i++)
+		n_vms += d.vms[i] != NULL;
+	(void)sd_notifyf(0, "READY=1\nSTATUS=host %s: %zu VMs, guest sentry %s", d.cfg.host,
+			 n_vms, d.sentry ? "on" : "off");
 	rc = loop_run(d.l);
+	(void)sd_notify(0, "STOPPING=1");
 	hlog(HLOG_INFO, "exiting");
 	for (i = 0; i < CFG_MAX_VMS; i++)
 		vm_free(d.vms[i]);

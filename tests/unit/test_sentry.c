@@ -94,6 +94,26 @@ static void test_sandbox(void)
 	pid = sentry_pid(s);
 	CU_ASSERT_TRUE_FATAL(pid > 0);
 	CU_ASSERT_TRUE(sandboxed(pid));
+	{
+		char path[64], stat[512];
+		FILE *f;
+		int nice = -100;
+
+		/* /proc/PID/stat field 19: nice; 41: policy (0 = SCHED_OTHER) */
+		(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		f = fopen(path, "r");
+		if (f && fgets(stat, sizeof(stat), f)) {
+			const char *p = strrchr(stat, ')');
+			int field = 2;
+
+			for (; p && *p; p++)
+				if (*p == ' ' && ++field == 19)
+					nice = atoi(p + 1);
+		}
+		if (f)
+			(void)fclose(f);
+		CU_ASSERT_EQUAL(nice, 10);
+	}
 	status_field(pid, "NoNewPrivs:", v, sizeof(v));
 	CU_ASSERT_STRING_EQUAL(v + strspn(v, "\t "), "1");
 	status_field(pid, "CapEff:", v, sizeof(v));

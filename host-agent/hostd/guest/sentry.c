@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "sentry.h"
 
 #define SENTRY_SOCK 3
+/* the sentry's nice value (SCHED_OTHER) */
+#define SENTRY_NICE 10
 /* channels the sentry reads at once (the daemon's VM table is smaller) */
 #define SENTRY_MAX_CHANS 1024
 
@@ -55,9 +58,12 @@ static void drop_privileges(const char *uid_s, const char *gid_s)
 	char *end;
 	long uid, gid;
 
-	/* never real-time, whatever the daemon runs at */
+	/* never real-time, whatever the daemon runs at, and behind the VMs' own threads: a
+	 * guest's flood costs the sentry, not the vCPUs or the daemon's loop */
 	if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
 		die("sched_setscheduler(SCHED_OTHER)", errno);
+	if (setpriority(PRIO_PROCESS, 0, SENTRY_NICE) < 0)
+		die("setpriority", errno);
 	if (strcmp(uid_s, "-") != 0) {
 		uid = strtol(uid_s, &end, 10);
 		if (*end || uid <= 0)

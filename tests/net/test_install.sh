@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# tests/net/test_install.sh DESTDIR — what `make install DESTDIR=… PREFIX=/usr` laid out:
+# the files and nothing else, the hook link, the units (systemd-analyze verify, and the
+# exposure score of hybond-hostd.service: at most EXPOSURE_MAX/10), sysusers.d and
+# tmpfiles.d applied to a scratch root, and the installed daemon started the way its unit
+# starts it (Type=notify: READY=1 on $NOTIFY_SOCKET, its guest sentry sandboxed, STOPPING=1
+# and exit 0 on SIGTERM). Root (the daemon's sentry changes uid). No traffic.
+set -euo pipefail
+
+D=${1:?usage: test_install.sh DESTDIR}
+EXPOSURE_MAX=40         # systemd-analyze security --threshold (10 x the shown score)
+tmp=$(mktemp -d /tmp/hbinst-XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "test_install: FAIL $*" >&2; exit 1; }
+
+# 1. exactly these files
+want="etc/hybond/hostd.conf
+etc/libvirt/hooks/qemu.d/hybond
+usr/bin/hybond
+usr/bin/hybond-probe
+usr/lib/systemd/system/hybond-guestd.service
+usr/lib/systemd/system/hybond-hostd.service
+usr/lib/sysusers.d/hybond.conf
+usr/lib/tmpfiles.d/hybond.conf
+usr/libexec/hybond/hybond-libvirt-hook
+usr/sbin/hybond-guestctl
+usr/sbin/hybond-guestd
+usr/sbin/hybond-hostd
+usr/share/doc/hybond/hostd.conf.example
+usr/share/man/man1/hybond-probe.1
+usr/share/man/man5/hostd.conf.5
+usr/share/man/man8/hybond-guestctl.8
+usr/share/man/man8/hybond-guestd.8
+usr/share/man/man8/hybond-hostd.8
+usr/share/man/man8/hybond-libvirt-hook.8
+usr/share/man/man8/hybond.8"
+have=$(cd "$D" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort)
+[ "$have" = "$want" ] || fail "installed files differ: $(diff <(echo "$want") <(echo "$have") | grep '^[<>]' | tr '\n' ' ')"
+[ "$(readlink "$D/etc/libvirt/hooks/qemu.d/hybond")" = /usr/libexec/hybond/hybond-libvirt-hook ] ||
+	fail "the hook link points at $(readlink "$D/etc/libvirt/hooks/qemu.d/hybond")"
+"$D/usr/sbin/hybond-hostd" --help >/dev/null || fail "hybond-hostd --help"
+
+# 2. the units: syntax and binaries (paths moved into DESTDIR), the exposure score
+for u in hybond-hostd hybond-guestd; do
+	sed "s|/usr/sbin/|$D/usr/sbin/|g; s|/etc/hybond/|$D/etc/hybond/|g" \
+		"$D/usr/lib/systemd/system/$u.service" > "$tmp/$u.service"
+	out=$(systemd-analyze verify --man=no "$tmp/$u.service" 2>&1) || fail "verify $u: $out"
+	[ -z "$out" ] || fail "verify $u: $out"
+done
+score=$(systemd-analyze security --offline=true --root="$D" hybond-hostd.service 2>&1 | tail -1)
+echo "test_install: hybond-hostd.service $score"
+systemd-analyze security --offline=true --root="$D" --threshold=$EXPOSURE_MAX \
+	hybond-hostd.service >/dev/null 2>&1 || fail "exposure above $EXPOSURE_MAX/10: $score"
+
+# 3. sysusers.d and tmpfiles.d, applied to a scratch root
+mkdir -p "$tmp/root/etc"
+systemd-sysusers --root="$tmp/root" "$D/usr/lib/sysusers.d/hybond.conf" >/dev/null 2>&1 ||
+	fail "systemd-sysusers"
+grep -q '^hybond:' "$tmp/root/etc/group" || fail "no group hybond"
+grep -q '^hybond-sentry:.*:/usr/sbin/nologin$' "$tmp/root/etc/passwd" || fail "no hybond-sentry"
+systemd-tmpfiles --root="$tmp/root" --create "$D/usr/lib/tmpfiles.d/hybond.conf" ||
+	fail "systemd-tmpfiles"
+gid=$(awk -F: '$1 == "hybond" {print $3}' "$tmp/root/etc/group")
+[ "$(stat -c '%a %g' "$tmp/root/run/hybond")" = "750 $gid" ] ||
+	fail "/run/hybond: $(stat -c '%a %g' "$tmp/root/run/hybond"), want 750 $gid"
+[ -d "$tmp/root/var/lib/hybond" ] || fail "/var/lib/hybond"
+
+# 4. the installed daemon as its unit starts it: READY=1, a sandboxed sentry, STOPPING=1
+cat > "$tmp/hostd.conf" <<CONF
+host = inst
+ctl_socket = $tmp/hostd.sock
+state_dir = $tmp/state
+CONF
+mkdir -p "$tmp/state"
+"$D/usr/sbin/hybond-hostd" --check --config "$tmp/hostd.conf" >/dev/null || fail "--check"
+python3 - "$tmp" "$D/usr/sbin/hybond-hostd" <<'PY' || fail "the daemon under NOTIFY_SOCKET"
+import os, signal, socket, subprocess, sys, time
+tmp, exe = sys.argv[1], sys.argv[2]
+ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ns.bind(tmp + "/notify")
+ns.settimeout(10)
+env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify")
+p = subprocess.Popen([exe, "--config", tmp + "/hostd.conf"], env=env, stderr=subprocess.PIPE)
+def wait_for(word):
+    while True:
+        msg = ns.recv(4096).decode()
+        if word in msg.split("\n"):
+            return msg
+ready = wait_for("READY=1")
+sentry = None
+for _ in range(100):
+    for ent in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/stat" % ent) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % ent, "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if ppid == p.pid and b"--guest-sentry" in argv:
+            sentry = ent
+    status = open("/proc/%s/status" % sentry).read() if sentry else ""
+    if "Seccomp:\t2" in status:
+        break
+    time.sleep(0.05)
+assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
+p.send_signal(signal.SIGTERM)
+stopping = wait_for("STOPPING=1")
+rc = p.wait(10)
+err = p.stderr.read().decode()
+assert rc == 0, (rc, err)
+print("test_install: %s (sentry pid %s sandboxed), then STOPPING=1, exit 0"
+      % (ready.replace("\n", " "), sentry))
+PY
+echo "test_install: ok"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * host-agent/hostd/main.c — hybond-hostd: configuration, the event loop, the
- * control socket, the peer listener, the VMs and the journal recovery.
+ * control socket, the peer listener (its messages: peer_route.c), the VMs and the
+ * journal recovery.
  * See hybond-hostd.8 and docs/host-agent.md.
  */
 #include <errno.h>
@@ -26,117 +27,9 @@
 #include "host-agent/hostd/ops/migrate.h"
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/peer/peer_check.h"
+#include "peer_route.h"
 #include "registry.h"
 #include "vm.h"
-
-/* ---- peers: connections accepted from other daemons ------------------------ */
-static struct hostd *g_d;
-
-static void reply_error(struct peer_conn *pc, const struct hb_msg *req, uint32_t code,
-			const char *text)
-{
-	struct hb_msg e;
-
-	hb_msg_init_reply(&e, HB_MSG_ERROR, req);
-	e.u.error.code = code;
-	e.u.error.text = text;
-	e.u.error.req_type = req->type;
-	HB_MARK(&e.u.error, ERROR, REQ_TYPE);
-	peer_send(pc, &e);
-}
-
-static void hd_peer_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
-{
-	struct vm *v = arg;
-	char err[PEER_ERR_MAX];
-
-	if (m->type == HB_MSG_PING && !(m->flags & HB_F_REPLY)) {      /* peer-check */
-		struct hb_msg r;
-
-		hb_msg_init_reply(&r, HB_MSG_PONG, m);
-		r.u.pong.token = m->u.ping.token;
-		(void)peer_send(pc, &r);
-		return;
-	}
-	if (v) {        /* the connection of the VM's migration */
-		if (v->op && v->op->ops->on_peer_msg)
-			v->op->ops->on_peer_msg(v, pc, m);
-		return;
-	}
-	if (m->type == HB_MSG_MIGRATE_INCOMING) {
-		/* libvirt: the destination's qemu hook runs at Prepare; we are the source */
-		if (peer_check_source(pc, m->type, m->u.migrate_incoming.dest, err, sizeof(err))) {
-			hlog(HLOG_WARN, "refused: %s", err);
-			reply_error(pc, m, HB_ERR_UNEXPECTED, err);
-			return;
-		}
-		v = hostd_vm(g_d, m->u.migrate_incoming.vm);
-		if (!v) {
-			(void)snprintf(err, sizeof(err), "no VM '%s' registered on %s",
-				       m->u.migrate_incoming.vm, g_d->cfg.host);
-			reply_error(pc, m, HB_ERR_UNKNOWN_PAIR, err);
-			return;
-		}
-		if (mig_start_source_incoming(v, pc, m, err, sizeof(err))) {
-			hlog(HLOG_WARN, "refused MIGRATE_INCOMING from %s: %s",
-			     m->u.migrate_incoming.dest, err);
-			reply_error(pc, m, HB_ERR_BUSY, err);
-		}
-		return;
-	}
-	if (m->type != HB_MSG_MIGRATE_PREPARE) {
-		if (!(m->flags & HB_F_REPLY) && m->type != HB_MSG_ERROR)
-			reply_error(pc, m, HB_ERR_UNEXPECTED, "MIGRATE_PREPARE first");
-		return;
-	}
-	/* TLS: the certificate says who the peer is; SOURCE must not claim another host */
-	if (peer_check_source(pc, m->type, m->u.migrate_prepare.source, err, sizeof(err))) {
-		hlog(HLOG_WARN, "refused: %s", err);
-		reply_error(pc, m, HB_ERR_UNEXPECTED, err);
-		return;
-	}
-	v = hostd_vm(g_d, m->u.migrate_prepare.vm);
-	if (!v) {
-		(void)snprintf(err, sizeof(err), "no VM '%s' registered on %s", m->u.migrate_prepare.vm,
-			 g_d->cfg.host);
-		reply_error(pc, m, HB_ERR_UNKNOWN_PAIR, err);
-		return;
-	}
-	if (mig_start_dest(v, pc, m, err, sizeof(err))) {
-		hlog(HLOG_WARN, "refused MIGRATE_PREPARE from %s: %s", m->u.migrate_prepare.source, err);
-		reply_error(pc, m, HB_ERR_BUSY, err);
-	}
-}
-
-static void hd_peer_closed(void *arg, struct peer_conn *pc, int err)
-{
-	struct vm *v = arg;
-	const char *who = peer_conn_peer(pc), *why = peer_conn_error(pc);
-
-	if (v) {        /* the connection of the VM's migration (if it still runs) */
-		if (v->op && v->op->ops->on_peer_closed)
-			v->op->ops->on_peer_closed(v, pc, err);
-	} else if (!who && why[0])        /* never authenticated: connect / TLS refused */
-		hlog(HLOG_WARN, "peer channel: %s", why);
-	else
-		hlog(HLOG_DEBUG, "peer %s: connection closed (%s)", peer_conn_name(pc),
-		     why[0] ? why : strerror(err < 0 ? -err : 0));
-}
-
-static void hd_peer_ready(void *arg, struct peer_conn *pc)
-{
-	(void)arg;
-	hlog(HLOG_INFO, "peer %s authenticated: %s", peer_conn_name(pc), peer_conn_tls_info(pc));
-}
-
-static void hd_peer_log(void *arg, const char *msg)
-{
-	(void)arg;
-	hlog(HLOG_WARN, "peer channel: %s", msg);
-}
-
-static const struct peer_ops hd_peer_ops = { .on_msg = hd_peer_msg, .on_closed = hd_peer_closed,
-					     .on_ready = hd_peer_ready, .on_log = hd_peer_log };
 
 /* ---- journal: what recovery cannot reach --------------------------------------- */
 /* Each registered VM recovers its own entries (ops/idle.c, at its first loop turn);
@@ -297,7 +190,7 @@ int main(int argc, char **argv)
 		peer_tls_free(d.tls);
 		return 0;
 	}
-	g_d = &d;
+	peer_route_init(&d);
 	set_sched(d.cfg.sched_fifo);
 	(void)signal(SIGPIPE, SIG_IGN);
 	d.l = loop_new();
@@ -326,14 +219,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (d.cfg.peer_socket[0]) {
-		rc = peer_listen(d.l, d.cfg.peer_socket, &hd_peer_ops, NULL);
+		rc = peer_listen(d.l, d.cfg.peer_socket, &hostd_peer_ops, NULL);
 		if (rc) {
 			(void)fprintf(stderr, "hybond-hostd: peer_socket %s: %s\n", d.cfg.peer_socket,
 				strerror(-rc));
 			return 1;
 		}
 	}
-	if (d.cfg.peer_listen[0] && peer_listen_tcp(d.l, d.tls, d.cfg.peer_listen, &hd_peer_ops,
+	if (d.cfg.peer_listen[0] && peer_listen_tcp(d.l, d.tls, d.cfg.peer_listen, &hostd_peer_ops,
 						    NULL, &tcp_listener, err, sizeof(err))) {
 		(void)fprintf(stderr, "hybond-hostd: %s\n", err);
 		return 1;

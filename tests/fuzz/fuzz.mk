@@ -1,5 +1,7 @@
 # tests/fuzz/fuzz.mk — libFuzzer targets: libhybond-proto (decode, stream), hostd.conf,
-# the migration URI from a peer's offer, the domain XML (lv_xml), guest.conf.
+# the migration URI from a peer's offer, the domain XML (lv_xml), guest.conf, the
+# control socket's requests (fuzz_ctl) and a peer daemon's byte stream (fuzz_peer): the
+# daemon's objects around tests/fuzz/fuzz_hostd.c.
 #
 #   make fuzz [FUZZ_SECONDS=N]   build with clang and run each target N seconds
 #   make fuzz-corpus             regenerate the committed seed corpus
@@ -15,7 +17,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -g -O1 -fno-omit-frame-pointer -std=gnu11 $(WARN) $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link
 FUZZ_TARGETS := fuzz_decode fuzz_stream fuzz_hostd_conf fuzz_peer_uri fuzz_lv_xml \
-                fuzz_guest_conf
+                fuzz_guest_conf fuzz_ctl fuzz_peer
 FUZZ_BINS    := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/bin/%)
 FUZZ_LIBOBJS := $(PROTO_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
 # what each target parses beyond libhybond-proto (instrumented the same way)
@@ -25,9 +27,17 @@ FUZZ_OBJS_fuzz_peer_uri   := $(FUZZ_DIR)/obj/host-agent/hostd/peer/peer_uri.o \
 FUZZ_OBJS_fuzz_lv_xml     := $(FUZZ_DIR)/obj/host-agent/hostd/hv/lv_xml.o
 FUZZ_OBJS_fuzz_guest_conf := $(FUZZ_DIR)/obj/guest-agent/config.o
 FUZZ_LIBS_fuzz_lv_xml      = $(LV_XML_LDLIBS)
+# the daemon without main.c (its logging stubbed), behind the control socket
+FUZZ_HOSTD_SRCS = $(HOSTD_SRCS) $(LV_XML_SRCS) $(HV_LIBVIRT_SRCS) $(GUESTCHAN_SRCS) \
+                  $(HOST_SRCS) $(filter-out host-agent/common/log.c,$(COMMON_SRCS)) \
+                  tests/unit/hlog_stub.c tests/fuzz/fuzz_hostd.c
+FUZZ_OBJS_fuzz_ctl  = $(FUZZ_HOSTD_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_LIBS_fuzz_ctl  = $(HOST_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS) $(LV_XML_LDLIBS)
+FUZZ_OBJS_fuzz_peer = $(FUZZ_OBJS_fuzz_ctl)
+FUZZ_LIBS_fuzz_peer = $(FUZZ_LIBS_fuzz_ctl)
 
 FUZZERS   += $(FUZZ_BINS)
-LINT_SRCS += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/mkcorpus.c
+LINT_SRCS += $(FUZZ_TARGETS:%=tests/fuzz/%.c) tests/fuzz/mkcorpus.c tests/fuzz/fuzz_hostd.c
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -35,6 +45,9 @@ $(FUZZ_DIR)/obj/%.o: %.c
 
 $(FUZZ_DIR)/obj/host-agent/hostd/hv/lv_xml.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_lv_xml.o: \
 	FUZZ_CFLAGS += $(LV_XML_CFLAGS)
+$(FUZZ_DIR)/obj/host-agent/hostd/%.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_ctl.o \
+$(FUZZ_DIR)/obj/tests/fuzz/fuzz_peer.o $(FUZZ_DIR)/obj/tests/fuzz/fuzz_hostd.o: \
+	FUZZ_CFLAGS += $(LV_XML_CFLAGS) $(HOST_CFLAGS) $(call pc_cflags,gnutls)
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/bin/%: $(FUZZ_DIR)/obj/tests/fuzz/%.o $(FUZZ_LIBOBJS) $$(FUZZ_OBJS_$$*)
@@ -57,7 +70,8 @@ $(MKCORPUS): $(B)/obj/tests/fuzz/mkcorpus.o $(B)/obj/tests/unit/test_proto_sampl
 
 .PHONY: fuzz-corpus
 fuzz-corpus: $(MKCORPUS)
-	mkdir -p tests/fuzz/corpus/fuzz_decode tests/fuzz/corpus/fuzz_stream
+	mkdir -p tests/fuzz/corpus/fuzz_decode tests/fuzz/corpus/fuzz_stream \
+		tests/fuzz/corpus/fuzz_peer
 	$(MKCORPUS) tests/fuzz/corpus
 
 -include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)
@@ -65,4 +79,4 @@ fuzz-corpus: $(MKCORPUS)
 # Keep the instrumented objects between runs (they are intermediate files
 # of the pattern rules above, which make would otherwise delete).
 .SECONDARY: $(FUZZ_LIBOBJS) $(FUZZ_TARGETS:%=$(FUZZ_DIR)/obj/tests/fuzz/%.o) \
-	    $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OBJS_$(t)))
+	    $(foreach t,$(FUZZ_TARGETS),$(FUZZ_OBJS_$(t))) $(FUZZ_HOSTD_SRCS:%.c=$(FUZZ_DIR)/obj/%.o)

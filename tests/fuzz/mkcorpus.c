@@ -3,6 +3,7 @@
  * tests/fuzz/mkcorpus.c — writes the seed corpus of the fuzz targets:
  *   DIR/fuzz_decode/<MESSAGE>.bin   one valid frame of every message type
  *   DIR/fuzz_stream/NAME.bin        streams: all frames, garbage, reconnect
+ *   DIR/fuzz_peer/NAME.bin          a peer's streams to fuzz_hostd.c's daemon (vm1, peer B)
  * Run by `make fuzz-corpus`; the output is committed.
  */
 #include <stdio.h>
@@ -39,6 +40,71 @@ static int sample(uint16_t type, uint8_t *p, size_t cap)
 
 	hb_sample_msg(type, &m);
 	return hb_encode(p, cap, &m);
+}
+
+/* One frame of @m appended at *len. */
+static int put(struct hb_msg *m, size_t *len)
+{
+	int n = hb_encode(buf + *len, sizeof(buf) - *len, m);
+
+	if (n < 0)
+		return -1;
+	*len += (size_t)n;
+	return 0;
+}
+
+/* fuzz_peer: what a source (B) or a destination (B) says about vm1 to this daemon (A). */
+static int peer_corpus(const char *top)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0x18, 0x00, 0x10 };
+	struct hb_msg m;
+	char dir[400];
+	size_t len = 0;
+
+	(void)snprintf(dir, sizeof(dir), "%s/fuzz_peer", top);
+	hb_msg_init(&m, HB_MSG_PING, 1);
+	m.u.ping.token = 7;
+	if (put(&m, &len) || write_file(dir, "ping.bin", buf, len))
+		return -1;
+	/* B migrates vm1 here: PREPARE, STOPPED, RESULT */
+	len = 0;
+	hb_msg_init(&m, HB_MSG_MIGRATE_PREPARE, 2);
+	m.u.migrate_prepare.vm = "vm1";
+	memcpy(m.u.migrate_prepare.mac, mac, 6);
+	m.u.migrate_prepare.source = "B";
+	if (put(&m, &len))
+		return -1;
+	hb_msg_init(&m, HB_MSG_MIGRATE_STOPPED, 0);
+	m.u.migrate_stopped.vm = "vm1";
+	if (put(&m, &len))
+		return -1;
+	hb_msg_init(&m, HB_MSG_MIGRATE_RESULT, 0);
+	m.u.migrate_result.vm = "vm1";
+	m.u.migrate_result.ok = 1;
+	if (put(&m, &len) || write_file(dir, "prepare-stopped-result.bin", buf, len))
+		return -1;
+	/* libvirt: B's hook asks this source to get vm1 ready */
+	len = 0;
+	hb_msg_init(&m, HB_MSG_MIGRATE_INCOMING, 3);
+	m.u.migrate_incoming.vm = "vm1";
+	memcpy(m.u.migrate_incoming.mac, mac, 6);
+	m.u.migrate_incoming.dest = "B";
+	if (put(&m, &len) || write_file(dir, "incoming.bin", buf, len))
+		return -1;
+	/* a destination's answers nobody asked for */
+	len = 0;
+	hb_msg_init(&m, HB_MSG_MIGRATE_READY, 2);
+	m.flags = HB_F_REPLY;
+	m.u.migrate_ready.vm = "vm1";
+	m.u.migrate_ready.uri = "exec:true";
+	if (put(&m, &len))
+		return -1;
+	hb_msg_init(&m, HB_MSG_MIGRATE_FINISHED, 0);
+	m.u.migrate_finished.vm = "vm1";
+	m.u.migrate_finished.path = HB_PATH_FAST;
+	if (put(&m, &len) || write_file(dir, "ready-finished.bin", buf, len))
+		return -1;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -86,6 +152,9 @@ int main(int argc, char **argv)
 	half = (size_t)n / 2;
 	n = sample(HB_MSG_HELLO, buf + half, sizeof(buf) - half);
 	if (n < 0 || write_file(dir, "half-frame-then-hello.bin", buf, half + (size_t)n) < 0)
+		return 1;
+
+	if (peer_corpus(argv[1]) < 0)
 		return 1;
 
 	/* two frames back to back */

@@ -142,6 +142,23 @@ static void test_config_vf_watch(void)
 	expect_err("host = A\n[vm v]\nvf_watch = on\n", "unknown VM key 'vf_watch'");
 }
 
+/* guest_sentry (on by default) and sentry_user (empty: the daemon's default account) */
+static void test_config_sentry(void)
+{
+	struct hostd_config c;
+	char err[256] = "";
+
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(c.guest_sentry, 1);
+	CU_ASSERT_STRING_EQUAL(c.sentry_user, "");
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nguest_sentry = off\nsentry_user = hbs\n",
+				     "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.guest_sentry, 0);
+	CU_ASSERT_STRING_EQUAL(c.sentry_user, "hbs");
+	expect_err("host = A\nguest_sentry = later\n", "t.conf:2: guest_sentry: 'later' (on or off)");
+	expect_err("host = A\n[vm v]\nguest_sentry = on\n", "unknown VM key 'guest_sentry'");
+}
+
 static void test_rarp(void)
 {
 	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x18, 0, 0x10 };
@@ -263,6 +280,7 @@ static CU_TestInfo tests[] = {
 	{ "config: errors name file:line and the problem", test_config_errors },
 	{ "config: libvirt keys", test_config_libvirt },
 	{ "config: vf_watch", test_config_vf_watch },
+	{ "config: guest_sentry, sentry_user", test_config_sentry },
 	{ "announce: RARP frame", test_rarp },
 	{ "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip },
 	CU_TEST_INFO_NULL,

@@ -528,7 +528,6 @@ static int cred_of(int fd)
 static void ctl_accept(void *arg, unsigned events)
 {
 	struct hostd *d = arg;
-	struct ctl_conn *cc;
 	int fd = accept4(ctl_lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK), root;
 
 	(void)events;
@@ -543,19 +542,28 @@ static void ctl_accept(void *arg, unsigned events)
 		hlog(HLOG_WARN, "control: refused a client that is neither root nor in ctl_group");
 		return;
 	}
-	cc = calloc(1, sizeof(*cc));
+	(void)ctl_adopt(d, fd, root);
+}
+
+int ctl_adopt(struct hostd *d, int fd, int root)
+{
+	struct ctl_conn *cc = calloc(1, sizeof(*cc));
+	int rc;
+
 	if (!cc) {
 		(void)close(fd);
-		return;
+		return -ENOMEM;
 	}
 	cc->d = d;
 	cc->fd = fd;
 	cc->root = root;
 	cc->out.max = CTL_OUT_MAX;
-	if (loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc)) {
+	rc = loop_add_fd(d->l, fd, EPOLLIN, cc_io, cc);
+	if (rc) {
 		(void)close(fd);
 		free(cc);
 	}
+	return rc;
 }
 
 void ctl_close(struct hostd *d)

@@ -25,6 +25,10 @@ void ctl_close(struct hostd *d);
 void ctl_send(struct ctl_conn *cc, json_t *o);
 /* Final answer (stolen): sent, then the connection closes once flushed. */
 void ctl_finish(struct ctl_conn *cc, json_t *o);
+/* Serve a connected client whose credentials were checked (root: 1, a ctl_group
+ * member: 0); the daemon owns @fd from now on. 0 or -errno (fd closed). Used by the
+ * listener, and by tests and the fuzzer (tests/fuzz/fuzz_ctl.c) on a socketpair. */
+int ctl_adopt(struct hostd *d, int fd, int root);
 /* Handle one decoded request (exposed for tests). */
 void ctl_dispatch(struct hostd *d, struct ctl_conn *cc, json_t *req);
 

@@ -114,6 +114,10 @@ class Daemons:
                 "host = %s\nctl_socket = %s\npeer_socket = %s\nstate_dir = %s\n"
                 "uplink = uplink\ntxqueuelen = 4096\nsched_fifo = 10\n" % (
                     h, ctl(h), os.path.join(d, "peer.sock"), os.path.join(d, "state")))
+        # HBL_GUEST_SENTRY=off: the daemon reads guest channels itself (a before/after
+        # measurement of the guest sentry)
+        if os.environ.get("HBL_GUEST_SENTRY", "on") == "off":
+            glob += "guest_sentry = off\n"
         if self.peer == "tls":
             glob += ("peer_listen = %s:%d\ntls_ca = %s/ca.pem\ntls_cert = %s/%s.pem\n"
                      "tls_key = %s/%s.key\n" % (MGMT_IP[h], PEER_PORT, self.pki, self.pki, h,

@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sv[2], root;
 	ssize_t n;
 
-	if (size < 1 || size > CTL_LINE_MAX)
+	if (size < 1 || size > (size_t)CTL_LINE_MAX)
 		return 0;
 	root = data[0] & 1;
 	if (root && memmem(data + 1, size - 1, "vm-add", 6))

@@ -2,6 +2,7 @@
 /*
  * tests/fuzz/fuzz_hostd.c — the fuzzers' daemon (see fuzz_hostd.h).
  */
+#include <ftw.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,20 @@ void fz_vm1(void)
 	}
 }
 
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* the journal's directory goes with the fuzzer (libFuzzer ends with exit()) */
+static void fz_cleanup(void)
+{
+	(void)nftw(fz_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 void fz_init(const char *name)
 {
 	char err[256];
@@ -57,7 +72,7 @@ void fz_init(const char *name)
 	if (geteuid() == 0 && unshare(CLONE_NEWNET) < 0)
 		abort();
 	(void)snprintf(fz_dir, sizeof(fz_dir), "/tmp/hb-%s-XXXXXX", name);
-	if (!mkdtemp(fz_dir))
+	if (!mkdtemp(fz_dir) || atexit(fz_cleanup))
 		abort();
 	config_defaults(&fz_d.cfg);
 	(void)snprintf(fz_d.cfg.host, sizeof(fz_d.cfg.host), "A");

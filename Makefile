@@ -19,12 +19,14 @@ FUZZ_SECONDS ?= 60
 # the fuzz run inside `make check` is kept short (the issue's bound is 60 s)
 CHECK_FUZZ_SECONDS ?= 20
 
+# hybond's version: the one place (hybond/version.h; every program's --version)
+HYBOND_VERSION := 0.2.0
 PKGS     := jansson libmnl libnl-route-3.0 cunit zlib gnutls
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wvla
 # Headers from another folder are included by repository path
 # ("host-agent/hostd/esw/esw.h"), so same-named headers never shadow each other.
-CPPFLAGS += -D_GNU_SOURCE -Iproto/include -I.
+CPPFLAGS += -D_GNU_SOURCE -Iproto/include -I. -DHYBOND_VERSION='"$(HYBOND_VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-common
 ifeq ($(SAN),asan)

@@ -26,11 +26,12 @@
 #include <stdint.h>
 
 #include <hybond/proto.h>
+#include <hybond/version.h>
 
 #include "pair.h"
 #include "shim.h"
 
-#define GD_AGENT_NAME "hybond-guestd 0.1.0"
+#define GD_AGENT_NAME "hybond-guestd " HYBOND_VERSION
 
 enum gd_state { GD_ST_IDLE = 0, GD_ST_DRAINING, GD_ST_RESUMING };
 

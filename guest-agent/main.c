@@ -521,6 +521,7 @@ static void usage(FILE *f)
 		"  -C, --config PATH    configuration (default " DEFAULT_CONFIG ")\n"
 		"  -f, --foreground     stay in the foreground (default: daemonize)\n"
 		"  -v, --verbose        more log output (twice: debug)\n"
+		"      --version        print the version and exit\n"
 		"  -s, --status         print the running daemon's pairs and paths\n"
 		"  -j, --json           with --status: JSON\n"
 		"      --capture DIR    write every RTM_NEWLINK/RTM_DELLINK as DIR/NNNN-*.bin\n"
@@ -547,6 +548,7 @@ int main(int argc, char **argv)
 		{ "capture-seconds", required_argument, NULL, 'T' },
 		{ "debug-no-rx-redirect", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = DEFAULT_CONFIG, *capture = NULL;
@@ -570,6 +572,7 @@ int main(int argc, char **argv)
 		case 'T': capture_s = atoi(optarg); break;
 		case 'R': d->no_rx_redirect = 1; break;
 		case 'h': usage(stdout); free(d); return 0;
+		case 'V': (void)printf("%s\n", GD_AGENT_NAME); free(d); return 0;
 		default: usage(stderr); free(d); return 2;
 		}
 	}

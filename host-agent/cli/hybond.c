@@ -35,6 +35,7 @@
 
 #include "host-agent/hostd/hv/lv_xml.h"
 #include "host-agent/hostd/ops/bounds.h"
+#include <hybond/version.h>
 
 #define HYBOND_DEFAULT_SOCK "/run/hybond/hostd.sock"
 #define CLI_LINE_MAX (1u << 20)
@@ -820,6 +821,9 @@ int main(int argc, char **argv)
 			sock = argv[++i];
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--version")) {
+			(void)printf("hybond %s\n", HYBOND_VERSION);
 			return 0;
 		} else {
 			usage(stderr);

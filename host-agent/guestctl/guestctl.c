@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "host-agent/hostd/guest/guestchan.h"
+#include <hybond/version.h>
 
 #define EXIT_FAIL   1
 #define EXIT_USAGE  2
@@ -663,6 +664,7 @@ static void usage(FILE *f)
 		"  -j, --json                  JSON output\n"
 		"      --stdin                 watch: read commands from stdin\n"
 		"  -v, --verbose               log the channel's info messages\n"
+		"      --version               print the version and exit\n"
 		"Exit status: 0 ok, 1 ERROR answer, timeout or closed channel, 2 usage.\n", f);
 }
 
@@ -678,6 +680,7 @@ static int parse_args(struct ctl *x, int argc, char **argv)
 		{ "stdin", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct { const char *name; enum cmd cmd; } cmds[] = {
@@ -716,6 +719,7 @@ static int parse_args(struct ctl *x, int argc, char **argv)
 		case 'S': x->use_stdin = 1; break;
 		case 'v': x->verbose++; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': (void)printf("hybond-guestctl %s\n", HYBOND_VERSION); exit(0);
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

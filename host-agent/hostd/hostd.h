@@ -12,8 +12,9 @@
 #include "jrnl.h"
 #include "host-agent/common/log.h"
 #include "host-agent/common/loop.h"
+#include <hybond/version.h>
 
-#define HOSTD_VERSION "hybond-hostd 0.1.0"
+#define HOSTD_VERSION "hybond-hostd " HYBOND_VERSION
 
 struct vm;
 struct peer_tls;

@@ -64,5 +64,5 @@ install-host: $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-guestctl \
 check-install: DESTDIR = $(CURDIR)/$(B)/destdir
 check-install: PREFIX = /usr
 check-install: install-host install-guest
-	tests/net/test_install.sh $(CURDIR)/$(B)/destdir
+	HYBOND_VERSION=$(HYBOND_VERSION) tests/net/test_install.sh $(CURDIR)/$(B)/destdir
 check-net:: check-install

@@ -88,7 +88,8 @@ static void usage(FILE *f)
 		"  -t, --check         parse the configuration (and load the TLS files) and exit\n"
 		"      --peer-check PEER  connect to PEER's daemon (TLS or unix), PING it, print the\n"
 		"                      channel or the error, exit 0 / 1 (no daemon is started)\n"
-		"  -v, --verbose       debug log lines\n");
+		"  -v, --verbose       debug log lines\n"
+		"      --version       print the version and exit\n");
 }
 
 /* The TLS credentials, when a [peer] has an address or peer_listen is set. */
@@ -151,7 +152,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 't' },
 		{ "verbose", no_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
-		{ "peer-check", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
+		{ "peer-check", required_argument, NULL, 'P' }, { "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	const char *conf = "/etc/hybond/hostd.conf", *check_peer = NULL;
 	struct peer_listener *tcp_listener = NULL;
@@ -172,6 +174,7 @@ int main(int argc, char **argv)
 		case 'v': hlog_verbose(1); break;
 		case 'P': check_peer = optarg; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': (void)printf("%s\n", HOSTD_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -44,6 +44,7 @@
 
 #include "host-agent/hostd/ctl/ctl.h"
 #include "host-agent/hostd/hv/lv_xml.h"
+#include <hybond/version.h>
 
 #define HOOK_CONF_DEFAULT     "/etc/hybond/hook.conf"
 #define HOOK_CTL_DEFAULT      "/run/hybond/hostd.sock"
@@ -382,6 +383,10 @@ int main(int argc, char **argv)
 	json_t *req;
 	int migrate, fd = -1, rc = 0, r;
 
+	if (argc == 2 && !strcmp(argv[1], "--version")) {
+		(void)printf("hybond-libvirt-hook %s\n", HYBOND_VERSION);
+		return 0;
+	}
 	if (argc < 4) {
 		(void)fprintf(stderr, "usage: hybond-libvirt-hook DOMAIN OPERATION SUBOP [EXTRA] "
 			      "< domain.xml\n(libvirt's qemu hook: install as "

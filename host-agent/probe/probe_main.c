@@ -15,9 +15,7 @@
 #include "probe_opts.h"
 #include "probe_wire.h"
 
-#ifndef HYBOND_VERSION
-#define HYBOND_VERSION "0.1"
-#endif
+#include <hybond/version.h>
 
 static void usage(FILE *f)
 {

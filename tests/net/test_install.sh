@@ -44,6 +44,12 @@ have=$(cd "$D" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort)
 [ "$(readlink "$D/etc/libvirt/hooks/qemu.d/hybond")" = /usr/libexec/hybond/hybond-libvirt-hook ] ||
 	fail "the hook link points at $(readlink "$D/etc/libvirt/hooks/qemu.d/hybond")"
 "$D/usr/sbin/hybond-hostd" --help >/dev/null || fail "hybond-hostd --help"
+# every program says the version of the tree it was built from (the Makefile's)
+for b in sbin/hybond-hostd sbin/hybond-guestctl sbin/hybond-guestd bin/hybond \
+	 bin/hybond-probe libexec/hybond/hybond-libvirt-hook; do
+	v=$("$D/usr/$b" --version) || fail "$b --version"
+	[ "$v" = "$(basename "$b") ${HYBOND_VERSION:?}" ] || fail "$b --version: '$v'"
+done
 
 # 2. the units: syntax and binaries (paths moved into DESTDIR), the exposure score
 for u in hybond-hostd hybond-guestd; do

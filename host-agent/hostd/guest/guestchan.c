@@ -27,9 +27,7 @@
 
 #include "guestchan.h"
 
-#ifndef HYBOND_VERSION
-#define HYBOND_VERSION "0.1"
-#endif
+#include <hybond/version.h>
 
 /* Guest-induced warnings logged per second before they are summarised. */
 #define GC_LOGS_PER_S       10

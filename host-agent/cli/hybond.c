@@ -342,6 +342,25 @@ static int talk(const char *sock, json_t *req)
 	return talk_with(sock, req, &tm);
 }
 
+/* A whole number 1..@max from the command line, or a message and nonzero (never a silent
+ * default: "--rate abc" is an error, not 1000). */
+static int parse_count(const char *cmd, const char *opt, const char *arg, unsigned max,
+		       int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 1 || v > (long)max) {
+		(void)fprintf(stderr, "hybond %s: %s '%s': want a whole number from 1 to %u\n",
+			      cmd, opt, arg, max);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 /* drill VM [--cycles N] [--unplug] [PROBE] | snapshot VM FILE [PROBE] */
 static int cmd_drill(const char *sock, int argc, char **argv)
 {
@@ -366,12 +385,15 @@ static int cmd_drill(const char *sock, int argc, char **argv)
 		}
 	}
 	for (; k < argc; k++) {
-		if (!strcmp(argv[k], "--cycles") && k + 1 < argc && !snap)
-			cycles = atoi(argv[++k]);
-		else if (!strcmp(argv[k], "--unplug") && !snap)
+		if (!strcmp(argv[k], "--cycles") && k + 1 < argc && !snap) {
+			if (parse_count(argv[0], "--cycles", argv[++k], DRILL_MAX_CYCLES, &cycles))
+				return 2;
+		} else if (!strcmp(argv[k], "--unplug") && !snap)
 			unplug = 1;
-		else if (!strcmp(argv[k], "--rate") && k + 1 < argc)
-			rate = atoi(argv[++k]);
+		else if (!strcmp(argv[k], "--rate") && k + 1 < argc) {
+			if (parse_count(argv[0], "--rate", argv[++k], DRILL_MAX_RATE_PPS, &rate))
+				return 2;
+		}
 		else if (!strcmp(argv[k], "--target") && k + 1 < argc)
 			target = argv[++k];
 		else if (!strcmp(argv[k], "--icmp") && k + 1 < argc) {
@@ -812,8 +834,21 @@ static int cmd_libvirt(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
-	int i = 1;
+	int i = 1, n = 1;
 
+	/* -j and -s SOCKET anywhere on the line (`hybond status -j` as `hybond -j status`) */
+	for (int k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "-j") || !strcmp(argv[k], "--json")) {
+			json_out = 1;
+		} else if ((!strcmp(argv[k], "-s") || !strcmp(argv[k], "--socket")) && k > 1 &&
+			   k + 1 < argc) {
+			sock = argv[++k];
+		} else {
+			argv[n++] = argv[k];
+		}
+	}
+	argc = n;
+	argv[argc] = NULL;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
 			json_out = 1;

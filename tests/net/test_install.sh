@@ -51,6 +51,17 @@ for b in sbin/hybond-hostd sbin/hybond-guestctl sbin/hybond-guestd bin/hybond \
 	[ "$v" = "$(basename "$b") ${HYBOND_VERSION:?}" ] || fail "$b --version: '$v'"
 done
 
+# the CLI: options anywhere on the line, numbers parsed strictly (exit 2, say why)
+out=$("$D/usr/bin/hybond" status -j -s "$tmp/nobody.sock" 2>&1) && fail "status without a daemon"
+case $out in *"$tmp/nobody.sock"*) ;; *) fail "hybond status -j -s: '$out'";; esac
+for bad in "--rate abc" "--rate 0" "--cycles 1x" "--cycles 101"; do
+	# shellcheck disable=SC2086
+	out=$("$D/usr/bin/hybond" -s "$tmp/nobody.sock" drill vm1 $bad --target 198.18.0.1:9 \
+		2>&1) && rc=0 || rc=$?
+	[ $rc -eq 2 ] && case $out in *"want a whole number"*) true;; *) false;; esac ||
+		fail "hybond drill vm1 $bad: exit $rc, '$out'"
+done
+
 # 2. the units: syntax and binaries (paths moved into DESTDIR), the exposure score
 for u in hybond-hostd hybond-guestd; do
 	sed "s|/usr/sbin/|$D/usr/sbin/|g; s|/etc/hybond/|$D/etc/hybond/|g" \

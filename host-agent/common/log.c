@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <hybond/logstream.h>
+
 #include "log.h"
 
 static int log_verbose;
+static int journal = -1;        /* stderr is journald's stream (hybond/logstream.h) */
 
 void hlog_verbose(int on)
 {
@@ -16,14 +19,21 @@ void hlog_verbose(int on)
 void hlog(enum hostd_prio prio, const char *fmt, ...)
 {
 	static const char *const tag[] = { "debug", "info", "warn", "error" };
+	static const char *const sd[] = { HB_LOG_DEBUG, HB_LOG_INFO, HB_LOG_WARNING, HB_LOG_ERR };
 	struct timespec ts;
 	va_list ap;
 
 	if (prio == HLOG_DEBUG && !log_verbose)
 		return;
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
-		ts.tv_nsec / 1000000L, tag[prio]);
+	if (journal < 0)
+		journal = hb_stderr_is_journal();
+	if (journal) {
+		(void)fputs(sd[prio], stderr);
+	} else {
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
+			      ts.tv_nsec / 1000000L, tag[prio]);
+	}
 	va_start(ap, fmt);
 	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
 	va_end(ap);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * host-agent/common/log.h — the daemon's one log: hlog(PRIO, fmt, …), a line on
- * stderr with a realtime stamp ("1700000000.123 hybond-hostd warn: …").  Unit
+ * stderr with a realtime stamp ("1700000000.123 hybond-hostd warn: …"), or, when stderr
+ * is journald's stream, with its priority instead ("<4>…": hybond/logstream.h).  Unit
  * tests link tests/unit/hlog_stub.c instead (silent unless HB_TEST_VERBOSE).
  */
 #ifndef HYBOND_LOG_H

@@ -101,8 +101,13 @@ tmp, exe = sys.argv[1], sys.argv[2]
 ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 ns.bind(tmp + "/notify")
 ns.settimeout(10)
-env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify")
-p = subprocess.Popen([exe, "--config", tmp + "/hostd.conf"], env=env, stderr=subprocess.PIPE)
+# stderr is "the journal": a pipe that $JOURNAL_STREAM names, as systemd sets it up
+r, w = os.pipe()
+st = os.fstat(w)
+env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify",
+           JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+p = subprocess.Popen([exe, "--config", tmp + "/hostd.conf"], env=env, stderr=w)
+os.close(w)
 def wait_for(word):
     while True:
         msg = ns.recv(4096).decode()
@@ -129,9 +134,21 @@ assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
 p.send_signal(signal.SIGTERM)
 stopping = wait_for("STOPPING=1")
 rc = p.wait(10)
-err = p.stderr.read().decode()
+err = os.read(r, 1 << 20).decode()
 assert rc == 0, (rc, err)
-print("test_install: %s (sentry pid %s sandboxed), then STOPPING=1, exit 0"
-      % (ready.replace("\n", " "), sentry))
+# journald's stream: each line starts with its priority, no stamp of our own
+lines = err.splitlines()
+assert lines and all(l[:1] == "<" and l[2:3] == ">" for l in lines), lines
+assert any(l.startswith("<6>guest sentry started") for l in lines), lines
+print("test_install: %s (sentry pid %s sandboxed), then STOPPING=1, exit 0; %d log lines "
+      "with journald priorities" % (ready.replace("\n", " "), sentry, len(lines)))
 PY
+# the guest agent too (1 s in an empty network namespace, no channel, no pairs)
+: > "$tmp/guestd.err"
+js=$(stat -c '%d:%i' "$tmp/guestd.err")
+JOURNAL_STREAM=$js unshare -n timeout 1 "$D/usr/sbin/hybond-guestd" -f -C "$tmp/none.conf" \
+	-c "$tmp/no-port" 2>>"$tmp/guestd.err" || true
+grep -q '^<6>hybond-guestd .* running' "$tmp/guestd.err" &&
+	! grep -qv '^<[0-7]>' "$tmp/guestd.err" ||
+	fail "hybond-guestd under journald: $(head -3 "$tmp/guestd.err")"
 echo "test_install: ok"

@@ -47,6 +47,7 @@
 
 enum vm_mode { VM_MODE_FAILOVER = 0, VM_MODE_BOND = 1 };
 
+/* (a new field: compare it in reload.c's vm_same too) */
 struct vm_config {
 	char name[CFG_NAME_MAX + 1];
 	char qmp[CFG_PATH_MAX];         /* "" on a destination until the launcher says */

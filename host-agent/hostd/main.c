@@ -28,6 +28,7 @@
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/peer/peer_check.h"
 #include "peer_route.h"
+#include "reload.h"
 #include "registry.h"
 #include "vm.h"
 
@@ -45,15 +46,24 @@ static void jr_orphan(void *arg, struct jrnl_op *op)
 
 /* ---- signals --------------------------------------------------------------------- */
 static int sig_fd = -1;
+static const char *conf_path;
 
+/* SIGTERM, SIGINT: stop (operations in flight are journalled); SIGHUP: reload.c. */
 static void on_signal(void *arg, unsigned events)
 {
 	struct hostd *d = arg;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	if (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		hlog(HLOG_INFO, "signal %u", si.ssi_signo);
+	if (read(sig_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		(void)sd_notify(0, "RELOADING=1");
+		(void)hostd_reload(d, conf_path);
+		(void)sd_notify(0, "READY=1");
+		return;
+	}
+	hlog(HLOG_INFO, "signal %u", si.ssi_signo);
 	loop_quit(d->l);
 }
 
@@ -202,6 +212,8 @@ int main(int argc, char **argv)
 	(void)sigemptyset(&ss);
 	(void)sigaddset(&ss, SIGTERM);
 	(void)sigaddset(&ss, SIGINT);
+	(void)sigaddset(&ss, SIGHUP);
+	conf_path = conf;
 	(void)sigprocmask(SIG_BLOCK, &ss, NULL);
 	sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
 	sig_fd = sfd;

@@ -96,7 +96,7 @@ CONF
 mkdir -p "$tmp/state"
 "$D/usr/sbin/hybond-hostd" --check --config "$tmp/hostd.conf" >/dev/null || fail "--check"
 python3 - "$tmp" "$D/usr/sbin/hybond-hostd" <<'PY' || fail "the daemon under NOTIFY_SOCKET"
-import os, signal, socket, subprocess, sys, time
+import json, os, signal, socket, subprocess, sys, time
 tmp, exe = sys.argv[1], sys.argv[2]
 ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 ns.bind(tmp + "/notify")
@@ -131,6 +131,25 @@ for _ in range(100):
         break
     time.sleep(0.05)
 assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
+# SIGHUP: a broken file changes nothing; a [vm] added, then removed, while it runs
+def hup(text):
+    with open(tmp + "/hostd.conf", "w") as f:
+        f.write(text)
+    p.send_signal(signal.SIGHUP)
+    wait_for("RELOADING=1")
+    wait_for("READY=1")
+    assert p.poll() is None, "the daemon ended at SIGHUP"
+def vms():
+    out = subprocess.run([os.path.dirname(exe) + "/../bin/hybond", "-s", tmp + "/hostd.sock",
+                          "status", "-j"], capture_output=True, text=True, check=True).stdout
+    return sorted(v["name"] for v in json.loads(out.splitlines()[-1])["vms"])
+base = open(tmp + "/hostd.conf").read()
+hup(base + "txqueuelen = banana\n")
+hup(base + "txqueuelen = 8192\n[vm r1]\nmac = 52:54:00:18:00:21\nstandby_port = hs-r1\n"
+    "vf_port = hv-r1\nlauncher = true\n")
+assert vms() == ["r1"], vms()
+hup(base)
+assert vms() == [], vms()
 p.send_signal(signal.SIGTERM)
 stopping = wait_for("STOPPING=1")
 rc = p.wait(10)
@@ -140,8 +159,12 @@ assert rc == 0, (rc, err)
 lines = err.splitlines()
 assert lines and all(l[:1] == "<" and l[2:3] == ">" for l in lines), lines
 assert any(l.startswith("<6>guest sentry started") for l in lines), lines
-print("test_install: %s (sentry pid %s sandboxed), then STOPPING=1, exit 0; %d log lines "
-      "with journald priorities" % (ready.replace("\n", " "), sentry, len(lines)))
+assert any(l.startswith("<3>reload: ") and "txqueuelen" in l for l in lines), lines
+assert any(l.startswith("<6>reload: ") and "1 VMs added" in l for l in lines), lines
+assert any(l.startswith("<6>reload: ") and "1 removed" in l for l in lines), lines
+print("test_install: %s (sentry pid %s sandboxed); SIGHUP: a broken file kept the "
+      "configuration, a [vm] added and removed; STOPPING=1, exit 0; %d log lines with "
+      "journald priorities" % (ready.replace("\n", " "), sentry, len(lines)))
 PY
 # the guest agent too (1 s in an empty network namespace, no channel, no pairs)
 : > "$tmp/guestd.err"

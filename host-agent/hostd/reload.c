@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * host-agent/hostd/reload.c — SIGHUP: read hostd.conf again and apply what can change
+ * under a running daemon without touching an operation in flight (hybond-hostd(8),
+ * "SIGNALS"):
+ *   - a file that does not parse changes nothing (the error is logged);
+ *   - the tunables (txqueuelen, uplink, timeouts, vf_watch, libvirt_coordinate,
+ *     hook_wait_ms) apply to what starts next;
+ *   - [peer] sections are replaced when no operation runs (else: logged, kept);
+ *   - [vm] sections are compared with the file read before: a new one is registered, a
+ *     removed one unregistered, a changed one registered again — each only while that VM
+ *     has no operation (else: logged, kept). VMs added with `hybond vm add` are not the
+ *     file's and stay;
+ *   - listeners, sockets, TLS files, state_dir, the guest sentry, sched_fifo and host are
+ *     read at start only: a change is logged ("takes effect at restart").
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hostd.h"
+#include "registry.h"
+#include "reload.h"
+#include "vm.h"
+
+static int any_op(const struct hostd *d)
+{
+	for (size_t i = 0; i < CFG_MAX_VMS; i++)
+		if (d->vms[i] && d->vms[i]->op)
+			return 1;
+	return 0;
+}
+
+/* Field by field (memcmp would also compare padding and the bytes after each string's
+ * NUL). A new field of struct vm_config must be added here (config.h says so). */
+static int vm_same(const struct vm_config *a, const struct vm_config *b)
+{
+#define S(f) (strcmp(a->f, b->f) == 0)
+	return S(name) && S(qmp) && S(agent) && S(mac) && a->mode == b->mode &&
+	       S(standby_port) && S(vf_port) && S(esw_kind) && S(esw_bridge) && S(esw_pf) &&
+	       S(esw_netns) && S(vf_driver) && S(vf_id) && S(vf_bus) && S(vf_netdev) &&
+	       S(launcher) && S(hv) && S(domain) && S(vf_pci) && S(cleanup);
+#undef S
+}
+
+static const struct vm_config *find_vm(const struct hostd_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->n_vms; i++)
+		if (!strcmp(c->vms[i].name, name))
+			return &c->vms[i];
+	return NULL;
+}
+
+/* The file's VM @name is gone or changed: unregister it unless it is busy; 1 when done. */
+static int vm_drop(struct hostd *d, const char *name, const char *why)
+{
+	struct vm *v = hostd_vm(d, name);
+	char err[256];
+
+	if (!v)
+		return 1;
+	if (v->op) {
+		hlog(HLOG_WARN, "reload: vm %s %s, but an operation runs on it: kept as it was "
+		     "(send SIGHUP again when it is over)", name, why);
+		return 0;
+	}
+	if (hostd_vm_del(d, name, err, sizeof(err))) {
+		hlog(HLOG_WARN, "reload: vm %s %s: %s", name, why, err);
+		return 0;
+	}
+	return 1;
+}
+
+static void restart_only(const char *key, int changed)
+{
+	if (changed)
+		hlog(HLOG_WARN, "reload: %s changed: takes effect when the daemon restarts "
+		     "(systemctl restart hybond-hostd; a migration in flight is journalled and "
+		     "recovered)", key);
+}
+
+int hostd_reload(struct hostd *d, const char *path)
+{
+	struct hostd_config *nc = calloc(1, sizeof(*nc)), *oc = &d->cfg;
+	struct vm_config *vms;
+	char err[512];
+	unsigned added = 0, removed = 0, changed = 0, kept = 0;
+	size_t n_vms = 0;
+	int rc;
+
+	if (!nc)
+		return -ENOMEM;
+	config_defaults(nc);
+	rc = config_load(nc, path, err, sizeof(err));
+	if (rc) {
+		hlog(HLOG_ERR, "reload: %s; still running with the configuration read before",
+		     err);
+		free(nc);
+		return rc;
+	}
+#define STR_ONLY(f) restart_only(#f, strcmp(nc->f, oc->f) != 0)
+#define NUM_ONLY(f) restart_only(#f, nc->f != oc->f)
+	STR_ONLY(host);
+	STR_ONLY(ctl_socket);
+	STR_ONLY(ctl_group);
+	STR_ONLY(peer_socket);
+	STR_ONLY(peer_listen);
+	STR_ONLY(tls_ca);
+	STR_ONLY(tls_cert);
+	STR_ONLY(tls_key);
+	STR_ONLY(tls_crl);
+	STR_ONLY(tls_priority);
+	STR_ONLY(state_dir);
+	STR_ONLY(libvirt_uri);
+	STR_ONLY(sentry_user);
+	NUM_ONLY(guest_sentry);
+	NUM_ONLY(sched_fifo);
+#undef STR_ONLY
+#undef NUM_ONLY
+	/* for what starts next */
+	memcpy(oc->uplink, nc->uplink, sizeof(oc->uplink));
+	oc->txqueuelen = nc->txqueuelen;
+	oc->vf_up_timeout_ms = nc->vf_up_timeout_ms;
+	oc->prepare_deadline_ms = nc->prepare_deadline_ms;
+	oc->resume_deadline_ms = nc->resume_deadline_ms;
+	oc->vf_watch = nc->vf_watch;
+	oc->hook_wait_ms = nc->hook_wait_ms;
+	oc->libvirt_coordinate = nc->libvirt_coordinate;
+	if (nc->n_peers != oc->n_peers ||
+	    memcmp(nc->peers, oc->peers, sizeof(nc->peers[0]) * nc->n_peers) != 0) {
+		if (any_op(d)) {
+			hlog(HLOG_WARN, "reload: [peer] sections changed while an operation runs: "
+			     "kept as they were (send SIGHUP again when it is over)");
+		} else {
+			memcpy(oc->peers, nc->peers, sizeof(oc->peers));
+			oc->n_peers = nc->n_peers;
+		}
+	}
+	/* the file's VMs: what left it or changed in it, then what is new in it. What stays
+	 * as it was (busy) keeps its old entry in the file's list, so that the next SIGHUP
+	 * sees the difference again. */
+	vms = calloc(CFG_MAX_VMS, sizeof(*vms));
+	if (!vms) {
+		free(nc);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < oc->n_vms; i++) {
+		const struct vm_config *o = &oc->vms[i], *n = find_vm(nc, o->name);
+
+		if (!n) {
+			if (vm_drop(d, o->name, "left hostd.conf")) {
+				removed++;
+			} else {
+				vms[n_vms++] = *o;
+				kept++;
+			}
+		} else if (!vm_same(n, o)) {
+			if (!vm_drop(d, o->name, "changed in hostd.conf")) {
+				vms[n_vms++] = *o;
+				kept++;
+			} else if (hostd_vm_add(d, n, err, sizeof(err))) {
+				hlog(HLOG_ERR, "reload: %s", err);
+				vms[n_vms++] = *n;
+			} else {
+				vms[n_vms++] = *n;
+				changed++;
+			}
+		} else {
+			vms[n_vms++] = *o;
+		}
+	}
+	for (size_t i = 0; i < nc->n_vms; i++) {
+		if (find_vm(oc, nc->vms[i].name))
+			continue;
+		if (n_vms < CFG_MAX_VMS)
+			vms[n_vms++] = nc->vms[i];
+		if (hostd_vm(d, nc->vms[i].name))
+			continue;       /* added by hybond vm add meanwhile: that one stays */
+		if (hostd_vm_add(d, &nc->vms[i], err, sizeof(err)))
+			hlog(HLOG_ERR, "reload: %s", err);
+		else
+			added++;
+	}
+	memcpy(oc->vms, vms, sizeof(oc->vms[0]) * n_vms);
+	oc->n_vms = n_vms;
+	free(vms);
+	hlog(HLOG_INFO, "reload: %s read: %u VMs added, %u removed, %u changed, %u kept as "
+	     "they were (busy)", path, added, removed, changed, kept);
+	free(nc);
+	return 0;
+}

@@ -20,6 +20,7 @@ void hlog(enum hostd_prio prio, const char *fmt, ...)
 {
 	static const char *const tag[] = { "debug", "info", "warn", "error" };
 	static const char *const sd[] = { HB_LOG_DEBUG, HB_LOG_INFO, HB_LOG_WARNING, HB_LOG_ERR };
+	char msg[2048];
 	struct timespec ts;
 	va_list ap;
 
@@ -27,15 +28,15 @@ void hlog(enum hostd_prio prio, const char *fmt, ...)
 		return;
 	if (journal < 0)
 		journal = hb_stderr_is_journal();
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
+	va_end(ap);
+	/* one fprintf, one write(): the guest sentry and launchers share stderr */
 	if (journal) {
-		(void)fputs(sd[prio], stderr);
+		(void)fprintf(stderr, "%s%s\n", sd[prio], msg);
 	} else {
 		(void)clock_gettime(CLOCK_REALTIME, &ts);
-		(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: ", (long long)ts.tv_sec,
-			      ts.tv_nsec / 1000000L, tag[prio]);
+		(void)fprintf(stderr, "%lld.%03ld hybond-hostd %s: %s\n", (long long)ts.tv_sec,
+			      ts.tv_nsec / 1000000L, tag[prio], msg);
 	}
-	va_start(ap, fmt);
-	(void)vfprintf(stderr, fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
-	va_end(ap);
-	(void)fputc('\n', stderr);
 }

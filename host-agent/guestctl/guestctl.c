@@ -760,7 +760,8 @@ int main(int argc, char **argv)
 {
 	struct ctl x;
 	struct gc_config cfg;
-	struct gc_ops ops = { on_message, on_answer, on_session, on_log };
+	struct gc_ops ops = { .on_message = on_message, .on_answer = on_answer,
+			      .on_session = on_session, .on_log = on_log };
 	struct sigaction sa;
 	int rc;
 

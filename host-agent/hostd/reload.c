@@ -6,7 +6,8 @@
  *   - a file that does not parse changes nothing (the error is logged);
  *   - the tunables (txqueuelen, uplink, timeouts, vf_watch, libvirt_coordinate,
  *     hook_wait_ms) apply to what starts next;
- *   - [peer] sections are replaced when no operation runs (else: logged, kept);
+ *   - [peer] sections are read at start only (the TLS identities and admission are
+ *     built from them then): a change is logged, like the listeners;
  *   - [vm] sections are compared with the file read before: a new one is registered, a
  *     removed one unregistered, a changed one registered again — each only while that VM
  *     has no operation (else: logged, kept). VMs added with `hybond vm add` are not the
@@ -24,12 +25,21 @@
 #include "reload.h"
 #include "vm.h"
 
-static int any_op(const struct hostd *d)
+/* The [peer] sections, but where they stand in the file. */
+static int peers_same(const struct hostd_config *a, const struct hostd_config *b)
 {
-	for (size_t i = 0; i < CFG_MAX_VMS; i++)
-		if (d->vms[i] && d->vms[i]->op)
-			return 1;
-	return 0;
+	if (a->n_peers != b->n_peers)
+		return 0;
+	for (size_t i = 0; i < a->n_peers; i++) {
+		const struct peer_config *p = &a->peers[i], *q = &b->peers[i];
+
+#define D(f) (strcmp(p->f, q->f) != 0)
+		if (D(name) || D(socket) || D(address) || D(tls_name) || D(libvirt_uri) ||
+		    D(migrate_uri))
+			return 0;
+#undef D
+	}
+	return 1;
 }
 
 /* Field by field (memcmp would also compare padding and the bytes after each string's
@@ -127,16 +137,7 @@ int hostd_reload(struct hostd *d, const char *path)
 	oc->vf_watch = nc->vf_watch;
 	oc->hook_wait_ms = nc->hook_wait_ms;
 	oc->libvirt_coordinate = nc->libvirt_coordinate;
-	if (nc->n_peers != oc->n_peers ||
-	    memcmp(nc->peers, oc->peers, sizeof(nc->peers[0]) * nc->n_peers) != 0) {
-		if (any_op(d)) {
-			hlog(HLOG_WARN, "reload: [peer] sections changed while an operation runs: "
-			     "kept as they were (send SIGHUP again when it is over)");
-		} else {
-			memcpy(oc->peers, nc->peers, sizeof(oc->peers));
-			oc->n_peers = nc->n_peers;
-		}
-	}
+	restart_only("[peer] sections", !peers_same(nc, oc));
 	/* the file's VMs: what left it or changed in it, then what is new in it. What stays
 	 * as it was (busy) keeps its old entry in the file's list, so that the next SIGHUP
 	 * sees the difference again. */
@@ -160,8 +161,8 @@ int hostd_reload(struct hostd *d, const char *path)
 				vms[n_vms++] = *o;
 				kept++;
 			} else if (hostd_vm_add(d, n, err, sizeof(err))) {
+				/* not recorded: the next SIGHUP tries it as new */
 				hlog(HLOG_ERR, "reload: %s", err);
-				vms[n_vms++] = *n;
 			} else {
 				vms[n_vms++] = *n;
 				changed++;
@@ -171,16 +172,22 @@ int hostd_reload(struct hostd *d, const char *path)
 		}
 	}
 	for (size_t i = 0; i < nc->n_vms; i++) {
-		if (find_vm(oc, nc->vms[i].name))
+		if (find_vm(oc, nc->vms[i].name) || n_vms == CFG_MAX_VMS)
 			continue;
-		if (n_vms < CFG_MAX_VMS)
-			vms[n_vms++] = nc->vms[i];
-		if (hostd_vm(d, nc->vms[i].name))
-			continue;       /* added by hybond vm add meanwhile: that one stays */
-		if (hostd_vm_add(d, &nc->vms[i], err, sizeof(err)))
+		if (hostd_vm(d, nc->vms[i].name)) {
+			/* registered with hybond vm add: that one stays, and stays not the file's */
+			hlog(HLOG_WARN, "reload: vm %s is in hostd.conf now but was added with "
+			     "hybond vm add: kept as it is (hybond vm del it, then SIGHUP)",
+			     nc->vms[i].name);
+			continue;
+		}
+		/* recorded only once registered: a failure is tried again at the next SIGHUP */
+		if (hostd_vm_add(d, &nc->vms[i], err, sizeof(err))) {
 			hlog(HLOG_ERR, "reload: %s", err);
-		else
+		} else {
+			vms[n_vms++] = nc->vms[i];
 			added++;
+		}
 	}
 	memcpy(oc->vms, vms, sizeof(oc->vms[0]) * n_vms);
 	oc->n_vms = n_vms;

@@ -222,9 +222,21 @@ static void vm_gc_log(void *arg, enum gc_log_prio prio, const char *line)
 	     v->cfg.name, line);
 }
 
+/* before the channel closes its fd: out of the loop while the fd is still ours */
+static void vm_gc_close_fd(void *arg, int fd)
+{
+	struct vm *v = arg;
+
+	if (v->gc_fd == fd) {
+		loop_del_fd(v->d->l, fd);
+		v->gc_fd = -1;
+		v->gc_watched = 0;
+	}
+}
+
 static const struct gc_ops vm_gc_ops = {
 	.on_message = vm_gc_message, .on_answer = vm_gc_answer,
-	.on_session = vm_gc_session, .on_log = vm_gc_log,
+	.on_session = vm_gc_session, .on_log = vm_gc_log, .on_close_fd = vm_gc_close_fd,
 };
 
 static void vm_gc_io(void *arg, unsigned events)

@@ -108,6 +108,12 @@ env = dict(os.environ, NOTIFY_SOCKET=tmp + "/notify",
            JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
 p = subprocess.Popen([exe, "--config", tmp + "/hostd.conf"], env=env, stderr=w)
 os.close(w)
+def stop_daemon():          # whatever happens below, no daemon (and sentry) is left
+    if p.poll() is None:
+        p.kill()
+        p.wait()
+import atexit
+atexit.register(stop_daemon)
 def wait_for(word):
     while True:
         msg = ns.recv(4096).decode()

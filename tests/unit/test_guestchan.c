@@ -86,7 +86,8 @@ static void cb_log(void *arg, enum gc_log_prio prio, const char *line)
 	(void)snprintf(S.last_log, sizeof(S.last_log), "%s", line);
 }
 
-static const struct gc_ops OPS = { cb_message, cb_answer, cb_session, cb_log };
+static const struct gc_ops OPS = { .on_message = cb_message, .on_answer = cb_answer,
+				   .on_session = cb_session, .on_log = cb_log };
 
 static void setup(uint32_t rate, uint32_t burst)
 {

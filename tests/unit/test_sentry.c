@@ -160,6 +160,34 @@ static void test_filter(void)
 	CU_ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
 	st = run_sandboxed("--sandboxed-socket");
 	CU_ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+	st = run_sandboxed("--sandboxed-write-stdout");
+	CU_ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
+}
+
+/* A sentry of another build (its layout tag differs) refuses to talk to this daemon. */
+static void test_layout(void)
+{
+	char exe[512], pp[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int sv[2], st = 0;
+	pid_t pid;
+
+	CU_ASSERT_TRUE_FATAL(n > 0);
+	exe[n] = 0;
+	(void)snprintf(pp, sizeof(pp), "%d", (int)getpid());
+	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	pid = fork();
+	CU_ASSERT_TRUE_FATAL(pid >= 0);
+	if (pid == 0) {
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		execl(exe, exe, SENTRY_ARG, "-", "-", pp, "0.0-other/1/2", (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT);
+	(void)close(sv[0]);
+	(void)close(sv[1]);
 }
 
 static void on_session(void *arg, int up)
@@ -337,6 +365,7 @@ int main(int argc, char **argv)
 	static CU_TestInfo tests[] = {
 		{ "the sandbox as the kernel shows it", test_sandbox },
 		{ "a system call outside the filter kills", test_filter },
+		{ "a sentry of another build refuses", test_layout },
 		{ "a channel read through the sentry; it dies, another serves", test_channel },
 		{ "a sentry that lies is killed and replaced", test_liar },
 		CU_TEST_INFO_NULL,
@@ -350,13 +379,18 @@ int main(int argc, char **argv)
 		return getenv("HB_TEST_SENTRY_LIE") ? lying_sentry() :
 		       sentry_main(argc - 2, argv + 2);
 	if (argc > 1 && !strncmp(argv[1], "--sandboxed-", 12)) {
-		sentry_sandbox("-", "-");
+		char pp[16];
+
+		(void)snprintf(pp, sizeof(pp), "%d", (int)getppid());
+		sentry_sandbox("-", "-", pp);
 		if (!strcmp(argv[1], "--sandboxed-open"))
 			(void)open("/etc/hostname", O_RDONLY);
 		else if (!strcmp(argv[1], "--sandboxed-socket"))
 			(void)socket(AF_INET, SOCK_STREAM, 0);
+		else if (!strcmp(argv[1], "--sandboxed-write-stdout"))
+			(void)write(1, "", 0);  /* another fd than stderr: a guest's, say */
 		else
-			(void)write(1, "", 0);
+			(void)write(2, "", 0);
 		_exit(0);
 	}
 	return hb_cu_run(suites);

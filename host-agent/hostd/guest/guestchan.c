@@ -196,8 +196,11 @@ void gc_free(struct gc_chan *c)
 	abandon_all(c, 0);
 	if (c->attached && c->rops.detach)
 		c->rops.detach(c->rarg, c);
-	if (c->fd >= 0)
+	if (c->fd >= 0) {
+		if (c->ops.on_close_fd)
+			c->ops.on_close_fd(c->arg, c->fd);
 		(void)close(c->fd);
+	}
 	free(c);
 }
 
@@ -406,6 +409,8 @@ void gc_disconnect(struct gc_chan *c, uint64_t now_ms)
 	if (c->attached && c->rops.detach)
 		c->rops.detach(c->rarg, c);
 	c->attached = 0;
+	if (c->ops.on_close_fd)
+		c->ops.on_close_fd(c->arg, c->fd);
 	(void)close(c->fd);
 	c->fd = -1;
 	c->st.disconnects++;

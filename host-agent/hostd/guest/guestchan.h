@@ -134,6 +134,10 @@ struct gc_ops {
 	void (*on_session)(void *arg, int up);
 	/* One log line, without newline; guest strings already escaped. */
 	void (*on_log)(void *arg, enum gc_log_prio prio, const char *line);
+	/* gc_fd() is about to be closed: take it out of the caller's poll set first (another
+	 * process — the guest sentry — may hold the same socket, so close() alone would
+	 * leave an epoll registration behind). Optional. */
+	void (*on_close_fd)(void *arg, int fd);
 };
 
 struct gc_chan *gc_new(const struct gc_config *cfg, const struct gc_ops *ops, void *arg);

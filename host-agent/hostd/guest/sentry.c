@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hybond/logstream.h>
+
 #include "sentry.h"
 
 #define SENTRY_SOCK 3
@@ -38,7 +40,8 @@ static _Alignas(16) uint8_t evbuf[SENTRY_EV_MAX];
 
 static void die(const char *what, int err)
 {
-	(void)fprintf(stderr, "hybond-hostd guest sentry: %s: %s\n", what, strerror(err));
+	(void)fprintf(stderr, "%shybond-hostd guest sentry: %s: %s\n",
+		      hb_stderr_is_journal() ? HB_LOG_ERR : "", what, strerror(err));
 	_exit(1);
 }
 
@@ -52,18 +55,23 @@ static uint64_t now_ms(void)
 
 /* ---- the sandbox --------------------------------------------------------------- */
 
-static void drop_privileges(const char *uid_s, const char *gid_s)
+static void drop_privileges(const char *uid_s, const char *gid_s, const char *ppid_s)
 {
 	struct sched_param sp = { 0 };
 	char *end;
-	long uid, gid;
+	long uid, gid, ppid;
 
 	/* never real-time, whatever the daemon runs at, and behind the VMs' own threads: a
-	 * guest's flood costs the sentry, not the vCPUs or the daemon's loop */
+	 * guest's flood costs the sentry, not the vCPUs or the daemon's loop (only ever
+	 * nicer: a daemon already above SENTRY_NICE stays where it is) */
 	if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
 		die("sched_setscheduler(SCHED_OTHER)", errno);
-	if (setpriority(PRIO_PROCESS, 0, SENTRY_NICE) < 0)
-		die("setpriority", errno);
+	errno = 0;
+	if (getpriority(PRIO_PROCESS, 0) < SENTRY_NICE && !errno)
+		(void)setpriority(PRIO_PROCESS, 0, SENTRY_NICE);
+	ppid = strtol(ppid_s, &end, 10);
+	if (*end || ppid <= 0)
+		die("daemon pid", EINVAL);
 	if (strcmp(uid_s, "-") != 0) {
 		uid = strtol(uid_s, &end, 10);
 		if (*end || uid <= 0)
@@ -84,23 +92,30 @@ static void drop_privileges(const char *uid_s, const char *gid_s)
 			die("setresuid", errno);
 		if (setuid(0) == 0)
 			die("root could be regained", EPERM);
+	} else {
+		/* a daemon that is not root may still hold ambient capabilities */
+		(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	}
 	/* after the uid change (which clears it): gone with the daemon */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		die("PR_SET_PDEATHSIG", errno);
-	if (getppid() == 1)
-		_exit(0);
+	if (getppid() != (pid_t)ppid)
+		_exit(0);               /* the daemon is already gone */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die("PR_SET_NO_NEW_PRIVS", errno);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* Reading, sending to the daemon, epoll, memory, the clock, exiting: nothing else. */
+/* Reading (guest sockets), sending to and receiving from the daemon (fd 3 only), writing
+ * to stderr (fd 2 only), epoll, memory, the clock, exiting: nothing else. The fd rules
+ * keep a sentry taken over through one guest from writing to another guest's socket. */
 static void enter_filter(void)
 {
+	static const int on_sock[] = {
+		SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),
+	};
 	static const int allowed[] = {
-		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(sendto), SCMP_SYS(sendmsg),
-		SCMP_SYS(recvfrom), SCMP_SYS(recvmsg), SCMP_SYS(close),
+		SCMP_SYS(read), SCMP_SYS(close),
 		SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
 		SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
 		SCMP_SYS(madvise), SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep),
@@ -115,6 +130,15 @@ static void enter_filter(void)
 
 	if (!f)
 		die("seccomp_init", ENOMEM);
+	for (size_t i = 0; i < sizeof(on_sock) / sizeof(on_sock[0]); i++) {
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, on_sock[i], 1,
+				      SCMP_A0(SCMP_CMP_EQ, SENTRY_SOCK, 0));
+		if (rc < 0)
+			die("seccomp_rule_add", -rc);
+	}
+	rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_EQ, 2, 0));
+	if (rc < 0)
+		die("seccomp_rule_add", -rc);
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
 		if (rc < 0)
@@ -169,7 +193,9 @@ static void chan_del(unsigned slot)
 
 	if (!ch)
 		return;
-	(void)close(ch->fd);         /* also leaves the epoll set */
+	/* the daemon may still hold the socket: close() alone would leave it in the set */
+	(void)epoll_ctl(ep, EPOLL_CTL_DEL, ch->fd, NULL);
+	(void)close(ch->fd);
 	free(ch);
 	chans[slot] = NULL;
 }
@@ -246,6 +272,13 @@ static void on_daemon(void)
 		chan_add(&cmd, fd);
 		return;
 	}
+	if (cmd.op == SENTRY_ADD) {     /* the fd did not come (MSG_CTRUNC, EMFILE): say so */
+		struct schan tmp = { .id = cmd.id };
+		struct gc_in in = { .kind = GC_IN_EOF, .rc = EMFILE };
+
+		(void)emit(&tmp, &in);
+		return;
+	}
 	if (fd >= 0)
 		(void)close(fd);
 	slot = find(cmd.id);
@@ -262,22 +295,28 @@ static int counts_pending(void)
 	return 0;
 }
 
-void sentry_sandbox(const char *uid, const char *gid)
+void sentry_sandbox(const char *uid, const char *gid, const char *ppid)
 {
-	drop_privileges(uid, gid);
+	drop_privileges(uid, gid, ppid);
 	enter_filter();
 }
 
 int sentry_main(int argc, char **argv)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.u32 = 0 };
+	char tag[64];
 
-	if (argc < 2)
-		die("usage: " SENTRY_ARG " UID|- GID|-", EINVAL);
+	if (argc < 4)
+		die("usage: " SENTRY_ARG " UID|- GID|- DAEMON_PID LAYOUT", EINVAL);
+	/* the daemon's binary may have been replaced since it started: the hand-over is this
+	 * build's layout, so a different one must not talk to it */
+	sentry_layout(tag, sizeof(tag));
+	if (strcmp(argv[3], tag) != 0)
+		_exit(SENTRY_EXIT_LAYOUT);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, SENTRY_SOCK, &e) < 0)
 		die("epoll", errno);
-	sentry_sandbox(argv[0], argv[1]);
+	sentry_sandbox(argv[0], argv[1], argv[2]);
 	for (;;) {
 		struct epoll_event evs[32];
 		int n = epoll_wait(ep, evs, 32, counts_pending() ? (int)GC_COUNTS_EVERY_MS : -1);

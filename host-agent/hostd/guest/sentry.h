@@ -24,6 +24,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <stdio.h>
+
+#include <hybond/version.h>
+
 #include "guestchan.h"
 
 #define SENTRY_ARG "--guest-sentry"
@@ -66,11 +70,21 @@ struct sentry_ev {
 #define SENTRY_EV_MAX (sizeof(struct sentry_ev) + HB_PACK_MAX)
 
 /* The sentry's life after exec (fd 3: its socket): argv after SENTRY_ARG are the uid and
- * gid to run as ("-" when the daemon is not root). Returns the exit status. */
+ * gid to run as ("-" when the daemon is not root), the daemon's pid and its layout tag
+ * (sentry_layout). Returns the exit status. */
 int sentry_main(int argc, char **argv);
 /* The sandbox alone (what sentry_main enters before reading): no return to privileges;
- * a system call outside the filter kills the process (SIGSYS). Exits on failure. */
-void sentry_sandbox(const char *uid, const char *gid);
+ * a system call outside the filter kills the process (SIGSYS); it exits when its parent
+ * is not @ppid (any more). Exits on failure. */
+void sentry_sandbox(const char *uid, const char *gid, const char *ppid);
+/* This build's hand-over layout ("VERSION/sizes"): the daemon passes its own, a sentry of
+ * another build exits with SENTRY_EXIT_LAYOUT instead of talking to it. */
+#define SENTRY_EXIT_LAYOUT 3
+static inline void sentry_layout(char *out, size_t len)
+{
+	(void)snprintf(out, len, "%s/%zu/%zu", HYBOND_VERSION, sizeof(struct hb_msg),
+		       sizeof(struct sentry_ev));
+}
 
 /* ---- the daemon's side (sentry_link.c) ---- */
 struct loop;

@@ -35,7 +35,8 @@ struct sentry {
 	struct loop_timer *restart;
 	struct loop_timer *replace;     /* it missed a DEL: replaced on the next turn */
 	char exe[PATH_MAX];
-	char uid[16], gid[16];
+	char uid[16], gid[16], ppid[16], layout[64];
+	int replaced;                   /* its executable is another build: not restarted */
 	pid_t pid;
 	int sock;
 	uint32_t next_id;
@@ -56,7 +57,7 @@ pid_t sentry_pid(const struct sentry *s)
 
 static int spawn(struct sentry *s)
 {
-	char *argv[] = { s->exe, (char *)SENTRY_ARG, s->uid, s->gid, NULL };
+	char *argv[] = { s->exe, (char *)SENTRY_ARG, s->uid, s->gid, s->ppid, s->layout, NULL };
 	int sv[2];
 	pid_t pid;
 
@@ -139,7 +140,13 @@ static void lost(struct sentry *s, const char *why)
 		(void)waitpid(pid, &st, 0);
 	}
 	s->pid = -1;
-	if (WIFSIGNALED(st))
+	loop_timer_disarm(s->replace);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT) {
+		hlog(HLOG_ERR, "guest sentry: %s is not the build this daemon runs (replaced "
+		     "since it started?): restart hybond-hostd; guest channels are down until "
+		     "then", s->exe);
+		s->replaced = 1;
+	} else if (WIFSIGNALED(st))
 		hlog(HLOG_ERR, "guest sentry (pid %d) %s: killed by signal %d%s; every guest "
 		     "channel reconnects", (int)pid, why, WTERMSIG(st),
 		     WTERMSIG(st) == SIGSYS ? " (a system call outside its seccomp filter: "
@@ -153,6 +160,8 @@ static void lost(struct sentry *s, const char *why)
 
 		gc_disconnect(c, gc_now_ms());  /* detach() drops it from links */
 	}
+	if (s->replaced)
+		return;
 	s->quick_deaths = loop_now_ms() - s->started_ms < SENTRY_RESTART_MS ?
 			  s->quick_deaths + 1 : 0;
 	delay = s->quick_deaths ? (s->quick_deaths > 5 ? 5000u : 200u * s->quick_deaths) : 0;
@@ -300,6 +309,8 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 	s->exe[n] = 0;
 	(void)snprintf(s->uid, sizeof(s->uid), "-");
 	(void)snprintf(s->gid, sizeof(s->gid), "-");
+	(void)snprintf(s->ppid, sizeof(s->ppid), "%d", (int)getpid());
+	sentry_layout(s->layout, sizeof(s->layout));
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam(user);
 

@@ -69,6 +69,9 @@ for u in hybond-hostd hybond-guestd; do
 	out=$(systemd-analyze verify --man=no "$tmp/$u.service" 2>&1) || fail "verify $u: $out"
 	[ -z "$out" ] || fail "verify $u: $out"
 done
+# the guest unit must start on an image without /etc/hybond (226/NAMESPACE otherwise)
+grep -qx 'ReadOnlyPaths=-/etc/hybond' "$D/usr/lib/systemd/system/hybond-guestd.service" ||
+	fail "hybond-guestd.service: ReadOnlyPaths of /etc/hybond without '-'"
 score=$(systemd-analyze security --offline=true --root="$D" hybond-hostd.service 2>&1 | tail -1)
 echo "test_install: hybond-hostd.service $score"
 systemd-analyze security --offline=true --root="$D" --threshold=$EXPOSURE_MAX \

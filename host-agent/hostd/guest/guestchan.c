@@ -188,19 +188,27 @@ struct gc_chan *gc_new(const struct gc_config *cfg, const struct gc_ops *ops, vo
 
 static void abandon_all(struct gc_chan *c, int keep_hello);
 
+/* The connection ends here: its reader forgets it, the caller's poll set lets go of it
+ * (the sentry may hold the same socket), then it is closed. */
+static void close_fd(struct gc_chan *c)
+{
+	if (c->attached && c->rops.detach)
+		c->rops.detach(c->rarg, c);
+	c->attached = 0;
+	if (c->ops.on_close_fd)
+		c->ops.on_close_fd(c->arg, c->fd);
+	(void)close(c->fd);
+	c->fd = -1;
+}
+
 /* gc_free - close the fd; outstanding requests are reported GC_ABANDONED. */
 void gc_free(struct gc_chan *c)
 {
 	if (!c)
 		return;
 	abandon_all(c, 0);
-	if (c->attached && c->rops.detach)
-		c->rops.detach(c->rarg, c);
-	if (c->fd >= 0) {
-		if (c->ops.on_close_fd)
-			c->ops.on_close_fd(c->arg, c->fd);
-		(void)close(c->fd);
-	}
+	if (c->fd >= 0)
+		close_fd(c);
 	free(c);
 }
 
@@ -406,13 +414,7 @@ void gc_disconnect(struct gc_chan *c, uint64_t now_ms)
 {
 	if (c->fd < 0)
 		return;
-	if (c->attached && c->rops.detach)
-		c->rops.detach(c->rarg, c);
-	c->attached = 0;
-	if (c->ops.on_close_fd)
-		c->ops.on_close_fd(c->arg, c->fd);
-	(void)close(c->fd);
-	c->fd = -1;
+	close_fd(c);
 	c->st.disconnects++;
 	c->out_len = 0;
 	c->hello_at_ms = 0;

@@ -208,6 +208,16 @@ static int find(uint32_t id)
 	return -1;
 }
 
+/* The daemon hears of a channel it cannot have read as the channel's end (@err), and
+ * reconnects. */
+static void refuse_chan(uint32_t id, int err)
+{
+	struct schan tmp = { .id = id };
+	struct gc_in in = { .kind = GC_IN_EOF, .rc = (int16_t)err };
+
+	(void)emit(&tmp, &in);
+}
+
 static void chan_add(const struct sentry_cmd *cmd, int fd)
 {
 	struct epoll_event e = { .events = EPOLLIN };
@@ -230,14 +240,8 @@ static void chan_add(const struct sentry_cmd *cmd, int fd)
 	free(chans[slot]);
 	chans[slot] = NULL;
 refuse:
-	/* the daemon hears of it as the channel's end, and reconnects */
-	{
-		struct schan tmp = { .id = cmd->id };
-		struct gc_in in = { .kind = GC_IN_EOF, .rc = ENOSPC };
-
-		(void)close(fd);
-		(void)emit(&tmp, &in);
-	}
+	(void)close(fd);
+	refuse_chan(cmd->id, ENOSPC);
 }
 
 /* One command from the daemon (with an fd for ADD). */
@@ -273,10 +277,7 @@ static void on_daemon(void)
 		return;
 	}
 	if (cmd.op == SENTRY_ADD) {     /* the fd did not come (MSG_CTRUNC, EMFILE): say so */
-		struct schan tmp = { .id = cmd.id };
-		struct gc_in in = { .kind = GC_IN_EOF, .rc = EMFILE };
-
-		(void)emit(&tmp, &in);
+		refuse_chan(cmd.id, EMFILE);
 		return;
 	}
 	if (fd >= 0)

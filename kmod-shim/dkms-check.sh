@@ -49,11 +49,15 @@ if grep -Eqs '^[[:space:]]*modprobe_on_install=' /etc/dkms/framework.conf \
 	die "modprobe_on_install is set in /etc/dkms: dkms install would load modules"
 fi
 
+# "KVER HEADERS_DIR" lines; headers kvers.sh extracted into build/kheaders are
+# given to dkms with --kernelsourcedir (they are not installed)
 if [ $# -gt 0 ]; then
-	kvers=$*
+	lines=$(for k in "$@"; do echo "$k /usr/src/linux-headers-$k"; done)
 else
-	kvers=$("$here/kvers.sh" | cut -d' ' -f1)
+	lines=$("$here/kvers.sh")
 fi
+kvers=$(echo "$lines" | cut -d' ' -f1)
+ksrc() { echo "$lines" | awk -v k="$1" '$1 == k {print $2}'; }
 [ -n "$kvers" ] || die "no kernel headers installed (make deps): nothing to build"
 running=$(uname -r)
 
@@ -73,6 +77,7 @@ if [ -e "$tree/mok.key" ] || [ -e "$tree/mok.pub" ]; then had_mok=1; fi
 for k in $kvers; do
 	d=/lib/modules/$k
 	mkdir -p "$save/$k"
+	[ -d "$d" ] || touch "$save/$k/.no-dir"
 	[ -d "$d/updates" ] && touch "$save/$k/.had-updates"
 	(cd "$d" 2>/dev/null && for f in modules.*; do
 		[ -f "$f" ] && cp -p "$f" "$save/$k/"
@@ -91,6 +96,7 @@ cleanup() {
 	for k in $kvers; do
 		d=/lib/modules/$k
 		[ -d "$d" ] || continue
+		if [ -e "$save/$k/.no-dir" ]; then rm -rf "$d"; continue; fi
 		rm -f "$d"/modules.*
 		cp -p "$save/$k"/modules.* "$d/" 2>/dev/null
 		[ -e "$save/$k/.had-updates" ] || rmdir "$d/updates/dkms" "$d/updates" 2>/dev/null
@@ -113,7 +119,7 @@ say "$src: $files"
 # 2. add, build, install, check
 dkms add "$name/$ver" >"$log/add.log" 2>&1 || { cat "$log/add.log"; die "dkms add failed"; }
 for k in $kvers; do
-	if ! dkms build "$name/$ver" -k "$k" >"$log/build-$k.log" 2>&1; then
+	if ! dkms build "$name/$ver" -k "$k" --kernelsourcedir "$(ksrc "$k")" >"$log/build-$k.log" 2>&1; then
 		cat "$log/build-$k.log"
 		cat "$tree/$name/$ver/$k"/*/log/make.log 2>/dev/null || true
 		die "dkms build for $k failed"
@@ -122,7 +128,10 @@ for k in $kvers; do
 		say "$k: built (the running kernel: not installed)"
 		continue
 	fi
-	dkms install "$name/$ver" -k "$k" >"$log/install-$k.log" 2>&1 ||
+	# dkms install wants the kernel's module tree; one this script makes for
+	# extracted headers is removed again at the end (.no-dir)
+	mkdir -p "/lib/modules/$k"
+	dkms install "$name/$ver" -k "$k" --kernelsourcedir "$(ksrc "$k")" >"$log/install-$k.log" 2>&1 ||
 		{ cat "$log/install-$k.log"; die "dkms install for $k failed"; }
 	file=$(modinfo -k "$k" -F filename "$mod" 2>/dev/null) ||
 		die "$k: modinfo -k does not find $mod after dkms install (depmod?)"

@@ -1,6 +1,7 @@
 # hybond — top-level GNU Makefile (no autotools).
 #
-#   make              build everything into build/
+#   make              build the programs into build/bin (no test, no test-only package)
+#   make tests        build the unit tests (CUnit) too
 #   make check        every test the project has (installs missing Debian packages)
 #   make demo         the lab migration drill with its measured table
 #   make demo-libvirt `virsh migrate` between two libvirtd: plain, reactive, with hybond's
@@ -45,7 +46,7 @@ UNIT_TESTS :=
 FUZZERS    :=
 LINT_SRCS  :=
 
-.PHONY: all deps deps-auto run-unit check check-build check-layout check-unit check-asan check-valgrind \
+.PHONY: all tests deps deps-auto run-unit check check-build check-layout check-unit check-asan check-valgrind \
         check-fuzz check-net check-lab lint fuzz demo clean bench-baseline
 .DEFAULT_GOAL := all
 
@@ -73,7 +74,11 @@ include tests/lab/libvirt.mk
 include tests/lab/shim.mk
 include kmod-shim/kmod.mk
 
-all: $(LIBS_ALL) $(BINS) $(UNIT_TESTS)
+# `make` builds what `make install` installs (and the lab's tools); the tests need
+# CUnit, a test-only package, and are built by `make tests` and every check target.
+all: $(LIBS_ALL) $(BINS)
+
+tests: $(UNIT_TESTS)
 
 deps:
 	tools/deps.sh
@@ -95,8 +100,8 @@ check: deps-auto
 
 # Both compilers must build the tree warning-free; no include cycle among the modules.
 check-build: check-layout
-	$(MAKE) all
-	$(MAKE) B=build/clang CC=clang all
+	$(MAKE) all tests
+	$(MAKE) B=build/clang CC=clang all tests
 
 check-layout:
 	tools/include-cycles.py host-agent guest-agent proto

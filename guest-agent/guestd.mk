@@ -39,11 +39,18 @@ $(B)/tests/test_guest_%: $(B)/obj/tests/unit/test_guest_%.o $(B)/obj/tests/unit/
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(GUESTD_LIBS) $(PROTO_LDLIBS)
 
 # make install-guest (host-agent/hostd/install.mk has the directories): the agent, its
-# unit (ExecStart pointed at $(SBINDIR)), its man page
+# unit (ExecStart pointed at $(SBINDIR)), the udev rule that starts it when the port
+# org.hybond.0 appears, a commented guest.conf (an existing one is kept), its man page
 .PHONY: install-guest
 install-guest: $(GUESTD_BIN)
-	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSCONFDIR)/hybond
 	$(INSTALL) -m 0755 $(GUESTD_BIN) $(DESTDIR)$(SBINDIR)/
 	sed 's|/usr/sbin/hybond-guestd|$(SBINDIR)/hybond-guestd|' \
-		$(GUESTD_DIR)/hybond-guestd.service > $(DESTDIR)$(UNITDIR)/hybond-guestd.service
+		$(GUESTD_DIR)/systemd/hybond-guestd.service > $(DESTDIR)$(UNITDIR)/hybond-guestd.service
+	$(INSTALL) -m 0644 $(GUESTD_DIR)/systemd/60-hybond-guestd.rules $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(GUESTD_DIR)/hybond-guestd.8 $(DESTDIR)$(MANDIR)/man8/
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf ]; then \
+		echo "$(INSTALL) -m 0644 guest.conf $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf"; \
+		$(INSTALL) -m 0644 $(GUESTD_DIR)/systemd/guest.conf $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf; \
+	else echo "$(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf exists: kept"; fi

@@ -27,6 +27,8 @@ conf=$here/dkms.conf
 confval() { sed -n "s/^$1=\"\\(.*\\)\"\$/\\1/p" "$conf"; }
 name=$(confval PACKAGE_NAME)
 ver=$(confval 'PACKAGE_VERSION')
+# "#MODULE_VERSION#": hybond's version, as make install-dkms and dh_dkms -V fill it in
+[ "$ver" = "#MODULE_VERSION#" ] && ver=${HYBOND_VERSION:?HYBOND_VERSION not set (make check-dkms sets it)}
 mod=$(confval 'BUILT_MODULE_NAME\[0\]')
 src=/usr/src/$name-$ver
 tree=/var/lib/dkms
@@ -114,6 +116,7 @@ trap 'exit 130' INT TERM
 # 1. what a package's postinst finds: the sources in /usr/src/NAME-VERSION
 mkdir -p "$src"
 for f in $files; do cp -p "$here/$f" "$src/"; done
+sed -i "/^PACKAGE_VERSION=/s/#MODULE_VERSION#/$ver/" "$src/dkms.conf"
 say "$src: $files"
 
 # 2. add, build, install, check

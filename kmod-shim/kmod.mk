@@ -85,7 +85,18 @@ check-kmod:
 	@command -v sparse >/dev/null || echo "kmod-shim: sparse not installed: C=2 ran no checker"
 
 check-dkms:
-	DKMS_LOG=$(KMOD_OUT)/dkms $(KMOD_DIR)/dkms-check.sh
+	DKMS_LOG=$(KMOD_OUT)/dkms HYBOND_VERSION=$(HYBOND_VERSION) $(KMOD_DIR)/dkms-check.sh
+
+# make install-dkms [DESTDIR=…]: the module's sources where DKMS looks for them,
+# /usr/src/hybond-shim-VERSION, with dkms.conf's version filled in (the
+# hybond-shim-dkms package; by hand: then `dkms install hybond-shim/VERSION`)
+DKMS_SRCDIR := /usr/src/hybond-shim-$(HYBOND_VERSION)
+.PHONY: install-dkms
+install-dkms:
+	$(INSTALL) -d $(DESTDIR)$(DKMS_SRCDIR) $(DESTDIR)$(MODULESLOADDIR)
+	$(INSTALL) -m 0644 $(KMOD_DIR)/hybond-shim.modules-load $(DESTDIR)$(MODULESLOADDIR)/hybond-shim.conf
+	$(INSTALL) -m 0644 $(KMOD_SRCS) $(KMOD_DIR)/Makefile $(DESTDIR)$(DKMS_SRCDIR)/
+	sed '/^PACKAGE_VERSION=/s/#MODULE_VERSION#/$(HYBOND_VERSION)/' $(KMOD_DIR)/dkms.conf > $(DESTDIR)$(DKMS_SRCDIR)/dkms.conf
 
 kmod-clean:
 	rm -rf $(KMOD_OUT)

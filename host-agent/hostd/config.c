@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -202,6 +203,23 @@ int vm_config_check(const struct vm_config *v, char *err, size_t errlen)
 	else
 		return 0;
 	return -EINVAL;
+}
+
+/* host's default: the first label of this machine's hostname, as the peers'
+ * [peer NAME] would name it ("hv1" for hv1.example.net); -EINVAL when it is not a
+ * valid name (then hostd.conf must say host = NAME). */
+int config_default_host(char *buf, size_t len)
+{
+	char name[256];
+
+	if (gethostname(name, sizeof(name) - 1) < 0)
+		return -errno;
+	name[sizeof(name) - 1] = '\0';
+	name[strcspn(name, ".")] = '\0';
+	if (!config_valid_name(name) || strlen(name) >= len)
+		return -EINVAL;
+	memcpy(buf, name, strlen(name) + 1);
+	return 0;
 }
 
 static int global_set(struct hostd_config *c, const char *key, const char *val,
@@ -491,8 +509,9 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 	free(copy);
 	if (rc)
 		return rc;
-	if (!c->host[0]) {
-		(void)snprintf(err, errlen, "%s: 'host = NAME' is required", fname);
+	if (!c->host[0] && config_default_host(c->host, sizeof(c->host)) < 0) {
+		(void)snprintf(err, errlen, "%s: 'host = NAME' is required (this machine's "
+			 "hostname is not a valid name)", fname);
 		return -EINVAL;
 	}
 	for (i = 0; i < c->n_peers; i++) {

@@ -131,6 +131,8 @@ int config_uses_tls(const struct hostd_config *c);
 int config_parse_hostport(const char *s, struct sockaddr_storage *sa, socklen_t *salen,
 			  char *host, size_t hostlen, char *err, size_t errlen);
 const char *vm_mode_name(enum vm_mode m);
+/* host's default when hostd.conf has none: the hostname's first label */
+int config_default_host(char *buf, size_t len);
 int config_valid_name(const char *s);
 
 #endif

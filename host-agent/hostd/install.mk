@@ -4,7 +4,10 @@
 #   make install-host    hybond-hostd, hybond, hybond-guestctl, hybond-probe, the libvirt
 #                        hook (in $(LIBVIRT_HOOKDIR) as "hybond"), the unit, sysusers.d and
 #                        tmpfiles.d entries, man pages, an example hostd.conf
-#   make install-guest   hybond-guestd, its unit, its man page (guest-agent/guestd.mk)
+#   make install-guest   hybond-guestd, its unit and udev rule, guest.conf, its man page
+#                        (guest-agent/guestd.mk)
+#   make install-dkms    hybond_shim's sources in /usr/src/hybond-shim-VERSION for DKMS,
+#                        and its modules-load.d entry (kmod-shim/kmod.mk)
 #
 # Only programs, their man pages, units and examples: no test binary, no library (the
 # programs link libhybond-* statically). An existing hostd.conf is never overwritten;
@@ -23,6 +26,8 @@ UNITDIR         ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR     ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR     ?= $(PREFIX)/lib/tmpfiles.d
 LIBVIRT_HOOKDIR ?= $(SYSCONFDIR)/libvirt/hooks/qemu.d
+UDEVRULESDIR    ?= $(PREFIX)/lib/udev/rules.d
+MODULESLOADDIR  ?= $(PREFIX)/lib/modules-load.d
 INSTALL         ?= install
 
 SUBST_DIRS  = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
@@ -58,11 +63,14 @@ install-host: $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-guestctl \
 			$(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf; \
 	else echo "$(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf exists: kept"; fi
 
-# The unit and the installed tree, checked (make check): systemd-analyze verify on the
-# unit as installed under a DESTDIR, and its exposure score.
+# The unit and the installed tree, checked (make check): installed into an empty
+# DESTDIR, tests/net/test_install.sh checks the files, the units (systemd-analyze) and
+# runs the installed daemon as its unit does.
 .PHONY: check-install
-check-install: DESTDIR = $(CURDIR)/$(B)/destdir
-check-install: PREFIX = /usr
-check-install: install-host install-guest
+check-install: $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-guestctl \
+	       $(B)/bin/hybond-probe $(LV_HOOK) $(GUESTD_BIN)
+	rm -rf $(CURDIR)/$(B)/destdir
+	$(MAKE) --no-print-directory DESTDIR=$(CURDIR)/$(B)/destdir PREFIX=/usr \
+		install-host install-guest install-dkms >/dev/null
 	HYBOND_VERSION=$(HYBOND_VERSION) tests/net/test_install.sh $(CURDIR)/$(B)/destdir
 check-net:: check-install

@@ -19,14 +19,17 @@ trap cleanup EXIT
 fail() { echo "test_install: FAIL $*" >&2; exit 1; }
 
 # 1. exactly these files
-want="etc/hybond/hostd.conf
+want="etc/hybond/guest.conf
+etc/hybond/hostd.conf
 etc/libvirt/hooks/qemu.d/hybond
 usr/bin/hybond
 usr/bin/hybond-probe
+usr/lib/modules-load.d/hybond-shim.conf
 usr/lib/systemd/system/hybond-guestd.service
 usr/lib/systemd/system/hybond-hostd.service
 usr/lib/sysusers.d/hybond.conf
 usr/lib/tmpfiles.d/hybond.conf
+usr/lib/udev/rules.d/60-hybond-guestd.rules
 usr/libexec/hybond/hybond-libvirt-hook
 usr/sbin/hybond-guestctl
 usr/sbin/hybond-guestd
@@ -38,7 +41,15 @@ usr/share/man/man8/hybond-guestctl.8
 usr/share/man/man8/hybond-guestd.8
 usr/share/man/man8/hybond-hostd.8
 usr/share/man/man8/hybond-libvirt-hook.8
-usr/share/man/man8/hybond.8"
+usr/share/man/man8/hybond.8
+usr/src/hybond-shim-$HYBOND_VERSION/Kbuild
+usr/src/hybond-shim-$HYBOND_VERSION/Makefile
+usr/src/hybond-shim-$HYBOND_VERSION/dkms.conf
+usr/src/hybond-shim-$HYBOND_VERSION/hb_genl.c
+usr/src/hybond-shim-$HYBOND_VERSION/hb_main.c
+usr/src/hybond-shim-$HYBOND_VERSION/hb_pair.c
+usr/src/hybond-shim-$HYBOND_VERSION/hb_shim.h
+usr/src/hybond-shim-$HYBOND_VERSION/hybond_genl.h"
 have=$(cd "$D" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort)
 [ "$have" = "$want" ] || fail "installed files differ: $(diff <(echo "$want") <(echo "$have") | grep '^[<>]' | tr '\n' ' ')"
 [ "$(readlink "$D/etc/libvirt/hooks/qemu.d/hybond")" = /usr/libexec/hybond/hybond-libvirt-hook ] ||

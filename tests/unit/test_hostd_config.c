@@ -78,13 +78,29 @@ static void test_config_errors(void)
 	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\n", "standby_port and vf_port");
 	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n",
 		   "needs qmp");
-	expect_err("ctl_socket = /x\n", "'host = NAME' is required");
+	expect_err("[vm a/b]\n", "t.conf:1: section");
 	expect_err("host = A\n[peer B]\n", "peer B has no socket");
 	expect_err("host = A\nno equals here\n", "t.conf:2: want 'key = value'");
 	expect_err("host = A\nuplink =\n", "uplink: empty value");
 	expect_err("host = A\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n"
 		   "qmp = /q\n[vm v]\nmac = 52:54:00:00:00:01\nstandby_port = s\nvf_port = f\n"
 		   "qmp = /q\n", "defined twice");
+}
+
+/* no host line: the hostname's first label, the name the peers give this host */
+static void test_config_default_host(void)
+{
+	struct hostd_config c;
+	char err[256] = "", want[256];
+
+	CU_ASSERT_EQUAL(gethostname(want, sizeof(want)), 0);
+	want[strcspn(want, ".")] = '\0';
+	config_defaults(&c);
+	CU_ASSERT_EQUAL_FATAL(config_parse(&c, "ctl_socket = /x\n", "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.host, want);
+	config_defaults(&c);
+	CU_ASSERT_EQUAL_FATAL(config_parse(&c, "host = hv7\n", "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.host, "hv7");
 }
 
 /* libvirt: hv = libvirt needs neither qmp nor launcher; the new keys and their errors */
@@ -278,6 +294,7 @@ static void test_peer_roundtrip(void)
 static CU_TestInfo tests[] = {
 	{ "config: a full file", test_config_good },
 	{ "config: errors name file:line and the problem", test_config_errors },
+	{ "config: host defaults to the hostname", test_config_default_host },
 	{ "config: libvirt keys", test_config_libvirt },
 	{ "config: vf_watch", test_config_vf_watch },
 	{ "config: guest_sentry, sentry_user", test_config_sentry },

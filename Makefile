@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # hybond — top-level GNU Makefile (no autotools).
 #
 #   make              build the programs into build/bin (no test, no test-only package)
@@ -105,6 +106,7 @@ check-build: check-layout
 
 check-layout:
 	tools/include-cycles.py host-agent guest-agent proto
+	tools/spdx-check.sh
 
 # Unit tests print CUnit's summary; any failure makes the binary exit non-zero.
 run-unit: $(UNIT_TESTS)

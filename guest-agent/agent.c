@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* agent.c — pairs, the per-pair state machine and the host session.
  *
  * Reading order: gd_agent_link_msg() -> reconcile() (what the kernel did),

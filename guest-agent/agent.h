@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* agent.h — hybond-guestd's state: pairs, their state machine, the session.
  *
  * The agent is driven by three inputs — rtnetlink link messages, frames

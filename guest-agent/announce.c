@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* announce.c — GARP / unsolicited NA frames and their transmission. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* announce.h — gratuitous ARP and unsolicited IPv6 neighbour advertisements.
  *
  * Frame builders are pure (unit-tested); gd_announce_send() writes them out

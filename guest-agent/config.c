@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* config.c — parser of /etc/hybond/guest.conf: one directive per line. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* config.h — /etc/hybond/guest.conf (see hybond-guestd(8) and docs/guest-agent.md).
  *
  *   # bonds the agent creates (if missing) and owns

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* ctl.c — status as JSON (jansson) over a unix socket; text printed from it. */
 #include <errno.h>
 #include <jansson.h>

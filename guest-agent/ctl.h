@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ctl.h — the control socket (/run/hybond/guestd.sock) and `--status`.
  * The daemon answers every connection with one JSON document and closes it;
  * `hybond-guestd --status` prints it as JSON (-j) or as text, from the same

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # guest-agent/guestd.mk — hybond-guestd, the guest agent (see docs/guest-agent.md).
 #
 #   $(B)/bin/hybond-guestd        the daemon, --status client and --capture tool

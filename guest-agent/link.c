@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* link.c — RTM_NEWLINK / RTM_DELLINK into struct gd_link (pure: no syscalls). */
 #include <errno.h>
 #include <libmnl/libmnl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* link.h — one network interface as rtnetlink describes it (RTM_NEWLINK).
  *
  * gd_link_parse() turns an RTM_NEWLINK/RTM_DELLINK message into a struct

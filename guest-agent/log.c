@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* log.c — levelled log lines on stderr ("hybond-guestd: LEVEL: text"; under journald
  * "<N>text", hybond/logstream.h). */
 #include <stdarg.h>

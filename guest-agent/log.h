@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log.h — hybond-guestd logging: one line per message on stderr, with a level. */
 #ifndef GD_LOG_H
 #define GD_LOG_H

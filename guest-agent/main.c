@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* main.c — hybond-guestd: options, the epoll loop, the host channel, capture.
  *
  *   hybond-guestd [--channel PATH] [--config PATH] [--foreground] [-v]

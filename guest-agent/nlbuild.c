@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* nlbuild.c — rtnetlink requests for tc (clsact + matchall/mirred) and bonding.
  *
  * The layouts follow what iproute2 sends for the same commands, byte for byte

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* nlbuild.h — the rtnetlink requests hybond-guestd sends, built into a buffer.
  *
  * Pure functions (no socket): the unit tests compare their bytes with the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* nlsock.c — hybond-guestd's netlink sockets: rtnetlink requests, dumps and the
  * link monitor, and the kernel shim's generic netlink socket (see nlsock.h). */
 #include <errno.h>

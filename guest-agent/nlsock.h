@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* nlsock.h — hybond-guestd's netlink sockets (libmnl): the rtnetlink request
  * socket (requests answered by an ACK, dumps), the RTNLGRP_LINK monitor, and
  * the NETLINK_GENERIC socket of the optional kernel shim.

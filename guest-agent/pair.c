@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* pair.c — link table and pair discovery. */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pair.h — the guest's links and the failover pairs found among them.
  *
  * A pair is a master (net_failover, or an active-backup bond) + a standby

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* shim.c — nlctrl request/answers and the events of the "hybond" genetlink
  * family (hybond_shim.ko), parsed without touching the system.
  *

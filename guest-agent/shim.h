@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* shim.h — the "hybond" generic netlink family of hybond_shim.ko, seen from
  * the agent (docs/kmod-shim.md; the ABI is kmod-shim/hybond_genl.h).
  *

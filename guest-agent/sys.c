@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* sys.c — ops of the agent on the live system (rtnetlink requests through
  * nlsock.c, sysfs, AF_PACKET, the host channel). */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* sys.h — the real system behind the agent's ops: rtnetlink requests (over
  * nlsock.c's sockets), VF queue reading (qdisc stats + BQL), announcements,
  * the host channel. */

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # kmod-shim/dkms-check.sh — prove kmod-shim/dkms.conf the way a distribution
 # package would use it, then leave the machine as it was (docs/kmod-shim.md,
 # "Packaging (DKMS)").  Root; needs Debian's dkms (apt-get install dkms).

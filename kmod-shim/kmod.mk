@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # kmod-shim/kmod.mk — hybond_shim.ko, the optional guest kernel module (docs/kmod-shim.md).
 #
 #   make kmod         the module for both lab guest kernel series (6.1 and 6.12):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # proto/proto.mk — libhybond-proto, the host <-> guest wire protocol library,
 # and hybond-protodoc, the generator of docs/protocol.md's tables.
 

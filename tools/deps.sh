@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/deps.sh — install the Debian packages hybond needs to build, test and run
 # its lab. Idempotent and non-interactive: it asks dpkg what is missing and only then
 # runs `apt-get update` (once) and `apt-get install`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """include-cycles.py DIR... — fail when the modules below DIR include each other in a cycle.
 
 A module is a folder's X.c with its X.h (X_int.h and X_*.c count as X: hv_libvirt.c,

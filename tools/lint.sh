@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tools/lint.sh FILE... — cppcheck and clang-tidy on the project's C sources.
 # Fails on any finding. Include paths and defines match the Makefile.
 set -euo pipefail

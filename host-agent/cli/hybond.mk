@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/cli/hybond.mk — hybond, the operator's CLI (hybond.8): it talks to hybond-hostd's
 # control socket; `hybond libvirt check|xml` reads domain XML itself (lv_xml.o, libvirt).
 

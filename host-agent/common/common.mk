@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/common/common.mk — what every host-side program shares (no daemon state):
 #
 #   $(B)/lib/libhybond-common.a   the event loop (loop.c: epoll, timerfd timers, one

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/guestctl/hybond-guestctl.mk — hybond-guestctl and the guest channel it shares
 # with hybond-hostd (see docs/guest-channel.md).
 #

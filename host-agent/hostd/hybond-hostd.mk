@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/hostd/hybond-hostd.mk — hybond-hostd, the host daemon, and its tests.
 #
 #   $(B)/bin/hybond-hostd        the daemon (docs/host-agent.md, hybond-hostd.8, hostd.conf.5)

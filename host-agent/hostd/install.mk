@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/hostd/install.mk — `make install`: what an operator installs, GNU style.
 #
 #   make install [DESTDIR=/tmp/root] [PREFIX=/usr] [SYSCONFDIR=/etc]
@@ -58,8 +59,8 @@ install-host: $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-guestctl \
 		host-agent/libvirt-hook/hybond-libvirt-hook.8 $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 host-agent/hostd/systemd/hostd.conf.example $(DESTDIR)$(DOCDIR)/
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf ]; then \
-		echo "$(INSTALL) -m 0640 hostd.conf.example $(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf"; \
-		$(INSTALL) -m 0640 host-agent/hostd/systemd/hostd.conf.example \
+		echo "$(INSTALL) -m 0644 hostd.conf.example $(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf"; \
+		$(INSTALL) -m 0644 host-agent/hostd/systemd/hostd.conf.example \
 			$(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf; \
 	else echo "$(DESTDIR)$(SYSCONFDIR)/hybond/hostd.conf exists: kept"; fi
 

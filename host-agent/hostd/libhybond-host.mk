@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/hostd/libhybond-host.mk — hybond-hostd's foundation modules (docs/host-agent.md):
 #
 #   $(B)/lib/libhybond-host.a   qmp (QMP client), esw (eswitch backends: bridge,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/libvirt-hook/hybond-libvirt-hook.mk — hybond's qemu hook for libvirt
 # (docs/libvirt.md, hybond-libvirt-hook.8).
 #

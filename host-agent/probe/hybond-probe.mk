@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/probe/hybond-probe.mk — hybond-probe, the traffic prober (see docs/probe.md).
 #
 #   $(B)/bin/hybond-probe         icmp / udp client and udp-echo responder

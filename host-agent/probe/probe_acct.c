@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_acct.c — hybond-probe accounting (see probe_acct.h). */
 #include "probe_acct.h"
 

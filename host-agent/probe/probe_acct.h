@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* probe_acct.h — hybond-probe accounting: sequence bookkeeping, loss per
  * direction, duplicates, reordering, outage intervals and RTT percentiles.
  *

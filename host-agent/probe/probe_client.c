@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_client.c — hybond-probe sender/receiver for the udp and icmp modes.
  *
  * One thread: the send schedule is absolute (packet k is due at

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_echo.c — hybond-probe udp-echo: the responder.
  *
  * Meant to run inside a minimal guest: no configuration, no files, libc only,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_main.c — hybond-probe command line.
  *
  *   hybond-probe icmp --target IP --rate PPS --duration S [options]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* probe_net.h — hybond-probe sending/receiving loops. */
 #ifndef HYBOND_PROBE_NET_H
 #define HYBOND_PROBE_NET_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_opts.c — hybond-probe argument parsers (see probe_opts.h). */
 #include "probe_opts.h"
 

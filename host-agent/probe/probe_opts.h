@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* probe_opts.h — hybond-probe argument parsers (pure, unit-tested). */
 #ifndef HYBOND_PROBE_OPTS_H
 #define HYBOND_PROBE_OPTS_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_report.c — hybond-probe result as text or JSON (see probe_report.h). */
 #include "probe_report.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* probe_report.h — hybond-probe result printing: one result, text or JSON. */
 #ifndef HYBOND_PROBE_REPORT_H
 #define HYBOND_PROBE_REPORT_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* probe_wire.c — encode/decode of the hybond-probe datagram (see probe_wire.h). */
 #include "probe_wire.h"
 

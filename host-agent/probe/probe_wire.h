@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* probe_wire.h — hybond-probe datagram format (UDP payload and ICMP echo data).
  *
  * All fields are big-endian. A request and its reply have the same length; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/fuzz/fuzz.mk — libFuzzer targets: libhybond-proto (decode, stream), hostd.conf,
 # the migration URI from a peer's offer, the domain XML (lv_xml), guest.conf, the
 # control socket's requests (fuzz_ctl) and a peer daemon's byte stream (fuzz_peer): the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The host side of a hybond switch, played against the real guest agent in the lab.
 
   agent_switch.py check                 1 switch cycle + 1 migration per guest mode and the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Migration under traffic in the lab: `make demo` and `make bench-baseline`.
 
   bench.py --demo                      one failover migration, static eswitch, table

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/lab/build.sh — the lab's guest: a Debian kernel and a busybox initramfs.
 #
 #   tests/lab/build.sh [--force]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """tests/lab/demo.py — `make demo`: the main job.
 
 One migration of a failover guest (static, hardware-faithful eswitch, UDP at 1000 pps

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Run one shell command in a lab guest over its org.hybond.lab.exec port.
 
   guest.py SOCK [--timeout S] CMD...

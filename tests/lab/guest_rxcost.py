@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Cost of the standby RX redirect (tc ingress matchall mirred redirect standby -> master).
 
   guest_rxcost.py [--runs R] [--rates 2000,5000,10000,20000] [--seconds S] [-j]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Capture the guest's announcements (gratuitous ARP, unsolicited IPv6 NA) on host taps.
 
   ip netns exec hbg-hA tests/lab/guest_sniff.py --mac 52:54:00:18:00:10 hs-vm1 hv-vm1

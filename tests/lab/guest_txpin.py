@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """TX pin alternatives for a net_failover guest, measured under traffic.
 
   guest_txpin.py [--runs R] [--methods redirect,linkdown] [-j]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`hybond evacuate --to B` in the lab: every VM of host A moves, measured per VM.
 
   hostd_evacuate.py check            the cases below once, JSON on stdout (make check-lab:

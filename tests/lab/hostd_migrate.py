@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """hybond-hostd end to end in the lab: `hybond migrate VM --to B`, unattended, measured.
 
   hostd_migrate.py check                 one migration per guest mode (failover, bond);

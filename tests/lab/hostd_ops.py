@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """hybond drill / snapshot / status end to end in the lab, against hybond-hostd.
 
   hostd_ops.py check            drill (2 cycles) in both guest modes, snapshot of a failover

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A hostile guest on host A while an honest VM migrates A -> B (docs/security.md).
 
 The hostile "VM" is what hybond-hostd sees of a guest: a QMP socket and the org.hybond.0

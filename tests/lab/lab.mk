@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/lab/lab.mk — the migration lab (see docs/lab.md).
 #
 #   make lab-build        guest kernel + initramfs in $(B)/lab (with hybond-probe and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/lab/libvirt.mk — two libvirtd on the migration lab (tests/lab/lvlab; docs/lab.md,
 # "Two libvirtd"; docs/libvirt.md). All targets need root; B is the build directory (its
 # lab/ holds the guest image, as for tests/lab/lab).

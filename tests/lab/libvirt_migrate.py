@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`virsh migrate` between the two libvirtd of tests/lab/lvlab, under traffic.
 
   libvirt_migrate.py [--mode plain] [--runs N] [--out FILE] [--keep]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """`hybond snapshot` of a libvirt failover VM in the lab, and its restore by libvirt.
 
   libvirt_ops.py [--check] [--out FILE] [--keep]

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Live-migrate a lab VM to the other host: `lab migrate NAME --to B [-j]`.
 
 Phases (each one is also a "lab" record in build/lab/run/NAME/events.jsonl):

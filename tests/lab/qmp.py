@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """QMP client and event log for the hybond lab (stdlib only).
 
 As a module:  QMP(path).cmd("query-status") ; .wait_event("STOP", timeout=5)

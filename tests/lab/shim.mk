@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/lab/shim.mk — issue #8's proof: unplugs nobody announced, with and without the
 # guest kernel module hybond_shim.ko (kmod-shim/, docs/kmod-shim.md), measured by
 # tests/lab/shim_unplug.py. All targets need root (the lab; QEMU TCG).

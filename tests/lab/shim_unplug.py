@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Issue #8's proof: unplugs nobody announced, with and without hybond_shim.ko (kmod-shim/).
 
   shim_unplug.py [--scenarios unplug,migrate] [--modes failover,bond] [--kernels 6.1,6.12]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/lab/smoke.sh — the lab's smoke test (make check-lab).
 #
 # static eswitch: a failover-mode guest (QEMU failover=on + net_failover) and a

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Timestamp the STOP -> announce path on the wire (used by hostd_migrate.py --trace).
 
   ip netns exec hbl-fab tests/lab/stop_sniff.py --mac 52:54:00:18:00:10 [IFACE...]

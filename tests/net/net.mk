@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/net.mk — network-namespace tests (run as root by `make check`).
 #
 # hybond-probe: argument validation (unprivileged, no traffic) and the accuracy

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/test_esw_bridge.sh [ESW_TOOL] — the bridge eswitch backend in a
 # namespace of its own (hbesw-<pid>, no addresses, no traffic; root):
 #  - programming the VF port: learning off + the VM MAC's static sticky entry;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/test_install.sh DESTDIR — what `make install DESTDIR=… PREFIX=/usr` laid out:
 # the files and nothing else, the hook link, the units (systemd-analyze verify, and the
 # exposure score of hybond-hostd.service: at most EXPOSURE_MAX/10), sysusers.d and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/test_peer_tls.sh [HOSTD] — the peer channel over TCP + mutual TLS through
 # two real hybond-hostd.
 #

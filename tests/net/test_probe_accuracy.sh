@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/test_probe_accuracy.sh [PROBE] — hybond-probe's accuracy, measured.
 #
 # Three network namespaces of our own (hbpt-<pid>-{c,r,s}), 198.18.0.0/15 only:

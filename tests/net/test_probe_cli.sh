@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/net/test_probe_cli.sh [PROBE] — hybond-probe's argument validation:
 # bad input exits 2 with a message naming the option; needs no privileges and
 # sends no traffic.

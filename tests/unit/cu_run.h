@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* tests/unit/cu_run.h — the one CUnit runner every unit test binary uses. */
 #ifndef HB_CU_RUN_H
 #define HB_CU_RUN_H

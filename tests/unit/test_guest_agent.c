@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_guest_agent.c — the agent's state machine, driven by netlink messages
  * captured in the lab guest during a failover migration
  * (tests/data/netlink/failover-migrate) and by protocol frames, with a

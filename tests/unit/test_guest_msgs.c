@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_guest_msgs.c — the exact bytes of the rtnetlink requests hybond-guestd
  * sends, against what iproute2 sends for the same commands (captured with
  * strace on the Debian 12 host: tests/data/netlink/tc-iproute2-host.strace,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_guest_pair.c — link parsing and pairing on netlink messages captured
  * in the lab guest (Debian 6.1 kernel) during a live migration:
  *   tests/data/netlink/failover-migrate  net_failover: eth0 master, eth1 standby, eth2 e1000e

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_guest_util.c — loading captured netlink messages for the tests. */
 #include <dirent.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test_guest_util.h — helpers of the hybond-guestd unit tests: captured
  * rtnetlink messages from tests/data/netlink/<scenario>/NNNN-*.bin. */
 #ifndef TEST_GUEST_UTIL_H

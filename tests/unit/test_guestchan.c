@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_guestchan.c — CUnit tests of host-agent/guestchan: a socketpair plays the
  * guest (frames built and read with libhybond-proto), time is passed in by hand so
  * deadlines and the rate limit are tested without sleeping. */

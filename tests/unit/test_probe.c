@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* test_probe.c — CUnit tests of hybond-probe's pure logic: accounting (gaps,
  * duplicates, reordering, per-direction loss, outage intervals, percentiles),
  * the wire format, the argument parsers and the JSON result. */

@@ -380,6 +380,7 @@ int main(int argc, char **argv)
 		       sentry_main(argc - 2, argv + 2);
 	if (argc > 1 && !strncmp(argv[1], "--sandboxed-", 12)) {
 		char pp[16];
+		ssize_t n = 0;
 
 		(void)snprintf(pp, sizeof(pp), "%d", (int)getppid());
 		sentry_sandbox("-", "-", pp);
@@ -388,10 +389,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[1], "--sandboxed-socket"))
 			(void)socket(AF_INET, SOCK_STREAM, 0);
 		else if (!strcmp(argv[1], "--sandboxed-write-stdout"))
-			(void)write(1, "", 0);  /* another fd than stderr: a guest's, say */
+			n = write(1, "", 0);  /* another fd than stderr: a guest's, say */
 		else
-			(void)write(2, "", 0);
-		_exit(0);
+			n = write(2, "", 0);
+		_exit(n < 0 ? 1 : 0);
 	}
 	return hb_cu_run(suites);
 }

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/unit/unit.mk — CUnit tests of libhybond-proto.
 #
 #   $(B)/tests/test_proto     codec, validator and stream reader

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/hostd/hv/hv_libvirt.mk — the libvirt hypervisor backend (hv_libvirt.c: the loop side,
 # hv_libvirt_worker.c: the worker and event threads, hv_libvirt_int.h: what they share).
 #

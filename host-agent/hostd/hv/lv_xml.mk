@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # host-agent/hostd/hv/lv_xml.mk — libvirt domain and network XML (docs/libvirt.md).
 #
 #   LV_XML_OBJS                      lv_xml.o: domain / network XML (libxml2, no libvirt

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """labkit — what the lab's scripts share (tests/lab/*.py import these, never each other).
 
   lab       the lab's paths and environment, tests/lab/lab as a function, a VM's vm.env,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The host side of a hybond switch by hand: the guest channel (hybond-guestctl `watch -j
 --stdin`), the VM MAC's static FDB entry, the e1000e "VF" by QMP, one VM on host A.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """hybond-hostd in the lab's hosts hA and hB: the daemons, a VM's registration, its
 status, and the checks of where a VM ended (fast path on one host, nothing on the other).
 

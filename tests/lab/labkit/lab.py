@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The lab handle: paths and environment as tests/lab/lab sees them, the lab as a function.
 
 Every value here is read once, at import (HBL_OUT set later by a script, as

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """hybond-hostd on the two libvirtd of tests/lab/lvlab (libvirt backend, unix peer
 sockets): the daemons, a VM's registration and its status.
 

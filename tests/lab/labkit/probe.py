@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """hybond-probe from the peer namespace, and its outages laid on a scenario's steps."""
 import json
 import signal

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Numbers in tables, a run's meta data, and the sections of docs/benchmarks.md."""
 import os
 import time

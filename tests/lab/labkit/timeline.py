@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A migration's timeline from events.jsonl, and each probe outage's probable cause.
 
 milestones() picks the events that explain outages (ms from the migrate command),

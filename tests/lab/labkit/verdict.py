@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Verdicts: the one failure type and the scripts' voice on stderr.
 
 Fail is a RuntimeError: the scripts that grew up on tests/lab/bench.py catch

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 bad=0
 git ls-files | grep -vE '^(tests/data/|tests/fuzz/corpus/|debian/(changelog|control|copyright|source/)|LICENSE$|kmod-shim/COPYING$)' |
-	grep -vE '\.(bin|strace|md|xml|txt|cmds|capture|install|supp)$|(^|/)\.(gitignore|clang-tidy)$' |
+	grep -vE '\.(bin|strace|md|xml|txt|cmds|capture|install|supp|lintian-overrides)$|(^|/)\.(gitignore|clang-tidy)$' |
 	while read -r f; do
 		[ -L "$f" ] && continue
 		case $f in kmod-shim/*) want='GPL-2.0' ;; *) want='LGPL-2.1-or-later' ;; esac

@@ -75,3 +75,12 @@ check-install: $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-guestctl \
 		install-host install-guest install-dkms >/dev/null
 	HYBOND_VERSION=$(HYBOND_VERSION) tests/net/test_install.sh $(CURDIR)/$(B)/destdir
 check-net:: check-install
+
+# make check-packages (in make check-lab; root): the three Debian packages built from a
+# clean copy of the tree, lintian, installed with apt, a lab migration with the installed
+# programs, purged with nothing left (tests/net/test_packages.sh; logs in $(B)/pkg/log)
+.PHONY: check-packages
+check-packages: deps-auto $(B)/bin/hybond-shimctl
+	$(MAKE) --no-print-directory kmod
+	HYBOND_VERSION=$(HYBOND_VERSION) tests/net/test_packages.sh $(B)
+check-lab:: check-packages

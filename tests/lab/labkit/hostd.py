@@ -7,12 +7,14 @@ libvirt.py runs the same class on the two libvirtd.
 """
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import time
 
-from labkit.lab import (B, CLI, HOSTD, LAB, LOGS, PFX, RUN, UDP_RATE, fdb_port, inst, lab,
-                        sh, vm_env)
+from labkit.lab import (B, CLI, HOSTD, INSTALLED, LAB, LOGS, PFX, RUN, UDP_RATE, UNIT_DIR,
+                        fdb_port, inst, lab, sh, vm_env)
 from labkit.verdict import Fail
 
 HD_DIR = os.path.join(RUN, "hostd")
@@ -127,9 +129,35 @@ class Daemons:
                                                                  other.lower())
         else:
             sect = "socket = %s\n" % os.path.join(HD_DIR, other, "peer.sock")
+        if INSTALLED:
+            # the packages' layout: the daemon reads /etc/hybond/hostd.conf. Both lab hosts
+            # share one file system: `ip netns exec` mounts /etc/netns/NS/hybond over
+            # /etc/hybond for the daemon of NS (ip-netns(8)), so each reads its own.
+            d = os.path.join("/etc/netns", self.netns(h), "hybond")
+            os.makedirs(d, exist_ok=True)
+            conf = os.path.join(d, "hostd.conf")
         with open(conf, "w") as f:
             f.write(glob + "\n[peer %s]\n" % other + sect)
-        return conf
+        return "/etc/hybond/hostd.conf" if INSTALLED else conf
+
+    def argv(self, h, conf):
+        """The daemon's command line: the installed unit's ExecStartPre (the config check,
+        which must pass) and ExecStart when HBL_INSTALLED, else the build's daemon."""
+        if not INSTALLED:
+            return [HOSTD, "-c", conf]
+        lines = {}
+        with open(os.path.join(UNIT_DIR, "hybond-hostd.service")) as f:
+            for ln in f:
+                k, _, v = ln.strip().partition("=")
+                if k in ("ExecStartPre", "ExecStart"):
+                    lines[k] = shlex.split(v)
+        if set(lines) != {"ExecStartPre", "ExecStart"}:
+            raise Fail("%s/hybond-hostd.service: no ExecStartPre/ExecStart" % UNIT_DIR)
+        pre = ["ip", "netns", "exec", self.netns(h)] + lines["ExecStartPre"]
+        r = subprocess.run(pre, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise Fail("%s: %s" % (" ".join(pre), r.stdout))
+        return lines["ExecStart"]
 
     def start(self, h):
         conf = self.conf(h)
@@ -141,7 +169,7 @@ class Daemons:
         os.makedirs(os.path.dirname(logp), exist_ok=True)
         log = open(logp, "a")
         self.procs[h] = subprocess.Popen(
-            ["ip", "netns", "exec", self.netns(h), HOSTD, "-c", conf], stdout=log,
+            ["ip", "netns", "exec", self.netns(h)] + self.argv(h, conf), stdout=log,
             stderr=log, env=dict(os.environ, B=B))
         log.close()
         deadline = time.monotonic() + self.START_TIMEOUT_S
@@ -169,6 +197,15 @@ class Daemons:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if INSTALLED:
+            for h in self.HOSTS:
+                shutil.rmtree(os.path.join("/etc/netns", self.netns(h), "hybond"),
+                              ignore_errors=True)
+                for d in (os.path.join("/etc/netns", self.netns(h)), "/etc/netns"):
+                    try:
+                        os.rmdir(d)         # only when empty: never another's files
+                    except OSError:
+                        pass
 
 
 class HostdLab:

@@ -22,6 +22,13 @@ GUESTCTL = os.path.join(B, "bin", "hybond-guestctl")
 GUESTD = os.path.join(B, "bin", "hybond-guestd")
 HOSTD = os.path.join(B, "bin", "hybond-hostd")
 CLI = os.path.join(B, "bin", "hybond")
+# HBL_INSTALLED=1 (make check-packages): the programs the Debian packages installed, the
+# daemons started by their unit's command lines with /etc/hybond/hostd.conf (labkit/hostd.py)
+INSTALLED = os.environ.get("HBL_INSTALLED") == "1"
+UNIT_DIR = "/lib/systemd/system"
+if INSTALLED:
+    PROBE, GUESTCTL = "/usr/bin/hybond-probe", "/usr/sbin/hybond-guestctl"
+    GUESTD, HOSTD, CLI = "/usr/sbin/hybond-guestd", "/usr/sbin/hybond-hostd", "/usr/bin/hybond"
 OUT = os.environ.get("HBL_OUT", os.path.join(B, "lab"))   # guest image (and the logs)
 LOGS = os.path.join(OUT, "run")
 PFX = os.environ.get("HBL_PREFIX", "hbl-")

@@ -45,12 +45,14 @@ $(B)/tests/test_guest_%: $(B)/obj/tests/unit/test_guest_%.o $(B)/obj/tests/unit/
 .PHONY: install-guest
 install-guest: $(GUESTD_BIN)
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(UDEVRULESDIR) $(DESTDIR)$(SYSCONFDIR)/hybond
 	$(INSTALL) -m 0755 $(GUESTD_BIN) $(DESTDIR)$(SBINDIR)/
 	sed 's|/usr/sbin/hybond-guestd|$(SBINDIR)/hybond-guestd|' \
 		$(GUESTD_DIR)/systemd/hybond-guestd.service > $(DESTDIR)$(UNITDIR)/hybond-guestd.service
 	$(INSTALL) -m 0644 $(GUESTD_DIR)/systemd/60-hybond-guestd.rules $(DESTDIR)$(UDEVRULESDIR)/
 	$(INSTALL) -m 0644 $(GUESTD_DIR)/hybond-guestd.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(GUESTD_DIR)/guest.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf ]; then \
 		echo "$(INSTALL) -m 0644 guest.conf $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf"; \
 		$(INSTALL) -m 0644 $(GUESTD_DIR)/systemd/guest.conf $(DESTDIR)$(SYSCONFDIR)/hybond/guest.conf; \

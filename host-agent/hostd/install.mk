@@ -84,3 +84,15 @@ check-packages: deps-auto $(B)/bin/hybond-shimctl
 	$(MAKE) --no-print-directory kmod
 	HYBOND_VERSION=$(HYBOND_VERSION) tests/net/test_packages.sh $(B)
 check-lab:: check-packages
+
+# make check-man (in check-net): every installed man page complete (NAME, SYNOPSIS,
+# DESCRIPTION, OPTIONS, EXIT STATUS, FILES, SIGNALS for the daemons, EXAMPLES, SEE ALSO
+# naming installed pages), rendered by groff without a warning, read by lexgrog
+MAN_PAGES := host-agent/probe/hybond-probe.1 host-agent/hostd/hostd.conf.5 \
+	     guest-agent/guest.conf.5 host-agent/hostd/hybond-hostd.8 host-agent/cli/hybond.8 \
+	     host-agent/guestctl/hybond-guestctl.8 host-agent/libvirt-hook/hybond-libvirt-hook.8 \
+	     guest-agent/hybond-guestd.8
+.PHONY: check-man
+check-man:
+	tools/man-check.sh $(MAN_PAGES)
+check-net:: check-man

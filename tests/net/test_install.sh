@@ -37,6 +37,7 @@ usr/sbin/hybond-guestd
 usr/sbin/hybond-hostd
 usr/share/doc/hybond/hostd.conf.example
 usr/share/man/man1/hybond-probe.1
+usr/share/man/man5/guest.conf.5
 usr/share/man/man5/hostd.conf.5
 usr/share/man/man8/hybond-guestctl.8
 usr/share/man/man8/hybond-guestd.8

@@ -12,8 +12,11 @@
  *     removed one unregistered, a changed one registered again — each only while that VM
  *     has no operation (else: logged, kept). VMs added with `hybond vm add` are not the
  *     file's and stay;
- *   - listeners, sockets, TLS files, state_dir, the guest sentry, sched_fifo and host are
- *     read at start only: a change is logged ("takes effect at restart").
+ *   - the TLS certificate, key, CA and CRL files (at the paths the new file names) are
+ *     read again when the daemon uses TLS: new peer connections use them, open ones keep
+ *     theirs; files that do not load or check change nothing (the error is logged);
+ *   - listeners, sockets, tls_priority, state_dir, the guest sentry, sched_fifo and host
+ *     are read at start only: a change is logged ("takes effect at restart").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include <string.h>
 
 #include "hostd.h"
+#include "host-agent/hostd/peer/peer.h"
 #include "registry.h"
 #include "reload.h"
 #include "vm.h"
@@ -90,6 +94,36 @@ static void restart_only(const char *key, int changed)
 		     "recovered)", key);
 }
 
+/* The TLS files again (renewed certificates, a new CRL), from nc's paths. A daemon
+ * started without TLS gets none from a reload (the listener is set up at start). */
+static void reload_tls(struct hostd *d, struct hostd_config *nc)
+{
+	char err[PEER_ERR_MAX], warn[PEER_ERR_MAX];
+
+	if (!d->tls) {
+		restart_only("TLS (peer_listen or a [peer] with an address)", config_uses_tls(nc));
+		return;
+	}
+	if (!config_uses_tls(nc)) {
+		restart_only("TLS (no peer_listen and no [peer] with an address now)", 1);
+		return;
+	}
+	if (peer_tls_reload(d->tls, nc, err, sizeof(err), warn, sizeof(warn))) {
+		hlog(HLOG_ERR, "reload: peer TLS: %s; the certificates loaded before stay in use",
+		     err);
+		return;
+	}
+	if (warn[0])
+		hlog(HLOG_WARN, "reload: peer TLS: %s", warn);
+	memcpy(d->cfg.tls_ca, nc->tls_ca, sizeof(d->cfg.tls_ca));
+	memcpy(d->cfg.tls_cert, nc->tls_cert, sizeof(d->cfg.tls_cert));
+	memcpy(d->cfg.tls_key, nc->tls_key, sizeof(d->cfg.tls_key));
+	memcpy(d->cfg.tls_crl, nc->tls_crl, sizeof(d->cfg.tls_crl));
+	hlog(HLOG_INFO, "reload: peer TLS: %s, %s, %s%s%s read again: new peer connections "
+	     "use them", nc->tls_cert, nc->tls_key, nc->tls_ca, nc->tls_crl[0] ? ", " : "",
+	     nc->tls_crl);
+}
+
 int hostd_reload(struct hostd *d, const char *path)
 {
 	struct hostd_config *nc = calloc(1, sizeof(*nc)), *oc = &d->cfg;
@@ -116,10 +150,6 @@ int hostd_reload(struct hostd *d, const char *path)
 	STR_ONLY(ctl_group);
 	STR_ONLY(peer_socket);
 	STR_ONLY(peer_listen);
-	STR_ONLY(tls_ca);
-	STR_ONLY(tls_cert);
-	STR_ONLY(tls_key);
-	STR_ONLY(tls_crl);
 	STR_ONLY(tls_priority);
 	STR_ONLY(state_dir);
 	STR_ONLY(libvirt_uri);
@@ -128,6 +158,7 @@ int hostd_reload(struct hostd *d, const char *path)
 	NUM_ONLY(sched_fifo);
 #undef STR_ONLY
 #undef NUM_ONLY
+	reload_tls(d, nc);
 	/* for what starts next */
 	memcpy(oc->uplink, nc->uplink, sizeof(oc->uplink));
 	oc->txqueuelen = nc->txqueuelen;

@@ -621,6 +621,91 @@ static void test_reject_revoked(void)
 	run_fail_case(&revoked);
 }
 
+/* One connection from A (client, ta) to B (server, tb): 1 when both ends are ready, 0
+ * when it was refused. With keep, the established connection is left open (ea, eb). */
+static int try_connect(struct loop *l, struct peer_tls *ta, const struct hostd_config *ca,
+		       struct peer_tls *tb, struct ep *ea, struct ep *eb, int keep)
+{
+	int sv[2], rc, ok;
+
+	memset(ea, 0, sizeof(*ea));
+	memset(eb, 0, sizeof(*eb));
+	ea->l = eb->l = l;
+	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+	ea->pc = peer_tls_client(l, ta, sv[0], config_peer(ca, "B"), B_WHERE, &ep_ops, ea, &rc);
+	eb->pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, eb, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ea->pc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(eb->pc);
+	{
+		struct loop_timer *w = loop_timer_new(l, watchdog, l);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(w);
+		watchdog_fired = 0;
+		(void)loop_timer_arm(w, 20000);
+		while (!(ea->ready && eb->ready) && !ea->closed && !eb->closed && !watchdog_fired)
+			(void)loop_run(l);
+		CU_ASSERT_FALSE(watchdog_fired);
+		loop_timer_free(w);
+	}
+	ok = ea->ready && eb->ready;
+	if (ok && keep)
+		return ok;
+	if (ea->pc)
+		peer_conn_free(ea->pc);
+	if (!eb->closed)
+		run_until(l, &eb->closed);
+	return ok;
+}
+
+/* SIGHUP: the TLS files read again. B trusts CA 1 only and refuses A's certificate from
+ * CA 2; after a reload with CA 1 + 2 it accepts it; a reload with a missing key changes
+ * nothing; a connection opened before a reload keeps working (its credentials retired,
+ * freed with the rest). */
+static void test_reload(void)
+{
+	struct hostd_config ca, cb, bad;
+	struct peer_tls *ta, *tb;
+	struct loop *l = loop_new();
+	struct ep ea, eb, oa, ob;
+	struct hb_msg m;
+	char err[PEER_ERR_MAX] = "", warn[PEER_ERR_MAX];
+
+	mk_config(&ca, "ca12.pem", "x.pem", "x.key", "B", B_WHERE, "hb-b.test");
+	mk_config(&cb, "ca1.pem", "b.pem", "b.key", "A", "198.19.250.1:16515", "hb-a.test");
+	ta = mk_tls(&ca);
+	tb = mk_tls(&cb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ta);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+	CU_ASSERT_FALSE(try_connect(l, ta, &ca, tb, &ea, &eb, 0));
+	expect_text(eb.text, "signer not found");
+
+	path(cb.tls_ca, sizeof(cb.tls_ca), "ca12.pem");
+	CU_ASSERT_EQUAL(peer_tls_reload(tb, &cb, err, sizeof(err), warn, sizeof(warn)), 0);
+	CU_ASSERT_TRUE(try_connect(l, ta, &ca, tb, &oa, &ob, 1));       /* stays open */
+
+	bad = cb;
+	path(bad.tls_key, sizeof(bad.tls_key), "missing.key");
+	CU_ASSERT_EQUAL(peer_tls_reload(tb, &bad, err, sizeof(err), warn, sizeof(warn)), -ENOENT);
+	expect_text(err, "missing.key");
+	CU_ASSERT_TRUE(try_connect(l, ta, &ca, tb, &ea, &eb, 0));       /* still CA 1 + 2 */
+
+	/* reloaded while oa/ob is open: back to CA 1 only; the open one keeps talking */
+	path(cb.tls_ca, sizeof(cb.tls_ca), "ca1.pem");
+	CU_ASSERT_EQUAL(peer_tls_reload(tb, &cb, err, sizeof(err), warn, sizeof(warn)), 0);
+	prepare_msg(&m, "A");
+	CU_ASSERT_EQUAL(peer_send(oa.pc, &m), 0);
+	run_until(l, &ob.n);
+	CU_ASSERT_EQUAL(ob.types[0], HB_MSG_MIGRATE_PREPARE);
+	CU_ASSERT_FALSE(try_connect(l, ta, &ca, tb, &ea, &eb, 0));
+	expect_text(eb.text, "signer not found");
+
+	peer_conn_free(oa.pc);
+	run_until(l, &ob.closed);
+	peer_tls_free(ta);
+	peer_tls_free(tb);
+	loop_free(l);
+}
+
 /* Raw GnuTLS peers: a client without certificate, an expired client and server. */
 static void test_reject_raw(void)
 {
@@ -967,6 +1052,8 @@ static CU_TestInfo tests[] = {
 	{ "refused: certificate from another CA (server, client)", test_reject_other_ca },
 	{ "refused: wrong server name, client naming no peer", test_reject_wrong_name },
 	{ "refused: a certificate revoked by tls_crl", test_reject_revoked },
+	{ "SIGHUP: TLS files read again; bad ones change nothing; open connections stay",
+	  test_reload },
 	{ "refused: client without certificate, expired client and server", test_reject_raw },
 	{ "refused: garbage instead of a ClientHello; handshake timeouts", test_garbage_and_timeout },
 	{ "limits: handshakes per address and in all, admission, free mid-handshake", test_limits },

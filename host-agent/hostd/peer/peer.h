@@ -112,6 +112,14 @@ int peer_tls_admit(const struct peer_tls *t, const struct sockaddr_storage *sa);
  */
 int peer_tls_new(const struct hostd_config *c, struct peer_tls **out, char *err, size_t errlen,
 		 char *warn, size_t warnlen);
+/*
+ * SIGHUP: tls_ca, tls_crl, tls_cert and tls_key (c's paths) read again and checked as
+ * at start; new connections use them, connections already open keep theirs. On an
+ * error (err) the credentials in force stay. -EBUSY after PTLS_MAX_RETIRED reloads
+ * while connections older than all of them are still open.
+ */
+int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err, size_t errlen,
+		    char *warn, size_t warnlen);
 /* Frees the connections still open (no callbacks), then the credentials. */
 void peer_tls_free(struct peer_tls *t);
 /* Handshake deadlines: the loop calls it every turn (ms to the next, -1: none);

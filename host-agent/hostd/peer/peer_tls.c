@@ -32,8 +32,15 @@ struct ptls_id {
 	char tls_name[CFG_DNS_MAX + 1];
 };
 
+#define PTLS_MAX_RETIRED 8             /* credentials replaced by SIGHUP, still in use */
+
 struct peer_tls {
 	gnutls_certificate_credentials_t cred;
+	/* replaced credentials that sessions opened before the reload may still use (a
+	 * gnutls session keeps a pointer to its credentials): freed once no connection is
+	 * open, or with the rest */
+	gnutls_certificate_credentials_t retired[PTLS_MAX_RETIRED];
+	unsigned n_retired;
 	gnutls_priority_t prio;
 	struct ptls_id ids[CFG_MAX_PEERS];
 	size_t n_ids;
@@ -626,6 +633,20 @@ static int check_own(struct peer_tls *t, const struct hostd_config *c, char *err
 	return rc;
 }
 
+static int check_files(const struct hostd_config *c, char *err, size_t errlen, char *warn,
+		       size_t warnlen)
+{
+	int rc = check_file("tls_ca", c->tls_ca, 0, err, errlen, warn, warnlen);
+
+	if (!rc && c->tls_crl[0])
+		rc = check_file("tls_crl", c->tls_crl, 0, err, errlen, warn, warnlen);
+	if (!rc)
+		rc = check_file("tls_cert", c->tls_cert, 0, err, errlen, warn, warnlen);
+	if (!rc)
+		rc = check_file("tls_key", c->tls_key, 1, err, errlen, warn, warnlen);
+	return rc;
+}
+
 static int load_cred(struct peer_tls *t, const struct hostd_config *c, char *err, size_t errlen)
 {
 	int rc;
@@ -670,13 +691,7 @@ int peer_tls_new(const struct hostd_config *c, struct peer_tls **out, char *err,
 
 	*out = NULL;
 	warn[0] = 0;
-	rc = check_file("tls_ca", c->tls_ca, 0, err, errlen, warn, warnlen);
-	if (!rc && c->tls_crl[0])
-		rc = check_file("tls_crl", c->tls_crl, 0, err, errlen, warn, warnlen);
-	if (!rc)
-		rc = check_file("tls_cert", c->tls_cert, 0, err, errlen, warn, warnlen);
-	if (!rc)
-		rc = check_file("tls_key", c->tls_key, 1, err, errlen, warn, warnlen);
+	rc = check_files(c, err, errlen, warn, warnlen);
 	if (rc)
 		return rc;
 	t = calloc(1, sizeof(*t));
@@ -714,6 +729,47 @@ int peer_tls_new(const struct hostd_config *c, struct peer_tls **out, char *err,
 	return 0;
 }
 
+static void free_retired(struct peer_tls *t)
+{
+	while (t->n_retired)
+		gnutls_certificate_free_credentials(t->retired[--t->n_retired]);
+}
+
+int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err, size_t errlen,
+		    char *warn, size_t warnlen)
+{
+	gnutls_certificate_credentials_t old = t->cred;
+	int rc;
+
+	warn[0] = 0;
+	if (!t->conns)
+		free_retired(t);
+	if (t->n_retired == PTLS_MAX_RETIRED) {
+		(void)snprintf(err, errlen, "%u reloads while peer connections opened before "
+			       "them are still open: try again once they closed", t->n_retired);
+		return -EBUSY;
+	}
+	rc = check_files(c, err, errlen, warn, warnlen);
+	if (rc)
+		return rc;
+	/* the new credentials are loaded and checked beside the old ones, which stay in
+	 * force until the new ones are known good */
+	rc = load_cred(t, c, err, errlen);
+	if (!rc)
+		rc = check_own(t, c, err, errlen, warn, warnlen);
+	if (rc) {
+		if (t->cred)
+			gnutls_certificate_free_credentials(t->cred);
+		t->cred = old;
+		return rc;
+	}
+	if (t->conns)
+		t->retired[t->n_retired++] = old;
+	else
+		gnutls_certificate_free_credentials(old);
+	return 0;
+}
+
 void peer_tls_free(struct peer_tls *t)
 {
 	if (!t)
@@ -729,6 +785,7 @@ void peer_tls_free(struct peer_tls *t)
 		loop_del_ticker(t->l, t);
 	if (t->cred)
 		gnutls_certificate_free_credentials(t->cred);
+	free_retired(t);
 	if (t->prio)
 		gnutls_priority_deinit(t->prio);
 	free(t);

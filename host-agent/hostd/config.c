@@ -489,9 +489,18 @@ int config_parse(struct hostd_config *c, const char *text, const char *fname,
 			(void)snprintf(why, sizeof(why), "want 'key = value'");
 			rc = -EINVAL;
 		} else {
+			char *hash;
+
 			*eq = 0;
 			key = trim(l);
-			val = trim(eq + 1);
+			val = eq + 1;
+			/* a comment after the value: '#' after a blank ("a#b" stays a value) */
+			for (hash = strchr(val, '#'); hash; hash = strchr(hash + 1, '#'))
+				if (hash > val && (hash[-1] == ' ' || hash[-1] == '\t')) {
+					*hash = 0;
+					break;
+				}
+			val = trim(val);
 			if (!*val) {
 				(void)snprintf(why, sizeof(why), "%s: empty value", key);
 				rc = -EINVAL;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -137,6 +138,25 @@ static int peer_check_main(struct hostd *d, const char *peer)
 	return rc ? 1 : 0;
 }
 
+/* The accounts hostd.conf names exist (--check, the unit's ExecStartPre, says so before
+ * the start fails on them). 0, or -1 (said why). */
+static int check_accounts(const struct hostd_config *c)
+{
+	if (c->ctl_group[0] && !getgrnam(c->ctl_group)) {
+		(void)fprintf(stderr, "hybond-hostd: ctl_group %s: no such group (the package's "
+			      "sysusers.d entry creates group hybond: systemd-sysusers)\n",
+			      c->ctl_group);
+		return -1;
+	}
+	if (c->guest_sentry && c->sentry_user[0] && !getpwnam(c->sentry_user)) {
+		(void)fprintf(stderr, "hybond-hostd: sentry_user %s: no such user (the package's "
+			      "sysusers.d entry creates hybond-sentry: systemd-sysusers)\n",
+			      c->sentry_user);
+		return -1;
+	}
+	return 0;
+}
+
 /* The guest sentry: its own account (a dedicated one, else nobody). 0 or -1 (said why). */
 static int start_sentry(struct hostd *d)
 {
@@ -195,6 +215,8 @@ int main(int argc, char **argv)
 	}
 	if (check_peer)
 		return peer_check_main(&d, check_peer);
+	if (check_accounts(&d.cfg))
+		return 1;
 	if (check) {
 		if (tls_setup(&d))
 			return 1;

@@ -111,6 +111,14 @@ state_dir = $tmp/state
 CONF
 mkdir -p "$tmp/state"
 "$D/usr/sbin/hybond-hostd" --check --config "$tmp/hostd.conf" >/dev/null || fail "--check"
+# --check (the unit's ExecStartPre) finds accounts that do not exist
+for kv in "ctl_group = hb-nosuch-grp" "sentry_user = hb-nosuch-usr"; do
+	printf '%s\n' "$kv" >> "$tmp/hostd.conf"
+	out=$("$D/usr/sbin/hybond-hostd" --check --config "$tmp/hostd.conf" 2>&1) &&
+		fail "--check with $kv passed"
+	case $out in *"no such "*"systemd-sysusers"*) ;; *) fail "--check with $kv: $out";; esac
+	sed -i '$d' "$tmp/hostd.conf"
+done
 python3 - "$tmp" "$D/usr/sbin/hybond-hostd" <<'PY' || fail "the daemon under NOTIFY_SOCKET"
 import json, os, signal, socket, subprocess, sys, time
 tmp, exe = sys.argv[1], sys.argv[2]

@@ -87,7 +87,8 @@ static void test_config_errors(void)
 		   "qmp = /q\n", "defined twice");
 }
 
-/* no host line: the hostname's first label, the name the peers give this host */
+/* no host line: the hostname's first label, the name the peers give this host; comments
+ * after values */
 static void test_config_default_host(void)
 {
 	struct hostd_config c;
@@ -101,6 +102,17 @@ static void test_config_default_host(void)
 	config_defaults(&c);
 	CU_ASSERT_EQUAL_FATAL(config_parse(&c, "host = hv7\n", "t.conf", err, sizeof(err)), 0);
 	CU_ASSERT_STRING_EQUAL(c.host, "hv7");
+	/* a comment after a value (after a blank); '#' inside a value stays */
+	config_defaults(&c);
+	CU_ASSERT_EQUAL_FATAL(config_parse(&c, "host = hv8   # this host\nuplink = a#b\t# x\n"
+					   "libvirt_uri = qemu:///system\t#c\n", "t.conf", err,
+					   sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(c.host, "hv8");
+	CU_ASSERT_STRING_EQUAL(c.uplink, "a#b");
+	CU_ASSERT_STRING_EQUAL(c.libvirt_uri, "qemu:///system");
+	config_defaults(&c);
+	CU_ASSERT_NOT_EQUAL(config_parse(&c, "host = hv8\nuplink = # nothing\n", "t.conf", err,
+					 sizeof(err)), 0);
 }
 
 /* libvirt: hv = libvirt needs neither qmp nor launcher; the new keys and their errors */

@@ -567,7 +567,7 @@ static int check_file(const char *key, const char *path, int secret, char *err, 
 
 	if (fd < 0) {
 		rc = -errno;
-		(void)snprintf(err, errlen, "%s %s: %s (create it as docs/peer-tls.md says, or set "
+		(void)snprintf(err, errlen, "%s %s: %s (create it as hostd.conf(5), TLS CERTIFICATES, says, or set "
 			       "%s in hostd.conf)", key, path, strerror(-rc), key);
 		return rc;
 	}
@@ -624,7 +624,7 @@ static int check_own(struct peer_tls *t, const struct hostd_config *c, char *err
 		size_t off = strlen(warn);
 
 		(void)snprintf(warn + off, warnlen - off, "%stls_cert %s expires in %lld days: "
-			       "renew it (docs/peer-tls.md)", off ? "; " : "", c->tls_cert,
+			       "renew it (hostd.conf(5), TLS CERTIFICATES)", off ? "; " : "", c->tls_cert,
 			       (long long)((exp - time(NULL)) / 86400));
 	}
 	for (i = 0; i < n; i++)

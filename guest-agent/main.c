@@ -345,6 +345,20 @@ static int add_fd(struct daemon *d, int fd, int tag)
 
 enum { TAG_NL = 1, TAG_TIMER, TAG_SIGNAL, TAG_CTL, TAG_SHIM, TAG_CHAN = -2 };
 
+/* "0".."86400" into *out: 0, or -1 (not a whole number in range) */
+static int parse_seconds(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 86400)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 static int run_daemon(struct daemon *d)
 {
 	sigset_t mask;
@@ -394,6 +408,7 @@ static int run_daemon(struct daemon *d)
 	channel_open(d);
 	if (d->sys.chan_fd >= 0)
 		on_channel(d);
+	rc = 0;
 	while (running) {
 		struct epoll_event evs[8];
 		int n, i;
@@ -403,6 +418,7 @@ static int run_daemon(struct daemon *d)
 		n = epoll_wait(d->epfd, evs, 8, -1);
 		if (n < 0 && errno != EINTR) {
 			gd_err("epoll_wait: %s", strerror(errno));
+			rc = 1;         /* a failure: the unit's Restart=on-failure starts it again */
 			break;
 		}
 		for (i = 0; i < n; i++) {
@@ -427,7 +443,7 @@ static int run_daemon(struct daemon *d)
 		(void)unlink(GD_CTL_PATH);
 	}
 	gd_sys_close(&d->sys);
-	return 0;
+	return rc;
 }
 
 /* ---- capture mode: raw link messages as files (tests/data/netlink/) -------------- */
@@ -570,7 +586,14 @@ int main(int argc, char **argv)
 		case 's': status = 1; break;
 		case 'j': json = 1; break;
 		case 'K': capture = optarg; break;
-		case 'T': capture_s = atoi(optarg); break;
+		case 'T':
+			if (parse_seconds(optarg, &capture_s)) {
+				gd_err("--capture-seconds '%s': want a whole number of seconds, "
+				       "0..86400", optarg);
+				free(d);
+				return 2;
+			}
+			break;
 		case 'R': d->no_rx_redirect = 1; break;
 		case 'h': usage(stdout); free(d); return 0;
 		case 'V': (void)printf("%s\n", GD_AGENT_NAME); free(d); return 0;

@@ -10,6 +10,12 @@
 
 static int log_verbose;
 static int journal = -1;        /* stderr is journald's stream (hybond/logstream.h) */
+static int (*log_sink)(enum hostd_prio, const char *);
+
+void hlog_set_sink(int (*sink)(enum hostd_prio prio, const char *msg))
+{
+	log_sink = sink;
+}
 
 void hlog_verbose(int on)
 {
@@ -31,6 +37,8 @@ void hlog(enum hostd_prio prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): false positive, va_start above */
 	va_end(ap);
+	if (log_sink && log_sink(prio, msg) == 0)
+		return;
 	/* one fprintf, one write(): the guest sentry and launchers share stderr */
 	if (journal) {
 		(void)fprintf(stderr, "%s%s\n", sd[prio], msg);

@@ -13,5 +13,9 @@ enum hostd_prio { HLOG_DEBUG, HLOG_INFO, HLOG_WARN, HLOG_ERR };
 void hlog(enum hostd_prio prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* HLOG_DEBUG lines are written only after hlog_verbose(1) (hybond-hostd -v). */
 void hlog_verbose(int on);
+/* A sink that takes each line before stderr does (hybond-hostd under systemd: journald
+ * with fields, hostd/logfields.c): 0 when it took the line, else the line goes to stderr
+ * as without one. NULL: none. */
+void hlog_set_sink(int (*sink)(enum hostd_prio prio, const char *msg));
 
 #endif

@@ -23,7 +23,7 @@ HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announc
               $(HD)/ops/migrate_source.c $(HD)/ops/migrate_dest.c \
               $(HD)/ops/migrate_libvirt.c $(HD)/ops/migrate_recover.c $(HD)/ops/migrate_drivers.c \
               $(HD)/guest/sentry.c $(HD)/guest/sentry_link.c $(HD)/peer_route.c $(HD)/reload.c
-HOSTD_MAIN := $(HD)/main.c
+HOSTD_MAIN := $(HD)/main.c $(HD)/logfields.c
 # libvirt: the backend (hv/hv_libvirt.mk) and the XML the hook sends (hv/lv_xml.mk)
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
 HOSTD_LV_LDLIBS = $(LV_XML_LDLIBS) $(HV_LIBVIRT_LDLIBS)

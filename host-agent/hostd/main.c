@@ -30,6 +30,7 @@
 #include "host-agent/hostd/peer/peer_check.h"
 #include "peer_route.h"
 #include "reload.h"
+#include "logfields.h"
 #include "registry.h"
 #include "vm.h"
 
@@ -217,6 +218,7 @@ int main(int argc, char **argv)
 		return peer_check_main(&d, check_peer);
 	if (check_accounts(&d.cfg))
 		return 1;
+	hostd_log_fields_init(&d);
 	if (check) {
 		if (tls_setup(&d))
 			return 1;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 
 #include "host-agent/hostd/guest/sentry.h"
@@ -554,6 +555,17 @@ void vm_set_last_op(struct vm *v, json_t *o)
 
 void vm_op_begin(struct vm *v, struct vm_op *op)
 {
+	/* the daemon's operations numbered from its start time in ms: no two share an id,
+	 * also across restarts, and the journal's HYBOND_OP_ID=… picks one out */
+	static uint64_t next;
+
+	if (!next) {
+		struct timespec ts;
+
+		(void)clock_gettime(CLOCK_REALTIME, &ts);
+		next = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	}
+	op->id = next++;
 	v->op = op;
 }
 

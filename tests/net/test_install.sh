@@ -196,6 +196,52 @@ print("test_install: %s (sentry pid %s sandboxed); SIGHUP: a broken file kept th
       "configuration, a [vm] added and removed; STOPPING=1, exit 0; %d log lines with "
       "journald priorities" % (ready.replace("\n", " "), sentry, len(lines)))
 PY
+# journald with fields: in a mount namespace of its own, a tmpfs on /run with a datagram
+# socket at /run/systemd/journal/socket (what sd_journal_sendv writes to) plays journald;
+# the daemon registers a [vm] and stops. Native protocol: KEY=VALUE lines per datagram.
+cat > "$tmp/jf.conf" <<CONF
+host = inst
+ctl_socket = $tmp/jf.sock
+state_dir = $tmp/state
+[vm j1]
+mac = 52:54:00:18:00:22
+standby_port = hs-j1
+vf_port = hv-j1
+launcher = true
+CONF
+unshare --mount --propagation private python3 - "$tmp" "$D/usr/sbin/hybond-hostd" <<'PY' ||
+import os, signal, socket, subprocess, sys, time
+tmp, exe = sys.argv[1], sys.argv[2]
+subprocess.run(["mount", "-t", "tmpfs", "hbjournal", "/run"], check=True)
+os.makedirs("/run/systemd/journal")
+j = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+j.bind("/run/systemd/journal/socket")
+j.settimeout(10)
+err = open(tmp + "/jf.err", "w")
+st = os.fstat(err.fileno())
+p = subprocess.Popen([exe, "--config", tmp + "/jf.conf"], stderr=err,
+                     env=dict(os.environ, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino)))
+entries = []
+try:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        e = dict(l.split("=", 1) for l in j.recv(65536).decode().splitlines() if "=" in l)
+        entries.append(e)
+        if e.get("HYBOND_VM") == "j1":
+            break
+finally:
+    p.send_signal(signal.SIGTERM)
+    p.wait(10)
+vm = [e for e in entries if e.get("HYBOND_VM") == "j1"]
+assert vm, entries
+assert all(e.get("SYSLOG_IDENTIFIER") == "hybond-hostd" for e in entries), entries
+assert vm[0]["MESSAGE"].startswith("vm j1: ") and vm[0]["PRIORITY"] in "3467", vm[0]
+assert any(e["MESSAGE"].startswith("guest sentry started") and e["PRIORITY"] == "6"
+           for e in entries), entries
+print("test_install: journald fields: %d entries, e.g. PRIORITY=%s HYBOND_VM=j1 MESSAGE=%s"
+      % (len(entries), vm[0]["PRIORITY"], vm[0]["MESSAGE"][:60]))
+PY
+	fail "hybond-hostd's journal entries and fields"
 # the guest agent too (1 s in an empty network namespace, no channel, no pairs)
 : > "$tmp/guestd.err"
 js=$(stat -c '%d:%i' "$tmp/guestd.err")

@@ -997,10 +997,14 @@ static void test_lv_source_failed(void)
  * confirmed the migration) counts as completed too. */
 static void test_lv_reactive(void)
 {
+	uint64_t id;
+
 	setup_lv = 1;
 	setup(VM_MODE_FAILOVER, 1);
 	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
+	id = V->op->id;                 /* the journal's HYBOND_OP_ID (hostd/logfields.c) */
+	CU_ASSERT_NOT_EQUAL(id, 0);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_STANDBY);   /* before the agent answers */
 	CU_ASSERT_EQUAL(until("S_MIGRATING", 1000), 0);
 	CU_ASSERT_EQUAL(G.n_prepare, 1);
@@ -1012,6 +1016,13 @@ static void test_lv_reactive(void)
 	H.cb->on_closed(H.arg, -ECONNRESET);
 	CU_ASSERT_EQUAL(until("none", 1000), 0);
 	CU_ASSERT_EQUAL(V->rx_steer, ESW_TO_NONE);
+	teardown();
+	/* the next operation has an id of its own */
+	setup_lv = 1;
+	setup(VM_MODE_FAILOVER, 1);
+	hv_event(HV_EV_UNPLUG_PRIMARY, "vf0");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(V->op);
+	CU_ASSERT_TRUE(V->op->id > id);
 	teardown();
 	/* a QMP (non-libvirt) VM does not react: hybond migrate or nothing */
 	setup(VM_MODE_FAILOVER, 1);

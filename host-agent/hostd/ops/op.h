@@ -178,6 +178,7 @@ struct op_ops {
 /* First member of every operation's state: v->op points here while it runs. */
 struct vm_op {
 	const struct op_ops *ops;
+	uint64_t id;                    /* set by vm_op_begin: one per operation (logs) */
 };
 
 /* What runs when no operation does, and also sees every input after the operation. */

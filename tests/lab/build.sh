@@ -34,6 +34,10 @@ want_mods=(virtio_pci virtio_net virtio_console failover net_failover e1000e
 opt_bins=(hybond-probe hybond-guestd hybond-shimctl)
 # hybond_shim.ko built by kmod-shim/kmod.mk, per kernel version
 kmoddir=${HBL_KMODDIR:-$(dirname "$bindir")/kmod}
+# HBL_GUEST_DEB (make check-packages): the hybond-guest package, unpacked into the image
+# as dpkg lays it out (/usr/sbin/hybond-guestd, its unit, udev rule, /etc/hybond); /init
+# then runs the unit's ExecStart line when the port exists (what udev + BindsTo do)
+guest_deb=${HBL_GUEST_DEB:-}
 
 log() { printf 'lab build: %s\n' "$*" >&2; }
 die() { printf 'lab build: error: %s\n' "$*" >&2; exit 1; }
@@ -121,6 +125,7 @@ fi
 # --- initramfs ----------------------------------------------------------------
 bins=()
 for b in "${opt_bins[@]}"; do
+	[ -n "$guest_deb" ] && [ "$b" = hybond-guestd ] && continue   # the package's instead
 	[ -x "$bindir/$b" ] && bins+=("$bindir/$b")
 done
 # hybond_shim.ko only when it was built for this kernel (its vermagic says so)
@@ -132,6 +137,7 @@ stamp=$( {
 	echo "$kver"
 	[ -z "$shim_ko" ] || sha256sum "$shim_ko"
 	sha256sum "$here/guest-init" "$here/build.sh" /bin/busybox "$kdir/modules.load"
+	[ -z "$guest_deb" ] || sha256sum "$guest_deb"
 	for b in "${bins[@]}"; do
 		sha256sum "$b"
 		ldd "$b" 2>/dev/null | awk '/=>/ {print $3} /^\t\/lib/ {print $1}' | xargs -r sha256sum
@@ -169,6 +175,14 @@ for b in "${bins[@]}"; do
 	copy_with_libs "$b"
 	log "packed $(basename "$b")"
 done
+if [ -n "$guest_deb" ]; then
+	dpkg-deb -x "$guest_deb" "$root" || die "dpkg-deb -x $guest_deb"
+	for lib in $(ldd "$root/usr/sbin/hybond-guestd" | awk '/=>/ && $3 ~ /^\// {print $3} /^\t\/lib/ {print $1}'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	log "unpacked $(basename "$guest_deb") (its hybond-guestd, unit, udev rule, guest.conf)"
+fi
 [ ${#bins[@]} -gt 0 ] || log "no hybond-probe/hybond-guestd in $bindir: guest has ping only"
 if [ -n "$shim_ko" ]; then
 	mkdir -p "$root/lib/modules/$kver/extra"

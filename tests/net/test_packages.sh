@@ -136,15 +136,20 @@ done <<<"$kv"
 # --- 4. a lab migration with the installed programs --------------------------------------
 bin=$work/bin
 mkdir -p "$bin"
-ln -sf /usr/sbin/hybond-guestd /usr/bin/hybond-probe "$bin/"
+ln -sf /usr/bin/hybond-probe "$bin/"
 [ -x "$B/bin/hybond-shimctl" ] && ln -sf "$B/bin/hybond-shimctl" "$bin/"
-(cd "$top" && HBL_BINDIR=$bin HBL_KMODDIR=$B/kmod B=$B tests/lab/lab build) >"$log/lab-build.log" 2>&1 ||
-	{ tail -20 "$log/lab-build.log"; fail "lab build with the installed hybond-guestd"; }
+# the guest image holds the hybond-guest package as dpkg lays it out (tests/lab/build.sh)
+(cd "$top" && HBL_BINDIR=$bin HBL_KMODDIR=$B/kmod HBL_GUEST_DEB=${debs[1]} B=$B \
+	tests/lab/lab build) >"$log/lab-build.log" 2>&1 ||
+	{ tail -20 "$log/lab-build.log"; fail "lab build with the hybond-guest package"; }
+grep -q "unpacked hybond-guest_" "$log/lab-build.log" || fail "the guest image without the package"
 (cd "$top" && HBL_INSTALLED=1 B=$B /usr/bin/python3 tests/lab/hostd_migrate.py check) \
 	>"$log/hostd_migrate.json" 2>"$log/hostd_migrate.log" ||
 	{ tail -20 "$log/hostd_migrate.log"; fail "hostd_migrate.py check with the installed programs"; }
 grep '^hostd_migrate:.*lost' "$log/hostd_migrate.log" | sed 's/^/test_packages: /' | tail -4 || true
-say "lab migration check passed with the installed programs and unit command lines"
+n=$(grep -rl "hybond-guestd started from its unit's ExecStart, package layout" "$B/lab/run" 2>/dev/null | wc -l)
+[ "$n" -gt 0 ] || fail "no lab guest started hybond-guestd from the package's unit"
+say "lab migration check passed with the installed programs and unit command lines (the guests: the hybond-guest package's layout, $n logs say so)"
 
 # --- 5. purge: nothing left ------------------------------------------------------------------
 purge || fail "apt-get purge"

@@ -537,7 +537,7 @@ static void usage(FILE *f)
 		"  -c, --channel PATH   virtio-serial port (default " DEFAULT_CHANNEL ")\n"
 		"  -C, --config PATH    configuration (default " DEFAULT_CONFIG ")\n"
 		"  -f, --foreground     stay in the foreground (default: daemonize)\n"
-		"  -v, --verbose        more log output (twice: debug)\n"
+		"  -v, --verbose        debug log lines too\n"
 		"      --version        print the version and exit\n"
 		"  -s, --status         print the running daemon's pairs and paths\n"
 		"  -j, --json           with --status: JSON\n"

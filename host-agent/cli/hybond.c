@@ -255,8 +255,15 @@ static int talk_with(const char *sock, json_t *req, const struct talk_mode *tm)
 	int fd = -1, rc = 1, done = 0, handled = 0;
 
 	json_decref(req);
-	if (!line || !buf || strlen(sock) >= sizeof(sa.sun_path))
+	if (!line || !buf) {
+		(void)fprintf(stderr, "hybond: out of memory\n");
 		goto out;
+	}
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		(void)fprintf(stderr, "hybond: %s: longer than a unix socket path may be (%zu "
+			      "bytes at most)\n", sock, sizeof(sa.sun_path) - 1);
+		goto out;
+	}
 	memcpy(sa.sun_path, sock, strlen(sock) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
@@ -379,8 +386,11 @@ static int cmd_drill(const char *sock, int argc, char **argv)
 		} else {
 			char cwd[2048];
 
-			if (!getcwd(cwd, sizeof(cwd)))
+			if (!getcwd(cwd, sizeof(cwd))) {
+				(void)fprintf(stderr, "hybond snapshot: the current directory: %s "
+					      "(give FILE as an absolute path)\n", strerror(errno));
 				return 1;
+			}
 			(void)snprintf(file, sizeof(file), "%s/%s", cwd, argv[2]);
 		}
 	}
@@ -407,6 +417,12 @@ static int cmd_drill(const char *sock, int argc, char **argv)
 			(void)fprintf(stderr, "hybond %s: unknown argument '%s'\n", argv[0], argv[k]);
 			return 2;
 		}
+	}
+	if (!target && (rate > 0 || netns)) {
+		/* never a silent default: the probe options without a probe */
+		(void)fprintf(stderr, "hybond %s: %s needs --target IP:PORT or --icmp IP (the "
+			      "probe it configures)\n", argv[0], rate > 0 ? "--rate" : "--probe-netns");
+		return 2;
 	}
 	req = json_pack("{s:s, s:s}", "cmd", argv[0], "vm", argv[1]);
 	if (snap)

@@ -75,6 +75,10 @@ for bad in "--rate abc" "--rate 0" "--cycles 1x" "--cycles 101"; do
 		fail "hybond drill vm1 $bad: exit $rc, '$out'"
 done
 
+out=$("$D/usr/bin/hybond" -s "$tmp/nobody.sock" drill vm1 --rate 10 2>&1) && rc=0 || rc=$?
+[ $rc -eq 2 ] && case $out in *"needs --target"*) true;; *) false;; esac ||
+	fail "hybond drill vm1 --rate 10 (no probe): exit $rc, '$out'"
+
 # 2. the units: syntax and binaries (paths moved into DESTDIR), the exposure score
 for u in hybond-hostd hybond-guestd; do
 	sed "s|/usr/sbin/|$D/usr/sbin/|g; s|/etc/hybond/|$D/etc/hybond/|g" \

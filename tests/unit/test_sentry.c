@@ -164,30 +164,39 @@ static void test_filter(void)
 	CU_ASSERT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
 }
 
-/* A sentry of another build (its layout tag differs) refuses to talk to this daemon. */
+/* A sentry of another build refuses to talk to this daemon: another version or layout,
+ * or this very build's layout from another file (the binary replaced by an upgrade since
+ * the daemon started: another inode). */
 static void test_layout(void)
 {
-	char exe[512], pp[16];
+	char exe[512], pp[16], same_build_other_file[96];
+	const char *tags[2] = { "0.0-other/1/2", same_build_other_file };
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat other;
 	int sv[2], st = 0;
 	pid_t pid;
 
 	CU_ASSERT_TRUE_FATAL(n > 0);
 	exe[n] = 0;
+	CU_ASSERT_EQUAL_FATAL(stat(exe, &other), 0);
+	other.st_ino++;
+	sentry_layout(same_build_other_file, sizeof(same_build_other_file), &other);
 	(void)snprintf(pp, sizeof(pp), "%d", (int)getpid());
-	CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	pid = fork();
-	CU_ASSERT_TRUE_FATAL(pid >= 0);
-	if (pid == 0) {
-		if (dup2(sv[1], 3) < 0)
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+		pid = fork();
+		CU_ASSERT_TRUE_FATAL(pid >= 0);
+		if (pid == 0) {
+			if (dup2(sv[1], 3) < 0)
+				_exit(127);
+			execl(exe, exe, SENTRY_ARG, "-", "-", pp, tags[i], (char *)NULL);
 			_exit(127);
-		execl(exe, exe, SENTRY_ARG, "-", "-", pp, "0.0-other/1/2", (char *)NULL);
-		_exit(127);
+		}
+		CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+		CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT);
+		(void)close(sv[0]);
+		(void)close(sv[1]);
 	}
-	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
-	CU_ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT);
-	(void)close(sv[0]);
-	(void)close(sv[1]);
 }
 
 static void on_session(void *arg, int up)

@@ -305,13 +305,16 @@ void sentry_sandbox(const char *uid, const char *gid, const char *ppid)
 int sentry_main(int argc, char **argv)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.u32 = 0 };
-	char tag[64];
+	struct stat exe;
+	char tag[96];
 
 	if (argc < 4)
 		die("usage: " SENTRY_ARG " UID|- GID|- DAEMON_PID LAYOUT", EINVAL);
 	/* the daemon's binary may have been replaced since it started: the hand-over is this
 	 * build's layout, so a different one must not talk to it */
-	sentry_layout(tag, sizeof(tag));
+	if (stat("/proc/self/exe", &exe) < 0)
+		die("/proc/self/exe", errno);
+	sentry_layout(tag, sizeof(tag), &exe);
 	if (strcmp(argv[3], tag) != 0)
 		_exit(SENTRY_EXIT_LAYOUT);
 	ep = epoll_create1(EPOLL_CLOEXEC);

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include <hybond/version.h>
 
@@ -77,13 +78,16 @@ int sentry_main(int argc, char **argv);
  * a system call outside the filter kills the process (SIGSYS); it exits when its parent
  * is not @ppid (any more). Exits on failure. */
 void sentry_sandbox(const char *uid, const char *gid, const char *ppid);
-/* This build's hand-over layout ("VERSION/sizes"): the daemon passes its own, a sentry of
- * another build exits with SENTRY_EXIT_LAYOUT instead of talking to it. */
+/* This build's hand-over layout ("VERSION/sizes/DEV:INODE" of the executable: @exe is
+ * its stat): the daemon passes its own, a sentry of another build — the binary replaced
+ * since the daemon started, as a package upgrade does — exits with SENTRY_EXIT_LAYOUT
+ * instead of talking to it. */
 #define SENTRY_EXIT_LAYOUT 3
-static inline void sentry_layout(char *out, size_t len)
+static inline void sentry_layout(char *out, size_t len, const struct stat *exe)
 {
-	(void)snprintf(out, len, "%s/%zu/%zu", HYBOND_VERSION, sizeof(struct hb_msg),
-		       sizeof(struct sentry_ev));
+	(void)snprintf(out, len, "%s/%zu/%zu/%llx:%llx", HYBOND_VERSION, sizeof(struct hb_msg),
+		       sizeof(struct sentry_ev), (unsigned long long)exe->st_dev,
+		       (unsigned long long)exe->st_ino);
 }
 
 /* ---- the daemon's side (sentry_link.c) ---- */

@@ -35,7 +35,7 @@ struct sentry {
 	struct loop_timer *restart;
 	struct loop_timer *replace;     /* it missed a DEL: replaced on the next turn */
 	char exe[PATH_MAX];
-	char uid[16], gid[16], ppid[16], layout[64];
+	char uid[16], gid[16], ppid[16], layout[96];
 	int replaced;                   /* its executable is another build: not restarted */
 	pid_t pid;
 	int sock;
@@ -310,7 +310,18 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 	(void)snprintf(s->uid, sizeof(s->uid), "-");
 	(void)snprintf(s->gid, sizeof(s->gid), "-");
 	(void)snprintf(s->ppid, sizeof(s->ppid), "%d", (int)getpid());
-	sentry_layout(s->layout, sizeof(s->layout));
+	{
+		struct stat exe;
+
+		/* the file the daemon runs from, now (at its start): a sentry started from
+		 * a binary put in its place later is another build */
+		if (stat(s->exe, &exe) < 0) {
+			(void)snprintf(err, errlen, "guest sentry: %s: %s", s->exe, strerror(errno));
+			free(s);
+			return NULL;
+		}
+		sentry_layout(s->layout, sizeof(s->layout), &exe);
+	}
 	if (geteuid() == 0) {
 		struct passwd *pw = getpwnam(user);
 

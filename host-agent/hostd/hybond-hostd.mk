@@ -42,8 +42,9 @@ PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
 # the guest sentry's system call filter (guest/sentry.c); linked wherever HOSTD_LV_LDLIBS is
 SECCOMP_LDLIBS = $(or $(call pc_libs,libseccomp),-lseccomp)
 HOSTD_LV_LDLIBS += $(SECCOMP_LDLIBS)
-# sd_notify (main.c; the unit is Type=notify)
-$(B)/bin/hybond-hostd: LDLIBS_SD = $(or $(call pc_libs,libsystemd),-lsystemd)
+# sd_notify, sd_journal_sendv (main.c, logfields.c); capabilities dropped (main.c)
+$(B)/bin/hybond-hostd: LDLIBS_SD = $(or $(call pc_libs,libsystemd),-lsystemd) \
+	$(or $(call pc_libs,libcap-ng),-lcap-ng)
 $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,gnutls)
 
 $(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_OBJS) $(HOST_LIB) $(PROTO_LIB) $(COMMON_LIB)

@@ -6,6 +6,7 @@
  * See hybond-hostd.8 and docs/host-agent.md.
  */
 #include <errno.h>
+#include <cap-ng.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -77,6 +78,55 @@ static void on_signal(void *arg, unsigned events)
  * daemon waits for a time slice; SCHED_FIFO makes it run at once.  The daemon
  * sleeps in epoll otherwise, so a real-time priority costs nothing.
  */
+/*
+ * Root, but only with what the daemon needs — the set hybond-hostd.service's
+ * CapabilityBoundingSet= names, so a start without the unit (a hand start, another init)
+ * is no stronger. Under systemd ($INVOCATION_ID) the unit's set rules instead: a drop-in
+ * may widen it for a launcher (CAP_IPC_LOCK for a QEMU with VFIO, say). The set: the eswitch and the taps (NET_ADMIN), the RARP announce (NET_RAW),
+ * setns into an eswitch namespace (SYS_ADMIN), the guest sentry's account and bounding
+ * set (SETUID, SETGID, SETPCAP), signals to it (KILL), sched_fifo (SYS_NICE), the control
+ * socket's group (CHOWN), QEMU's sockets (DAC_OVERRIDE). Dropped from the effective,
+ * permitted, inheritable and bounding sets, so commands the daemon starts (launchers)
+ * cannot get the others back either. libcap-ng does the capset()/PR_CAPBSET_DROP work.
+ */
+static const unsigned keep_caps[] = {
+	CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP,
+	CAP_KILL, CAP_SYS_NICE, CAP_CHOWN, CAP_DAC_OVERRIDE,
+};
+
+static int drop_caps(void)
+{
+	unsigned cap, i, dropped = 0;
+
+	if (geteuid() != 0 || getenv("INVOCATION_ID"))
+		return 0;
+	if (capng_get_caps_process() < 0) {
+		(void)fprintf(stderr, "hybond-hostd: reading this process's capabilities failed\n");
+		return -1;
+	}
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		for (i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++)
+			if (keep_caps[i] == cap)
+				break;
+		if (i < sizeof(keep_caps) / sizeof(keep_caps[0]))
+			continue;
+		if (capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_INHERITABLE |
+				 CAPNG_BOUNDING_SET, cap) < 0) {
+			(void)fprintf(stderr, "hybond-hostd: dropping capability %u failed\n", cap);
+			return -1;
+		}
+		dropped++;
+	}
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0) {
+		(void)fprintf(stderr, "hybond-hostd: dropping capabilities failed (capset, "
+			      "PR_CAPBSET_DROP): %s\n", strerror(errno));
+		return -1;
+	}
+	hlog(HLOG_DEBUG, "capabilities: %u dropped; kept NET_ADMIN NET_RAW SYS_ADMIN SETUID "
+	     "SETGID SETPCAP KILL SYS_NICE CHOWN DAC_OVERRIDE (those this process had)", dropped);
+	return 0;
+}
+
 static void set_sched(uint32_t prio)
 {
 	struct sched_param sp = { .sched_priority = (int)prio };
@@ -228,6 +278,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	peer_route_init(&d);
+	if (drop_caps())
+		return 1;
 	set_sched(d.cfg.sched_fifo);
 	(void)signal(SIGPIPE, SIG_IGN);
 	d.l = loop_new();

@@ -165,6 +165,14 @@ for _ in range(100):
         break
     time.sleep(0.05)
 assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
+# the daemon itself keeps only the unit's capabilities (main.c drop_caps), also here
+# where it was started without the unit: NET_ADMIN NET_RAW SYS_ADMIN SETUID SETGID
+# SETPCAP KILL SYS_NICE CHOWN DAC_OVERRIDE
+keep = sum(1 << c for c in (12, 13, 21, 7, 6, 8, 5, 23, 0, 1))
+caps = {l.split(":")[0]: int(l.split()[1], 16) for l in open("/proc/%d/status" % p.pid)
+        if l.startswith("Cap")}
+assert caps["CapEff"] and not caps["CapEff"] & ~keep, caps
+assert not caps["CapPrm"] & ~keep and not caps["CapBnd"] & ~keep, caps
 # SIGHUP: a broken file changes nothing; a [vm] added, then removed, while it runs
 def hup(text):
     with open(tmp + "/hostd.conf", "w") as f:
@@ -196,6 +204,8 @@ assert any(l.startswith("<6>guest sentry started") for l in lines), lines
 assert any(l.startswith("<3>reload: ") and "txqueuelen" in l for l in lines), lines
 assert any(l.startswith("<6>reload: ") and "1 VMs added" in l for l in lines), lines
 assert any(l.startswith("<6>reload: ") and "1 removed" in l for l in lines), lines
+print("test_install: capabilities kept %x (effective), %x (bounding)" % (caps["CapEff"],
+      caps["CapBnd"]))
 print("test_install: %s (sentry pid %s sandboxed); SIGHUP: a broken file kept the "
       "configuration, a [vm] added and removed; STOPPING=1, exit 0; %d log lines with "
       "journald priorities" % (ready.replace("\n", " "), sentry, len(lines)))

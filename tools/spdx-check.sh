@@ -17,5 +17,5 @@ git ls-files | grep -vE '^(tests/data/|tests/fuzz/corpus/|debian/(changelog|cont
 			echo "spdx-check: $f: no 'SPDX-License-Identifier: $want' in its first 3 lines" >&2
 			echo x
 		fi
-	done | grep -q x && bad=1
+	done | grep -c x >/dev/null && bad=1
 [ $bad = 0 ] && echo "spdx-check: every source names its license" || exit 1

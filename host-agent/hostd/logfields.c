@@ -57,8 +57,7 @@ static int journal_sink(enum hostd_prio prio, const char *msg)
 		(void)snprintf(f_vm, sizeof(f_vm), "HYBOND_VM=%s", vm);
 		iov[n++] = (struct iovec){ f_vm, strlen(f_vm) };
 		if (v && v->op) {
-			(void)snprintf(f_op, sizeof(f_op), "HYBOND_OP=%s",
-				       v->op->ops->json_key ? v->op->ops->json_key : v->op->ops->what);
+			(void)snprintf(f_op, sizeof(f_op), "HYBOND_OP=%s", v->op->ops->what);
 			(void)snprintf(f_id, sizeof(f_id), "HYBOND_OP_ID=%llu",
 				       (unsigned long long)v->op->id);
 			iov[n++] = (struct iovec){ f_op, strlen(f_op) };

@@ -342,8 +342,12 @@ int main(int argc, char **argv)
 	rc = loop_run(d.l);
 	(void)sd_notify(0, "STOPPING=1");
 	hlog(HLOG_INFO, "exiting");
-	for (i = 0; i < CFG_MAX_VMS; i++)
+	/* the journal sink looks VMs up by name: not while they are freed */
+	hlog_set_sink(NULL);
+	for (i = 0; i < CFG_MAX_VMS; i++) {
 		vm_free(d.vms[i]);
+		d.vms[i] = NULL;
+	}
 	sentry_stop(d.sentry);
 	if (d.libvirt_up)
 		hv_libvirt_fini();

@@ -555,8 +555,9 @@ void vm_set_last_op(struct vm *v, json_t *o)
 
 void vm_op_begin(struct vm *v, struct vm_op *op)
 {
-	/* the daemon's operations numbered from its start time in ms: no two share an id,
-	 * also across restarts, and the journal's HYBOND_OP_ID=… picks one out */
+	/* the daemon's operations numbered from its start time in ms: no two of one run
+	 * share an id, and across restarts only if the clock went back; the journal's
+	 * HYBOND_OP_ID=… picks one out */
 	static uint64_t next;
 
 	if (!next) {

@@ -34,18 +34,34 @@ say() { echo "test_packages: $*"; }
 fail() { echo "test_packages: FAIL $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (apt-get install, dkms)"
+# an installation of the operator's — a package (also removed but not purged: its
+# conffiles), `make install`, the accounts — is never touched: the purge below would
+# delete its configuration, journal and accounts
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	case $st in ""|not-installed|config-files) ;;
+	case $st in ""|not-installed) ;;
 	*) fail "$p is installed here ($st): not touching an installation" ;;
 	esac
 done
+for f in /etc/hybond /var/lib/hybond /var/lib/hybond-host /run/hybond /usr/sbin/hybond-hostd /usr/sbin/hybond-guestd \
+	 /etc/libvirt/hooks/qemu.d/hybond /var/lib/dkms/hybond-shim /usr/src/hybond-shim-*; do
+	[ -e "$f" ] || [ -L "$f" ] && fail "$f exists: hybond is installed here, not touching it"
+done
+getent group hybond >/dev/null && fail "group hybond exists: not touching an installation"
+getent passwd hybond-sentry >/dev/null && fail "user hybond-sentry exists: not touching an installation"
+# dkms would load the module into this machine's kernel at install
+if grep -Eqs '^[[:space:]]*modprobe_on_install=' /etc/dkms/framework.conf \
+	/etc/dkms/framework.conf.d/*.conf; then
+	fail "modprobe_on_install is set in /etc/dkms: the install would load hybond_shim here"
+fi
+# another job may hold dpkg's lock: wait for it rather than leave packages installed
+APT="apt-get -o DPkg::Lock::Timeout=600"
 ver=${HYBOND_VERSION:?HYBOND_VERSION not set (make check-packages sets it)}
 
 purge() {
 	[ -n "$installed" ] || return 0
 	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive apt-get purge -y -q $PKGS >"$log/purge.log" 2>&1 ||
+	DEBIAN_FRONTEND=noninteractive $APT purge -y -q $PKGS >"$log/purge.log" 2>&1 ||
 		{ cat "$log/purge.log"; return 1; }
 	installed=
 }
@@ -83,7 +99,8 @@ say "lintian --pedantic: clean"
 
 # --- 3. install ------------------------------------------------------------------------------
 installed=1
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${debs[@]}" \
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $APT install -y -q --no-install-recommends "${debs[@]}" \
 	>"$log/install.log" 2>&1 || { tail -30 "$log/install.log"; fail "apt-get install"; }
 files=$(dpkg -L $PKGS | sort -u)
 for f in /usr/sbin/hybond-hostd /usr/bin/hybond /usr/sbin/hybond-guestctl /usr/bin/hybond-probe \
@@ -162,12 +179,12 @@ for f in $files; do
 		left="$left $f"
 	fi
 done
-for f in /etc/hybond /etc/libvirt/hooks/qemu.d/hybond /var/lib/hybond /run/hybond \
+for f in /etc/hybond /etc/libvirt/hooks/qemu.d/hybond /var/lib/hybond /var/lib/hybond-host /run/hybond \
 	 "/usr/src/hybond-shim-$ver" /var/lib/dkms/hybond-shim \
 	 /etc/systemd/system/multi-user.target.wants/hybond-hostd.service; do
 	[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
 done
-for k in $(echo "$kv" | cut -d' ' -f1); do
+for k in $(echo "$kv" | cut -d' ' -f1) "$(uname -r)"; do
 	[ -e "/lib/modules/$k/updates/dkms/hybond_shim.ko" ] && left="$left /lib/modules/$k/updates/dkms/hybond_shim.ko"
 done
 getent group hybond >/dev/null && left="$left group:hybond"

@@ -35,6 +35,9 @@ struct sentry {
 	struct loop_timer *restart;
 	struct loop_timer *replace;     /* it missed a DEL: replaced on the next turn */
 	char exe[PATH_MAX];
+	int exe_fd;                     /* that file, opened at start: a sentry is always
+					 * started from the daemon's own build, also after a
+					 * package upgrade replaced the file at exe */
 	char uid[16], gid[16], ppid[16], layout[96];
 	int replaced;                   /* its executable is another build: not restarted */
 	pid_t pid;
@@ -77,10 +80,16 @@ static int spawn(struct sentry *s)
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
-		if (dup2(sv[1], 3) < 0)
+		/* the executable's fd to 4 (close-on-exec) by way of a free fd: it may
+		 * be 3 or 4 itself */
+		int efd = fcntl(s->exe_fd, F_DUPFD_CLOEXEC, 16);
+
+		if (efd < 0 || dup2(sv[1], 3) < 0 || dup3(efd, 4, O_CLOEXEC) < 0)
 			_exit(127);
-		(void)close_range(4, ~0u, 0);
-		execv(s->exe, argv);
+		if (sv[1] == 3)         /* dup2 onto itself keeps SOCK_CLOEXEC */
+			(void)fcntl(3, F_SETFD, 0);
+		(void)close_range(5, ~0u, 0);
+		execveat(4, "", argv, environ, AT_EMPTY_PATH);
 		_exit(127);
 	}
 	(void)close(sv[1]);
@@ -298,6 +307,7 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 	s->l = l;
 	s->sock = -1;
 	s->pid = -1;
+	s->exe_fd = -1;
 	/* our own executable, by the path the kernel knows (not /proc/self/exe at exec
 	 * time: under valgrind that is valgrind) */
 	n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1);
@@ -313,10 +323,14 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 	{
 		struct stat exe;
 
-		/* the file the daemon runs from, now (at its start): a sentry started from
-		 * a binary put in its place later is another build */
-		if (stat(s->exe, &exe) < 0) {
+		/* the file the daemon runs from, kept open: every sentry is executed from it
+		 * (execveat), and its tag names that file, so a sentry of another build
+		 * refuses the daemon */
+		s->exe_fd = open(s->exe, O_PATH | O_CLOEXEC);
+		if (s->exe_fd < 0 || fstat(s->exe_fd, &exe) < 0) {
 			(void)snprintf(err, errlen, "guest sentry: %s: %s", s->exe, strerror(errno));
+			if (s->exe_fd >= 0)
+				(void)close(s->exe_fd);
 			free(s);
 			return NULL;
 		}
@@ -330,6 +344,7 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 				       "useradd --system --no-create-home --shell /usr/sbin/nologin "
 				       "%s, or set sentry_user in hostd.conf)", user,
 				       pw ? "is root or in group root" : "does not exist", user);
+			(void)close(s->exe_fd);
 			free(s);
 			return NULL;
 		}
@@ -344,6 +359,7 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 			       strerror(-rc));
 		loop_timer_free(s->restart);
 		loop_timer_free(s->replace);
+		(void)close(s->exe_fd);
 		free(s);
 		return NULL;
 	}
@@ -366,6 +382,8 @@ void sentry_stop(struct sentry *s)
 	}
 	loop_timer_free(s->restart);
 	loop_timer_free(s->replace);
+	if (s->exe_fd >= 0)
+		(void)close(s->exe_fd);
 	free(s->links);
 	free(s);
 }

@@ -41,6 +41,7 @@ struct peer_conn {
 	int server;
 	struct peer_tls *t;
 	gnutls_session_t s;
+	gnutls_certificate_credentials_t cred;  /* the session's: retired ones outlive it */
 	size_t inflight;        /* bytes of out[] given to gnutls_record_send, which said AGAIN */
 	uint64_t deadline_ms;   /* end of connect + handshake; 0 once open */
 	char where[CFG_ADDR_MAX];          /* the other end's IP:PORT */

@@ -36,9 +36,9 @@ struct ptls_id {
 
 struct peer_tls {
 	gnutls_certificate_credentials_t cred;
-	/* replaced credentials that sessions opened before the reload may still use (a
-	 * gnutls session keeps a pointer to its credentials): freed once no connection is
-	 * open, or with the rest */
+	/* replaced credentials that sessions opened before the reload still use (a gnutls
+	 * session keeps a pointer to its credentials): each freed when the last connection
+	 * using it goes (retire_unused), or with the rest */
 	gnutls_certificate_credentials_t retired[PTLS_MAX_RETIRED];
 	unsigned n_retired;
 	gnutls_priority_t prio;
@@ -396,6 +396,25 @@ int ptls_attach(struct peer_tls *t, struct peer_conn *pc, struct loop *l)
 	return 0;
 }
 
+/* Frees the retired credentials no open connection uses any more. */
+static void retire_unused(struct peer_tls *t)
+{
+	unsigned i = 0;
+
+	while (i < t->n_retired) {
+		const struct peer_conn *pc;
+
+		for (pc = t->conns; pc && pc->cred != t->retired[i]; pc = pc->next)
+			;
+		if (pc) {
+			i++;
+			continue;
+		}
+		gnutls_certificate_free_credentials(t->retired[i]);
+		t->retired[i] = t->retired[--t->n_retired];
+	}
+}
+
 void ptls_detach(struct peer_conn *pc)
 {
 	if (pc->s) {
@@ -410,6 +429,10 @@ void ptls_detach(struct peer_conn *pc)
 	pc->pprev = NULL;
 	if (pc->server)
 		pc->t->n_server--;
+	if (pc->t->n_retired && pc->cred != pc->t->cred) {
+		pc->cred = NULL;
+		retire_unused(pc->t);
+	}
 }
 
 int ptls_session_start(struct peer_conn *pc)
@@ -423,8 +446,9 @@ int ptls_session_start(struct peer_conn *pc)
 		pc->s = NULL;
 		return -ENOMEM;
 	}
+	pc->cred = pc->t->cred;
 	if (gnutls_priority_set(pc->s, pc->t->prio) < 0 ||
-	    gnutls_credentials_set(pc->s, GNUTLS_CRD_CERTIFICATE, pc->t->cred) < 0)
+	    gnutls_credentials_set(pc->s, GNUTLS_CRD_CERTIFICATE, pc->cred) < 0)
 		return -EINVAL;
 	gnutls_session_set_ptr(pc->s, pc);
 	gnutls_transport_set_int(pc->s, pc->fd);
@@ -742,11 +766,10 @@ int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err,
 	int rc;
 
 	warn[0] = 0;
-	if (!t->conns)
-		free_retired(t);
+	retire_unused(t);
 	if (t->n_retired == PTLS_MAX_RETIRED) {
-		(void)snprintf(err, errlen, "%u reloads while peer connections opened before "
-			       "them are still open: try again once they closed", t->n_retired);
+		(void)snprintf(err, errlen, "peer connections still use the certificates of %u "
+			       "earlier reloads: try again once they closed", t->n_retired);
 		return -EBUSY;
 	}
 	rc = check_files(c, err, errlen, warn, warnlen);
@@ -763,10 +786,8 @@ int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err,
 		t->cred = old;
 		return rc;
 	}
-	if (t->conns)
-		t->retired[t->n_retired++] = old;
-	else
-		gnutls_certificate_free_credentials(old);
+	t->retired[t->n_retired++] = old;
+	retire_unused(t);               /* freed at once when no connection uses it */
 	return 0;
 }
 

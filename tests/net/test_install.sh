@@ -284,8 +284,10 @@ PY
 # the guest agent too (1 s in an empty network namespace, no channel, no pairs)
 : > "$tmp/guestd.err"
 js=$(stat -c '%d:%i' "$tmp/guestd.err")
+had_run=; [ -e /run/hybond ] && had_run=1
 JOURNAL_STREAM=$js unshare -n timeout 1 "$D/usr/sbin/hybond-guestd" -f -C "$tmp/none.conf" \
 	-c "$tmp/no-port" 2>>"$tmp/guestd.err" || true
+[ -n "$had_run" ] || rm -rf /run/hybond         # its control socket's directory
 grep -q '^<6>hybond-guestd .* running' "$tmp/guestd.err" &&
 	! grep -qv '^<[0-7]>' "$tmp/guestd.err" ||
 	fail "hybond-guestd under journald: $(head -3 "$tmp/guestd.err")"

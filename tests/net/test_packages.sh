@@ -43,7 +43,8 @@ for p in $PKGS; do
 	*) fail "$p is installed here ($st): not touching an installation" ;;
 	esac
 done
-for f in /etc/hybond /var/lib/hybond /var/lib/hybond-host /run/hybond /usr/sbin/hybond-hostd /usr/sbin/hybond-guestd \
+# (not /run/hybond: hybond-guestd of a build tree makes it for its socket too)
+for f in /etc/hybond /var/lib/hybond /var/lib/hybond-host /usr/sbin/hybond-hostd /usr/sbin/hybond-guestd \
 	 /etc/libvirt/hooks/qemu.d/hybond /var/lib/dkms/hybond-shim /usr/src/hybond-shim-*; do
 	[ -e "$f" ] || [ -L "$f" ] && fail "$f exists: hybond is installed here, not touching it"
 done

@@ -849,7 +849,9 @@ static int cmd_libvirt(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *sock = getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
+	/* HYBOND_CTL_SOCKET as the libvirt hook reads it; HYBOND_SOCKET, the older name */
+	const char *sock = getenv("HYBOND_CTL_SOCKET") ? getenv("HYBOND_CTL_SOCKET") :
+			   getenv("HYBOND_SOCKET") ? getenv("HYBOND_SOCKET") : HYBOND_DEFAULT_SOCK;
 	int i = 1, n = 1;
 
 	/* -j and -s SOCKET anywhere on the line (`hybond status -j` as `hybond -j status`) */

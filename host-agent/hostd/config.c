@@ -98,7 +98,7 @@ static int set_u32(uint32_t *dst, const char *val, uint32_t min, uint32_t max,
 	return 0;
 }
 
-/* on|off (1|0 too, as libvirt_coordinate takes) */
+/* on|off, or 1|0 */
 static int set_onoff(uint32_t *dst, const char *val, const char *key, char *err, size_t errlen)
 {
 	if (!strcmp(val, "on") || !strcmp(val, "1")) {
@@ -253,7 +253,7 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 	STR_KEY("uplink", c->uplink);
 	STR_KEY("libvirt_uri", c->libvirt_uri);
 	if (!strcmp(key, "libvirt_coordinate"))
-		return set_u32(&c->libvirt_coordinate, val, 0, 1, key, err, errlen);
+		return set_onoff(&c->libvirt_coordinate, val, key, err, errlen);
 	if (!strcmp(key, "hook_wait_ms"))
 		return set_u32(&c->hook_wait_ms, val, 100, 600000, key, err, errlen);
 	if (!strcmp(key, "sched_fifo"))

@@ -143,7 +143,11 @@ static void test_config_libvirt(void)
 	CU_ASSERT_STRING_EQUAL(c.vms[0].hv, "libvirt");
 	expect_err("host = A\n[vm v]\nhv = xen\n", "hv: 'xen' (qmp or libvirt)");
 	expect_err("host = A\n[vm v]\ndomain = a/b\n", "domain: 'a/b'");
-	expect_err("host = A\nlibvirt_coordinate = 2\n", "libvirt_coordinate");
+	expect_err("host = A\nlibvirt_coordinate = 2\n", "libvirt_coordinate: '2' (on or off)");
+	config_defaults(&c);
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nlibvirt_coordinate = off\n", "t.conf", err,
+				     sizeof(err)), 0);
+	CU_ASSERT_EQUAL(c.libvirt_coordinate, 0);
 	expect_err("host = A\nhook_wait_ms = 5\n", "hook_wait_ms");
 	expect_err("host = A\n[peer B]\nsocket = /s\nlibvirt = x\n", "libvirt_uri, migrate_uri");
 	/* hv = qmp (the default) still needs qmp or a launcher */

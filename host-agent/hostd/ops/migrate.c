@@ -344,7 +344,8 @@ static void child_ended(void *arg, const char *out, size_t len, int status)
 }
 
 /* A value substituted into a command: one plain word (a peer's name may come from a
- * domain's metadata, written on another host: it must not add arguments). */
+ * domain's metadata, written on another host: it must not add arguments). '?' is the
+ * peer of a migration nobody announced. */
 static int plain_word(const char *s)
 {
 	if (!*s)
@@ -383,7 +384,7 @@ int mig_spawn(struct mig *m, const char *tmpl, void (*done)(struct mig *, int))
 			rep = m->phase == MIG_S_CLEANUP && strcmp(m->peer, "?") != 0 ? moved : "";
 		if (rep && rep[0] && !plain_word(rep == moved ? m->peer : rep)) {
 			hlog(HLOG_ERR, "vm %s: not running '%s': a value for %.*s is not a plain "
-			     "name ([A-Za-z0-9._-]): the domain's metadata or the peer's name", v->cfg.name,
+			     "name ([A-Za-z0-9._?-]): the domain's metadata or the peer's name", v->cfg.name,
 			     tmpl, (int)(strchr(s, '}') - s + 1), s);
 			return -EINVAL;
 		}

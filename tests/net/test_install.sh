@@ -148,28 +148,8 @@ def wait_for(word):
         if word in msg.split("\n"):
             return msg
 ready = wait_for("READY=1")
-sentry = None
-for _ in range(100):
-    for ent in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/stat" % ent) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open("/proc/%s/cmdline" % ent, "rb") as f:
-                argv = f.read().split(b"\0")
-        except (OSError, ValueError):
-            continue
-        if ppid == p.pid and b"--guest-sentry" in argv:
-            sentry = ent
-    status = open("/proc/%s/status" % sentry).read() if sentry else ""
-    if "Seccomp:\t2" in status:
-        break
-    time.sleep(0.05)
-assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
-# a package upgrade replaces the daemon's file (rename: a new inode) while it runs; a
-# sentry it starts again must still be its own build (it runs from the file it keeps
-# open), not exit 3 on the new file
-import shutil
 def find_sentry(not_pid=None):
+    """The daemon's guest sentry once its seccomp filter is on (not not_pid), or None."""
     for _ in range(200):
         for ent in filter(str.isdigit, os.listdir("/proc")):
             try:
@@ -185,6 +165,13 @@ def find_sentry(not_pid=None):
                 return ent
         time.sleep(0.05)
     return None
+sentry = find_sentry()
+status = open("/proc/%s/status" % sentry).read() if sentry else ""
+assert sentry and "Seccomp:\t2" in status and "NoNewPrivs:\t1" in status, status
+# a package upgrade replaces the daemon's file (rename: a new inode) while it runs; a
+# sentry it starts again must still be its own build (it runs from the file it keeps
+# open), not exit 3 on the new file
+import shutil
 shutil.copy2(exe, exe + ".new")
 os.rename(exe + ".new", exe)
 os.kill(int(sentry), signal.SIGKILL)

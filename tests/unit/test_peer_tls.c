@@ -375,17 +375,37 @@ static void watchdog(void *arg)
 }
 
 /* Run until *v reaches want; a watchdog (20 s: valgrind is slow) ends a hang. */
-static void run_to(struct loop *l, const int *v, int want)
+/* Runs the loop until done(arg), at most 20 s (then a failed assertion). */
+static void run_cond(struct loop *l, int (*done)(const void *), const void *arg)
 {
 	struct loop_timer *w = loop_timer_new(l, watchdog, l);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w);
 	watchdog_fired = 0;
 	(void)loop_timer_arm(w, 20000);
-	while (*v < want && !watchdog_fired)
+	while (!done(arg) && !watchdog_fired)
 		(void)loop_run(l);
 	CU_ASSERT_FALSE(watchdog_fired);
 	loop_timer_free(w);
+}
+
+struct at_least {
+	const int *v;
+	int want;
+};
+
+static int reached(const void *arg)
+{
+	const struct at_least *a = arg;
+
+	return *a->v >= a->want;
+}
+
+static void run_to(struct loop *l, const int *v, int want)
+{
+	const struct at_least a = { v, want };
+
+	run_cond(l, reached, &a);
 }
 
 static void run_until(struct loop *l, const int *flag)
@@ -621,6 +641,14 @@ static void test_reject_revoked(void)
 	run_fail_case(&revoked);
 }
 
+/* Both ends ready, or one closed. */
+static int settled(const void *arg)
+{
+	const struct ep *const *e = arg;
+
+	return (e[0]->ready && e[1]->ready) || e[0]->closed || e[1]->closed;
+}
+
 /* One connection from A (client, ta) to B (server, tb): 1 when both ends are ready, 0
  * when it was refused. With keep, the established connection is left open (ea, eb). */
 static int try_connect(struct loop *l, struct peer_tls *ta, const struct hostd_config *ca,
@@ -636,17 +664,7 @@ static int try_connect(struct loop *l, struct peer_tls *ta, const struct hostd_c
 	eb->pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, eb, &rc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ea->pc);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(eb->pc);
-	{
-		struct loop_timer *w = loop_timer_new(l, watchdog, l);
-
-		CU_ASSERT_PTR_NOT_NULL_FATAL(w);
-		watchdog_fired = 0;
-		(void)loop_timer_arm(w, 20000);
-		while (!(ea->ready && eb->ready) && !ea->closed && !eb->closed && !watchdog_fired)
-			(void)loop_run(l);
-		CU_ASSERT_FALSE(watchdog_fired);
-		loop_timer_free(w);
-	}
+	run_cond(l, settled, (const struct ep *const[2]){ ea, eb });
 	ok = ea->ready && eb->ready;
 	if (ok && keep)
 		return ok;

@@ -8,7 +8,7 @@
 #   make demo-libvirt `virsh migrate` between two libvirtd: plain, reactive, with hybond's
 #                     hook, and hybond migrate, side by side (tests/lab/libvirt.mk)
 #   make deps         install the Debian packages the project needs
-#   make lint         cppcheck + clang-tidy on the project's sources
+#   make lint         cppcheck + clang-tidy on the project's sources (part of make check)
 #   make fuzz FUZZ_SECONDS=N   run the libFuzzer targets for N seconds each
 #
 # Variables: CC (gcc or clang), B (build directory), SAN=asan (ASan+UBSan build).
@@ -91,6 +91,7 @@ deps-auto:
 # --- tests -----------------------------------------------------------------
 check: deps-auto
 	$(MAKE) check-build
+	$(MAKE) lint
 	$(MAKE) check-unit
 	$(MAKE) check-asan
 	$(MAKE) check-valgrind

@@ -18,7 +18,8 @@
 
 static struct hostd *log_d;
 
-int hostd_log_vm_of(const char *msg, char *vm, size_t len)
+/* The VM a line is about: NAME of a leading "vm NAME: " (a valid config name), 1; or 0. */
+static int log_vm_of(const char *msg, char *vm, size_t len)
 {
 	const char *p;
 	size_t n;
@@ -37,6 +38,7 @@ int hostd_log_vm_of(const char *msg, char *vm, size_t len)
 static int journal_sink(enum hostd_prio prio, const char *msg)
 {
 	static const int sd_prio[] = { 7, 6, 4, 3 };   /* HLOG_DEBUG .. HLOG_ERR */
+	static const char ident[] = "SYSLOG_IDENTIFIER=hybond-hostd";
 	char f_msg[2100], f_prio[16], f_vm[96], f_op[96], f_id[48], vm[CFG_NAME_MAX + 1];
 	struct iovec iov[6];
 	int n = 0;
@@ -49,9 +51,8 @@ static int journal_sink(enum hostd_prio prio, const char *msg)
 	(void)snprintf(f_prio, sizeof(f_prio), "PRIORITY=%d", sd_prio[prio]);
 	iov[n++] = (struct iovec){ f_msg, strlen(f_msg) };
 	iov[n++] = (struct iovec){ f_prio, strlen(f_prio) };
-	iov[n++] = (struct iovec){ (char *)"SYSLOG_IDENTIFIER=hybond-hostd",
-				   strlen("SYSLOG_IDENTIFIER=hybond-hostd") };
-	if (hostd_log_vm_of(msg, vm, sizeof(vm))) {
+	iov[n++] = (struct iovec){ (char *)ident, sizeof(ident) - 1 };
+	if (log_vm_of(msg, vm, sizeof(vm))) {
 		const struct vm *v = log_d ? hostd_vm(log_d, vm) : NULL;
 
 		(void)snprintf(f_vm, sizeof(f_vm), "HYBOND_VM=%s", vm);

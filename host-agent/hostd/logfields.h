@@ -13,13 +13,9 @@
 #ifndef HYBOND_LOGFIELDS_H
 #define HYBOND_LOGFIELDS_H
 
-#include <stddef.h>
-
 struct hostd;
 
 /* Sends hlog() lines to the journal when stderr is journald's stream; no-op otherwise. */
 void hostd_log_fields_init(struct hostd *d);
-/* The VM a line is about: NAME of a leading "vm NAME: " (a valid config name), 1; or 0. */
-int hostd_log_vm_of(const char *msg, char *vm, size_t len);
 
 #endif

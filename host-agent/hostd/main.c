@@ -71,19 +71,12 @@ static void on_signal(void *arg, unsigned events)
 }
 
 /*
- * The STOP -> announce path is the one place where the daemon's own latency turns
- * into lost packets: every ms between the source's STOP and the destination's RARP,
- * frames land in the stopped source's tap and die with it (1 per ms at 1000 pps).
- * On a host whose CPUs are busy (QEMU vCPUs, TCG in the lab) a normal-priority
- * daemon waits for a time slice; SCHED_FIFO makes it run at once.  The daemon
- * sleeps in epoll otherwise, so a real-time priority costs nothing.
- */
-/*
  * Root, but only with what the daemon needs — the set hybond-hostd.service's
  * CapabilityBoundingSet= names, so a start without the unit (a hand start, another init)
  * is no stronger. Under systemd ($INVOCATION_ID) the unit's set rules instead: a drop-in
- * may widen it for a launcher (CAP_IPC_LOCK for a QEMU with VFIO, say). The set: the eswitch and the taps (NET_ADMIN), the RARP announce (NET_RAW),
- * setns into an eswitch namespace (SYS_ADMIN), the guest sentry's account and bounding
+ * may widen it for a launcher (CAP_IPC_LOCK for a QEMU with VFIO, say). The set: the
+ * eswitch and the taps (NET_ADMIN), the RARP announce (NET_RAW), setns into an eswitch
+ * namespace (SYS_ADMIN), the guest sentry's account and bounding
  * set (SETUID, SETGID, SETPCAP), signals to it (KILL), sched_fifo (SYS_NICE), the control
  * socket's group (CHOWN), QEMU's sockets (DAC_OVERRIDE). Dropped from the effective,
  * permitted, inheritable and bounding sets, so commands the daemon starts (launchers)
@@ -122,11 +115,19 @@ static int drop_caps(void)
 			      "PR_CAPBSET_DROP): %s\n", strerror(errno));
 		return -1;
 	}
-	hlog(HLOG_DEBUG, "capabilities: %u dropped; kept NET_ADMIN NET_RAW SYS_ADMIN SETUID "
-	     "SETGID SETPCAP KILL SYS_NICE CHOWN DAC_OVERRIDE (those this process had)", dropped);
+	hlog(HLOG_DEBUG, "capabilities: %u dropped; kept the unit's %zu (those this process "
+	     "had)", dropped, sizeof(keep_caps) / sizeof(keep_caps[0]));
 	return 0;
 }
 
+/*
+ * The STOP -> announce path is the one place where the daemon's own latency turns
+ * into lost packets: every ms between the source's STOP and the destination's RARP,
+ * frames land in the stopped source's tap and die with it (1 per ms at 1000 pps).
+ * On a host whose CPUs are busy (QEMU vCPUs, TCG in the lab) a normal-priority
+ * daemon waits for a time slice; SCHED_FIFO makes it run at once.  The daemon
+ * sleeps in epoll otherwise, so a real-time priority costs nothing.
+ */
 static void set_sched(uint32_t prio)
 {
 	struct sched_param sp = { .sched_priority = (int)prio };

@@ -37,19 +37,25 @@ fail() { echo "test_packages: FAIL $*" >&2; exit 1; }
 # an installation of the operator's — a package (also removed but not purged: its
 # conffiles), `make install`, the accounts — is never touched: the purge below would
 # delete its configuration, journal and accounts
-for p in $PKGS; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	case $st in ""|not-installed) ;;
-	*) fail "$p is installed here ($st): not touching an installation" ;;
-	esac
-done
+# traces [PATH...]: what of hybond this machine holds, one per line — a package not
+# purged, one of hybond's paths (and those given), its accounts. Before the install it must
+# print nothing (else an installation is here), and after the purge again.
+traces() {
+	for p in $PKGS; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		case $st in ""|not-installed) ;; *) echo "dpkg:$p=$st" ;; esac
+	done
+	for f in /etc/hybond /etc/libvirt/hooks/qemu.d/hybond /var/lib/hybond /var/lib/hybond-host \
+		 /var/lib/dkms/hybond-shim /usr/src/hybond-shim-* "$@"; do
+		{ [ -e "$f" ] || [ -L "$f" ]; } && echo "$f"
+	done
+	getent group hybond >/dev/null && echo group:hybond
+	getent passwd hybond-sentry >/dev/null && echo user:hybond-sentry
+	true
+}
 # (not /run/hybond: hybond-guestd of a build tree makes it for its socket too)
-for f in /etc/hybond /var/lib/hybond /var/lib/hybond-host /usr/sbin/hybond-hostd /usr/sbin/hybond-guestd \
-	 /etc/libvirt/hooks/qemu.d/hybond /var/lib/dkms/hybond-shim /usr/src/hybond-shim-*; do
-	[ -e "$f" ] || [ -L "$f" ] && fail "$f exists: hybond is installed here, not touching it"
-done
-getent group hybond >/dev/null && fail "group hybond exists: not touching an installation"
-getent passwd hybond-sentry >/dev/null && fail "user hybond-sentry exists: not touching an installation"
+t=$(traces /usr/sbin/hybond-hostd /usr/sbin/hybond-guestd)
+[ -z "$t" ] || fail "hybond is installed here ($(echo $t)): not touching an installation"
 # dkms would load the module into this machine's kernel at install
 if grep -Eqs '^[[:space:]]*modprobe_on_install=' /etc/dkms/framework.conf \
 	/etc/dkms/framework.conf.d/*.conf; then
@@ -171,7 +177,7 @@ say "lab migration check passed with the installed programs and unit command lin
 
 # --- 5. purge: nothing left ------------------------------------------------------------------
 purge || fail "apt-get purge"
-left=
+left= mods=
 for f in $files; do
 	case $f in /|/etc|/lib|/usr|/usr/*/|/lib/systemd|/lib/systemd/system|/lib/udev|/lib/udev/rules.d) continue ;; esac
 	if [ -d "$f" ]; then    # a directory of hybond's own, or a shared one (kept)
@@ -180,20 +186,12 @@ for f in $files; do
 		left="$left $f"
 	fi
 done
-for f in /etc/hybond /etc/libvirt/hooks/qemu.d/hybond /var/lib/hybond /var/lib/hybond-host /run/hybond \
-	 "/usr/src/hybond-shim-$ver" /var/lib/dkms/hybond-shim \
-	 /etc/systemd/system/multi-user.target.wants/hybond-hostd.service; do
-	[ -e "$f" ] || [ -L "$f" ] && left="$left $f"
-done
 for k in $(echo "$kv" | cut -d' ' -f1) "$(uname -r)"; do
-	[ -e "/lib/modules/$k/updates/dkms/hybond_shim.ko" ] && left="$left /lib/modules/$k/updates/dkms/hybond_shim.ko"
+	mods="$mods /lib/modules/$k/updates/dkms/hybond_shim.ko"
 done
-getent group hybond >/dev/null && left="$left group:hybond"
-getent passwd hybond-sentry >/dev/null && left="$left user:hybond-sentry"
-for p in $PKGS; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	case $st in ""|not-installed) ;; *) left="$left dpkg:$p=$st" ;; esac
-done
+# shellcheck disable=SC2086
+t=$(traces /run/hybond /etc/systemd/system/multi-user.target.wants/hybond-hostd.service $mods)
+[ -z "$t" ] || left="$left $(echo $t)"
 [ -z "$left" ] || fail "left after purge:$left"
 say "purged: no file, hook, group, user, journal, dkms tree or module left"
 say ok

@@ -429,10 +429,8 @@ void ptls_detach(struct peer_conn *pc)
 	pc->pprev = NULL;
 	if (pc->server)
 		pc->t->n_server--;
-	if (pc->t->n_retired && pc->cred != pc->t->cred) {
-		pc->cred = NULL;
-		retire_unused(pc->t);
-	}
+	if (pc->t->n_retired && pc->cred != pc->t->cred)
+		retire_unused(pc->t);   /* pc is out of the list: its credentials may go */
 }
 
 int ptls_session_start(struct peer_conn *pc)
@@ -591,8 +589,9 @@ static int check_file(const char *key, const char *path, int secret, char *err, 
 
 	if (fd < 0) {
 		rc = -errno;
-		(void)snprintf(err, errlen, "%s %s: %s (create it as hostd.conf(5), TLS CERTIFICATES, says, or set "
-			       "%s in hostd.conf)", key, path, strerror(-rc), key);
+		(void)snprintf(err, errlen, "%s %s: %s (create it as hostd.conf(5), TLS "
+			       "CERTIFICATES, says, or set %s in hostd.conf)", key, path,
+			       strerror(-rc), key);
 		return rc;
 	}
 	rc = fstat(fd, &st);
@@ -648,8 +647,8 @@ static int check_own(struct peer_tls *t, const struct hostd_config *c, char *err
 		size_t off = strlen(warn);
 
 		(void)snprintf(warn + off, warnlen - off, "%stls_cert %s expires in %lld days: "
-			       "renew it (hostd.conf(5), TLS CERTIFICATES)", off ? "; " : "", c->tls_cert,
-			       (long long)((exp - time(NULL)) / 86400));
+			       "renew it (hostd.conf(5), TLS CERTIFICATES)", off ? "; " : "",
+			       c->tls_cert, (long long)((exp - time(NULL)) / 86400));
 	}
 	for (i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(crts[i]);
@@ -753,12 +752,6 @@ int peer_tls_new(const struct hostd_config *c, struct peer_tls **out, char *err,
 	return 0;
 }
 
-static void free_retired(struct peer_tls *t)
-{
-	while (t->n_retired)
-		gnutls_certificate_free_credentials(t->retired[--t->n_retired]);
-}
-
 int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err, size_t errlen,
 		    char *warn, size_t warnlen)
 {
@@ -806,7 +799,7 @@ void peer_tls_free(struct peer_tls *t)
 		loop_del_ticker(t->l, t);
 	if (t->cred)
 		gnutls_certificate_free_credentials(t->cred);
-	free_retired(t);
+	retire_unused(t);               /* no connection is left: every retired one goes */
 	if (t->prio)
 		gnutls_priority_deinit(t->prio);
 	free(t);

@@ -48,11 +48,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
-from labkit.hostd import (COUNTER_WINDOW_S, HostdLab, check, cli, ctl,  # noqa: E402
-                          guest_counters, hybond_migrate, journal_left, leftovers,
+from labkit.hostd import (HostdLab, check, cli, ctl,  # noqa: E402
+                          hybond_migrate, journal_left, leftovers,
                           migration_summary, on_host_intact, pid_alive, register,
-                          register_host, start_vm, teardown_vm, vm_add_args, vm_status,
-                          wait_agent)
+                          register_host, start_vm, teardown_vm, vf_growth, vm_add_args,
+                          vm_status, wait_agent)
 from labkit.lab import (B, CLI, LOGS, PFX, QMP_PY, UDP_RATE, fdb_port, inst, lab,  # noqa: E402
                         sh, vm_env)
 from labkit.probe import Probe, attribute_phases, probe_summary  # noqa: E402
@@ -155,14 +155,7 @@ def one_run(mode, name):
             res["progress_lines"] = len(lines) - 1
             res["result"] = final
             # fast path in use: the guest's VF counters grow both ways under the probe
-            st = cli("B", "status")
-            vfname = next((v.get("pair", {}).get("vf", {}).get("name") for v in st["vms"]
-                           if v["name"] == name), None)
-            c0 = guest_counters(name, vfname) if vfname else None
-            time.sleep(COUNTER_WINDOW_S)
-            c1 = guest_counters(name, vfname) if vfname else None
-            res["vf"] = {"name": vfname, "rx_delta": c1[0] - c0[0] if c0 and c1 else None,
-                         "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
+            res["vf"] = vf_growth("B", name)
         finally:
             p = probe.stop()
             frames = {k: sn.stop() for k, sn in sniffs.items()}

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 from labkit.lab import (B, CLI, HOSTD, INSTALLED, LAB, LOGS, PFX, RUN, UDP_RATE, UNIT_DIR,
@@ -22,6 +23,8 @@ SESSION_TIMEOUT_S = 60.0
 COUNTER_WINDOW_S = 1.0
 VF_MIN_SHARE = 0.5        # of the probe's rate, per direction, on the guest's VF
 VF_LATE_S = 5.0
+COUNTER_READ_TRIES = 3        # the lab's exec port: see guest_counters
+COUNTER_READ_TIMEOUT_S = 8
 NO_AGENT_REACH_S = 15.0   # --force without an agent: the guest's own VF bring-up, unverified
 MGMT_IP = {"A": "198.19.254.1", "B": "198.19.254.2"}     # the daemons' TCP link (--peer tls)
 PEER_PORT = 16515
@@ -310,11 +313,26 @@ def vm_status(h, name):
 
 
 # --- where the VM is, and how ----------------------------------------------------------------
-def guest_counters(name, ifname):
-    r = lab("vm", "exec", name, "cat /sys/class/net/%s/statistics/rx_packets "
-            "/sys/class/net/%s/statistics/tx_packets" % (ifname, ifname), check=False)
-    nums = [int(x) for x in r.stdout.split() if x.isdigit()]
-    return nums if len(nums) == 2 else None
+def guest_counters(name, ifname, why=None):
+    """The guest's (rx_packets, tx_packets) on IFNAME, or None. The read goes over the lab's
+    exec port: a read the port did not answer (guest.py rc 124/125) is tried again, up to
+    COUNTER_READ_TRIES times, and each miss is noted in WHY (a list) -- the port is the
+    lab's, not hybond's, and a miss there is no evidence about the VF. A read the guest
+    answered with something else (no such interface) is not retried."""
+    for _ in range(COUNTER_READ_TRIES):
+        r = lab("vm", "exec", name, "--timeout", str(COUNTER_READ_TIMEOUT_S),
+                "cat /sys/class/net/%s/statistics/rx_packets "
+                "/sys/class/net/%s/statistics/tx_packets" % (ifname, ifname), check=False)
+        nums = [int(x) for x in r.stdout.split() if x.isdigit()]
+        if len(nums) == 2:
+            return nums
+        miss = "rc %d: %s" % (r.returncode, (r.stderr.strip() or r.stdout.strip())[:200])
+        if why is not None:
+            why.append(miss)
+        print("labkit: reading %s's %s counters: %s" % (name, ifname, miss), file=sys.stderr)
+        if r.returncode not in (124, 125):
+            return None
+    return None
 
 
 def guest_vf_name(name):
@@ -329,13 +347,18 @@ def guest_vf_name(name):
 
 
 def vf_growth(h, name, vfname=None):
-    """The guest's VF counters over COUNTER_WINDOW_S under the probe (rx, tx deltas)."""
+    """The guest's VF counters over COUNTER_WINDOW_S under the probe (rx, tx deltas);
+    "read_misses": reads the lab's exec port did not answer (see guest_counters)."""
     vfname = vfname or vm_status(h, name).get("pair", {}).get("vf", {}).get("name")
-    c0 = guest_counters(name, vfname) if vfname else None
+    why = []
+    c0 = guest_counters(name, vfname, why) if vfname else None
     time.sleep(COUNTER_WINDOW_S)
-    c1 = guest_counters(name, vfname) if vfname else None
-    return {"name": vfname, "rx_delta": c1[0] - c0[0] if c0 and c1 else None,
-            "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
+    c1 = guest_counters(name, vfname, why) if vfname else None
+    res = {"name": vfname, "rx_delta": c1[0] - c0[0] if c0 and c1 else None,
+           "tx_delta": c1[1] - c0[1] if c0 and c1 else None}
+    if why:
+        res["read_misses"] = why
+    return res
 
 
 def leftovers(name, host, mac):

@@ -31,6 +31,7 @@ void config_defaults(struct hostd_config *c)
 	c->hook_wait_ms = CFG_HOOK_WAIT_MS_DEF;
 	c->vf_watch = 1;
 	c->guest_sentry = 1;
+	c->peer_sentry = 1;
 }
 
 void vm_config_defaults(struct vm_config *v, const char *name)
@@ -270,6 +271,8 @@ static int global_set(struct hostd_config *c, const char *key, const char *val,
 		return set_onoff(&c->vf_watch, val, key, err, errlen);
 	if (!strcmp(key, "guest_sentry"))
 		return set_onoff(&c->guest_sentry, val, key, err, errlen);
+	if (!strcmp(key, "peer_sentry"))
+		return set_onoff(&c->peer_sentry, val, key, err, errlen);
 	(void)snprintf(err, errlen, "unknown key '%s'", key);
 	return -EINVAL;
 }

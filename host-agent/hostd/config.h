@@ -99,6 +99,7 @@ struct hostd_config {
 	uint32_t prepare_deadline_ms, resume_deadline_ms;
 	uint32_t vf_watch;              /* react to a VF that leaves without notice (1, default) */
 	uint32_t guest_sentry;          /* read guest channels in the unprivileged sentry (1) */
+	uint32_t peer_sentry;           /* ... and TLS peers' frames in a second one (1) */
 	char sentry_user[CFG_NAME_MAX + 1]; /* its account ("": hybond-sentry, else nobody) */
 	struct peer_config peers[CFG_MAX_PEERS];
 	size_t n_peers;

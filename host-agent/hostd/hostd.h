@@ -28,7 +28,8 @@ struct hostd {
 	struct vm *vms[CFG_MAX_VMS];
 	int verbose;
 	int libvirt_up;                 /* hv_libvirt_init() done (a libvirt VM was added) */
-	struct sentry *sentry;          /* reads every guest channel (guest/sentry.h); NULL: off */
+	struct sentry *sentry;          /* reads every guest channel (sentry/sentry.h); NULL: off */
+	struct sentry *peer_sentry;     /* reads every TLS peer's frames; NULL: off, no TLS */
 };
 
 #endif

@@ -16,13 +16,15 @@
 HD := host-agent/hostd
 # the peer channel (peer/), what is common to the daemon (config, vm)
 HOSTD_PEER_SRCS := $(HD)/peer/peer.c $(HD)/peer/peer_tls.c $(HD)/peer/peer_uri.c
+# the sentries (sentry/): guest channels and TLS peers' frames parsed unprivileged
+HOSTD_SENTRY_SRCS := $(HD)/sentry/sentry.c $(HD)/sentry/sentry_link.c
 HOSTD_SRCS := $(HD)/config.c $(HD)/registry.c $(HD)/ops/idle.c $(HD)/esw/announce.c $(HOSTD_PEER_SRCS) $(HD)/peer/peer_check.c \
               $(HD)/hv/hv_qmp.c $(HD)/vm.c $(HD)/ops/migrate.c $(HD)/ctl/ctl.c \
               $(HD)/ops/drill.c $(HD)/ops/drill_plan.c $(HD)/ops/snapshot.c $(HD)/ops/evacuate.c \
               $(HD)/ops/vfwatch.c $(HD)/ops/steps.c $(HD)/ops/fastpath.c \
               $(HD)/ops/migrate_source.c $(HD)/ops/migrate_dest.c \
               $(HD)/ops/migrate_libvirt.c $(HD)/ops/migrate_recover.c $(HD)/ops/migrate_drivers.c \
-              $(HD)/guest/sentry.c $(HD)/guest/sentry_link.c $(HD)/peer_route.c $(HD)/reload.c
+              $(HOSTD_SENTRY_SRCS) $(HD)/peer_route.c $(HD)/reload.c
 HOSTD_MAIN := $(HD)/main.c $(HD)/logfields.c
 # libvirt: the backend (hv/hv_libvirt.mk) and the XML the hook sends (hv/lv_xml.mk)
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o) $(LV_XML_OBJS) $(HV_LIBVIRT_OBJS)
@@ -39,7 +41,7 @@ $(HOSTD_OBJS) $(HOSTD_MAIN:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS)
 $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit)
 # the peer channel's TLS (peer_int.h includes gnutls.h)
 PEER_TLS_LDLIBS = $(or $(call pc_libs,gnutls),-lgnutls)
-# the guest sentry's system call filter (guest/sentry.c); linked wherever HOSTD_LV_LDLIBS is
+# the guest sentry's system call filter (sentry/sentry.c); linked wherever HOSTD_LV_LDLIBS is
 SECCOMP_LDLIBS = $(or $(call pc_libs,libseccomp),-lseccomp)
 HOSTD_LV_LDLIBS += $(SECCOMP_LDLIBS)
 # sd_notify, sd_journal_sendv (main.c, logfields.c); capabilities dropped (main.c)
@@ -51,8 +53,10 @@ $(B)/bin/hybond-hostd: $(HOSTD_MAIN:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUESTCHAN_
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS) $(LDLIBS_SD)
 
-HOSTD_TEST_OBJS := $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) \
-		   $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o)
+# the peer channel reads through the peer sentry (sentry/), which links guest channels
+PEER_CHAN_OBJS := $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_SENTRY_SRCS:%.c=$(B)/obj/%.o) \
+		  $(GUESTCHAN_OBJS)
+HOSTD_TEST_OBJS := $(addprefix $(B)/obj/$(HD)/,config.o esw/announce.o) $(PEER_CHAN_OBJS)
 $(HOSTD_TEST): $(HOSTD_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_TEST_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
@@ -65,7 +69,7 @@ LINT_SRCS  += $(PEER_TLS_TEST_SRCS)
 $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(HOST_CFLAGS) $(call pc_cflags,cunit) \
 	$(call pc_cflags,gnutls)
 $(PEER_TLS_TEST): $(PEER_TLS_TEST_SRCS:%.c=$(B)/obj/%.o) \
-		  $(B)/obj/$(HD)/config.o $(HOSTD_PEER_SRCS:%.c=$(B)/obj/%.o) $(PROTO_LIB) $(COMMON_LIB)
+		  $(B)/obj/$(HD)/config.o $(PEER_CHAN_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(PROTO_LDLIBS) $(PEER_TLS_LDLIBS) $(HOSTD_LV_LDLIBS)
 
@@ -162,13 +166,13 @@ bench-hostd: deps-auto lab-build $(HOSTD_LAB_BINS)
 
 bench: bench-hostd
 
-# the guest sentry (guest/sentry*.c): its sandbox in /proc, the filter, channels through it
+# the guest sentry (sentry/sentry*.c): its sandbox in /proc, the filter, channels through it
 SENTRY_TEST := $(B)/tests/test_sentry
 SENTRY_TEST_SRCS := tests/unit/test_sentry.c
 UNIT_TESTS += $(SENTRY_TEST)
 LINT_SRCS  += $(SENTRY_TEST_SRCS)
 $(SENTRY_TEST_SRCS:%.c=$(B)/obj/%.o): CFLAGS += $(call pc_cflags,cunit)
-$(SENTRY_TEST): $(SENTRY_TEST_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/$(HD)/guest/sentry.o \
-		$(B)/obj/$(HD)/guest/sentry_link.o $(GUESTCHAN_OBJS) $(PROTO_LIB) $(COMMON_LIB)
+$(SENTRY_TEST): $(SENTRY_TEST_SRCS:%.c=$(B)/obj/%.o) $(B)/obj/$(HD)/sentry/sentry.o \
+		$(B)/obj/$(HD)/sentry/sentry_link.o $(GUESTCHAN_OBJS) $(PROTO_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_CUNIT_LIBS) $(HOST_LDLIBS) $(PROTO_LDLIBS) $(SECCOMP_LDLIBS)

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "host-agent/hostd/ctl/ctl.h"
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 #include "hostd.h"
 #include "host-agent/hostd/hv/hv_libvirt.h"
 #include "host-agent/hostd/ops/idle.h"
@@ -200,7 +200,7 @@ static int check_accounts(const struct hostd_config *c)
 			      c->ctl_group);
 		return -1;
 	}
-	if (c->guest_sentry && c->sentry_user[0] && !getpwnam(c->sentry_user)) {
+	if ((c->guest_sentry || c->peer_sentry) && c->sentry_user[0] && !getpwnam(c->sentry_user)) {
 		(void)fprintf(stderr, "hybond-hostd: sentry_user %s: no such user (the package's "
 			      "sysusers.d entry creates hybond-sentry: systemd-sysusers)\n",
 			      c->sentry_user);
@@ -209,22 +209,36 @@ static int check_accounts(const struct hostd_config *c)
 	return 0;
 }
 
-/* The guest sentry: its own account (a dedicated one, else nobody). 0 or -1 (said why). */
-static int start_sentry(struct hostd *d)
+/* The sentries (guest_sentry, and peer_sentry when a peer uses TLS), both as their own
+ * account (a dedicated one, else nobody). 0 or -1 (said why). */
+static int start_sentries(struct hostd *d)
 {
 	const char *user = d->cfg.sentry_user[0] ? d->cfg.sentry_user : "hybond-sentry";
 	char err[512];
 
 	if (!d->cfg.sentry_user[0] && geteuid() == 0 && !getpwnam(user)) {
-		hlog(HLOG_WARN, "guest sentry: no account \"%s\": it runs as nobody (create one: "
+		hlog(HLOG_WARN, "sentries: no account \"%s\": they run as nobody (create one: "
 		     "useradd --system --no-create-home --shell /usr/sbin/nologin %s)", user, user);
 		user = "nobody";
 	}
-	d->sentry = sentry_start(d->l, user, err, sizeof(err));
-	if (!d->sentry) {
-		(void)fprintf(stderr, "hybond-hostd: %s (guest_sentry = off in hostd.conf runs "
-			      "without it: guest channels are then read by the daemon itself)\n", err);
-		return -1;
+	if (d->cfg.guest_sentry) {
+		d->sentry = sentry_start(d->l, user, SENTRY_GUESTS, err, sizeof(err));
+		if (!d->sentry) {
+			(void)fprintf(stderr, "hybond-hostd: %s (guest_sentry = off in hostd.conf "
+				      "runs without it: guest channels are then read by the daemon "
+				      "itself)\n", err);
+			return -1;
+		}
+	}
+	if (d->cfg.peer_sentry && d->tls) {
+		d->peer_sentry = sentry_start(d->l, user, SENTRY_PEERS, err, sizeof(err));
+		if (!d->peer_sentry) {
+			(void)fprintf(stderr, "hybond-hostd: %s (peer_sentry = off in hostd.conf "
+				      "runs without it: peer frames are then parsed by the daemon "
+				      "itself)\n", err);
+			return -1;
+		}
+		peer_tls_set_sentry(d->tls, d->peer_sentry);
 	}
 	return 0;
 }
@@ -300,7 +314,7 @@ int main(int argc, char **argv)
 	}
 	if (tls_setup(&d))
 		return 1;
-	if (d.cfg.guest_sentry && start_sentry(&d))
+	if (start_sentries(&d))
 		return 1;
 	if (jrnl_open(d.cfg.state_dir, &d.j, err, sizeof(err))) {
 		(void)fprintf(stderr, "hybond-hostd: journal: %s\n", err);
@@ -338,8 +352,9 @@ int main(int argc, char **argv)
 	/* Type=notify: listening, VMs registered, journal read (no-op without systemd) */
 	for (i = 0, n_vms = 0; i < CFG_MAX_VMS; i++)
 		n_vms += d.vms[i] != NULL;
-	(void)sd_notifyf(0, "READY=1\nSTATUS=host %s: %zu VMs, guest sentry %s", d.cfg.host,
-			 n_vms, d.sentry ? "on" : "off");
+	(void)sd_notifyf(0, "READY=1\nSTATUS=host %s: %zu VMs, guest sentry %s, peer sentry %s",
+			 d.cfg.host, n_vms, d.sentry ? "on" : "off", d.peer_sentry ? "on" :
+			 d.tls ? "off" : "no TLS peer");
 	rc = loop_run(d.l);
 	(void)sd_notify(0, "STOPPING=1");
 	hlog(HLOG_INFO, "exiting");
@@ -353,7 +368,8 @@ int main(int argc, char **argv)
 	if (d.libvirt_up)
 		hv_libvirt_fini();
 	peer_listener_free(tcp_listener);
-	peer_tls_free(d.tls);
+	peer_tls_free(d.tls);           /* its connections detach from the peer sentry */
+	sentry_stop(d.peer_sentry);
 	(void)unlink(d.cfg.ctl_socket);
 	if (d.cfg.peer_socket[0])
 		(void)unlink(d.cfg.peer_socket);

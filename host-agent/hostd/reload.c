@@ -155,6 +155,7 @@ int hostd_reload(struct hostd *d, const char *path)
 	STR_ONLY(libvirt_uri);
 	STR_ONLY(sentry_user);
 	NUM_ONLY(guest_sentry);
+	NUM_ONLY(peer_sentry);
 	NUM_ONLY(sched_fifo);
 #undef STR_ONLY
 #undef NUM_ONLY

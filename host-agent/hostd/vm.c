@@ -8,7 +8,7 @@
 #include <time.h>
 #include <sys/epoll.h>
 
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 #include "vm.h"
 
 /* The operation's input first, then the background's (it may start an operation). */

@@ -4,7 +4,7 @@
  * VM of hybond-hostd, and the daemon's loop they run on; see hostd_harness.h.
  */
 #include "tests/unit/hostd_harness.h"
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 #include <CUnit/CUnit.h>
 #include <errno.h>
@@ -554,7 +554,7 @@ void setup(enum vm_mode mode, int here)
 	CU_ASSERT_EQUAL_FATAL(tlisten(&P.s, path_peer), 0);
 	/* the guest channel is read by the guest sentry, as in the daemon (the test binary
 	 * is its own sentry: hh_main); test_guestchan covers the direct mode */
-	D.sentry = sentry_start(D.l, "nobody", err, sizeof(err));
+	D.sentry = sentry_start(D.l, "nobody", SENTRY_GUESTS, err, sizeof(err));
 	CU_ASSERT_PTR_NOT_NULL_FATAL(D.sentry);
 
 	vm_config_defaults(&vc, "vm1");

@@ -174,7 +174,8 @@ static void test_config_vf_watch(void)
 	expect_err("host = A\n[vm v]\nvf_watch = on\n", "unknown VM key 'vf_watch'");
 }
 
-/* guest_sentry (on by default) and sentry_user (empty: the daemon's default account) */
+/* guest_sentry and peer_sentry (on by default) and sentry_user (empty: the daemon's
+ * default account) */
 static void test_config_sentry(void)
 {
 	struct hostd_config c;
@@ -182,13 +183,17 @@ static void test_config_sentry(void)
 
 	config_defaults(&c);
 	CU_ASSERT_EQUAL(c.guest_sentry, 1);
+	CU_ASSERT_EQUAL(c.peer_sentry, 1);
 	CU_ASSERT_STRING_EQUAL(c.sentry_user, "");
-	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nguest_sentry = off\nsentry_user = hbs\n",
-				     "t.conf", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(config_parse(&c, "host = A\nguest_sentry = off\nsentry_user = hbs\n"
+				     "peer_sentry = 0\n", "t.conf", err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(c.guest_sentry, 0);
+	CU_ASSERT_EQUAL(c.peer_sentry, 0);
 	CU_ASSERT_STRING_EQUAL(c.sentry_user, "hbs");
 	expect_err("host = A\nguest_sentry = later\n", "t.conf:2: guest_sentry: 'later' (on or off)");
 	expect_err("host = A\n[vm v]\nguest_sentry = on\n", "unknown VM key 'guest_sentry'");
+	expect_err("host = A\npeer_sentry = yes please\n",
+		   "t.conf:2: peer_sentry: 'yes please' (on or off)");
 }
 
 static void test_rarp(void)
@@ -313,7 +318,7 @@ static CU_TestInfo tests[] = {
 	{ "config: host defaults to the hostname", test_config_default_host },
 	{ "config: libvirt keys", test_config_libvirt },
 	{ "config: vf_watch", test_config_vf_watch },
-	{ "config: guest_sentry, sentry_user", test_config_sentry },
+	{ "config: guest_sentry, peer_sentry, sentry_user", test_config_sentry },
 	{ "announce: RARP frame", test_rarp },
 	{ "peer: MIGRATE_* round trip, garbage skipped, close", test_peer_roundtrip },
 	CU_TEST_INFO_NULL,

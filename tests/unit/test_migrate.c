@@ -37,7 +37,7 @@
 #include "host-agent/hostd/registry.h"
 #include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 /* The guest agent: it may refuse the next refuse_resume RESUME_FAST_PATHs (answers
  * STANDBY although its VF is up: not usable yet, as a real agent can). */

@@ -8,7 +8,8 @@
  * E (CA1, expired).  Client and server run in one loop over a socketpair; endpoints
  * that peer.c cannot be (no certificate, an expired one) are raw GnuTLS sessions
  * driven by the same loop.  Handshake deadlines are driven with peer_tls_tick() and a
- * clock of the test's own: nothing sleeps.
+ * clock of the test's own: nothing sleeps.  The peer sentry (sentry/sentry.h) is this
+ * binary re-executed with SENTRY_ARG, as the daemon does it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include "host-agent/hostd/config.h"
 #include "host-agent/common/loop.h"
 #include "host-agent/hostd/peer/peer.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 #define DAY ((time_t)24 * 3600)
 #define A_WHERE "198.19.250.1:40000"
@@ -249,6 +251,7 @@ struct ep {
 	struct loop *l;
 	struct peer_conn *pc;
 	int n, closed, err, ready;
+	int n_closed;           /* n when it closed */
 	uint16_t types[8];
 	char vm[70], uri[260], text[PEER_ERR_MAX], peer[70], info[PEER_INFO_MAX];
 };
@@ -273,6 +276,7 @@ static void ep_closed(void *arg, struct peer_conn *pc, int err)
 	struct ep *e = arg;
 
 	e->closed = 1;
+	e->n_closed = e->n;
 	e->err = err;
 	e->pc = NULL;
 	(void)snprintf(e->text, sizeof(e->text), "%s", peer_conn_error(pc));
@@ -299,6 +303,10 @@ struct raw {
 	gnutls_session_t s;
 	gnutls_certificate_credentials_t cred;
 	int fd, done, rc, in_loop;
+	uint8_t got[1024];      /* what it received, from the start */
+	int got_n;
+	int flood;              /* send records of zeros as fast as the socket takes them */
+	size_t sent;
 };
 
 static void raw_io(void *arg, unsigned events)
@@ -319,9 +327,32 @@ static void raw_io(void *arg, unsigned events)
 		loop_quit(r->l);
 		(void)loop_mod_fd(r->l, r->fd, EPOLLIN);
 	}
+	while (r->flood && r->rc >= 0) {
+		static const uint8_t zeros[8192];
+		ssize_t w = gnutls_record_send(r->s, zeros, sizeof(zeros));
+
+		if (w == GNUTLS_E_AGAIN) {
+			(void)loop_mod_fd(r->l, r->fd, EPOLLIN | EPOLLOUT);
+			break;
+		}
+		if (w <= 0) {
+			r->flood = 0;
+			(void)loop_mod_fd(r->l, r->fd, EPOLLIN);
+			break;
+		}
+		r->sent += (size_t)w;
+	}
 	n = r->rc < 0 ? -1 : gnutls_record_recv(r->s, buf, sizeof(buf));
 	if (n == GNUTLS_E_AGAIN)
 		return;
+	if (n > 0) {
+		if ((size_t)r->got_n + (size_t)n <= sizeof(r->got)) {
+			memcpy(r->got + r->got_n, buf, (size_t)n);
+			r->got_n += (int)n;
+		}
+		loop_quit(r->l);
+		return;
+	}
 	loop_del_fd(r->l, r->fd);       /* alert, EOF or failure: nothing more to do */
 	r->in_loop = 0;
 }
@@ -437,14 +468,27 @@ static void prepare_msg(struct hb_msg *m, const char *source)
 	m->u.migrate_prepare.source = source;
 }
 
+static struct sentry *peer_sentry(struct loop *l)
+{
+	char err[512];
+	struct sentry *s = sentry_start(l, "nobody", SENTRY_PEERS, err, sizeof(err));
+
+	if (!s)
+		(void)fprintf(stderr, "\n%s\n", err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	return s;
+}
+
 /* Mutual TLS: handshake, identities, MIGRATE_* both ways (queued before the handshake,
- * and 200 frames to cross record and socket boundaries), SOURCE vs. identity, close. */
-static void test_roundtrip(void)
+ * and 200 frames to cross record and socket boundaries), SOURCE vs. identity, close;
+ * @sentries: both sides read through a peer sentry each. */
+static void roundtrip(int sentries)
 {
 	struct hostd_config ca, cb;
 	struct peer_tls *ta, *tb;
 	struct loop *l = loop_new();
 	struct ep ea = { .l = l }, eb = { .l = l };
+	struct sentry *sa = NULL, *sb = NULL;
 	struct hb_msg m;
 	char err[PEER_ERR_MAX], text[256];
 	int sv[2], i;
@@ -455,6 +499,12 @@ static void test_roundtrip(void)
 	tb = mk_tls(&cb);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ta);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+	if (sentries) {
+		sa = peer_sentry(l);
+		sb = peer_sentry(l);
+		peer_tls_set_sentry(ta, sa);
+		peer_tls_set_sentry(tb, sb);
+	}
 	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
 	ea.pc = peer_tls_client(l, ta, sv[0], config_peer(&ca, "B"), B_WHERE, &ep_ops, &ea, &i);
 	eb.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &eb, &i);
@@ -512,6 +562,168 @@ static void test_roundtrip(void)
 	expect_text(eb.text, "A (" A_WHERE ") closed the connection");
 	peer_tls_free(ta);
 	peer_tls_free(tb);
+	sentry_stop(sa);
+	sentry_stop(sb);
+	loop_free(l);
+}
+
+static void test_roundtrip(void)
+{
+	roundtrip(0);
+}
+
+static void test_roundtrip_sentry(void)
+{
+	roundtrip(1);
+}
+
+static void raw_send(struct raw *r, const void *buf, int len)
+{
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL(gnutls_record_send(r->s, buf, (size_t)len), len);
+}
+
+static int got_frame(const void *arg)
+{
+	const struct raw *r = arg;
+	struct hb_hdr h;
+
+	return r->got_n >= (int)HB_HDR_LEN && hb_hdr_decode(r->got, (size_t)r->got_n, &h) == 0 &&
+	       (size_t)r->got_n >= HB_HDR_LEN + h.len;
+}
+
+static void tick(void *arg)
+{
+	int *fired = arg;
+
+	*fired = 1;
+}
+
+static void quit(void *arg)
+{
+	loop_quit(arg);
+}
+
+/* The loop for @ms (the sentry's restart is a timer of sentry_link.c's). */
+static void run_for(struct loop *l, uint64_t ms)
+{
+	int fired = 0;
+	struct loop_timer *t = loop_timer_new(l, tick, &fired);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	(void)loop_timer_arm(t, ms);
+	while (!fired) {
+		struct loop_timer *q = loop_timer_new(l, quit, l);
+
+		(void)loop_timer_arm(q, 10);
+		(void)loop_run(l);
+		loop_timer_free(q);
+	}
+	loop_timer_free(t);
+}
+
+/* Through the peer sentry: what the daemon gets is the sentry's checked hand-over; a
+ * malformed frame is answered ERROR MALFORMED; a peer that sends faster than the sentry
+ * reads is closed; the sentry's death closes the connections it read, and the next one
+ * is read by its successor; frames sent right before a close all arrive, then the
+ * close (a MIGRATE_FINISHED and the end behind it must not swap places). */
+static void test_through_sentry(void)
+{
+	struct hostd_config cb;
+	struct peer_tls *tb;
+	struct loop *l = loop_new();
+	struct ep e = { .l = l };
+	struct sentry *sn;
+	struct hb_msg m;
+	struct raw r;
+	uint8_t buf[512];
+	int sv[2], rc;
+	pid_t pid;
+
+	mk_config(&cb, "ca1.pem", "b.pem", "b.key", "A", "198.19.250.1:16515", "hb-a.test");
+	tb = mk_tls(&cb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+	sn = peer_sentry(l);
+	peer_tls_set_sentry(tb, sn);
+
+	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e.pc);
+	raw_start(&r, l, sv[0], 0, "a");
+	run_until(l, &e.ready);
+	run_until(l, &r.done);
+	CU_ASSERT_FATAL(r.rc >= 0);
+	prepare_msg(&m, "A");
+	m.seq = 5;
+	raw_send(&r, buf, hb_encode(buf, sizeof(buf), &m));
+	raw_send(&r, buf, hb_frame_finish(buf, sizeof(buf), HB_MSG_PING, 0, 6, 0)); /* no TOKEN */
+	run_until(l, &e.n);
+	CU_ASSERT_EQUAL(e.types[0], HB_MSG_MIGRATE_PREPARE);
+	CU_ASSERT_STRING_EQUAL(e.vm, "vm1");
+	run_cond(l, got_frame, &r);
+	CU_ASSERT_TRUE(hb_decode(r.got, (size_t)r.got_n, &m) > 0);
+	CU_ASSERT_EQUAL(m.type, HB_MSG_ERROR);
+	CU_ASSERT_EQUAL(m.seq, 6);
+	CU_ASSERT_EQUAL(m.u.error.code, HB_ERR_MALFORMED);
+	CU_ASSERT_EQUAL(e.n, 1);
+
+	/* the sentry dies: its connection closes, with the reason */
+	pid = sentry_pid(sn);
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
+	run_until(l, &e.closed);
+	CU_ASSERT_EQUAL(e.err, -ECONNABORTED);
+	expect_text(e.text, "the peer sentry reading A (" A_WHERE ") died (see the journal): "
+		    "connection closed");
+	raw_end(&r);
+
+	/* its successor reads the next connection; stopped, it falls behind a flood */
+	run_for(l, 600);        /* it died within a second of its start: 0.2 s back-off */
+	CU_ASSERT_TRUE(sentry_pid(sn) > 0);
+	CU_ASSERT_NOT_EQUAL(sentry_pid(sn), pid);
+	memset(&e, 0, sizeof(e));
+	e.l = l;
+	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
+	raw_start(&r, l, sv[0], 0, "a");
+	run_until(l, &e.ready);
+	run_until(l, &r.done);
+	prepare_msg(&m, "A");
+	raw_send(&r, buf, hb_encode(buf, sizeof(buf), &m));
+	run_until(l, &e.n);
+	CU_ASSERT_EQUAL(e.types[0], HB_MSG_MIGRATE_PREPARE);
+	pid = sentry_pid(sn);
+	CU_ASSERT_EQUAL(kill(pid, SIGSTOP), 0);
+	r.flood = 1;
+	(void)loop_mod_fd(l, r.fd, EPOLLIN | EPOLLOUT);
+	run_until(l, &e.closed);
+	CU_ASSERT_EQUAL(e.err, -ENOBUFS);
+	expect_text(e.text, "A (" A_WHERE ") sends faster than the peer sentry reads");
+	CU_ASSERT_TRUE(r.sent >= PEER_SENTRY_BACKLOG);
+	CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
+	raw_end(&r);
+
+	/* frames and the close right behind them: every frame first, then the close */
+	memset(&e, 0, sizeof(e));
+	e.l = l;
+	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
+	raw_start(&r, l, sv[0], 0, "a");
+	run_until(l, &e.ready);
+	run_until(l, &r.done);
+	for (int i = 0; i < 20; i++) {
+		prepare_msg(&m, "A");
+		m.seq = 100u + (uint32_t)i;
+		raw_send(&r, buf, hb_encode(buf, sizeof(buf), &m));
+	}
+	(void)gnutls_bye(r.s, GNUTLS_SHUT_WR);
+	raw_end(&r);
+	run_until(l, &e.closed);
+	CU_ASSERT_EQUAL(e.n_closed, 20);
+	CU_ASSERT_EQUAL(e.err, -ECONNRESET);
+	expect_text(e.text, "A (" A_WHERE ") closed the connection");
+	peer_tls_free(tb);
+	sentry_stop(sn);
 	loop_free(l);
 }
 
@@ -1066,6 +1278,9 @@ static CU_TestInfo tests[] = {
 	{ "credentials: missing, mismatched, untrusted, expired, priority; warnings",
 	  test_credentials },
 	{ "mutual TLS: handshake, identities, MIGRATE_* both ways, source check", test_roundtrip },
+	{ "the same through a peer sentry on each side", test_roundtrip_sentry },
+	{ "peer sentry: checked hand-over, MALFORMED answered, a flood closed, its death",
+	  test_through_sentry },
 	{ "tls_name defaults to the address (IP SAN)", test_ip_name },
 	{ "refused: certificate from another CA (server, client)", test_reject_other_ca },
 	{ "refused: wrong server name, client naming no peer", test_reject_wrong_name },
@@ -1079,13 +1294,15 @@ static CU_TestInfo tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
 	CU_SuiteInfo suites[] = {
 		{ "peer_tls", suite_init, suite_clean, NULL, NULL, tests },
 		CU_SUITE_INFO_NULL,
 	};
 
+	if (argc > 1 && !strcmp(argv[1], SENTRY_ARG))   /* this binary is its own sentry */
+		return sentry_main(argc - 2, argv + 2);
 	(void)signal(SIGPIPE, SIG_IGN);         /* the raw GnuTLS peers write without MSG_NOSIGNAL */
 	return hb_cu_run(suites);
 }

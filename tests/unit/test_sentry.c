@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +21,7 @@
 #include "tests/unit/cu_run.h"
 
 #include "host-agent/common/loop.h"
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 static struct loop *L;
 static int session_up, answers;
@@ -60,13 +62,18 @@ static void status_field(pid_t pid, const char *key, char *out, size_t len)
 	(void)fclose(f);
 }
 
-static struct sentry *start(void)
+static struct sentry *start_as(enum sentry_role role)
 {
 	char err[512];
-	struct sentry *s = sentry_start(L, "nobody", err, sizeof(err));
+	struct sentry *s = sentry_start(L, "nobody", role, err, sizeof(err));
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	return s;
+}
+
+static struct sentry *start(void)
+{
+	return start_as(SENTRY_GUESTS);
 }
 
 /* Wait until the sentry has entered its sandbox (after its exec): 1 when it did. */
@@ -83,14 +90,16 @@ static int sandboxed(pid_t pid)
 	return 0;
 }
 
-static void test_sandbox(void)
+/* @role's sentry in its sandbox; the guest sentry at nice 10, the peer sentry at the
+ * daemon's (MIGRATE_STOPPED passes through it) */
+static void sandbox(enum sentry_role role)
 {
 	struct sentry *s;
 	char v[128];
 	pid_t pid;
 
 	L = loop_new();
-	s = start();
+	s = start_as(role);
 	pid = sentry_pid(s);
 	CU_ASSERT_TRUE_FATAL(pid > 0);
 	CU_ASSERT_TRUE(sandboxed(pid));
@@ -112,7 +121,8 @@ static void test_sandbox(void)
 		}
 		if (f)
 			(void)fclose(f);
-		CU_ASSERT_EQUAL(nice, 10);
+		errno = 0;
+		CU_ASSERT_EQUAL(nice, role == SENTRY_GUESTS ? 10 : getpriority(PRIO_PROCESS, 0));
 	}
 	status_field(pid, "NoNewPrivs:", v, sizeof(v));
 	CU_ASSERT_STRING_EQUAL(v + strspn(v, "\t "), "1");
@@ -129,6 +139,68 @@ static void test_sandbox(void)
 	}
 	sentry_stop(s);
 	loop_free(L);
+}
+
+/* A limit's line of /proc/PID/limits ("Max realtime timeout"): "SOFT HARD" or "". */
+static void limit_field(pid_t pid, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	out[0] = 0;
+	(void)snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, strlen(key))) {
+			unsigned long long soft = 0, hard = 0;
+
+			if (sscanf(line + strlen(key), "%llu %llu", &soft, &hard) == 2)
+				(void)snprintf(out, len, "%llu %llu", soft, hard);
+			break;
+		}
+	(void)fclose(f);
+}
+
+/* A SCHED_FIFO daemon (sched_fifo; its RESET_ON_FORK as main.c sets it): the guest sentry
+ * SCHED_OTHER at nice 10, the peer sentry SCHED_FIFO at the daemon's priority with
+ * RLIMIT_RTTIME. Root only (CAP_SYS_NICE). */
+static void fifo_daemon(void)
+{
+	struct sched_param sp = { .sched_priority = 3 }, none = { 0 };
+	struct sentry *g, *p;
+	char v[64];
+
+	if (sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp) < 0) {
+		(void)fprintf(stderr, "\n(SCHED_FIFO not allowed here: %s; case skipped)\n",
+			      strerror(errno));
+		return;
+	}
+	L = loop_new();
+	g = start_as(SENTRY_GUESTS);
+	p = start_as(SENTRY_PEERS);
+	CU_ASSERT_TRUE(sandboxed(sentry_pid(g)));
+	CU_ASSERT_TRUE(sandboxed(sentry_pid(p)));
+	CU_ASSERT_EQUAL(sched_getscheduler(sentry_pid(g)), SCHED_OTHER);
+	CU_ASSERT_EQUAL(sched_getscheduler(sentry_pid(p)) & ~SCHED_RESET_ON_FORK, SCHED_FIFO);
+	CU_ASSERT_EQUAL(sched_getparam(sentry_pid(p), &none), 0);
+	CU_ASSERT_EQUAL(none.sched_priority, 3);
+	limit_field(sentry_pid(p), "Max realtime timeout", v, sizeof(v));
+	CU_ASSERT_STRING_EQUAL(v, "200000 400000");
+	sentry_stop(g);
+	sentry_stop(p);
+	loop_free(L);
+	none.sched_priority = 0;
+	CU_ASSERT_EQUAL(sched_setscheduler(0, SCHED_OTHER, &none), 0);
+}
+
+static void test_sandbox(void)
+{
+	sandbox(SENTRY_GUESTS);
+	sandbox(SENTRY_PEERS);
+	if (geteuid() == 0)
+		fifo_daemon();
 }
 
 /* This binary with @arg after the sandbox: how it ended. */
@@ -372,7 +444,8 @@ static __attribute__((noreturn)) int lying_sentry(void)
 int main(int argc, char **argv)
 {
 	static CU_TestInfo tests[] = {
-		{ "the sandbox as the kernel shows it", test_sandbox },
+		{ "the sandbox as the kernel shows it (guest and peer sentry; a SCHED_FIFO daemon)",
+		  test_sandbox },
 		{ "a system call outside the filter kills", test_filter },
 		{ "a sentry of another build refuses", test_layout },
 		{ "a channel read through the sentry; it dies, another serves", test_channel },
@@ -392,7 +465,7 @@ int main(int argc, char **argv)
 		ssize_t n = 0;
 
 		(void)snprintf(pp, sizeof(pp), "%d", (int)getppid());
-		sentry_sandbox("-", "-", pp);
+		sentry_sandbox("-", "-", pp, SENTRY_GUESTS);
 		if (!strcmp(argv[1], "--sandboxed-open"))
 			(void)open("/etc/hostname", O_RDONLY);
 		else if (!strcmp(argv[1], "--sandboxed-socket"))

@@ -27,7 +27,7 @@
 #include "host-agent/hostd/peer/peer.h"
 #include "host-agent/hostd/vm.h"
 #include "tests/unit/hostd_harness.h"
-#include "host-agent/hostd/guest/sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 /* ---- the guest agent: G (hostd_harness.c) and this test's additions ---- */
 static struct {

@@ -10,6 +10,12 @@
  * frees it.  A send that fails outside those entry points (peer_send() from
  * the owner) is remembered in pend_err and ends the connection at the next
  * entry point, never inside the owner's call.
+ *
+ * Frames: a TLS connection of a daemon with a peer sentry (peer_tls_set_sentry) never
+ * has its frames parsed here: the plaintext GnuTLS returns is written into a socketpair
+ * the sentry reads (pc_forward), and what the sentry made of it comes back checked to
+ * pc_from_sentry(), the third entry point. The unix peer socket (root-only, the tests')
+ * and a daemon without sentry parse in pc_dispatch().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +31,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "host-agent/hostd/sentry/sentry.h"
 #include "peer_int.h"
 
 struct peer_listener {
@@ -52,6 +59,13 @@ static void pc_teardown(struct peer_conn *pc)
 	int i;
 
 	pc->dead = 1;
+	if (pc->sid)                    /* the sentry closes its copy; nothing more comes */
+		sentry_detach(pc->sn, pc->sid);
+	pc->sid = 0;
+	if (pc->sp >= 0) {
+		(void)close(pc->sp);
+		pc->sp = -1;
+	}
 	if (pc->fd >= 0) {
 		loop_del_fd(pc->l, pc->fd);
 		/* unread bytes make close() reset TCP, and the reset can destroy the alert
@@ -111,7 +125,7 @@ static void pc_want(struct peer_conn *pc)
 {
 	unsigned ev = EPOLLIN;
 
-	if (pc->dead)
+	if (pc->dead || pc->rd_end)     /* rd_end: the fd is out of the loop */
 		return;
 	if (pc->state == PC_CONNECTING)
 		ev = EPOLLOUT;
@@ -193,11 +207,10 @@ int peer_send(struct peer_conn *pc, struct hb_msg *m)
 	return pc->pend_err;
 }
 
-static void pc_reply_error(struct peer_conn *pc, const struct hb_frame *f, int herr)
+static void pc_reply_error(struct peer_conn *pc, const struct hb_hdr *h, int herr)
 {
 	uint8_t buf[512];
-	int n = hb_encode_error(buf, sizeof(buf), &f->hdr, HB_ERR_MALFORMED, herr,
-				hb_strerror(herr));
+	int n = hb_encode_error(buf, sizeof(buf), h, HB_ERR_MALFORMED, herr, hb_strerror(herr));
 
 	if (n > 0 && pc->out_len + (size_t)n <= sizeof(pc->out)) {
 		memcpy(pc->out + pc->out_len, buf, (size_t)n);
@@ -222,11 +235,102 @@ static void pc_dispatch(struct peer_conn *pc)
 		rc = hb_msg_decode(&f, &m);
 		if (rc < 0) {
 			if (!(f.hdr.flags & HB_F_REPLY) && f.hdr.type != HB_MSG_ERROR)
-				pc_reply_error(pc, &f, rc);
+				pc_reply_error(pc, &f.hdr, rc);
 			continue;
 		}
 		pc->ops->on_msg(pc->arg, pc, &m);
 	}
+}
+
+/* The third entry point: what the peer sentry made of this connection's bytes, in
+ * order; its messages checked (hb_msg_unpack) by sentry_link.c. */
+static void pc_from_sentry(void *arg, const struct gc_in *in)
+{
+	struct peer_conn *pc = arg;
+	char who[CFG_NAME_MAX + CFG_ADDR_MAX + 8];
+
+	if (pc->dead)
+		return;
+	pc_enter(pc);
+	switch (in->kind) {
+	case GC_IN_MSG:
+		pc->ops->on_msg(pc->arg, pc, in->msg);
+		break;
+	case GC_IN_MALFORMED:           /* answered as in pc_dispatch() */
+		if (!(in->hdr.flags & HB_F_REPLY) && in->hdr.type != HB_MSG_ERROR)
+			pc_reply_error(pc, &in->hdr, in->rc);
+		break;
+	case GC_IN_EOF:                 /* it closed its copy, or it died: the link is over */
+		pc->sid = 0;
+		if (pc->rd_end && in->rc != ECONNABORTED) {     /* every frame is through */
+			pc_close(pc, pc->rd_end);
+			break;
+		}
+		pc_label(pc, who, sizeof(who));
+		if (in->rc == ECONNABORTED)
+			pc_errf(pc, "the peer sentry reading %s died (see the journal): "
+				"connection closed; the next use connects again", who);
+		else
+			pc_errf(pc, "the peer sentry stopped reading %s (%s): connection "
+				"closed; the next use connects again", who,
+				in->rc ? strerror(in->rc) : "the stream ended");
+		pc_close(pc, -(in->rc ? in->rc : ECONNRESET));
+		break;
+	default:                        /* BAD (skipped, as pc_dispatch does), COUNTS */
+		break;
+	}
+	if (!pc->dead && pc->out_len)
+		pc_flush(pc);
+	if (!pc->dead && pc->pend_err)
+		pc_close(pc, pc->pend_err);
+	pc_leave(pc);
+}
+
+/* A TLS connection from now on read by the peer sentry, if the daemon has one: 0, or a
+ * negative errno (the sentry could not take it: the connection must not be read here). */
+static int pc_use_sentry(struct peer_conn *pc)
+{
+	struct sentry *sn = pc->t ? ptls_sentry(pc->t) : NULL;
+	int sv[2], sz = (int)PEER_SENTRY_BACKLOG, rc;
+
+	if (!sn)
+		return 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	/* what the sentry may fall behind by (an AF_UNIX stream counts queued bytes against
+	 * the sender's buffer); past it the connection is a flood (pc_forward) */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	rc = sentry_attach(sn, sv[1], PEER_RATE_PER_S, PEER_BURST, HB_PAYLOAD_MAX,
+			   pc_from_sentry, pc, &pc->sid);
+	(void)close(sv[1]);             /* the sentry has its own copy */
+	if (rc < 0) {
+		(void)close(sv[0]);
+		pc->sid = 0;
+		return rc;
+	}
+	pc->sn = sn;
+	pc->sp = sv[0];
+	return 0;
+}
+
+/* Decrypted bytes to the peer sentry, all of them or the connection closes. */
+static int pc_forward(struct peer_conn *pc, const uint8_t *buf, size_t len)
+{
+	char who[CFG_NAME_MAX + CFG_ADDR_MAX + 8];
+	ssize_t n = send(pc->sp, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	if (n == (ssize_t)len)
+		return 0;
+	pc_label(pc, who, sizeof(who));
+	if (n >= 0 || errno == EAGAIN)
+		pc_errf(pc, "%s sends faster than the peer sentry reads (more than %u KiB behind): "
+			"connection closed", who, PEER_SENTRY_BACKLOG / 1024u);
+	else
+		pc_errf(pc, "handing %s's frames to the peer sentry: %s: connection closed", who,
+			strerror(errno));
+	pc_close(pc, -ENOBUFS);
+	return -ENOBUFS;
 }
 
 static void pc_read_frames(struct peer_conn *pc)
@@ -235,8 +339,9 @@ static void pc_read_frames(struct peer_conn *pc)
 
 	/* GnuTLS may hold decrypted bytes the socket no longer signals: drain them */
 	do {
-		size_t room;
-		uint8_t *w = hb_stream_wptr(&pc->in, &room);
+		uint8_t plain[16384];   /* through the sentry: it never enters pc->in */
+		size_t room = sizeof(plain);
+		uint8_t *w = pc->sid ? plain : hb_stream_wptr(&pc->in, &room);
 		ssize_t n;
 
 		if (!room)
@@ -247,8 +352,23 @@ static void pc_read_frames(struct peer_conn *pc)
 		if (n <= 0) {
 			pc_label(pc, who, sizeof(who));
 			pc_errf(pc, "%s closed the connection", who);
+			if (pc->sid) {
+				/* the frames that came before the end are still in the sentry:
+				 * it reads them, then the end (GC_IN_EOF), and the connection
+				 * closes after the last one (a MIGRATE_FINISHED and the close
+				 * behind it must not swap places) */
+				pc->rd_end = n < 0 ? (int)n : -ECONNRESET;
+				(void)shutdown(pc->sp, SHUT_WR);
+				loop_del_fd(pc->l, pc->fd);
+				return;
+			}
 			pc_close(pc, n < 0 ? (int)n : -ECONNRESET);
 			return;
+		}
+		if (pc->sid) {
+			if (pc_forward(pc, w, (size_t)n) < 0)
+				return;
+			continue;
 		}
 		hb_stream_commit(&pc->in, (size_t)n);
 		pc_dispatch(pc);
@@ -295,6 +415,17 @@ static void pc_handshake(struct peer_conn *pc)
 	pc->deadline_ms = 0;
 	if (pc->server)
 		(void)snprintf(pc->name, sizeof(pc->name), "%s", pc->peer);
+	rc = pc_use_sentry(pc);
+	if (rc < 0) {
+		char who[CFG_NAME_MAX + CFG_ADDR_MAX + 8];
+
+		pc_label(pc, who, sizeof(who));
+		pc_errf(pc, "the peer sentry cannot take the connection with %s: %s (it is being "
+			"restarted? see the journal; the next use connects again)", who,
+			strerror(-rc));
+		pc_close(pc, rc);
+		return;
+	}
 	if (pc->ops->on_ready)
 		pc->ops->on_ready(pc->arg, pc);
 	if (!pc->dead)
@@ -338,6 +469,7 @@ struct peer_conn *peer_conn_new(struct loop *l, int fd, const struct peer_ops *o
 	pc->ops = ops;
 	pc->arg = arg;
 	pc->state = PC_OPEN;
+	pc->sp = -1;
 	(void)snprintf(pc->name, sizeof(pc->name), "%s", name);
 	hb_stream_init(&pc->in);
 	if (loop_add_fd(l, fd, EPOLLIN, pc_io, pc) < 0) {
@@ -389,6 +521,7 @@ static struct peer_conn *pc_new_tls(struct loop *l, struct peer_tls *t, int fd, 
 	pc->arg = arg;
 	pc->server = server;
 	pc->state = st;
+	pc->sp = -1;
 	pc->hs_events = EPOLLIN | EPOLLOUT;
 	(void)snprintf(pc->where, sizeof(pc->where), "%s", where);
 	(void)snprintf(pc->name, sizeof(pc->name), "%s", p ? p->name : where);

@@ -35,12 +35,19 @@
 #define PEER_MAX_HANDSHAKES_PER_IP 2u     /* ... from one address */
 #define PEER_ERR_MAX 512
 #define PEER_INFO_MAX 256
+/* Through the peer sentry (peer_tls_set_sentry): frames a connection may send per second
+ * and in a burst (a migration exchanges ~10, an evacuation ~10 per VM), and the decrypted
+ * bytes the sentry may fall behind by before the connection is closed as a flood. */
+#define PEER_RATE_PER_S 5000u
+#define PEER_BURST 1024u
+#define PEER_SENTRY_BACKLOG 262144u       /* 256 KiB */
 
 struct peer_conn;
 struct peer_tls;
 struct peer_listener;
 struct hostd_config;
 struct peer_config;
+struct sentry;
 
 struct peer_ops {
 	/* one valid message; strings valid during the call */
@@ -122,6 +129,12 @@ int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err,
 		    char *warn, size_t warnlen);
 /* Frees the connections still open (no callbacks), then the credentials. */
 void peer_tls_free(struct peer_tls *t);
+/* TLS connections that complete their handshake from now on are read by @s (a sentry of
+ * role SENTRY_PEERS, sentry/sentry.h): the daemon decrypts and writes the plaintext into
+ * a socketpair whose other end the sentry reads, decodes and hands back checked; no
+ * frame is parsed in the daemon. NULL: the daemon parses them itself (the unix peer
+ * socket always is). A connection the sentry cannot take is closed. */
+void peer_tls_set_sentry(struct peer_tls *t, struct sentry *s);
 /* Handshake deadlines: the loop calls it every turn (ms to the next, -1: none);
  * tests call it with their own clock. */
 int peer_tls_tick(struct peer_tls *t, uint64_t now_ms);

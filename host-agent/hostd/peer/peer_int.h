@@ -51,6 +51,13 @@ struct peer_conn {
 	char cert_names[PTLS_NAMES_MAX];   /* "CN=…, DNS:…, IP:…" of the peer's certificate */
 	char info[PEER_INFO_MAX];
 	struct peer_conn *next, **pprev;   /* in t->conns */
+	/* read by the peer sentry (sid != 0): the plaintext goes into sp, the sentry's
+	 * results come back to pc_from_sentry() */
+	struct sentry *sn;
+	uint32_t sid;
+	int sp;
+	int rd_end;             /* the stream ended (its error), but the sentry still hands
+				 * back what came before: closed at its GC_IN_EOF */
 };
 
 /* peer_tls.c, for peer.c */
@@ -62,6 +69,7 @@ ssize_t ptls_recv(struct peer_conn *pc, void *buf, size_t len);
 ssize_t ptls_send(struct peer_conn *pc, const void *buf, size_t len);
 int ptls_pending(struct peer_conn *pc);
 void ptls_bye(struct peer_conn *pc);
+struct sentry *ptls_sentry(const struct peer_tls *t);
 /* "B (198.19.250.2:16515)", or only the address before the peer is known */
 void pc_label(const struct peer_conn *pc, char *buf, size_t len);
 

@@ -47,6 +47,7 @@ struct peer_tls {
 	struct loop *l;                 /* bound at the first connection (the ticker) */
 	struct peer_conn *conns;
 	unsigned n_server;              /* accepted connections open */
+	struct sentry *sn;              /* reads the open connections' frames; NULL: we do */
 };
 
 /* ---- texts -------------------------------------------------------------------------- */
@@ -782,6 +783,16 @@ int peer_tls_reload(struct peer_tls *t, const struct hostd_config *c, char *err,
 	t->retired[t->n_retired++] = old;
 	retire_unused(t);               /* freed at once when no connection uses it */
 	return 0;
+}
+
+void peer_tls_set_sentry(struct peer_tls *t, struct sentry *s)
+{
+	t->sn = s;
+}
+
+struct sentry *ptls_sentry(const struct peer_tls *t)
+{
+	return t->sn;
 }
 
 void peer_tls_free(struct peer_tls *t)

@@ -124,6 +124,10 @@ class Daemons:
         # measurement of the guest sentry)
         if os.environ.get("HBL_GUEST_SENTRY", "on") == "off":
             glob += "guest_sentry = off\n"
+        # HBL_PEER_SENTRY=off: the daemon parses TLS peers' frames itself (the same for
+        # the peer sentry)
+        if os.environ.get("HBL_PEER_SENTRY", "on") == "off":
+            glob += "peer_sentry = off\n"
         if self.peer == "tls":
             glob += ("peer_listen = %s:%d\ntls_ca = %s/ca.pem\ntls_cert = %s/%s.pem\n"
                      "tls_key = %s/%s.key\n" % (MGMT_IP[h], PEER_PORT, self.pki, self.pki, h,

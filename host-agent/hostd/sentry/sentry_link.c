@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * host-agent/hostd/guest/sentry_link.c — the daemon's side of the guest sentry (see
- * sentry.h): start it, hand it connections, check and route what it sends, restart it.
+ * host-agent/hostd/sentry/sentry_link.c — the daemon's side of a sentry (see sentry.h):
+ * start it, hand it connections, check and route what it sends, restart it. The guest
+ * sentry's links are guest channels (gc_input); the peer sentry's are callbacks
+ * (sentry_attach: peer/peer.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +30,9 @@
 
 struct link {
 	uint32_t id;
-	struct gc_chan *c;
+	struct gc_chan *c;      /* a guest channel, or: */
+	sentry_fn fn;
+	void *arg;
 };
 
 struct sentry {
@@ -39,6 +44,9 @@ struct sentry {
 					 * started from the daemon's own build, also after a
 					 * package upgrade replaced the file at exe */
 	char uid[16], gid[16], ppid[16], layout[96];
+	enum sentry_role role;
+	const char *who;                /* "guest sentry", "peer sentry": for the journal */
+	int rt_prio;                    /* the peer sentry of a SCHED_FIFO daemon: its priority */
 	int replaced;                   /* its executable is another build: not restarted */
 	pid_t pid;
 	int sock;
@@ -60,7 +68,8 @@ pid_t sentry_pid(const struct sentry *s)
 
 static int spawn(struct sentry *s)
 {
-	char *argv[] = { s->exe, (char *)SENTRY_ARG, s->uid, s->gid, s->ppid, s->layout, NULL };
+	char *argv[] = { s->exe, (char *)SENTRY_ARG, s->uid, s->gid, s->ppid, s->layout,
+			 (char *)(s->role == SENTRY_PEERS ? "peers" : "guests"), NULL };
 	int sv[2];
 	pid_t pid;
 
@@ -88,6 +97,11 @@ static int spawn(struct sentry *s)
 			_exit(127);
 		if (sv[1] == 3)         /* dup2 onto itself keeps SOCK_CLOEXEC */
 			(void)fcntl(3, F_SETFD, 0);
+		if (s->rt_prio) {       /* the daemon's RESET_ON_FORK made us SCHED_OTHER */
+			struct sched_param sp = { .sched_priority = s->rt_prio };
+
+			(void)sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &sp);
+		}
 		(void)close_range(5, ~0u, 0);
 		execveat(4, "", argv, environ, AT_EMPTY_PATH);
 		_exit(127);
@@ -102,8 +116,8 @@ static int spawn(struct sentry *s)
 	s->sock = sv[0];
 	s->pid = pid;
 	s->started_ms = loop_now_ms();
-	hlog(HLOG_INFO, "guest sentry started (pid %d, uid %s): guest channels are read there",
-	     (int)pid, s->uid);
+	hlog(HLOG_INFO, "%s started (pid %d, uid %s): %s are read there", s->who, (int)pid,
+	     s->uid, s->role == SENTRY_PEERS ? "peer daemons' frames" : "guest channels");
 	return 0;
 }
 
@@ -113,13 +127,31 @@ static void restart_cb(void *arg)
 	int rc = spawn(s);
 
 	if (rc < 0) {
-		hlog(HLOG_ERR, "guest sentry: cannot start it again: %s; retrying in 1 s "
-		     "(guest channels are down meanwhile)", strerror(-rc));
+		hlog(HLOG_ERR, "%s: cannot start it again: %s; retrying in 1 s (%s meanwhile)",
+		     s->who, strerror(-rc), s->role == SENTRY_PEERS ?
+		     "peer connections are refused" : "guest channels are down");
 		(void)loop_timer_arm(s->restart, 1000);
 	}
 }
 
 static void lost(struct sentry *s, const char *why);
+
+/* Every link ends: a guest channel disconnects (its detach() drops the link), a callback
+ * link hears GC_IN_EOF with ECONNABORTED. */
+static void drop_links(struct sentry *s)
+{
+	while (s->n) {
+		struct link k = s->links[s->n - 1];
+		struct gc_in eof = { .kind = GC_IN_EOF, .rc = ECONNABORTED };
+
+		if (k.c) {
+			gc_disconnect(k.c, gc_now_ms());
+			continue;
+		}
+		s->n--;
+		k.fn(k.arg, &eof);
+	}
+}
 
 static void replace_cb(void *arg)
 {
@@ -131,9 +163,11 @@ static void replace_cb(void *arg)
 }
 
 /* The sentry is gone (it died, or it lied and was killed): reap it, every channel
- * reconnects, start another one. */
+ * reconnects (a callback link hears GC_IN_EOF, ECONNABORTED), start another one. */
 static void lost(struct sentry *s, const char *why)
 {
+	const char *then = s->role == SENTRY_PEERS ? "every peer connection it read closes" :
+			   "every guest channel reconnects";
 	int st = 0;
 	pid_t pid = s->pid;
 	uint64_t delay;
@@ -151,24 +185,23 @@ static void lost(struct sentry *s, const char *why)
 	s->pid = -1;
 	loop_timer_disarm(s->replace);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT) {
-		hlog(HLOG_ERR, "guest sentry: %s is not the build this daemon runs (replaced "
-		     "since it started?): restart hybond-hostd; guest channels are down until "
-		     "then", s->exe);
+		hlog(HLOG_ERR, "%s: %s is not the build this daemon runs (replaced since it "
+		     "started?): restart hybond-hostd; %s until then", s->who, s->exe,
+		     s->role == SENTRY_PEERS ? "peer connections are refused" :
+		     "guest channels are down");
 		s->replaced = 1;
 	} else if (WIFSIGNALED(st))
-		hlog(HLOG_ERR, "guest sentry (pid %d) %s: killed by signal %d%s; every guest "
-		     "channel reconnects", (int)pid, why, WTERMSIG(st),
-		     WTERMSIG(st) == SIGSYS ? " (a system call outside its seccomp filter: "
-		     "report it)" : "");
+		hlog(HLOG_ERR, "%s (pid %d) %s: killed by signal %d%s; %s", s->who, (int)pid,
+		     why, WTERMSIG(st), WTERMSIG(st) == SIGSYS ? " (a system call outside its "
+		     "seccomp filter: report it)" : WTERMSIG(st) == SIGXCPU ? " (it ran "
+		     "real-time 200 ms without sleeping: a flood it could not keep up with, or "
+		     "a bug)" : "", then);
 	else
-		hlog(HLOG_ERR, "guest sentry (pid %d) %s: exit status %d; every guest channel "
-		     "reconnects", (int)pid, why, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	/* the channels' connections were the sentry's too: each closes and reconnects */
-	while (s->n) {
-		struct gc_chan *c = s->links[s->n - 1].c;
-
-		gc_disconnect(c, gc_now_ms());  /* detach() drops it from links */
-	}
+		hlog(HLOG_ERR, "%s (pid %d) %s: exit status %d; %s", s->who, (int)pid, why,
+		     WIFEXITED(st) ? WEXITSTATUS(st) : -1, then);
+	/* the channels' connections were the sentry's too: each closes (and a guest
+	 * channel reconnects); the bytes it held cannot be replayed */
+	drop_links(s);
 	if (s->replaced)
 		return;
 	s->quick_deaths = loop_now_ms() - s->started_ms < SENTRY_RESTART_MS ?
@@ -202,8 +235,8 @@ static int one_ev(struct sentry *s, size_t len)
 	if (ev.in.kind == GC_IN_MSG) {
 		rc = hb_msg_unpack(rxbuf + sizeof(ev), len - sizeof(ev), &m);
 		if (rc < 0) {
-			hlog(HLOG_ERR, "guest sentry: a message for channel %u does not check "
-			     "out: %s", ev.id, hb_err_name(rc));
+			hlog(HLOG_ERR, "%s: a message for channel %u does not check out: %s",
+			     s->who, ev.id, hb_err_name(rc));
 			return -EPROTO;
 		}
 		ev.in.msg = &m;
@@ -211,8 +244,17 @@ static int one_ev(struct sentry *s, size_t len)
 		return -EPROTO;
 	}
 	k = find(s, ev.id);
-	if (k)                          /* else: a channel closed meanwhile */
+	if (!k)                         /* a channel closed meanwhile */
+		return 0;
+	if (k->c) {
 		(void)gc_input(k->c, &ev.in, gc_now_ms());
+	} else {
+		struct link cb = *k;
+
+		if (ev.in.kind == GC_IN_EOF)    /* the sentry closed it: the link is over */
+			*k = s->links[--s->n];
+		cb.fn(cb.arg, &ev.in);
+	}
 	return 0;
 }
 
@@ -237,9 +279,9 @@ static void sentry_io(void *arg, unsigned events)
 	}
 }
 
-static int attach(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uint32_t burst)
+/* Hand @fd to the sentry as a new link (c, or fn + arg). */
+static int link_add(struct sentry *s, int fd, const struct sentry_cmd *cmd, struct link k)
 {
-	struct sentry *s = arg;
 	struct sentry_cmsg m;
 	struct cmsghdr *cm;
 
@@ -255,9 +297,8 @@ static int attach(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uin
 		s->cap = cap;
 	}
 	sentry_cmsg_init(&m);
+	m.cmd = *cmd;
 	m.cmd.op = SENTRY_ADD;
-	m.cmd.rate_per_s = rate_per_s;
-	m.cmd.burst = burst;
 	m.cmd.id = ++s->next_id;
 	cm = CMSG_FIRSTHDR(&m.mh);
 	cm->cmsg_level = SOL_SOCKET;
@@ -266,53 +307,95 @@ static int attach(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uin
 	memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
 	if (sendmsg(s->sock, &m.mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		return -errno;
-	s->links[s->n].id = m.cmd.id;
-	s->links[s->n].c = c;
-	s->n++;
+	k.id = m.cmd.id;
+	s->links[s->n++] = k;
 	return 0;
+}
+
+/* Tell the sentry to close links[i]'s copy, and forget the link. */
+static void link_del(struct sentry *s, size_t i)
+{
+	struct sentry_cmd cmd = { .op = SENTRY_DEL, .id = s->links[i].id };
+
+	/* a sentry that keeps a connection QEMU's chardev thinks is ours blocks the
+	 * reconnect: if it cannot be told, it is replaced (its fds close with it) */
+	if (s->sock >= 0 && send(s->sock, &cmd, sizeof(cmd), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		(void)loop_timer_arm(s->replace, 0);
+	s->links[i] = s->links[--s->n];
+}
+
+static int attach(void *arg, struct gc_chan *c, int fd, uint32_t rate_per_s, uint32_t burst)
+{
+	struct sentry_cmd cmd = { .rate_per_s = rate_per_s, .burst = burst };
+
+	return link_add(arg, fd, &cmd, (struct link){ .c = c });
 }
 
 static void detach(void *arg, struct gc_chan *c)
 {
 	struct sentry *s = arg;
 
-	for (size_t i = 0; i < s->n; i++) {
-		struct sentry_cmd cmd = { .op = SENTRY_DEL };
+	for (size_t i = 0; i < s->n; i++)
+		if (s->links[i].c == c) {
+			link_del(s, i);
+			return;
+		}
+}
 
-		if (s->links[i].c != c)
-			continue;
-		cmd.id = s->links[i].id;
-		/* a sentry that keeps a connection QEMU's chardev thinks is ours blocks the
-		 * reconnect: if it cannot be told, it is replaced (its fds close with it) */
-		if (s->sock >= 0 &&
-		    send(s->sock, &cmd, sizeof(cmd), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			(void)loop_timer_arm(s->replace, 0);
-		s->links[i] = s->links[--s->n];
-		return;
-	}
+int sentry_attach(struct sentry *s, int fd, uint32_t rate_per_s, uint32_t burst,
+		  uint32_t max_payload, sentry_fn fn, void *arg, uint32_t *id)
+{
+	struct sentry_cmd cmd = { .rate_per_s = rate_per_s, .burst = burst,
+				  .max_payload = max_payload };
+	int rc;
+
+	if (!s || !fn || !burst)
+		return -EINVAL;
+	rc = link_add(s, fd, &cmd, (struct link){ .fn = fn, .arg = arg });
+	if (!rc)
+		*id = s->links[s->n - 1].id;
+	return rc;
+}
+
+void sentry_detach(struct sentry *s, uint32_t id)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->links[i].id == id) {
+			link_del(s, i);
+			return;
+		}
 }
 
 const struct gc_reader_ops sentry_reader_ops = { .attach = attach, .detach = detach };
 
-struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t errlen)
+struct sentry *sentry_start(struct loop *l, const char *user, enum sentry_role role, char *err,
+			    size_t errlen)
 {
 	struct sentry *s = calloc(1, sizeof(*s));
 	ssize_t n;
 	int rc;
 
 	if (!s) {
-		(void)snprintf(err, errlen, "guest sentry: out of memory");
+		(void)snprintf(err, errlen, "sentry: out of memory");
 		return NULL;
 	}
 	s->l = l;
 	s->sock = -1;
 	s->pid = -1;
 	s->exe_fd = -1;
+	s->role = role;
+	s->who = role == SENTRY_PEERS ? "peer sentry" : "guest sentry";
+	if (role == SENTRY_PEERS && (sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO) {
+		struct sched_param sp;
+
+		if (sched_getparam(0, &sp) == 0)
+			s->rt_prio = sp.sched_priority;
+	}
 	/* our own executable, by the path the kernel knows (not /proc/self/exe at exec
 	 * time: under valgrind that is valgrind) */
 	n = readlink("/proc/self/exe", s->exe, sizeof(s->exe) - 1);
 	if (n <= 0) {
-		(void)snprintf(err, errlen, "guest sentry: /proc/self/exe: %s", strerror(errno));
+		(void)snprintf(err, errlen, "%s: /proc/self/exe: %s", s->who, strerror(errno));
 		free(s);
 		return NULL;
 	}
@@ -328,7 +411,7 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 		 * refuses the daemon */
 		s->exe_fd = open(s->exe, O_PATH | O_CLOEXEC);
 		if (s->exe_fd < 0 || fstat(s->exe_fd, &exe) < 0) {
-			(void)snprintf(err, errlen, "guest sentry: %s: %s", s->exe, strerror(errno));
+			(void)snprintf(err, errlen, "%s: %s: %s", s->who, s->exe, strerror(errno));
 			if (s->exe_fd >= 0)
 				(void)close(s->exe_fd);
 			free(s);
@@ -340,9 +423,9 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 		struct passwd *pw = getpwnam(user);
 
 		if (!pw || pw->pw_uid == 0 || pw->pw_gid == 0) {
-			(void)snprintf(err, errlen, "guest sentry: user \"%s\" %s (create it, e.g. "
+			(void)snprintf(err, errlen, "%s: user \"%s\" %s (create it, e.g. "
 				       "useradd --system --no-create-home --shell /usr/sbin/nologin "
-				       "%s, or set sentry_user in hostd.conf)", user,
+				       "%s, or set sentry_user in hostd.conf)", s->who, user,
 				       pw ? "is root or in group root" : "does not exist", user);
 			(void)close(s->exe_fd);
 			free(s);
@@ -355,7 +438,7 @@ struct sentry *sentry_start(struct loop *l, const char *user, char *err, size_t 
 	s->replace = loop_timer_new(l, replace_cb, s);
 	rc = s->restart && s->replace ? spawn(s) : -ENOMEM;
 	if (rc < 0) {
-		(void)snprintf(err, errlen, "guest sentry: cannot start %s: %s", s->exe,
+		(void)snprintf(err, errlen, "%s: cannot start %s: %s", s->who, s->exe,
 			       strerror(-rc));
 		loop_timer_free(s->restart);
 		loop_timer_free(s->replace);
@@ -370,8 +453,7 @@ void sentry_stop(struct sentry *s)
 {
 	if (!s)
 		return;
-	while (s->n)
-		gc_disconnect(s->links[s->n - 1].c, gc_now_ms());
+	drop_links(s);
 	if (s->sock >= 0) {
 		loop_del_fd(s->l, s->sock);
 		(void)close(s->sock);   /* the sentry exits on EOF */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * host-agent/hostd/guest/sentry.c — the guest sentry's own life (see sentry.h): drop
- * everything, then read guest channels and hand what gc_reader.c made of them over.
+ * host-agent/hostd/sentry/sentry.c — a sentry's own life (see sentry.h): drop everything,
+ * then read the streams the daemon hands it and hand what gc_reader.c made of them over.
  */
 #include <errno.h>
 #include <grp.h>
@@ -20,10 +20,10 @@
 
 #include <hybond/logstream.h>
 
-#include "sentry.h"
+#include "host-agent/hostd/sentry/sentry.h"
 
 #define SENTRY_SOCK 3
-/* the sentry's nice value (SCHED_OTHER) */
+/* the guest sentry's nice value (SCHED_OTHER) */
 #define SENTRY_NICE 10
 /* channels the sentry reads at once (the daemon's VM table is smaller) */
 #define SENTRY_MAX_CHANS 1024
@@ -36,12 +36,13 @@ struct schan {
 
 static struct schan *chans[SENTRY_MAX_CHANS];
 static int ep = -1;
+static const char *who = "guest sentry";       /* or "peer sentry" (its role) */
 static _Alignas(16) uint8_t evbuf[SENTRY_EV_MAX];
 
 static void die(const char *what, int err)
 {
-	(void)fprintf(stderr, "%shybond-hostd guest sentry: %s: %s\n",
-		      hb_stderr_is_journal() ? HB_LOG_ERR : "", what, strerror(err));
+	(void)fprintf(stderr, "%shybond-hostd %s: %s: %s\n",
+		      hb_stderr_is_journal() ? HB_LOG_ERR : "", who, what, strerror(err));
 	_exit(1);
 }
 
@@ -55,20 +56,34 @@ static uint64_t now_ms(void)
 
 /* ---- the sandbox --------------------------------------------------------------- */
 
-static void drop_privileges(const char *uid_s, const char *gid_s, const char *ppid_s)
+static void drop_privileges(const char *uid_s, const char *gid_s, const char *ppid_s,
+			    enum sentry_role role)
 {
 	struct sched_param sp = { 0 };
 	char *end;
 	long uid, gid, ppid;
 
-	/* never real-time, whatever the daemon runs at, and behind the VMs' own threads: a
-	 * guest's flood costs the sentry, not the vCPUs or the daemon's loop (only ever
-	 * nicer: a daemon already above SENTRY_NICE stays where it is) */
-	if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
-		die("sched_setscheduler(SCHED_OTHER)", errno);
-	errno = 0;
-	if (getpriority(PRIO_PROCESS, 0) < SENTRY_NICE && !errno)
-		(void)setpriority(PRIO_PROCESS, 0, SENTRY_NICE);
+	if (role == SENTRY_PEERS && (sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO) {
+		/* the peer sentry of a sched_fifo daemon: started SCHED_FIFO at the daemon's
+		 * priority (sentry_link.c), since MIGRATE_STOPPED passes through it on the way
+		 * from QEMU's STOP to the announce. Bounded: 200 ms on the CPU without
+		 * sleeping and the kernel stops it (SIGXCPU; 400 ms: SIGKILL) and the daemon
+		 * starts another; a message takes microseconds. */
+		struct rlimit rt = { .rlim_cur = SENTRY_RTTIME_US, .rlim_max = 2 * SENTRY_RTTIME_US };
+
+		if (setrlimit(RLIMIT_RTTIME, &rt) < 0)
+			die("setrlimit(RLIMIT_RTTIME)", errno);
+	} else {
+		/* never real-time otherwise, and the guest sentry behind the VMs' own
+		 * threads: a guest's flood costs the sentry, not the vCPUs or the daemon's
+		 * loop (only ever nicer: a daemon already above SENTRY_NICE stays where it
+		 * is). The peer sentry keeps the daemon's nice value. */
+		if (sched_setscheduler(0, SCHED_OTHER, &sp) < 0)
+			die("sched_setscheduler(SCHED_OTHER)", errno);
+		errno = 0;
+		if (role == SENTRY_GUESTS && getpriority(PRIO_PROCESS, 0) < SENTRY_NICE && !errno)
+			(void)setpriority(PRIO_PROCESS, 0, SENTRY_NICE);
+	}
 	ppid = strtol(ppid_s, &end, 10);
 	if (*end || ppid <= 0)
 		die("daemon pid", EINVAL);
@@ -234,6 +249,9 @@ static void chan_add(const struct sentry_cmd *cmd, int fd)
 	chans[slot]->id = cmd->id;
 	chans[slot]->fd = fd;
 	gc_rd_init(&chans[slot]->rd, cmd->rate_per_s, cmd->burst, now_ms());
+	if (cmd->max_payload)
+		hb_stream_set_max(&chans[slot]->rd.rx, cmd->max_payload < HB_PAYLOAD_MAX ?
+				  cmd->max_payload : HB_PAYLOAD_MAX);
 	e.data.u32 = (uint32_t)slot + 1u;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) == 0)
 		return;
@@ -296,9 +314,10 @@ static int counts_pending(void)
 	return 0;
 }
 
-void sentry_sandbox(const char *uid, const char *gid, const char *ppid)
+void sentry_sandbox(const char *uid, const char *gid, const char *ppid, enum sentry_role role)
 {
-	drop_privileges(uid, gid, ppid);
+	who = role == SENTRY_PEERS ? "peer sentry" : "guest sentry";
+	drop_privileges(uid, gid, ppid, role);
 	enter_filter();
 }
 
@@ -308,8 +327,10 @@ int sentry_main(int argc, char **argv)
 	struct stat exe;
 	char tag[96];
 
+	enum sentry_role role;
+
 	if (argc < 4)
-		die("usage: " SENTRY_ARG " UID|- GID|- DAEMON_PID LAYOUT", EINVAL);
+		die("usage: " SENTRY_ARG " UID|- GID|- DAEMON_PID LAYOUT guests|peers", EINVAL);
 	/* the daemon's binary may have been replaced since it started: the hand-over is this
 	 * build's layout, so a different one must not talk to it */
 	if (stat("/proc/self/exe", &exe) < 0)
@@ -317,10 +338,13 @@ int sentry_main(int argc, char **argv)
 	sentry_layout(tag, sizeof(tag), &exe);
 	if (strcmp(argv[3], tag) != 0)
 		_exit(SENTRY_EXIT_LAYOUT);
+	if (argc < 5 || (strcmp(argv[4], "guests") != 0 && strcmp(argv[4], "peers") != 0))
+		die("usage: " SENTRY_ARG " UID|- GID|- DAEMON_PID LAYOUT guests|peers", EINVAL);
+	role = strcmp(argv[4], "peers") == 0 ? SENTRY_PEERS : SENTRY_GUESTS;
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, SENTRY_SOCK, &e) < 0)
 		die("epoll", errno);
-	sentry_sandbox(argv[0], argv[1], argv[2]);
+	sentry_sandbox(argv[0], argv[1], argv[2], role);
 	for (;;) {
 		struct epoll_event evs[32];
 		int n = epoll_wait(ep, evs, 32, counts_pending() ? (int)GC_COUNTS_EVERY_MS : -1);

@@ -209,12 +209,25 @@ static int check_accounts(const struct hostd_config *c)
 	return 0;
 }
 
+/* One sentry; NULL after saying on stderr why and which key turns it off. */
+static struct sentry *start_sentry(struct hostd *d, const char *user, enum sentry_role role)
+{
+	char err[512];
+	struct sentry *s = sentry_start(d->l, user, role, err, sizeof(err));
+
+	if (!s)
+		(void)fprintf(stderr, "hybond-hostd: %s (%s = off in hostd.conf runs without it: %s "
+			      "are then parsed by the daemon itself)\n", err,
+			      role == SENTRY_PEERS ? "peer_sentry" : "guest_sentry",
+			      role == SENTRY_PEERS ? "TLS peers' frames" : "guest channels");
+	return s;
+}
+
 /* The sentries (guest_sentry, and peer_sentry when a peer uses TLS), both as their own
  * account (a dedicated one, else nobody). 0 or -1 (said why). */
 static int start_sentries(struct hostd *d)
 {
 	const char *user = d->cfg.sentry_user[0] ? d->cfg.sentry_user : "hybond-sentry";
-	char err[512];
 
 	if (!d->cfg.sentry_user[0] && geteuid() == 0 && !getpwnam(user)) {
 		hlog(HLOG_WARN, "sentries: no account \"%s\": they run as nobody (create one: "
@@ -222,22 +235,14 @@ static int start_sentries(struct hostd *d)
 		user = "nobody";
 	}
 	if (d->cfg.guest_sentry) {
-		d->sentry = sentry_start(d->l, user, SENTRY_GUESTS, err, sizeof(err));
-		if (!d->sentry) {
-			(void)fprintf(stderr, "hybond-hostd: %s (guest_sentry = off in hostd.conf "
-				      "runs without it: guest channels are then read by the daemon "
-				      "itself)\n", err);
+		d->sentry = start_sentry(d, user, SENTRY_GUESTS);
+		if (!d->sentry)
 			return -1;
-		}
 	}
 	if (d->cfg.peer_sentry && d->tls) {
-		d->peer_sentry = sentry_start(d->l, user, SENTRY_PEERS, err, sizeof(err));
-		if (!d->peer_sentry) {
-			(void)fprintf(stderr, "hybond-hostd: %s (peer_sentry = off in hostd.conf "
-				      "runs without it: peer frames are then parsed by the daemon "
-				      "itself)\n", err);
+		d->peer_sentry = start_sentry(d, user, SENTRY_PEERS);
+		if (!d->peer_sentry)
 			return -1;
-		}
 		peer_tls_set_sentry(d->tls, d->peer_sentry);
 	}
 	return 0;

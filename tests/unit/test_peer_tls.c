@@ -627,6 +627,23 @@ static void run_for(struct loop *l, uint64_t ms)
  * reads is closed; the sentry's death closes the connections it read, and the next one
  * is read by its successor; frames sent right before a close all arrive, then the
  * close (a MIGRATE_FINISHED and the end behind it must not swap places). */
+/* A fresh endpoint @e: B's server on @tb, its client a raw GnuTLS session with A's
+ * certificate, the handshake done on both sides. */
+static void raw_connected(struct loop *l, struct peer_tls *tb, struct ep *e, struct raw *r)
+{
+	int sv[2], rc;
+
+	memset(e, 0, sizeof(*e));
+	e->l = l;
+	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
+	e->pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, e, &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e->pc);
+	raw_start(r, l, sv[0], 0, "a");
+	run_until(l, &e->ready);
+	run_until(l, &r->done);
+	CU_ASSERT_FATAL(r->rc >= 0);
+}
+
 static void test_through_sentry(void)
 {
 	struct hostd_config cb;
@@ -637,7 +654,6 @@ static void test_through_sentry(void)
 	struct hb_msg m;
 	struct raw r;
 	uint8_t buf[512];
-	int sv[2], rc;
 	pid_t pid;
 
 	mk_config(&cb, "ca1.pem", "b.pem", "b.key", "A", "198.19.250.1:16515", "hb-a.test");
@@ -646,13 +662,7 @@ static void test_through_sentry(void)
 	sn = peer_sentry(l);
 	peer_tls_set_sentry(tb, sn);
 
-	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
-	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e.pc);
-	raw_start(&r, l, sv[0], 0, "a");
-	run_until(l, &e.ready);
-	run_until(l, &r.done);
-	CU_ASSERT_FATAL(r.rc >= 0);
+	raw_connected(l, tb, &e, &r);
 	prepare_msg(&m, "A");
 	m.seq = 5;
 	raw_send(&r, buf, hb_encode(buf, sizeof(buf), &m));
@@ -681,13 +691,7 @@ static void test_through_sentry(void)
 	run_for(l, 600);        /* it died within a second of its start: 0.2 s back-off */
 	CU_ASSERT_TRUE(sentry_pid(sn) > 0);
 	CU_ASSERT_NOT_EQUAL(sentry_pid(sn), pid);
-	memset(&e, 0, sizeof(e));
-	e.l = l;
-	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
-	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
-	raw_start(&r, l, sv[0], 0, "a");
-	run_until(l, &e.ready);
-	run_until(l, &r.done);
+	raw_connected(l, tb, &e, &r);
 	prepare_msg(&m, "A");
 	raw_send(&r, buf, hb_encode(buf, sizeof(buf), &m));
 	run_until(l, &e.n);
@@ -704,13 +708,7 @@ static void test_through_sentry(void)
 	raw_end(&r);
 
 	/* frames and the close right behind them: every frame first, then the close */
-	memset(&e, 0, sizeof(e));
-	e.l = l;
-	CU_ASSERT_EQUAL_FATAL(pair(sv), 0);
-	e.pc = peer_tls_server(l, tb, sv[1], A_WHERE, &ep_ops, &e, &rc);
-	raw_start(&r, l, sv[0], 0, "a");
-	run_until(l, &e.ready);
-	run_until(l, &r.done);
+	raw_connected(l, tb, &e, &r);
 	for (int i = 0; i < 20; i++) {
 		prepare_msg(&m, "A");
 		m.seq = 100u + (uint32_t)i;

@@ -76,7 +76,7 @@ static void on_signal(void *arg, unsigned events)
  * is no stronger. Under systemd ($INVOCATION_ID) the unit's set rules instead: a drop-in
  * may widen it for a launcher (CAP_IPC_LOCK for a QEMU with VFIO, say). The set: the
  * eswitch and the taps (NET_ADMIN), the RARP announce (NET_RAW), setns into an eswitch
- * namespace (SYS_ADMIN), the guest sentry's account and bounding
+ * namespace (SYS_ADMIN), the sentries' account and bounding
  * set (SETUID, SETGID, SETPCAP), signals to it (KILL), sched_fifo (SYS_NICE), the control
  * socket's group (CHOWN), QEMU's sockets (DAC_OVERRIDE). Dropped from the effective,
  * permitted, inheritable and bounding sets, so commands the daemon starts (launchers)
@@ -200,7 +200,8 @@ static int check_accounts(const struct hostd_config *c)
 			      c->ctl_group);
 		return -1;
 	}
-	if ((c->guest_sentry || c->peer_sentry) && c->sentry_user[0] && !getpwnam(c->sentry_user)) {
+	if ((c->guest_sentry || (c->peer_sentry && config_uses_tls(c))) && c->sentry_user[0] &&
+	    !getpwnam(c->sentry_user)) {
 		(void)fprintf(stderr, "hybond-hostd: sentry_user %s: no such user (the package's "
 			      "sysusers.d entry creates hybond-sentry: systemd-sysusers)\n",
 			      c->sentry_user);
@@ -265,7 +266,7 @@ int main(int argc, char **argv)
 	size_t i, n_vms;
 	int c, check = 0, sfd, rc;
 
-	/* re-executed as the guest sentry (guest/sentry.h): nothing of the daemon runs */
+	/* re-executed as a sentry (sentry/sentry.h): nothing of the daemon runs */
 	if (argc > 1 && !strcmp(argv[1], SENTRY_ARG))
 		return sentry_main(argc - 2, argv + 2);
 	while ((c = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {

@@ -15,8 +15,9 @@
  *   - the TLS certificate, key, CA and CRL files (at the paths the new file names) are
  *     read again when the daemon uses TLS: new peer connections use them, open ones keep
  *     theirs; files that do not load or check change nothing (the error is logged);
- *   - listeners, sockets, tls_priority, state_dir, the guest sentry, sched_fifo and host
- *     are read at start only: a change is logged ("takes effect at restart").
+ *   - listeners, sockets, tls_priority, state_dir, the sentries (guest_sentry,
+ *     peer_sentry, sentry_user), sched_fifo and host are read at start only: a change
+ *     is logged ("takes effect at restart").
  */
 #include <errno.h>
 #include <stdio.h>

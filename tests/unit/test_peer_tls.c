@@ -252,6 +252,7 @@ struct ep {
 	struct peer_conn *pc;
 	int n, closed, err, ready;
 	int n_closed;           /* n when it closed */
+	int reply;              /* answer each MIGRATE_PREPARE with a MIGRATE_READY */
 	uint16_t types[8];
 	char vm[70], uri[260], text[PEER_ERR_MAX], peer[70], info[PEER_INFO_MAX];
 };
@@ -266,6 +267,14 @@ static void ep_msg(void *arg, struct peer_conn *pc, const struct hb_msg *m)
 	e->n++;
 	if (m->type == HB_MSG_MIGRATE_PREPARE)
 		(void)snprintf(e->vm, sizeof(e->vm), "%s", m->u.migrate_prepare.vm);
+	if (m->type == HB_MSG_MIGRATE_PREPARE && e->reply) {
+		struct hb_msg r;
+
+		hb_msg_init_reply(&r, HB_MSG_MIGRATE_READY, m);
+		r.u.migrate_ready.vm = "vm1";
+		r.u.migrate_ready.uri = "tcp:198.19.250.2:4444";
+		(void)peer_send(pc, &r);        /* may fail: the peer may be gone */
+	}
 	if (m->type == HB_MSG_MIGRATE_READY)
 		(void)snprintf(e->uri, sizeof(e->uri), "%s", m->u.migrate_ready.uri);
 	loop_quit(e->l);
@@ -556,10 +565,19 @@ static void roundtrip(int sentries)
 	CU_ASSERT_EQUAL(ea.n, 201);
 	CU_ASSERT_FALSE(ea.closed);
 
-	peer_conn_free(ea.pc);                                  /* TLS bye, then close */
-	run_until(l, &eb.closed);
-	CU_ASSERT_EQUAL(eb.err, -ECONNRESET);
-	expect_text(eb.text, "A (" A_WHERE ") closed the connection");
+	if (sentries) {
+		/* B's frames were read by B's sentry: its death ends the connection */
+		CU_ASSERT_EQUAL(kill(sentry_pid(sb), SIGKILL), 0);
+		run_until(l, &eb.closed);
+		CU_ASSERT_EQUAL(eb.err, -ECONNABORTED);
+		expect_text(eb.text, "the peer sentry reading A (" A_WHERE ") died");
+		peer_conn_free(ea.pc);
+	} else {
+		peer_conn_free(ea.pc);                          /* TLS bye, then close */
+		run_until(l, &eb.closed);
+		CU_ASSERT_EQUAL(eb.err, -ECONNRESET);
+		expect_text(eb.text, "A (" A_WHERE ") closed the connection");
+	}
 	peer_tls_free(ta);
 	peer_tls_free(tb);
 	sentry_stop(sa);
@@ -624,7 +642,7 @@ static void run_for(struct loop *l, uint64_t ms)
 
 /* Through the peer sentry: what the daemon gets is the sentry's checked hand-over; a
  * malformed frame is answered ERROR MALFORMED; a peer that sends faster than the sentry
- * reads is closed; the sentry's death closes the connections it read, and the next one
+ * reads is closed, and one that sends more frames than the token bucket takes; the sentry's death closes the connections it read, and the next one
  * is read by its successor; frames sent right before a close all arrive, then the
  * close (a MIGRATE_FINISHED and the end behind it must not swap places). */
 /* A fresh endpoint @e: B's server on @tb, its client a raw GnuTLS session with A's
@@ -707,8 +725,10 @@ static void test_through_sentry(void)
 	CU_ASSERT_EQUAL(kill(pid, SIGCONT), 0);
 	raw_end(&r);
 
-	/* frames and the close right behind them: every frame first, then the close */
+	/* frames and the close right behind them: every frame first, then the close, also
+	 * when the answers to the first ones fail (the peer is gone) */
 	raw_connected(l, tb, &e, &r);
+	e.reply = 1;
 	for (int i = 0; i < 20; i++) {
 		prepare_msg(&m, "A");
 		m.seq = 100u + (uint32_t)i;
@@ -718,8 +738,32 @@ static void test_through_sentry(void)
 	raw_end(&r);
 	run_until(l, &e.closed);
 	CU_ASSERT_EQUAL(e.n_closed, 20);
-	CU_ASSERT_EQUAL(e.err, -ECONNRESET);
-	expect_text(e.text, "A (" A_WHERE ") closed the connection");
+	CU_ASSERT(e.err == -ECONNRESET || e.err == -EPIPE);     /* which the daemon saw first */
+
+	/* more frames at once than the bucket holds (PEER_BURST): closed, not dropped
+	 * silently (an operation would wait for an answer that never comes) */
+	raw_connected(l, tb, &e, &r);
+	{
+		static uint8_t many[(PEER_BURST + 100) * 64];
+		size_t len = 0, off;
+
+		for (uint32_t i = 0; i < PEER_BURST + 100; i++) {
+			int n;
+
+			hb_msg_init(&m, HB_MSG_PING, i + 1);
+			m.u.ping.token = i;
+			n = hb_encode(many + len, sizeof(many) - len, &m);
+			CU_ASSERT_FATAL(n > 0);
+			len += (size_t)n;
+		}
+		for (off = 0; off < len; off += 8192)
+			raw_send(&r, many + off, (int)(len - off < 8192 ? len - off : 8192));
+	}
+	run_until(l, &e.closed);
+	CU_ASSERT_EQUAL(e.err, -EPROTO);
+	expect_text(e.text, "A (" A_WHERE ") sent more than 5000 frames a second (burst 1024)");
+	CU_ASSERT_TRUE(e.n_closed >= (int)PEER_BURST && e.n_closed < (int)PEER_BURST + 100);
+	raw_end(&r);
 	peer_tls_free(tb);
 	sentry_stop(sn);
 	loop_free(l);

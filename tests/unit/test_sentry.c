@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * tests/unit/test_sentry.c — the guest sentry (host-agent/hostd/guest/sentry*.c): its
- * sandbox as the kernel shows it, a system call outside the filter kills it, a guest
- * channel read through it, a sentry that dies or lies is replaced and the channel
- * reconnects. This binary is its own sentry (re-executed with SENTRY_ARG, as the daemon).
+ * tests/unit/test_sentry.c — the sentries (host-agent/hostd/sentry/sentry*.c): the
+ * sandbox as the kernel shows it (guest and peer role; a SCHED_FIFO daemon's peer
+ * sentry), a system call outside the filter kills it, a guest channel read through it, a
+ * sentry that dies or lies is replaced and the channel reconnects (the peer channel
+ * through it: test_peer_tls.c). This binary is its own sentry (re-executed with SENTRY_ARG, as the daemon).
  */
 #include <errno.h>
 #include <fcntl.h>

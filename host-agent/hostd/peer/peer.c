@@ -131,8 +131,8 @@ static void pc_want(struct peer_conn *pc)
 		ev = EPOLLOUT;
 	else if (pc->state == PC_HANDSHAKE)
 		ev = pc->hs_events;
-	else if (pc->out_len || pc->pend_err)
-		ev |= EPOLLOUT;
+	else if ((pc->out_len && !pc->pend_err) || (pc->pend_err && !pc->sid))
+		ev |= EPOLLOUT;         /* (pend_err: to get to the next entry point) */
 	(void)loop_mod_fd(pc->l, pc->fd, ev);
 }
 
@@ -242,16 +242,56 @@ static void pc_dispatch(struct peer_conn *pc)
 	}
 }
 
+/* The end of a connection read by the peer sentry (the TLS stream ended, or a send
+ * failed: @err): the frames that came before are still in the sentry; it reads them,
+ * then the end (GC_IN_EOF), and the connection closes after the last one (a
+ * MIGRATE_FINISHED and the close behind it must not swap places). A sentry that does not
+ * get there within PEER_END_MS is not waited for (peer_tls_tick). */
+static void pc_end_after_sentry(struct peer_conn *pc, int err)
+{
+	if (pc->rd_end)
+		return;
+	pc->rd_end = err;
+	(void)shutdown(pc->sp, SHUT_WR);
+	loop_del_fd(pc->l, pc->fd);
+	pc->deadline_ms = loop_now_ms() + PEER_END_MS;
+}
+
+/* A send failed (pend_err). Read by the sentry: what the peer sent before it went still
+ * comes first, so the socket is read on to its end (then pc_end_after_sentry), within
+ * PEER_END_MS (peer_tls_tick). */
+static void pc_send_failed(struct peer_conn *pc)
+{
+	if (!pc->sid) {
+		pc_close(pc, pc->pend_err);
+		return;
+	}
+	if (!pc->rd_end && !pc->deadline_ms)
+		pc->deadline_ms = loop_now_ms() + PEER_END_MS;
+}
+
 /* The third entry point: what the peer sentry made of this connection's bytes, in
  * order; its messages checked (hb_msg_unpack) by sentry_link.c. */
 static void pc_from_sentry(void *arg, const struct gc_in *in)
 {
 	struct peer_conn *pc = arg;
 	char who[CFG_NAME_MAX + CFG_ADDR_MAX + 8];
+	/* an errno from a sentry that lies is still an errno */
+	int rc = in->rc > 0 && in->rc < 4096 ? in->rc : in->rc ? ECONNRESET : 0;
 
 	if (pc->dead)
 		return;
 	pc_enter(pc);
+	if (in->rate_dropped && in->kind != GC_IN_EOF) {
+		/* a reliable stream that lost frames is no use to an operation: say so */
+		pc_label(pc, who, sizeof(who));
+		pc_errf(pc, "%s sent more than %u frames a second (burst %u): %llu dropped, "
+			"connection closed", who, PEER_RATE_PER_S, PEER_BURST,
+			(unsigned long long)in->rate_dropped);
+		pc_close(pc, -EPROTO);
+		pc_leave(pc);
+		return;
+	}
 	switch (in->kind) {
 	case GC_IN_MSG:
 		pc->ops->on_msg(pc->arg, pc, in->msg);
@@ -262,27 +302,27 @@ static void pc_from_sentry(void *arg, const struct gc_in *in)
 		break;
 	case GC_IN_EOF:                 /* it closed its copy, or it died: the link is over */
 		pc->sid = 0;
-		if (pc->rd_end && in->rc != ECONNABORTED) {     /* every frame is through */
+		if (pc->rd_end && rc != ECONNABORTED) {         /* every frame is through */
 			pc_close(pc, pc->rd_end);
 			break;
 		}
 		pc_label(pc, who, sizeof(who));
-		if (in->rc == ECONNABORTED)
+		if (rc == ECONNABORTED)
 			pc_errf(pc, "the peer sentry reading %s died (see the journal): "
 				"connection closed; the next use connects again", who);
 		else
 			pc_errf(pc, "the peer sentry stopped reading %s (%s): connection "
 				"closed; the next use connects again", who,
-				in->rc ? strerror(in->rc) : "the stream ended");
-		pc_close(pc, -(in->rc ? in->rc : ECONNRESET));
+				rc ? strerror(rc) : "the stream ended");
+		pc_close(pc, -(rc ? rc : ECONNRESET));
 		break;
 	default:                        /* BAD (skipped, as pc_dispatch does), COUNTS */
 		break;
 	}
-	if (!pc->dead && pc->out_len)
+	if (!pc->dead && pc->out_len && !pc->rd_end)
 		pc_flush(pc);
 	if (!pc->dead && pc->pend_err)
-		pc_close(pc, pc->pend_err);
+		pc_send_failed(pc);
 	pc_leave(pc);
 }
 
@@ -319,18 +359,20 @@ static int pc_forward(struct peer_conn *pc, const uint8_t *buf, size_t len)
 {
 	char who[CFG_NAME_MAX + CFG_ADDR_MAX + 8];
 	ssize_t n = send(pc->sp, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	int rc;
 
 	if (n == (ssize_t)len)
 		return 0;
+	rc = n >= 0 || errno == EAGAIN ? -ENOBUFS : -errno;
 	pc_label(pc, who, sizeof(who));
-	if (n >= 0 || errno == EAGAIN)
-		pc_errf(pc, "%s sends faster than the peer sentry reads (more than %u KiB behind): "
-			"connection closed", who, PEER_SENTRY_BACKLOG / 1024u);
+	if (rc == -ENOBUFS)
+		pc_errf(pc, "%s sends faster than the peer sentry reads (its buffer of about "
+			"%u KiB is full): connection closed", who, PEER_SENTRY_BACKLOG / 1024u);
 	else
 		pc_errf(pc, "handing %s's frames to the peer sentry: %s: connection closed", who,
-			strerror(errno));
-	pc_close(pc, -ENOBUFS);
-	return -ENOBUFS;
+			strerror(-rc));
+	pc_close(pc, rc);
+	return rc;
 }
 
 static void pc_read_frames(struct peer_conn *pc)
@@ -352,14 +394,8 @@ static void pc_read_frames(struct peer_conn *pc)
 		if (n <= 0) {
 			pc_label(pc, who, sizeof(who));
 			pc_errf(pc, "%s closed the connection", who);
-			if (pc->sid) {
-				/* the frames that came before the end are still in the sentry:
-				 * it reads them, then the end (GC_IN_EOF), and the connection
-				 * closes after the last one (a MIGRATE_FINISHED and the close
-				 * behind it must not swap places) */
-				pc->rd_end = n < 0 ? (int)n : -ECONNRESET;
-				(void)shutdown(pc->sp, SHUT_WR);
-				loop_del_fd(pc->l, pc->fd);
+			if (pc->sid) {  /* what came before the end is in the sentry */
+				pc_end_after_sentry(pc, n < 0 ? (int)n : -ECONNRESET);
 				return;
 			}
 			pc_close(pc, n < 0 ? (int)n : -ECONNRESET);
@@ -450,7 +486,7 @@ static void pc_io(void *arg, unsigned events)
 			pc_read_frames(pc);
 	}
 	if (!pc->dead && pc->pend_err)
-		pc_close(pc, pc->pend_err);
+		pc_send_failed(pc);
 	pc_leave(pc);
 }
 

@@ -40,7 +40,10 @@
  * bytes the sentry may fall behind by before the connection is closed as a flood. */
 #define PEER_RATE_PER_S 5000u
 #define PEER_BURST 1024u
-#define PEER_SENTRY_BACKLOG 262144u       /* 256 KiB */
+#define PEER_SENTRY_BACKLOG 262144u       /* 256 KiB asked (SO_SNDBUF; the kernel doubles
+					   * it for its bookkeeping) */
+/* A connection whose stream ended waits this long for the peer sentry's last frames. */
+#define PEER_END_MS 5000u
 
 struct peer_conn;
 struct peer_tls;

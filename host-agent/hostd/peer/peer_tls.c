@@ -564,6 +564,15 @@ again:
 		}
 		pc_enter(pc);
 		pc_label(pc, who, sizeof(who));
+		if (pc->state == PC_OPEN) {     /* read by the peer sentry, ending */
+			pc_errf(pc, "%s: %s within %u s", who, pc->rd_end ? "the peer sentry did "
+				"not hand back its last frames" : "a send failed and the stream did "
+				"not end", PEER_END_MS / 1000);
+			pc_close(pc, pc->rd_end ? pc->rd_end : pc->pend_err ? pc->pend_err :
+				 -ETIMEDOUT);
+			pc_leave(pc);
+			goto again;
+		}
 		if (pc->state == PC_CONNECTING)
 			pc_errf(pc, "connect to %s: no answer within %u s (address, routing, "
 				"firewall?)", who, PEER_HANDSHAKE_TIMEOUT_MS / 1000);

@@ -10,7 +10,8 @@
  * decrypted TLS stream to the peer sentry (peer/peer.c; TLS and its keys stay in the
  * daemon). A sentry — the daemon's own executable re-executed with SENTRY_ARG, so it
  * holds none of the daemon's memory (TLS keys, configuration) — drops to its own uid
- * with no capabilities, SCHED_OTHER, no new privileges, and a seccomp filter
+ * with no capabilities, SCHED_OTHER (the peer sentry of a sched_fifo daemon: SCHED_FIFO,
+ * bounded by RLIMIT_RTTIME), no new privileges, and a seccomp filter
  * (libseccomp) that allows reading, sending to the daemon, epoll, memory and exiting;
  * anything else kills it. It runs guest/gc_reader.c on each stream and sends the daemon
  * one message per gc_in: a fixed header and, for a message, hb_msg_pack()'s hand-over,

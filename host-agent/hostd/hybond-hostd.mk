@@ -12,6 +12,8 @@
 #   make bench-hostd R=5         R hybond migrations per mode + the plain-QEMU baseline:
 #                                $(B)/bench/hostd.json and the docs/benchmarks.md section
 #   make bench-hostile R=3       R honest migrations beside a hostile guest (hostile.py)
+#   make bench-hostile-vport R=3 the same, the hostile guest a lab VM writing into its real
+#                                virtio-serial port (hostile.py vport)
 
 HD := host-agent/hostd
 # the peer channel (peer/), what is common to the daemon (config, vm)
@@ -123,7 +125,7 @@ $(HOSTD_VFW_TEST): $(HOSTD_VFW_TEST_SRCS:%.c=$(B)/obj/%.o) $(HOSTD_OBJS) $(GUEST
 
 HOSTD_LAB_BINS = $(B)/bin/hybond-hostd $(B)/bin/hybond $(B)/bin/hybond-probe
 
-.PHONY: bench-hostd bench bench-hostile
+.PHONY: bench-hostd bench bench-hostile bench-hostile-vport
 # lab-build (tests/lab/lab.mk) packs the guest agent into the guest image first.
 check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py check
@@ -160,6 +162,10 @@ check-lab:: deps-auto lab-build $(HOSTD_LAB_BINS)
 bench-hostile: deps-auto lab-build $(HOSTD_LAB_BINS)
 	@mkdir -p $(B)/bench
 	B=$(B) /usr/bin/python3 tests/lab/hostile.py bench --runs $(R) > $(B)/bench/hostile.json
+
+bench-hostile-vport: deps-auto lab-build $(HOSTD_LAB_BINS)
+	@mkdir -p $(B)/bench
+	B=$(B) /usr/bin/python3 tests/lab/hostile.py vport --runs $(R) > $(B)/bench/hostile-vport.json
 
 bench-hostd: deps-auto lab-build $(HOSTD_LAB_BINS)
 	B=$(B) /usr/bin/python3 tests/lab/hostd_migrate.py bench --runs $(R) --out $(B)/bench

@@ -36,9 +36,17 @@ A connection flood (`hostile.py flood`): while an honest VM migrates A -> B over
 an address that is no configured peer (a second address on A's mgmt link) keeps ~200 TCP
 connections to B's peer_listen open and reopens them: the migration meets its bar.
 
-Usage: hostile.py check | bench [--runs N] | peer | flood   (make check-lab: check, peer,
-flood)
+A hostile guest through the real port (`hostile.py vport`): the hostile VM is a lab VM
+(QEMU, TCG) on A; its root stops hybond-guestd and writes the attack (CRC blocks, a PING
+flood, HELLOs, random bytes) into /dev/virtio-ports/org.hybond.0 in a loop, so the bytes
+take the path a real guest's do (virtio-serial, QEMU's chardev, the daemon's socket), at
+the rate a TCG guest manages. Meanwhile the honest VM migrates A -> B; verdicts as for
+check, less the VF checks (the hostile VM has a real VF of its own).
+
+Usage: hostile.py check | bench [--runs N] | peer | flood | vport [--runs N]
+(make check-lab: check, peer, flood; make bench-hostile-vport: vport)
 """
+import base64
 import argparse
 import json
 import os
@@ -245,7 +253,7 @@ def sentry_of(pid):
                 argv = f.read().split(b"\0")
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == pid and b"--guest-sentry" in argv:
+        if ppid == pid and b"--guest-sentry" in argv and b"peers" not in argv:
             return int(ent)
     return None
 
@@ -519,6 +527,117 @@ def flood(argv):
                 x.close()
 
 
+# --- a hostile guest through its real virtio-serial port -------------------------------------
+VPORT_VM = "hvp0"
+
+
+def vport_payload():
+    """One pass of the in-guest attack: a CRC block, 64 PINGs, a HELLO, random bytes."""
+    ping = os.path.join(CORPUS, "PING.bin")
+    rng = random.Random(11)
+    return (crc_block() + b"".join(frame(ping, 100 + i) for i in range(64)) +
+            frame(os.path.join(CORPUS, "HELLO.bin"), 99) +
+            bytes(rng.getrandbits(8) for _ in range(4096)))
+
+
+def guest_sh(name, cmd, what):
+    r = lab("vm", "exec", name, "--timeout", "30", cmd, check=False)
+    if r.returncode != 0:
+        raise Fail("hostile VM %s: %s: rc %d: %s" % (name, what, r.returncode,
+                                                      (r.stdout + r.stderr).strip()[:300]))
+    return r.stdout
+
+
+def vport_attack(name):
+    """In the hostile VM: stop hybond-guestd, copy the payload in (base64 over the exec
+    port), loop it into org.hybond.0 in the background; counts passes in /tmp/a.n."""
+    data = vport_payload()
+    b64 = base64.b64encode(data).decode()
+    guest_sh(name, "kill $(pidof hybond-guestd) 2>/dev/null; sleep 0.5; rm -f /tmp/a.b64 "
+             "/tmp/a.n", "stop hybond-guestd")
+    for i in range(0, len(b64), 8000):
+        guest_sh(name, "printf %%s '%s' >> /tmp/a.b64" % b64[i:i + 8000], "copy the payload")
+    got = guest_sh(name, "base64 -d /tmp/a.b64 > /tmp/a.bin && wc -c < /tmp/a.bin",
+                   "decode the payload").strip()
+    if got != str(len(data)):
+        raise Fail("hostile VM %s: payload %s bytes in the guest, %d sent" % (name, got,
+                                                                              len(data)))
+    guest_sh(name, "(n=0; while :; do cat /tmp/a.bin || break; n=$((n+1)); echo $n > /tmp/a.n;"
+             " done > /dev/virtio-ports/org.hybond.0) </dev/null >/dev/null 2>&1 &",
+             "start the attack")
+    return len(data)
+
+
+def proc_rchar(pid):
+    """Bytes PID has read (/proc/PID/io rchar): the guest sentry reads only guest channels
+    (and the daemon's few commands), so its rchar is what the guests sent. The hostile
+    guest's own counter cannot be read meanwhile: its vCPU spins in virtio_console's send
+    path and the lab's exec port gets no answer."""
+    try:
+        with open("/proc/%d/io" % pid) as f:
+            for line in f:
+                if line.startswith("rchar:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def run_vport(runs):
+    results = []
+    with HostdLab("unix") as hl:
+        d = hl.d
+        pid = d.procs["A"].pid
+        start_vm(VPORT_VM, "failover", 1)
+        register(VPORT_VM)
+        try:
+            wait_agent("A", VPORT_VM)
+            vport_attack(VPORT_VM)
+            time.sleep(3.0)                     # the attack under way
+            for i in range(runs):
+                name = "hon%d" % i
+                res = {"vm": name}
+                m = {}
+                spid = sentry_of(pid)
+
+                def around(when):
+                    m[when] = (proc_cpu_s(pid), time.monotonic(),
+                               proc_cpu_s(spid) if spid else None,
+                               proc_rchar(spid) if spid else None)
+                try:
+                    honest_migration(name, res, around)
+                    (cpu0, t0, s0, n0), (cpu1, t1, s1, n1) = m["start"], m["done"]
+                    res["hostd_cpu"] = round((cpu1 - cpu0) / (t1 - t0), 3)
+                    res["sentry_cpu"] = round((s1 - s0) / (t1 - t0), 3) if spid else None
+                    res["attack_mb_s"] = (round((n1 - n0) / (t1 - t0) / 1e6, 2)
+                                          if n0 is not None and n1 is not None else None)
+                    if res["hostd_cpu"] > CPU_MAX:
+                        res["failures"].append("hybond-hostd on A used %.0f%% of a CPU under "
+                                               "attack (max %.0f%%)" % (res["hostd_cpu"] * 100,
+                                                                         CPU_MAX * 100))
+                    if not res["attack_mb_s"]:
+                        res["failures"].append("the guest sentry read nothing meanwhile "
+                                               "(rchar %s -> %s)" % (n0, n1))
+                    if spid and sentry_of(pid) != spid:
+                        res["failures"].append("the guest sentry was replaced during the "
+                                               "attack (pid %s, now %s)" % (spid,
+                                                                             sentry_of(pid)))
+                    if d.procs["A"].poll() is not None:
+                        res["failures"].append("hybond-hostd on A died")
+                except (Fail, OSError, subprocess.TimeoutExpired) as e:
+                    res.setdefault("failures", []).append(str(e))
+                finally:
+                    teardown_vm(name)
+                results.append(res)
+                say("vport run %d: honest %s; hostd CPU %s (guest sentry %s) while the hostile "
+                    "guest wrote %s MB/s into its port" % (
+                        i + 1, json.dumps(res.get("summary")), res.get("hostd_cpu"),
+                        res.get("sentry_cpu"), res.get("attack_mb_s")))
+        finally:
+            teardown_vm(VPORT_VM)
+    return results
+
+
 def run_flood():
     with HostdLab("tls") as hl:
         sh(["ip", "-n", PFX + "hA", "addr", "add", FLOOD_SRC[0] + "/30", "dev", "mgmt"])
@@ -587,9 +706,17 @@ def main(argv):
     if argv[:1] == ["flood-client"]:
         return flood(argv[1:])
     ap = argparse.ArgumentParser(prog="hostile.py")
-    ap.add_argument("what", choices=("check", "bench", "peer", "flood"))
+    ap.add_argument("what", choices=("check", "bench", "peer", "flood", "vport"))
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args(argv)
+    if a.what == "vport":
+        res = run_vport(a.runs)
+        print(json.dumps(res, indent=1))
+        fails = ["run %d: %s" % (i + 1, f) for i, r in enumerate(res) for f in r["failures"]]
+        for f in fails:
+            say("FAIL " + f)
+        say("vport: %d run(s), %d failure(s)" % (len(res), len(fails)))
+        return 1 if fails else 0
     if a.what in ("peer", "flood"):
         res = run_peer() if a.what == "peer" else [run_flood()]
         print(json.dumps(res, indent=1))

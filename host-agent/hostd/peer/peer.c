@@ -180,6 +180,11 @@ static void pc_flush(struct peer_conn *pc)
 			break;
 		if (n <= 0) {
 			pc->pend_err = n < 0 ? (int)n : -EPIPE;
+			/* read by the sentry, it is read on to its end (pc_send_failed), but
+			 * not for longer than PEER_END_MS, also when this came from the
+			 * owner outside an entry point (only a field: safe here) */
+			if (pc->sid && !pc->deadline_ms)
+				pc->deadline_ms = loop_now_ms() + PEER_END_MS;
 			break;
 		}
 		(void)memmove(pc->out, pc->out + n, pc->out_len - (size_t)n);
@@ -254,7 +259,8 @@ static void pc_end_after_sentry(struct peer_conn *pc, int err)
 	pc->rd_end = err;
 	(void)shutdown(pc->sp, SHUT_WR);
 	loop_del_fd(pc->l, pc->fd);
-	pc->deadline_ms = loop_now_ms() + PEER_END_MS;
+	if (!pc->deadline_ms)           /* a failed send may have started the clock */
+		pc->deadline_ms = loop_now_ms() + PEER_END_MS;
 }
 
 /* A send failed (pend_err). Read by the sentry: what the peer sent before it went still
@@ -282,9 +288,13 @@ static void pc_from_sentry(void *arg, const struct gc_in *in)
 	if (pc->dead)
 		return;
 	pc_enter(pc);
-	if (in->rate_dropped && in->kind != GC_IN_EOF) {
-		/* a reliable stream that lost frames is no use to an operation: say so */
+	if (in->rate_dropped) {
+		/* a reliable stream that lost frames is no use to an operation: say so
+		 * (also when the count comes with the end: this is the reason then) */
+		if (in->kind == GC_IN_EOF)
+			pc->sid = 0;
 		pc_label(pc, who, sizeof(who));
+		pc->err[0] = 0;
 		pc_errf(pc, "%s sent more than %u frames a second (burst %u): %llu dropped, "
 			"connection closed", who, PEER_RATE_PER_S, PEER_BURST,
 			(unsigned long long)in->rate_dropped);

@@ -565,9 +565,14 @@ again:
 		pc_enter(pc);
 		pc_label(pc, who, sizeof(who));
 		if (pc->state == PC_OPEN) {     /* read by the peer sentry, ending */
-			pc_errf(pc, "%s: %s within %u s", who, pc->rd_end ? "the peer sentry did "
-				"not hand back its last frames" : "a send failed and the stream did "
-				"not end", PEER_END_MS / 1000);
+			char first[PEER_ERR_MAX];
+
+			/* the reason it ended first (if one was given), then why it ends now */
+			(void)snprintf(first, sizeof(first), "%s", pc->err);
+			pc->err[0] = 0;
+			pc_errf(pc, "%.200s%s%s: %s within %u s", first, first[0] ? "; " : "", who,
+				pc->rd_end ? "the peer sentry did not hand back its last frames" :
+				"a send failed and the stream did not end", PEER_END_MS / 1000);
 			pc_close(pc, pc->rd_end ? pc->rd_end : pc->pend_err ? pc->pend_err :
 				 -ETIMEDOUT);
 			pc_leave(pc);

@@ -43,14 +43,15 @@ static void pump(unsigned ms)
 	loop_timer_free(t);
 }
 
-/* A line of /proc/PID/status ("Seccomp:"), its value; "" when absent. */
-static void status_field(pid_t pid, const char *key, char *out, size_t len)
+/* The line of /proc/PID/FILE that starts with @key, what follows the key and one
+ * separator; "" when absent. */
+static void proc_field(pid_t pid, const char *file, const char *key, char *out, size_t len)
 {
 	char path[64], line[256];
 	FILE *f;
 
 	out[0] = 0;
-	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	(void)snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	f = fopen(path, "r");
 	if (!f)
 		return;
@@ -61,6 +62,12 @@ static void status_field(pid_t pid, const char *key, char *out, size_t len)
 			break;
 		}
 	(void)fclose(f);
+}
+
+/* A line of /proc/PID/status ("Seccomp:"), its value; "" when absent. */
+static void status_field(pid_t pid, const char *key, char *out, size_t len)
+{
+	proc_field(pid, "status", key, out, len);
 }
 
 static struct sentry *start_as(enum sentry_role role)
@@ -145,23 +152,13 @@ static void sandbox(enum sentry_role role)
 /* A limit's line of /proc/PID/limits ("Max realtime timeout"): "SOFT HARD" or "". */
 static void limit_field(pid_t pid, const char *key, char *out, size_t len)
 {
-	char path[64], line[256];
-	FILE *f;
+	char line[256];
+	unsigned long long soft = 0, hard = 0;
 
+	proc_field(pid, "limits", key, line, sizeof(line));
 	out[0] = 0;
-	(void)snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, strlen(key))) {
-			unsigned long long soft = 0, hard = 0;
-
-			if (sscanf(line + strlen(key), "%llu %llu", &soft, &hard) == 2)
-				(void)snprintf(out, len, "%llu %llu", soft, hard);
-			break;
-		}
-	(void)fclose(f);
+	if (sscanf(line, "%llu %llu", &soft, &hard) == 2)
+		(void)snprintf(out, len, "%llu %llu", soft, hard);
 }
 
 /* A SCHED_FIFO daemon (sched_fifo; its RESET_ON_FORK as main.c sets it): the guest sentry

@@ -212,11 +212,16 @@ int peer_send(struct peer_conn *pc, struct hb_msg *m)
 	return pc->pend_err;
 }
 
+/* A frame that did not decode: a request is answered ERROR MALFORMED (a reply or an
+ * ERROR never is: no answer loops). */
 static void pc_reply_error(struct peer_conn *pc, const struct hb_hdr *h, int herr)
 {
 	uint8_t buf[512];
-	int n = hb_encode_error(buf, sizeof(buf), h, HB_ERR_MALFORMED, herr, hb_strerror(herr));
+	int n;
 
+	if ((h->flags & HB_F_REPLY) || h->type == HB_MSG_ERROR)
+		return;
+	n = hb_encode_error(buf, sizeof(buf), h, HB_ERR_MALFORMED, herr, hb_strerror(herr));
 	if (n > 0 && pc->out_len + (size_t)n <= sizeof(pc->out)) {
 		memcpy(pc->out + pc->out_len, buf, (size_t)n);
 		pc->out_len += (size_t)n;
@@ -239,8 +244,7 @@ static void pc_dispatch(struct peer_conn *pc)
 			continue;       /* bad frame: the stream skipped it */
 		rc = hb_msg_decode(&f, &m);
 		if (rc < 0) {
-			if (!(f.hdr.flags & HB_F_REPLY) && f.hdr.type != HB_MSG_ERROR)
-				pc_reply_error(pc, &f.hdr, rc);
+			pc_reply_error(pc, &f.hdr, rc);
 			continue;
 		}
 		pc->ops->on_msg(pc->arg, pc, &m);
@@ -265,15 +269,11 @@ static void pc_end_after_sentry(struct peer_conn *pc, int err)
 
 /* A send failed (pend_err). Read by the sentry: what the peer sent before it went still
  * comes first, so the socket is read on to its end (then pc_end_after_sentry), within
- * PEER_END_MS (peer_tls_tick). */
+ * PEER_END_MS (peer_tls_tick; pc_flush armed it). */
 static void pc_send_failed(struct peer_conn *pc)
 {
-	if (!pc->sid) {
+	if (!pc->sid)
 		pc_close(pc, pc->pend_err);
-		return;
-	}
-	if (!pc->rd_end && !pc->deadline_ms)
-		pc->deadline_ms = loop_now_ms() + PEER_END_MS;
 }
 
 /* The third entry point: what the peer sentry made of this connection's bytes, in
@@ -307,8 +307,7 @@ static void pc_from_sentry(void *arg, const struct gc_in *in)
 		pc->ops->on_msg(pc->arg, pc, in->msg);
 		break;
 	case GC_IN_MALFORMED:           /* answered as in pc_dispatch() */
-		if (!(in->hdr.flags & HB_F_REPLY) && in->hdr.type != HB_MSG_ERROR)
-			pc_reply_error(pc, &in->hdr, in->rc);
+		pc_reply_error(pc, &in->hdr, in->rc);
 		break;
 	case GC_IN_EOF:                 /* it closed its copy, or it died: the link is over */
 		pc->sid = 0;

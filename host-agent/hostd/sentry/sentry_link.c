@@ -46,6 +46,7 @@ struct sentry {
 	char uid[16], gid[16], ppid[16], layout[96];
 	enum sentry_role role;
 	const char *who;                /* "guest sentry", "peer sentry": for the journal */
+	const char *down;               /* what its absence means, for the journal */
 	int rt_prio;                    /* the peer sentry of a SCHED_FIFO daemon: its priority */
 	int replaced;                   /* its executable is another build: not restarted */
 	pid_t pid;
@@ -128,8 +129,7 @@ static void restart_cb(void *arg)
 
 	if (rc < 0) {
 		hlog(HLOG_ERR, "%s: cannot start it again: %s; retrying in 1 s (%s meanwhile)",
-		     s->who, strerror(-rc), s->role == SENTRY_PEERS ?
-		     "peer connections are refused" : "guest channels are down");
+		     s->who, strerror(-rc), s->down);
 		(void)loop_timer_arm(s->restart, 1000);
 	}
 }
@@ -186,9 +186,7 @@ static void lost(struct sentry *s, const char *why)
 	loop_timer_disarm(s->replace);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == SENTRY_EXIT_LAYOUT) {
 		hlog(HLOG_ERR, "%s: %s is not the build this daemon runs (replaced since it "
-		     "started?): restart hybond-hostd; %s until then", s->who, s->exe,
-		     s->role == SENTRY_PEERS ? "peer connections are refused" :
-		     "guest channels are down");
+		     "started?): restart hybond-hostd; %s until then", s->who, s->exe, s->down);
 		s->replaced = 1;
 	} else if (WIFSIGNALED(st))
 		hlog(HLOG_ERR, "%s (pid %d) %s: killed by signal %d%s; %s", s->who, (int)pid,
@@ -359,11 +357,10 @@ int sentry_attach(struct sentry *s, int fd, uint32_t rate_per_s, uint32_t burst,
 
 void sentry_detach(struct sentry *s, uint32_t id)
 {
-	for (size_t i = 0; s && i < s->n; i++)
-		if (s->links[i].id == id) {
-			link_del(s, i);
-			return;
-		}
+	struct link *k = s ? find(s, id) : NULL;
+
+	if (k)
+		link_del(s, (size_t)(k - s->links));
 }
 
 const struct gc_reader_ops sentry_reader_ops = { .attach = attach, .detach = detach };
@@ -385,6 +382,8 @@ struct sentry *sentry_start(struct loop *l, const char *user, enum sentry_role r
 	s->exe_fd = -1;
 	s->role = role;
 	s->who = role == SENTRY_PEERS ? "peer sentry" : "guest sentry";
+	s->down = role == SENTRY_PEERS ? "peer connections are refused" :
+		  "guest channels are down";
 	if (role == SENTRY_PEERS && (sched_getscheduler(0) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO) {
 		struct sched_param sp;
 
